@@ -1,0 +1,102 @@
+//! The crate-level error: every module's error plus the workspace's own refusals.
+//!
+//! Each variant maps to one documented exit code ([`Error::exit_code`]); the
+//! CLI uses that mapping and nothing else.
+
+use crate::id::PrefixError;
+use crate::merge::MergeError;
+use crate::record::FileError;
+use crate::sign::KeyError;
+use crate::state::Refusal;
+use crate::store::StoreError;
+use crate::verify::VerifyError;
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: an error.
+pub const EXIT_ERROR: i32 = 1;
+/// Exit code: bad usage.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code: a conflict (claim held, race lost, precondition failed).
+pub const EXIT_CONFLICT: i32 = 3;
+/// Exit code: verification failed.
+pub const EXIT_VERIFY: i32 = 4;
+/// Exit code: the acting actor is suspended.
+pub const EXIT_SUSPENDED: i32 = 5;
+
+/// Everything that can go wrong in a workspace operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Git access failed or the repository is unusable.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A local key is missing or unreadable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// An id prefix did not name exactly one thing.
+    #[error(transparent)]
+    Prefix(#[from] PrefixError),
+    /// A log file on the branch is malformed.
+    #[error("the branch holds a malformed record: {0}; run `git crew verify`")]
+    File(#[from] FileError),
+    /// A log file could not be merged.
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    /// Verification found a problem.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// The fold refused a record this command would write.
+    #[error("refused: {0}")]
+    Refused(Refusal),
+    /// The branch has no workspace yet.
+    #[error("no workspace on branch {branch:?}: run `git crew init` (or `git crew sync` to fetch one)")]
+    NoWorkspace {
+        /// The branch.
+        branch: String,
+    },
+    /// The branch already holds a workspace.
+    #[error("branch {branch:?} already holds a workspace; nothing changed")]
+    AlreadyInitialized {
+        /// The branch.
+        branch: String,
+    },
+    /// No actor given and none can be inferred.
+    #[error("{0}")]
+    WhoAmI(String),
+    /// Input that is not acceptable, named.
+    #[error("{0}")]
+    Invalid(String),
+    /// The acting actor is suspended.
+    #[error("{0}")]
+    Suspended(String),
+    /// A conflict: precondition failed or race lost.
+    #[error("{0}")]
+    Conflict(String),
+    /// Writing kept losing the race for the branch.
+    #[error("gave up after {0} attempts: the branch kept moving under concurrent writers; try again")]
+    Contention(usize),
+    /// Filesystem error outside git.
+    #[error("{what}: {source}")]
+    Io {
+        /// What we were doing.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Result alias for the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The process exit code for this error (see the README's table).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Verify(_) | Error::File(_) => EXIT_VERIFY,
+            Error::Suspended(_) => EXIT_SUSPENDED,
+            Error::Refused(r) if r.is_suspension() => EXIT_SUSPENDED,
+            Error::Conflict(_) => EXIT_CONFLICT,
+            _ => EXIT_ERROR,
+        }
+    }
+}

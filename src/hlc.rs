@@ -1,0 +1,116 @@
+//! Hybrid logical clock timestamps (`at` on every record).
+//!
+//! An [`Hlc`] is wall-clock milliseconds plus a counter. A writer's next stamp is
+//! never behind any stamp it has seen, so a local append sorts after everything it
+//! read; ordering never depends on clocks being right, only on stamps being fixed.
+//! The text form is canonical: one timestamp has exactly one spelling.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How far into the future a record may be dated before it is refused (ten minutes).
+pub const MAX_SKEW_MS: i64 = 10 * 60 * 1000;
+
+/// A hybrid logical clock stamp: milliseconds since the Unix epoch, then a counter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Hlc {
+    /// Wall-clock milliseconds since the Unix epoch (UTC).
+    pub ms: i64,
+    /// Logical counter that orders stamps sharing one millisecond.
+    pub counter: u32,
+}
+
+/// A string that is not a canonical HLC stamp.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid timestamp {0:?}: expected the form 2026-01-31T12:00:00.000Z or 2026-01-31T12:00:00.000Z~3")]
+pub struct HlcParseError(pub String);
+
+impl Hlc {
+    /// The current wall-clock time with counter zero.
+    pub fn now() -> Hlc {
+        Hlc { ms: Utc::now().timestamp_millis(), counter: 0 }
+    }
+
+    /// The next stamp for a writer whose clock reads `now` and who has seen `seen`:
+    /// strictly greater than `seen`, and equal to `now` when the wall clock is ahead.
+    pub fn next(now: Hlc, seen: Hlc) -> Hlc {
+        if now.ms > seen.ms {
+            Hlc { ms: now.ms, counter: 0 }
+        } else {
+            Hlc { ms: seen.ms, counter: seen.counter.saturating_add(1) }
+        }
+    }
+
+    /// Whether this stamp lies further in the future than the allowed skew from `now`.
+    pub fn too_far_ahead_of(&self, now: Hlc) -> bool {
+        self.ms > now.ms.saturating_add(MAX_SKEW_MS)
+    }
+
+    /// The wall-clock part as a UTC date-time, if representable.
+    pub fn datetime(&self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp_millis(self.ms)
+    }
+}
+
+impl fmt::Display for Hlc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.datetime() {
+            Some(t) => f.write_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))?,
+            None => write!(f, "@{}", self.ms)?,
+        }
+        if self.counter > 0 {
+            write!(f, "~{}", self.counter)?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Hlc {
+    type Err = HlcParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || HlcParseError(s.to_owned());
+        let (time, counter) = match s.split_once('~') {
+            Some((t, c)) => {
+                let counter: u32 = c.parse().map_err(|_| err())?;
+                if counter == 0 {
+                    return Err(err());
+                }
+                (t, counter)
+            }
+            None => (s, 0),
+        };
+        let parsed = DateTime::parse_from_rfc3339(time).map_err(|_| err())?;
+        let hlc = Hlc { ms: parsed.timestamp_millis(), counter };
+        // Only the canonical spelling is accepted, so one stamp has one byte form.
+        if hlc.to_string() != s {
+            return Err(err());
+        }
+        Ok(hlc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_non_canonical() {
+        let h: Hlc = "2026-11-25T10:33:25.123Z~3".parse().unwrap();
+        assert_eq!(h.counter, 3);
+        assert_eq!(h.to_string(), "2026-11-25T10:33:25.123Z~3");
+        assert!("2026-11-25T10:33:25.123Z~0".parse::<Hlc>().is_err());
+        assert!("2026-11-25T10:33:25.123+00:00".parse::<Hlc>().is_err());
+        assert!("2026-11-25T10:33:25Z".parse::<Hlc>().is_err());
+    }
+
+    #[test]
+    fn next_is_monotonic() {
+        let seen = Hlc { ms: 100, counter: 4 };
+        assert_eq!(Hlc::next(Hlc { ms: 50, counter: 0 }, seen), Hlc { ms: 100, counter: 5 });
+        assert_eq!(Hlc::next(Hlc { ms: 200, counter: 0 }, seen), Hlc { ms: 200, counter: 0 });
+    }
+}

@@ -1,0 +1,32 @@
+//! git-crew: a coordination layer for teams of long-running AI agents and the
+//! humans who run them, kept entirely on one git branch.
+//!
+//! Tasks, messages, identities and receipts are signed, append-only records in
+//! log files on a dedicated branch (`crew`). This crate holds the model and all
+//! logic; the `git-crew` binary only parses arguments and renders results. The
+//! library does no terminal I/O and reads no global configuration except where a
+//! caller asks it to (`KeyStore::from_env`).
+//!
+//! Module map, in data-flow order: [`hlc`] and [`id`] (stamps and ids),
+//! [`sign`] (keys and signatures), [`record`] (canonical encoding and decoding),
+//! [`layout`] (which file a record belongs to), [`merge`] (union of log files),
+//! [`store`] (the git branch through gix), [`state`] (the fold: identities and
+//! board), [`index`] (the incremental cache of the fold), [`verify`] (whole-history
+//! checks), [`workspace`] (the operations commands call).
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod hlc;
+pub mod id;
+pub mod index;
+pub mod layout;
+pub mod merge;
+pub mod record;
+pub mod sign;
+pub mod state;
+pub mod store;
+pub mod verify;
+pub mod workspace;
+
+pub use error::{Error, Result};

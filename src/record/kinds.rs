@@ -1,0 +1,193 @@
+//! The record kinds and their own fields.
+//!
+//! Each kind is a struct whose field order is its canonical key order. Optional
+//! fields are omitted when absent or empty, so absence has one spelling. Adding a
+//! kind means adding a struct, a line to the `kinds!` table, a layout rule and a
+//! schema file.
+
+use serde::{Deserialize, Serialize};
+use serde_norway::{Mapping, Value};
+
+use crate::id::Id;
+use crate::sign::PublicKey;
+
+use super::{validate_name, Problem};
+
+/// What an actor may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Admits and controls actors; also a human.
+    Admin,
+    /// A person.
+    Human,
+    /// An AI agent, answered for by its owner.
+    Agent,
+}
+
+impl Role {
+    /// The role's name as written in records.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Human => "human",
+            Role::Agent => "agent",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "human" => Ok(Role::Human),
+            "agent" => Ok(Role::Agent),
+            _ => Err(format!("unknown role {s:?}: expected admin, human or agent")),
+        }
+    }
+}
+
+/// `crew.genesis`: creates the workspace; its author is the first admin.
+/// It is the first record of `CREW.yaml` and its id is the workspace id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// A human-readable workspace name.
+    pub workspace: String,
+    /// Random hex, so two workspaces created alike still differ.
+    pub nonce: String,
+    /// The first admin's public key.
+    pub key: PublicKey,
+}
+
+/// `actor.admit`: an admin admits an actor with a role and a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorAdmit {
+    /// The new actor's name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// Its public key.
+    pub key: PublicKey,
+    /// For agents: the human who answers for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+/// `task.create`: a new task; the record's id is the task id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskCreate {
+    /// One-line title.
+    pub title: String,
+    /// Longer description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Free-form labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// 0 (most urgent) to 4.
+    pub priority: u8,
+}
+
+/// Highest (least urgent) task priority.
+pub const MAX_PRIORITY: u8 = 4;
+/// Longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+
+macro_rules! kinds {
+    ($( $kind:literal => $variant:ident($ty:ty) ),* $(,)?) => {
+        /// A record's kind and its own fields.
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum Payload {
+            $( #[doc = concat!("`", $kind, "`")] $variant($ty), )*
+        }
+
+        /// Every record kind this version reads and writes.
+        pub const KINDS: &[&str] = &[$($kind),*];
+
+        impl Payload {
+            /// The dotted kind name.
+            pub fn kind(&self) -> &'static str {
+                match self { $( Payload::$variant(_) => $kind, )* }
+            }
+
+            /// The kind's fields as a mapping in canonical key order.
+            pub(crate) fn to_fields(&self) -> Mapping {
+                let value = match self {
+                    $( Payload::$variant(p) => serde_norway::to_value(p), )*
+                };
+                match value {
+                    Ok(Value::Mapping(m)) => m,
+                    _ => unreachable!("record kinds serialize to mappings"),
+                }
+            }
+
+            /// Decode the fields of `kind`.
+            pub(crate) fn from_fields(kind: &str, fields: Mapping) -> Result<Payload, Problem> {
+                let bad = |e: serde_norway::Error| Problem::BadField(e.to_string());
+                match kind {
+                    $( $kind => serde_norway::from_value(Value::Mapping(fields)).map(Payload::$variant).map_err(bad), )*
+                    other => Err(Problem::UnknownKind(other.to_owned())),
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    "crew.genesis" => Genesis(Genesis),
+    "actor.admit" => ActorAdmit(ActorAdmit),
+    "task.create" => TaskCreate(TaskCreate),
+}
+
+impl Payload {
+    /// Check the values a schema cannot express: names, ranges, lengths.
+    pub fn validate(&self) -> Result<(), Problem> {
+        let field = |msg: String| Err(Problem::BadField(msg));
+        match self {
+            Payload::Genesis(g) => {
+                if g.workspace.trim().is_empty() || g.workspace.chars().count() > 100 {
+                    return field("workspace: must be 1 to 100 characters".into());
+                }
+            }
+            Payload::ActorAdmit(a) => {
+                validate_name(&a.name).map_err(Problem::BadField)?;
+                if let Some(owner) = &a.owner {
+                    validate_name(owner).map_err(Problem::BadField)?;
+                }
+                if a.role == Role::Agent && a.owner.is_none() {
+                    return field(format!("owner: agent {:?} must name the human who answers for it", a.name));
+                }
+            }
+            Payload::TaskCreate(t) => validate_task_fields(&t.title, t.priority, &t.labels)?,
+        }
+        Ok(())
+    }
+
+    /// The task a record is about, if it is about one (`task.create` names itself).
+    pub fn task(&self, own_id: &Id) -> Option<Id> {
+        match self {
+            Payload::TaskCreate(_) => Some(*own_id),
+            _ => None,
+        }
+    }
+}
+
+/// Check a title, a priority and labels.
+pub fn validate_task_fields(title: &str, priority: u8, labels: &[String]) -> Result<(), Problem> {
+    if title.trim().is_empty() || title.chars().count() > MAX_TITLE_CHARS || title.contains('\n') {
+        return Err(Problem::BadField(format!("title: must be one line of 1 to {MAX_TITLE_CHARS} characters")));
+    }
+    if priority > MAX_PRIORITY {
+        return Err(Problem::BadField(format!("priority: {priority} is out of range 0..={MAX_PRIORITY}")));
+    }
+    for label in labels {
+        if label.is_empty() || label.len() > 50 || label.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Problem::BadField(format!("labels: {label:?} must be 1 to 50 characters without spaces")));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! Records: typed, signed, append-only entries of the workspace's log files.
+//!
+//! A stored record is its canonical YAML body ([`canonical`]) framed by a `---`
+//! line and a `sig:` line ([`frame`]). Decoding checks, in order: framing and
+//! format version (lexical), the signature over the raw body bytes, then the
+//! strict YAML parse and the kind's fields. Nothing unsigned is ever parsed.
+//! Every failure is a [`Problem`] at a byte offset, never a panic.
+
+pub mod canonical;
+pub mod frame;
+pub mod kinds;
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use serde_norway::{Mapping, Value};
+
+use crate::hlc::Hlc;
+use crate::id::Id;
+use crate::sign::{self, Keypair, PublicKey};
+
+pub use frame::Frame;
+pub use kinds::{Payload, Role, KINDS};
+
+/// The record format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// The kind of the record that creates a workspace.
+pub const GENESIS_KIND: &str = "crew.genesis";
+
+/// A verified, decoded record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// sha256 of the signed message.
+    pub id: Id,
+    /// The actor who signed it.
+    pub author: String,
+    /// Its hybrid logical clock stamp.
+    pub at: Hlc,
+    /// The key that signed it (authorization is the fold's job).
+    pub key: PublicKey,
+    /// Kind and fields.
+    pub payload: Payload,
+}
+
+impl Record {
+    /// The dotted kind name.
+    pub fn kind(&self) -> &'static str {
+        self.payload.kind()
+    }
+
+    /// The fold and file order: by `at`, then by id.
+    pub fn order_key(&self) -> (Hlc, Id) {
+        (self.at, self.id)
+    }
+
+    /// The task this record is about, if any.
+    pub fn task(&self) -> Option<Id> {
+        self.payload.task(&self.id)
+    }
+
+    /// A one-line description of what the record says, for logs and commit messages.
+    pub fn summary(&self) -> String {
+        match &self.payload {
+            Payload::Genesis(g) => format!("create workspace {:?}", g.workspace),
+            Payload::ActorAdmit(a) => match &a.owner {
+                Some(o) => format!("admit {} as {} (owner {o})", a.name, a.role.as_str()),
+                None => format!("admit {} as {}", a.name, a.role.as_str()),
+            },
+            Payload::TaskCreate(t) => format!("{:?}", t.title),
+        }
+    }
+
+    /// The line describing this record in a commit message:
+    /// `task.create 7f3a2c9d "Fix login"`.
+    pub fn commit_line(&self) -> String {
+        format!("{} {} {}", self.kind(), self.id.short(), self.summary())
+    }
+}
+
+/// What is wrong with some bytes claimed to be records.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// Not UTF-8.
+    #[error("not valid UTF-8")]
+    NotUtf8,
+    /// The file does not end with a newline.
+    #[error("file does not end with a newline (truncated?)")]
+    MissingNewline,
+    /// Something other than a `---` line where a record must start.
+    #[error("expected `---` starting a record")]
+    ExpectedSeparator,
+    /// A git conflict marker.
+    #[error("git conflict marker (merged without the crew merge driver: run `git crew install`)")]
+    ConflictMarker,
+    /// A header line is missing or malformed.
+    #[error("malformed or missing `{0}:` header line")]
+    BadHeader(&'static str),
+    /// Written by a newer git-crew.
+    #[error("record format version {0} is newer than this git-crew understands ({FORMAT_VERSION}): upgrade git-crew")]
+    NewerFormat(u32),
+    /// The record has no `sig:` line.
+    #[error("record has no `sig:` line")]
+    MissingSignature,
+    /// The `sig:` line is malformed.
+    #[error("malformed `sig:` line (expected `sig: ed25519 <64 hex> <128 hex>`)")]
+    BadSignatureLine,
+    /// The signature does not verify.
+    #[error("signature does not verify (record edited, forged, or copied from another workspace)")]
+    BadSignature,
+    /// A body larger than the limit.
+    #[error("record body is {0} bytes, over the limit of {max}", max = canonical::MAX_BODY_BYTES)]
+    RecordTooLarge(usize),
+    /// A file larger than the limit.
+    #[error("file is {0} bytes, over the limit of {max}", max = frame::MAX_FILE_BYTES)]
+    FileTooLarge(usize),
+    /// Too many records in one file.
+    #[error("more than {} records in one file", frame::MAX_RECORDS_PER_FILE)]
+    TooManyRecords,
+    /// A YAML anchor.
+    #[error("YAML anchor (`&`) not allowed")]
+    Anchor,
+    /// A YAML alias.
+    #[error("YAML alias (`*`) not allowed")]
+    Alias,
+    /// A YAML tag.
+    #[error("YAML tag (`!`) not allowed")]
+    Tag,
+    /// The YAML parser refused it (includes duplicate keys).
+    #[error("invalid YAML: {0}")]
+    Yaml(String),
+    /// Nested too deeply.
+    #[error("nested deeper than {} levels", canonical::MAX_DEPTH)]
+    TooDeep,
+    /// Too many nodes.
+    #[error("more than {} YAML nodes in one record", canonical::MAX_NODES)]
+    TooManyNodes,
+    /// The body is not a mapping.
+    #[error("record body is not a mapping")]
+    NotAMapping,
+    /// Valid YAML, but not the canonical encoding.
+    #[error("not in canonical encoding (see schema/SIGNING.md)")]
+    NonCanonical,
+    /// A kind this version does not know.
+    #[error("unknown record kind {0:?}")]
+    UnknownKind(String),
+    /// A field is missing, unknown or has a bad value.
+    #[error("bad field: {0}")]
+    BadField(String),
+    /// Records in a file are not sorted by (at, id), or one appears twice.
+    #[error("records out of order (a log file is sorted by at, then id)")]
+    OutOfOrder,
+    /// The record belongs in another file.
+    #[error("record belongs in {0}, not here")]
+    WrongFile(String),
+}
+
+/// A [`Problem`] located in a file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: byte {offset}: {problem}")]
+pub struct FileError {
+    /// Path of the log file on the branch.
+    pub path: String,
+    /// Byte offset of the problem in the file.
+    pub offset: usize,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+impl FileError {
+    /// Locate `problem` at `offset` in `path`.
+    pub fn new(path: &str, (offset, problem): (usize, Problem)) -> FileError {
+        FileError { path: path.to_owned(), offset, problem }
+    }
+}
+
+/// Check an actor name: 1 to 32 of `a-z 0-9 - _`, starting with a letter.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    let mut bytes = name.bytes();
+    let ok = matches!(bytes.next(), Some(b'a'..=b'z'))
+        && name.len() <= 32
+        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid actor name {name:?}: use 1 to 32 of a-z, 0-9, - and _, starting with a letter"))
+    }
+}
+
+/// Whether `kind` is a syntactically valid dotted kind name.
+pub fn validate_kind(kind: &str) -> bool {
+    !kind.is_empty() && kind.len() <= 40 && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'.')
+}
+
+/// The canonical body of a record.
+pub fn body(author: &str, at: Hlc, payload: &Payload) -> Result<String, Problem> {
+    let mut map = Mapping::new();
+    map.insert("v".into(), Value::Number(FORMAT_VERSION.into()));
+    map.insert("kind".into(), payload.kind().into());
+    map.insert("author".into(), author.into());
+    map.insert("at".into(), at.to_string().into());
+    for (k, v) in payload.to_fields() {
+        map.insert(k, v);
+    }
+    canonical::emit(&map)
+}
+
+/// Sign and frame a body of `kind` for workspace `ws`: the exact bytes appended
+/// to a log file, and the record id. Does not check the body; [`encode`] is the
+/// checked path. Exposed so tests and other tools can build arbitrary records.
+pub fn seal(ws: &Id, kind: &str, body: &str, key: &Keypair) -> (Vec<u8>, Id) {
+    let msg = sign::message(&frame::signing_workspace(kind, ws), kind, body.as_bytes());
+    let sig = key.sign(&msg);
+    let mut bytes = Vec::with_capacity(body.len() + 220);
+    bytes.extend_from_slice(b"---\n");
+    bytes.extend_from_slice(body.as_bytes());
+    bytes.extend_from_slice(frame::sig_line(&key.public(), &sig).as_bytes());
+    (bytes, sign::record_id(&msg))
+}
+
+/// Build, validate and sign a record: the decoded record and its stored bytes.
+pub fn encode(ws: &Id, author: &str, at: Hlc, payload: Payload, key: &Keypair) -> Result<(Record, Vec<u8>), Problem> {
+    validate_name(author).map_err(Problem::BadField)?;
+    payload.validate()?;
+    let body = body(author, at, &payload)?;
+    if body.len() > canonical::MAX_BODY_BYTES {
+        return Err(Problem::RecordTooLarge(body.len()));
+    }
+    let (bytes, id) = seal(ws, payload.kind(), &body, key);
+    let record = Record { id, author: author.to_owned(), at, key: key.public(), payload };
+    Ok((record, bytes))
+}
+
+/// Decode every record of a log file, checking signatures, strict encoding,
+/// fields and file order. Offsets in errors are file offsets.
+pub fn decode_file(file: &[u8], ws: &Id) -> Result<Vec<Record>, (usize, Problem)> {
+    decode_file_except(file, ws, &HashSet::new()).map(|(records, _)| records)
+}
+
+/// Like [`decode_file`], but records whose id is in `known` are only located
+/// and ordered, not verified or decoded again. Returns the other records and how
+/// many of `known` were found in the file.
+pub fn decode_file_except(file: &[u8], ws: &Id, known: &HashSet<Id>) -> Result<(Vec<Record>, usize), (usize, Problem)> {
+    let frames = frame::split(file)?;
+    let messages: Vec<Vec<u8>> = frames.iter().map(|f| f.signed_message(file, ws)).collect();
+    let ids: Vec<Id> = messages.iter().map(|m| sign::record_id(m)).collect();
+    for (i, pair) in frames.windows(2).enumerate() {
+        if (pair[0].at, ids[i]) >= (pair[1].at, ids[i + 1]) {
+            return Err((pair[1].span.start, Problem::OutOfOrder));
+        }
+    }
+    let fresh: Vec<usize> = (0..frames.len()).filter(|&i| !known.contains(&ids[i])).collect();
+    let items: Vec<_> = fresh.iter().map(|&i| (messages[i].as_slice(), &frames[i].sig, &frames[i].key)).collect();
+    if let Err(n) = sign::verify_all(&items) {
+        return Err((frames[fresh[n]].span.start, Problem::BadSignature));
+    }
+    let records = fresh.iter().map(|&i| decode_verified(file, &frames[i], ids[i])).collect::<Result<Vec<_>, _>>()?;
+    Ok((records, frames.len() - fresh.len()))
+}
+
+/// Decode one frame whose signature has already been verified.
+fn decode_verified(file: &[u8], frame: &Frame, id: Id) -> Result<Record, (usize, Problem)> {
+    let at_body = |(offset, p): (usize, Problem)| (frame.body.start + offset, p);
+    let mut map = canonical::parse(&file[frame.body.clone()]).map_err(at_body)?;
+    // The lexical header and the parsed body describe the same bytes, but check
+    // rather than assume: the header is what the signature was checked against.
+    for key in ["v", "kind", "author", "at"] {
+        if map.shift_remove(key).is_none() {
+            return Err((frame.body.start, Problem::BadHeader(static_key(key))));
+        }
+    }
+    let payload = Payload::from_fields(&frame.kind, map).map_err(|p| (frame.body.start, p))?;
+    payload.validate().map_err(|p| (frame.body.start, p))?;
+    Ok(Record { id, author: frame.author.clone(), at: frame.at, key: frame.key, payload })
+}
+
+fn static_key(key: &str) -> &'static str {
+    match key {
+        "v" => "v",
+        "kind" => "kind",
+        "author" => "author",
+        _ => "at",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kinds::TaskCreate;
+
+    fn task(title: &str) -> Payload {
+        Payload::TaskCreate(TaskCreate { title: title.into(), body: None, labels: vec![], priority: 2 })
+    }
+
+    #[test]
+    fn encode_then_decode_and_refuse_another_workspace() {
+        let key = Keypair::from_seed([1; 32]);
+        let ws = Id([5; 32]);
+        let at: Hlc = "2026-11-25T10:00:00.000Z".parse().unwrap();
+        assert!(matches!(encode(&ws, "alice", at, task("two\nlines"), &key), Err(Problem::BadField(_))));
+        let (r1, mut file) = encode(&ws, "alice", at, task("One \"quoted\" é"), &key).unwrap();
+        let (r2, b2) = encode(&ws, "alice", Hlc { counter: 1, ..at }, task("Two"), &key).unwrap();
+        file.extend_from_slice(&b2);
+        assert_eq!(decode_file(&file, &ws).unwrap(), vec![r1, r2]);
+        assert!(matches!(decode_file(&file, &Id([6; 32])), Err((0, Problem::BadSignature))));
+    }
+}

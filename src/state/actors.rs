@@ -1,0 +1,67 @@
+//! Identities in the fold: who is admitted, with which role and key.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hlc::Hlc;
+use crate::record::kinds::ActorAdmit;
+use crate::record::{Record, Role};
+use crate::sign::PublicKey;
+
+use super::{Refusal, State};
+
+/// An admitted actor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// Name, unique in the workspace.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Current signing key.
+    pub key: PublicKey,
+    /// For agents: the human who answers for it.
+    pub owner: Option<String>,
+    /// Who admitted it (itself, for the genesis admin).
+    pub admitted_by: String,
+    /// When it was admitted.
+    pub admitted_at: Hlc,
+    /// Records it has authored that counted.
+    pub records: u64,
+    /// Stamp of its last counted record.
+    pub last_at: Option<Hlc>,
+}
+
+impl Actor {
+    pub(super) fn new(name: &str, role: Role, key: PublicKey, owner: Option<String>, by: &Record) -> Actor {
+        Actor {
+            name: name.to_owned(),
+            role,
+            key,
+            owner,
+            admitted_by: by.author.clone(),
+            admitted_at: by.at,
+            records: 0,
+            last_at: None,
+        }
+    }
+
+    /// Whether the actor is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+pub(super) fn check_admit(state: &State, author: &Actor, a: &ActorAdmit) -> Result<(), Refusal> {
+    if !author.is_admin() {
+        return Err(Refusal::NotAdmin { author: author.name.clone(), action: format!("admit {:?}", a.name) });
+    }
+    if state.actors.contains_key(&a.name) {
+        return Err(Refusal::ActorExists(a.name.clone()));
+    }
+    if let Some(owner) = &a.owner {
+        let o = state.actors.get(owner).ok_or_else(|| Refusal::UnknownActor(owner.clone()))?;
+        if o.role == Role::Agent {
+            return Err(Refusal::BadOwner(owner.clone()));
+        }
+    }
+    Ok(())
+}

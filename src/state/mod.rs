@@ -1,0 +1,184 @@
+//! State is a fold: identities and board are pure functions of the records.
+//!
+//! [`State::apply`] takes records in (`at`, id) order and either applies one or
+//! refuses it with a [`Refusal`]; a refused record does not count. Authorization
+//! lives here, not in the commands: every reader (commands, `verify`, the server
+//! hook) gets the same answer for the same records, whatever order they arrived in.
+
+pub mod actors;
+pub mod tasks;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hlc::Hlc;
+use crate::id::Id;
+use crate::record::{Payload, Record, Role};
+
+pub use actors::Actor;
+pub use tasks::Task;
+
+/// Why the fold refuses a record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Refusal {
+    /// The first record is not this workspace's genesis, or a genesis appears later.
+    #[error("genesis record out of place: only the workspace's own genesis, first in CREW.yaml, may create it")]
+    Genesis,
+    /// Records before the genesis.
+    #[error("record precedes the workspace genesis")]
+    BeforeGenesis,
+    /// The author is not an admitted actor.
+    #[error("author {0:?} is not an admitted actor")]
+    UnknownAuthor(String),
+    /// The record is not signed with the author's current key.
+    #[error("record by {author:?} is signed with key {key}, which is not {author}'s current key")]
+    WrongKey {
+        /// The author.
+        author: String,
+        /// Fingerprint of the key used.
+        key: String,
+    },
+    /// The author lacks the role the action needs.
+    #[error("{author:?} may not {action}: admin only")]
+    NotAdmin {
+        /// The author.
+        author: String,
+        /// What was attempted.
+        action: String,
+    },
+    /// An actor of that name already exists.
+    #[error("actor {0:?} already exists")]
+    ActorExists(String),
+    /// A named actor does not exist.
+    #[error("no actor named {0:?}")]
+    UnknownActor(String),
+    /// An agent's owner must be a human or admin.
+    #[error("owner {0:?} of an agent must be a human or an admin")]
+    BadOwner(String),
+    /// The task does not exist.
+    #[error("no task {0}")]
+    UnknownTask(String),
+}
+
+impl Refusal {
+    /// Whether this refusal is because the author is suspended (exit 5).
+    pub fn is_suspension(&self) -> bool {
+        false
+    }
+}
+
+/// A record the fold did not count, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ignored {
+    /// The record.
+    pub id: Id,
+    /// Its kind.
+    pub kind: String,
+    /// Its author.
+    pub author: String,
+    /// Why it does not count.
+    pub reason: Refusal,
+}
+
+/// The folded state of a workspace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// The workspace id (id of the genesis record).
+    pub workspace: Id,
+    /// The workspace's name from the genesis.
+    pub name: String,
+    /// Admitted actors by name.
+    pub actors: BTreeMap<String, Actor>,
+    /// Tasks by id.
+    pub tasks: BTreeMap<Id, Task>,
+    /// Order key of the last record folded.
+    pub last: Option<(Hlc, Id)>,
+    /// Number of records folded (counted or not).
+    pub records: u64,
+    /// Records that did not count.
+    pub ignored: Vec<Ignored>,
+}
+
+impl State {
+    /// The empty state of workspace `ws`, before its genesis.
+    pub fn new(ws: Id) -> State {
+        State { workspace: ws, ..State::default() }
+    }
+
+    /// Fold `records` (in any order; they are sorted here) from the empty state.
+    pub fn fold<'a>(ws: Id, records: impl IntoIterator<Item = &'a Record>) -> State {
+        let mut sorted: Vec<&Record> = records.into_iter().collect();
+        sorted.sort_by_key(|r| r.order_key());
+        let mut state = State::new(ws);
+        for r in sorted {
+            let _ = state.apply(r);
+        }
+        state
+    }
+
+    /// Apply one record, the next in (`at`, id) order. A refused record is kept
+    /// in [`State::ignored`] and changes nothing else.
+    pub fn apply(&mut self, r: &Record) -> Result<(), Refusal> {
+        self.records += 1;
+        self.last = Some(r.order_key());
+        let outcome = self.check(r).map(|()| self.mutate(r));
+        if let Err(reason) = &outcome {
+            self.ignored.push(Ignored { id: r.id, kind: r.kind().to_owned(), author: r.author.clone(), reason: reason.clone() });
+        }
+        outcome
+    }
+
+    /// Whether `r` would count if applied now. Writers call this before writing.
+    pub fn check(&self, r: &Record) -> Result<(), Refusal> {
+        if let Payload::Genesis(g) = &r.payload {
+            let own = self.name.is_empty() && self.actors.is_empty() && r.id == self.workspace && g.key == r.key;
+            return if own { Ok(()) } else { Err(Refusal::Genesis) };
+        }
+        if self.actors.is_empty() {
+            return Err(Refusal::BeforeGenesis);
+        }
+        let author = self.author(r)?;
+        match &r.payload {
+            Payload::Genesis(_) => unreachable!("handled above"),
+            Payload::ActorAdmit(a) => actors::check_admit(self, author, a),
+            Payload::TaskCreate(_) => Ok(()),
+        }
+    }
+
+    /// The author of `r`, if admitted and `r` is signed with their current key.
+    pub fn author(&self, r: &Record) -> Result<&Actor, Refusal> {
+        let actor = self.actors.get(&r.author).ok_or_else(|| Refusal::UnknownAuthor(r.author.clone()))?;
+        if actor.key != r.key {
+            return Err(Refusal::WrongKey { author: r.author.clone(), key: r.key.fingerprint() });
+        }
+        Ok(actor)
+    }
+
+    fn mutate(&mut self, r: &Record) {
+        if let Some(actor) = self.actors.get_mut(&r.author) {
+            actor.records += 1;
+            actor.last_at = Some(r.at);
+        }
+        match &r.payload {
+            Payload::Genesis(g) => {
+                self.name = g.workspace.clone();
+                self.actors.insert(r.author.clone(), Actor::new(&r.author, Role::Admin, g.key, None, r));
+            }
+            Payload::ActorAdmit(a) => {
+                self.actors.insert(a.name.clone(), Actor::new(&a.name, a.role, a.key, a.owner.clone(), r));
+            }
+            Payload::TaskCreate(t) => {
+                self.tasks.insert(r.id, Task::new(r, t));
+            }
+        }
+    }
+
+    /// The last stamp folded, if any.
+    pub fn max_at(&self) -> Option<Hlc> {
+        self.last.map(|(at, _)| at)
+    }
+}
+
+#[cfg(test)]
+mod tests;

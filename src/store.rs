@@ -1,0 +1,412 @@
+//! The git store: the only module that touches git.
+//!
+//! It reads and writes the workspace branch in process with gix, never checking
+//! it out: blobs, trees and commits are written first, then the branch ref moves
+//! by compare-and-swap. A process killed at any point therefore leaves either the
+//! old tip or the new one, never a half-written branch.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use gix::bstr::{BString, ByteSlice};
+use gix::object::tree::{EntryKind, EntryMode};
+use gix::objs::tree::Entry as TreeEntry;
+use gix::refs::transaction::PreviousValue;
+use gix::refs::Target;
+use gix::ObjectId;
+
+/// Errors of the git store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The path is not inside a git repository.
+    #[error("{path} is not in a git repository: run `git init` first, or pass -C PATH")]
+    NotARepo {
+        /// Where we looked.
+        path: PathBuf,
+    },
+    /// The branch name is not a valid git branch name.
+    #[error("invalid branch name {0:?}")]
+    BadBranch(String),
+    /// Another writer moved the branch first.
+    #[error("branch {0} moved while writing")]
+    Raced(String),
+    /// A git operation failed.
+    #[error("git: {what}: {message}")]
+    Git {
+        /// What we were doing.
+        what: String,
+        /// gix's message.
+        message: String,
+    },
+}
+
+/// Result alias for this module.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+fn git<E: std::fmt::Display>(what: impl Into<String>) -> impl FnOnce(E) -> StoreError {
+    let what = what.into();
+    move |e| StoreError::Git { what, message: e.to_string() }
+}
+
+/// A file on the branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Slash-separated path from the branch root.
+    pub path: String,
+    /// Git file mode.
+    pub mode: EntryMode,
+    /// Blob (or link/commit) id.
+    pub oid: ObjectId,
+}
+
+impl FileEntry {
+    /// Whether this is a plain, non-executable file.
+    pub fn is_plain_file(&self) -> bool {
+        self.mode.kind() == EntryKind::Blob
+    }
+}
+
+/// A path whose content differs between two trees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The path.
+    pub path: String,
+    /// The old entry, if the path existed.
+    pub old: Option<FileEntry>,
+    /// The new entry, if the path exists now.
+    pub new: Option<FileEntry>,
+}
+
+/// A commit on the branch.
+#[derive(Clone, Debug)]
+pub struct CommitInfo {
+    /// Its id.
+    pub id: ObjectId,
+    /// Its parents.
+    pub parents: Vec<ObjectId>,
+    /// Its root tree.
+    pub tree: ObjectId,
+}
+
+/// The workspace branch of one repository.
+pub struct Store {
+    repo: gix::Repository,
+    branch: String,
+    refname: String,
+}
+
+impl Store {
+    /// Open the repository containing `path`, for branch `branch`.
+    pub fn open(path: &Path, branch: &str) -> Result<Store> {
+        let repo = gix::discover(path).map_err(|_| StoreError::NotARepo { path: path.to_owned() })?;
+        Store::from_repo(repo, branch)
+    }
+
+    /// Use an already open repository.
+    pub fn from_repo(mut repo: gix::Repository, branch: &str) -> Result<Store> {
+        let refname = format!("refs/heads/{branch}");
+        if gix::refs::FullName::try_from(refname.as_str()).is_err() || branch.is_empty() {
+            return Err(StoreError::BadBranch(branch.to_owned()));
+        }
+        repo.object_cache_size_if_unset(4 * 1024 * 1024);
+        Ok(Store { repo, branch: branch.to_owned(), refname })
+    }
+
+    /// The branch name.
+    pub fn branch(&self) -> &str {
+        &self.branch
+    }
+
+    /// The repository's common git directory (where the cache lives).
+    pub fn git_dir(&self) -> &Path {
+        self.repo.common_dir()
+    }
+
+    /// The working tree, if the repository has one.
+    pub fn work_dir(&self) -> Option<&Path> {
+        self.repo.workdir()
+    }
+
+    /// The underlying repository.
+    pub fn repo(&self) -> &gix::Repository {
+        &self.repo
+    }
+
+    /// The branch tip, or `None` if the branch does not exist.
+    pub fn tip(&self) -> Result<Option<ObjectId>> {
+        self.ref_target(&self.refname)
+    }
+
+    /// The object a full reference name points to, if it exists.
+    pub fn ref_target(&self, name: &str) -> Result<Option<ObjectId>> {
+        let found = self.repo.try_find_reference(name).map_err(git(format!("reading {name}")))?;
+        Ok(found.and_then(|r| r.target().try_id().map(ToOwned::to_owned)))
+    }
+
+    /// A commit's parents and tree.
+    pub fn commit(&self, id: ObjectId) -> Result<CommitInfo> {
+        let commit = self.repo.find_commit(id).map_err(git(format!("reading commit {id}")))?;
+        let tree = commit.tree_id().map_err(git(format!("reading tree of {id}")))?.detach();
+        let parents = commit.parent_ids().map(|p| p.detach()).collect();
+        Ok(CommitInfo { id, parents, tree })
+    }
+
+    /// The author name and message summary of a commit.
+    pub fn commit_summary(&self, id: ObjectId) -> Result<(String, String)> {
+        let commit = self.repo.find_commit(id).map_err(git(format!("reading commit {id}")))?;
+        let author = commit.author().map(|a| a.name.to_string()).unwrap_or_default();
+        let summary = commit.message_raw_sloppy().lines().next().map(|l| l.to_str_lossy().into_owned()).unwrap_or_default();
+        Ok((author, summary))
+    }
+
+    /// All commits reachable from `tip`, parents before children.
+    pub fn history(&self, tip: ObjectId) -> Result<Vec<CommitInfo>> {
+        let mut infos: HashMap<ObjectId, CommitInfo> = HashMap::new();
+        let mut stack = vec![tip];
+        while let Some(id) = stack.pop() {
+            if infos.contains_key(&id) {
+                continue;
+            }
+            let info = self.commit(id)?;
+            stack.extend(info.parents.iter().copied());
+            infos.insert(id, info);
+        }
+        // Iterative post-order from the tip: a commit is emitted after its parents.
+        let mut order = Vec::with_capacity(infos.len());
+        let mut done: HashSet<ObjectId> = HashSet::new();
+        let mut stack = vec![(tip, false)];
+        while let Some((id, expanded)) = stack.pop() {
+            if done.contains(&id) {
+                continue;
+            }
+            if expanded {
+                done.insert(id);
+                order.push(infos[&id].clone());
+            } else {
+                stack.push((id, true));
+                for p in &infos[&id].parents {
+                    if !done.contains(p) {
+                        stack.push((*p, false));
+                    }
+                }
+            }
+        }
+        Ok(order)
+    }
+
+    /// The bytes of a blob.
+    pub fn blob(&self, oid: ObjectId) -> Result<Vec<u8>> {
+        let mut blob = self.repo.find_blob(oid).map_err(git(format!("reading blob {oid}")))?;
+        Ok(blob.take_data())
+    }
+
+    /// The content of `path` in `tree`, if present and a blob.
+    pub fn read(&self, tree: ObjectId, path: &str) -> Result<Option<Vec<u8>>> {
+        let mut current = tree;
+        let mut parts = path.split('/').peekable();
+        while let Some(part) = parts.next() {
+            let entries = self.tree_entries(current)?;
+            let Some(entry) = entries.into_iter().find(|e| e.filename == part.as_bytes()) else {
+                return Ok(None);
+            };
+            match (parts.peek().is_some(), entry.mode.is_tree()) {
+                (true, true) => current = entry.oid,
+                (false, false) if entry.mode.is_blob() => return self.blob(entry.oid).map(Some),
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    fn tree_entries(&self, tree: ObjectId) -> Result<Vec<TreeEntry>> {
+        let t = self.repo.find_tree(tree).map_err(git(format!("reading tree {tree}")))?;
+        let decoded = t.decode().map_err(git(format!("decoding tree {tree}")))?;
+        Ok(decoded
+            .entries
+            .iter()
+            .map(|e| TreeEntry { mode: e.mode, filename: e.filename.to_owned(), oid: e.oid.to_owned() })
+            .collect())
+    }
+
+    /// Every non-tree entry of `tree`, recursively, with full paths.
+    pub fn files(&self, tree: ObjectId) -> Result<Vec<FileEntry>> {
+        let mut out = Vec::new();
+        self.collect_files(tree, "", &mut out)?;
+        Ok(out)
+    }
+
+    fn collect_files(&self, tree: ObjectId, prefix: &str, out: &mut Vec<FileEntry>) -> Result<()> {
+        for e in self.tree_entries(tree)? {
+            let path = join(prefix, e.filename.as_ref());
+            if e.mode.is_tree() {
+                self.collect_files(e.oid, &path, out)?;
+            } else {
+                out.push(FileEntry { path, mode: e.mode, oid: e.oid });
+            }
+        }
+        Ok(())
+    }
+
+    /// The files that differ between `old` (or nothing) and `new`. Subtrees with
+    /// equal ids are skipped, so the cost follows the change, not the branch.
+    pub fn diff(&self, old: Option<ObjectId>, new: ObjectId) -> Result<Vec<Change>> {
+        let mut out = Vec::new();
+        self.diff_into(old, Some(new), "", &mut out)?;
+        Ok(out)
+    }
+
+    fn diff_into(&self, old: Option<ObjectId>, new: Option<ObjectId>, prefix: &str, out: &mut Vec<Change>) -> Result<()> {
+        if old == new {
+            return Ok(());
+        }
+        let load = |t: Option<ObjectId>| -> Result<BTreeMap<BString, TreeEntry>> {
+            Ok(match t {
+                Some(t) => self.tree_entries(t)?.into_iter().map(|e| (e.filename.clone(), e)).collect(),
+                None => BTreeMap::new(),
+            })
+        };
+        let (old_entries, new_entries) = (load(old)?, load(new)?);
+        let names: std::collections::BTreeSet<&BString> = old_entries.keys().chain(new_entries.keys()).collect();
+        for name in names {
+            let (o, n) = (old_entries.get(name), new_entries.get(name));
+            if let (Some(o), Some(n)) = (o, n) {
+                if o.oid == n.oid && o.mode == n.mode {
+                    continue;
+                }
+            }
+            let path = join(prefix, name.as_ref());
+            let subtree = |e: Option<&TreeEntry>| e.filter(|e| e.mode.is_tree()).map(|e| e.oid);
+            let file = |e: Option<&TreeEntry>| {
+                e.filter(|e| !e.mode.is_tree()).map(|e| FileEntry { path: path.clone(), mode: e.mode, oid: e.oid })
+            };
+            if subtree(o).is_some() || subtree(n).is_some() {
+                self.diff_into(subtree(o), subtree(n), &path, out)?;
+            }
+            let (fo, fn_) = (file(o), file(n));
+            if fo.is_some() || fn_.is_some() {
+                out.push(Change { path, old: fo, new: fn_ });
+            }
+        }
+        Ok(())
+    }
+
+    /// Write a commit whose tree is `base_tree` with `edits` (path, new content)
+    /// applied. Objects only: the branch does not move.
+    pub fn write_commit(
+        &self,
+        parents: &[ObjectId],
+        base_tree: Option<ObjectId>,
+        edits: &[(String, Vec<u8>)],
+        author: &str,
+        message: &str,
+    ) -> Result<ObjectId> {
+        let edits: Vec<(&str, &[u8])> = edits.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
+        let tree = self.edit_tree(base_tree, &edits)?;
+        let now = gix::date::Time { seconds: chrono::Utc::now().timestamp(), offset: 0 };
+        let sig = gix::actor::Signature { name: author.into(), email: format!("{author}@crew").into(), time: now };
+        let commit = gix::objs::Commit {
+            tree,
+            parents: parents.iter().copied().collect(),
+            author: sig.clone(),
+            committer: sig,
+            encoding: None,
+            message: message.into(),
+            extra_headers: Vec::new(),
+        };
+        Ok(self.repo.write_object(&commit).map_err(git("writing commit"))?.detach())
+    }
+
+    fn edit_tree(&self, base: Option<ObjectId>, edits: &[(&str, &[u8])]) -> Result<ObjectId> {
+        let mut entries = match base {
+            Some(t) => self.tree_entries(t)?,
+            None => Vec::new(),
+        };
+        let mut subdirs: BTreeMap<&str, Vec<(&str, &[u8])>> = BTreeMap::new();
+        for &(path, bytes) in edits {
+            match path.split_once('/') {
+                Some((dir, rest)) => subdirs.entry(dir).or_default().push((rest, bytes)),
+                None => {
+                    let oid = self.repo.write_blob(bytes).map_err(git(format!("writing blob for {path}")))?.detach();
+                    upsert(&mut entries, path, EntryKind::Blob.into(), oid);
+                }
+            }
+        }
+        for (dir, sub) in subdirs {
+            let existing = entries.iter().find(|e| e.filename == dir.as_bytes() && e.mode.is_tree()).map(|e| e.oid);
+            let oid = self.edit_tree(existing, &sub)?;
+            upsert(&mut entries, dir, EntryKind::Tree.into(), oid);
+        }
+        entries.sort();
+        let tree = gix::objs::Tree { entries };
+        Ok(self.repo.write_object(&tree).map_err(git("writing tree"))?.detach())
+    }
+
+    /// Move the branch from `old` (`None`: must not exist) to `new`, atomically.
+    /// Fails with [`StoreError::Raced`] if the branch is no longer at `old`.
+    pub fn set_tip(&self, old: Option<ObjectId>, new: ObjectId, reflog: &str) -> Result<()> {
+        self.cas_ref(&self.refname, old, new, reflog)
+    }
+
+    /// Compare-and-swap any reference.
+    pub fn cas_ref(&self, name: &str, old: Option<ObjectId>, new: ObjectId, reflog: &str) -> Result<()> {
+        let expected = match old {
+            Some(o) => PreviousValue::MustExistAndMatch(Target::Object(o)),
+            None => PreviousValue::MustNotExist,
+        };
+        match self.repo.reference(name, new, expected, reflog) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                use gix::refs::file::transaction::prepare::{MustNotExist, ReferenceOutOfDate};
+                let raced = e.downcast_any_ref::<ReferenceOutOfDate>().is_some()
+                    || e.downcast_any_ref::<MustNotExist>().is_some();
+                if raced {
+                    Err(StoreError::Raced(name.to_owned()))
+                } else {
+                    Err(StoreError::Git { what: format!("updating {name}"), message: e.to_string() })
+                }
+            }
+        }
+    }
+}
+
+fn upsert(entries: &mut Vec<TreeEntry>, name: &str, mode: EntryMode, oid: ObjectId) {
+    match entries.iter_mut().find(|e| e.filename == name.as_bytes()) {
+        Some(e) => {
+            e.mode = mode;
+            e.oid = oid;
+        }
+        None => entries.push(TreeEntry { mode, filename: name.into(), oid }),
+    }
+}
+
+fn join(prefix: &str, name: &gix::bstr::BStr) -> String {
+    let name = name.to_str_lossy();
+    if prefix.is_empty() {
+        name.into_owned()
+    } else {
+        format!("{prefix}/{name}")
+    }
+}
+
+impl Store {
+    /// Set `section.subsection.key = value` in the repository's own config file
+    /// (`.git/config`), creating sections as needed and keeping everything else.
+    pub fn set_config(&self, entries: &[(&str, Option<&str>, &str, &str)]) -> Result<()> {
+        let path = self.repo.common_dir().join("config");
+        let mut file = gix::config::File::from_path_no_includes(path.clone(), gix::config::Source::Local)
+            .map_err(git(format!("reading {}", path.display())))?;
+        for (section, sub, key, value) in entries {
+            let sub = sub.map(gix::bstr::BStr::new);
+            file.set_raw_value_by(*section, sub, *key, *value).map_err(git(format!("setting {section}.{key}")))?;
+        }
+        let mut out = Vec::new();
+        file.write_to(&mut out).map_err(git("serializing git config"))?;
+        let tmp = path.with_extension(format!("crew-tmp.{}", std::process::id()));
+        std::fs::write(&tmp, out).and_then(|()| std::fs::rename(&tmp, &path)).map_err(git(format!("writing {}", path.display())))
+    }
+
+    /// A string value from the repository's configuration (all scopes).
+    pub fn config_string(&self, key: &str) -> Option<String> {
+        self.repo.config_snapshot().string(key).map(|v| v.to_string())
+    }
+}

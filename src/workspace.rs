@@ -1,0 +1,319 @@
+//! Workspace operations: what the commands call.
+//!
+//! A write is a transaction: read the state at the tip, let the caller build
+//! payloads from it, sign them, check them against the fold, write one commit
+//! whose message summarises them and whose author is the actor, then move the
+//! branch by compare-and-swap. A writer that loses the race rebuilds from the new
+//! tip (re-running the caller's checks) and tries again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gix::ObjectId;
+
+use crate::error::{Error, Result};
+use crate::hlc::{Hlc, MAX_SKEW_MS};
+use crate::id::{self, Id};
+use crate::index::{Index, Snapshot};
+use crate::layout;
+use crate::merge;
+use crate::record::kinds::{ActorAdmit, Genesis, TaskCreate};
+use crate::record::{self, validate_name, FileError, Payload, Record, Role};
+use crate::sign::{KeyStore, Keypair};
+use crate::state::State;
+use crate::store::{Store, StoreError};
+
+/// Default branch holding the workspace.
+pub const DEFAULT_BRANCH: &str = "crew";
+/// How many times a write retries after losing the race for the branch.
+pub const MAX_ATTEMPTS: usize = 400;
+
+/// An opened workspace branch plus this machine's keys.
+pub struct Workspace {
+    store: Store,
+    index: Index,
+    keys: KeyStore,
+}
+
+/// What a successful write produced.
+#[derive(Clone, Debug)]
+pub struct Written {
+    /// The records written, in order.
+    pub records: Vec<Record>,
+    /// The commit that holds them.
+    pub commit: ObjectId,
+}
+
+/// What `init` produced.
+#[derive(Clone, Debug)]
+pub struct Initialized {
+    /// The new workspace id.
+    pub workspace: Id,
+    /// The admin.
+    pub admin: String,
+    /// Where the admin's private key was stored.
+    pub key_path: PathBuf,
+    /// The first commit of the branch.
+    pub commit: ObjectId,
+}
+
+/// Fields of a new task.
+#[derive(Clone, Debug, Default)]
+pub struct NewTask {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub body: Option<String>,
+    /// Labels.
+    pub labels: Vec<String>,
+    /// Priority 0..=4 (default 2).
+    pub priority: Option<u8>,
+}
+
+impl Workspace {
+    /// Open the workspace branch of the repository containing `path`.
+    pub fn open(path: &Path, branch: &str, keys: KeyStore) -> Result<Workspace> {
+        let store = Store::open(path, branch)?;
+        let index = Index::new(&store);
+        Ok(Workspace { store, index, keys })
+    }
+
+    /// The git store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The index cache.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// This machine's keys.
+    pub fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    /// The state at the branch tip.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        self.index.load(&self.store)
+    }
+
+    /// Every record at the tip in fold order, with the state.
+    pub fn records(&self) -> Result<(Snapshot, Vec<Record>)> {
+        self.index.records(&self.store)
+    }
+
+    /// Create a workspace on the branch, with `admin` as its first admin. The
+    /// admin's key is generated and stored under the key store; the merge driver
+    /// is configured in this repository.
+    pub fn init(&self, admin: &str, name: Option<&str>) -> Result<Initialized> {
+        validate_name(admin).map_err(Error::Invalid)?;
+        if self.store.tip()?.is_some() {
+            return Err(Error::AlreadyInitialized { branch: self.store.branch().to_owned() });
+        }
+        let key = Keypair::generate()?;
+        let mut nonce = [0u8; 16];
+        getrandom::getrandom(&mut nonce).map_err(|e| Error::Invalid(format!("no random source: {e}")))?;
+        let name = name.map(str::to_owned).unwrap_or_else(|| self.default_name());
+        let genesis = Payload::Genesis(Genesis { workspace: name, nonce: id::hex(&nonce), key: key.public() });
+        let (record, bytes) = record::encode(&Id::ZERO, admin, Hlc::now(), genesis, &key).map_err(invalid)?;
+        let ws = record.id;
+        let key_path = self.keys.save(&ws, admin, &key)?;
+        let edits = vec![
+            (layout::MANIFEST.to_owned(), bytes),
+            (layout::ATTRIBUTES.to_owned(), layout::ATTRIBUTES_CONTENT.to_vec()),
+        ];
+        let commit = self.store.write_commit(&[], None, &edits, admin, &record.commit_line())?;
+        match self.store.set_tip(None, commit, "git-crew: init") {
+            Ok(()) => {}
+            Err(StoreError::Raced(_)) => {
+                let _ = std::fs::remove_file(&key_path);
+                return Err(Error::AlreadyInitialized { branch: self.store.branch().to_owned() });
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&key_path);
+                return Err(e.into());
+            }
+        }
+        self.install_merge_driver()?;
+        if self.store.config_string("crew.as").is_none() {
+            self.store.set_config(&[("crew", None, "as", admin)])?;
+        }
+        Ok(Initialized { workspace: ws, admin: admin.to_owned(), key_path, commit })
+    }
+
+    fn default_name(&self) -> String {
+        let dir = self.store.work_dir().unwrap_or(self.store.git_dir());
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("crew").trim_end_matches(".git");
+        if name.is_empty() { "crew".to_owned() } else { name.to_owned() }
+    }
+
+    /// Configure the `crew` merge driver in this repository's `.git/config`.
+    pub fn install_merge_driver(&self) -> Result<()> {
+        self.store.set_config(&[
+            ("merge", Some("crew"), "name", "git-crew union of append-only records"),
+            ("merge", Some("crew"), "driver", "git-crew merge-driver %O %A %B %P"),
+        ])?;
+        Ok(())
+    }
+
+    /// Who is acting: `explicit` (from `--as` or `CREW_AS`), else the
+    /// repository's `crew.as`, else the only actor with a key on this machine.
+    pub fn whoami(&self, explicit: Option<&str>, state: &State) -> Result<String> {
+        if let Some(name) = explicit.map(str::to_owned).or_else(|| self.store.config_string("crew.as")) {
+            validate_name(&name).map_err(Error::Invalid)?;
+            return Ok(name);
+        }
+        let local = self.keys.local_actors(&state.workspace);
+        match local.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(Error::WhoAmI(format!(
+                "no identity of this workspace has a key on this machine (looked in {}): pass --as NAME with CREW_HOME set to where its key is",
+                self.keys.root().display()
+            ))),
+            many => Err(Error::WhoAmI(format!("several local identities ({}): pass --as NAME or set CREW_AS", many.join(", ")))),
+        }
+    }
+
+    /// Check that `actor` may write here: admitted, and its key is on this machine
+    /// and current. Returns the key.
+    pub fn signer(&self, actor: &str, state: &State) -> Result<Keypair> {
+        let member = state.actors.get(actor).ok_or_else(|| Error::Invalid(format!("unknown actor {actor:?}: not admitted to this workspace (see `git crew id list`)")))?;
+        let key = self.keys.load(&state.workspace, actor)?;
+        if key.public() != member.key {
+            return Err(Error::Invalid(format!(
+                "the local key of {actor:?} ({}) is not its current key on the branch ({}); it may have been rotated",
+                key.public().fingerprint(),
+                member.key.fingerprint()
+            )));
+        }
+        Ok(key)
+    }
+
+    /// Write records as `actor`: `build` turns the current state into payloads
+    /// and is re-run on every attempt, so its checks hold at the tip that wins.
+    pub fn write<F>(&self, actor: &str, mut build: F) -> Result<Written>
+    where
+        F: FnMut(&State) -> Result<Vec<Payload>>,
+    {
+        for attempt in 0..MAX_ATTEMPTS {
+            let snap = self.snapshot()?;
+            let key = self.signer(actor, &snap.state)?;
+            let payloads = build(&snap.state)?;
+            let records = self.sign_all(actor, &snap.state, payloads, &key)?;
+            let tree = self.store.commit(snap.tip)?.tree;
+            let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+            for (record, bytes) in &records {
+                let path = layout::path_of(record);
+                let base = match files.remove(&path) {
+                    Some(b) => b,
+                    None => self.store.read(tree, &path)?.unwrap_or_default(),
+                };
+                files.insert(path, merge::insert(&base, bytes, &snap.state.workspace)?);
+            }
+            let message = commit_message(records.iter().map(|(r, _)| r));
+            let edits: Vec<(String, Vec<u8>)> = files.into_iter().collect();
+            let commit = self.store.write_commit(&[snap.tip], Some(tree), &edits, actor, &message)?;
+            let reflog = format!("git-crew: {}", message.lines().next().unwrap_or_default());
+            match self.store.set_tip(Some(snap.tip), commit, &reflog) {
+                Ok(()) => {
+                    // Bring the cache along now so the next command starts warm; a
+                    // failure here only costs the next command some time.
+                    let _ = self.snapshot();
+                    return Ok(Written { records: records.into_iter().map(|(r, _)| r).collect(), commit });
+                }
+                Err(StoreError::Raced(_)) => backoff(attempt),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Contention(MAX_ATTEMPTS))
+    }
+
+    fn sign_all(&self, actor: &str, state: &State, payloads: Vec<Payload>, key: &Keypair) -> Result<Vec<(Record, Vec<u8>)>> {
+        let now = Hlc::now();
+        // A record dated far in the future must not drag our clock along with it.
+        let horizon = Hlc { ms: now.ms + MAX_SKEW_MS, counter: 0 };
+        let mut seen = state.max_at().unwrap_or_default().min(horizon);
+        let mut out = Vec::with_capacity(payloads.len());
+        for payload in payloads {
+            let at = Hlc::next(now, seen);
+            seen = at;
+            let (record, bytes) = record::encode(&state.workspace, actor, at, payload, key).map_err(invalid)?;
+            state.check(&record).map_err(Error::Refused)?;
+            out.push((record, bytes));
+        }
+        Ok(out)
+    }
+
+    /// Add a task as `actor`.
+    pub fn add_task(&self, actor: &str, task: NewTask) -> Result<Record> {
+        let payload = Payload::TaskCreate(TaskCreate {
+            title: task.title,
+            body: task.body.filter(|b| !b.is_empty()),
+            labels: task.labels,
+            priority: task.priority.unwrap_or(2),
+        });
+        let written = self.write(actor, |_| Ok(vec![payload.clone()]))?;
+        Ok(written.records.into_iter().next().expect("one payload, one record"))
+    }
+
+    /// Admit a new actor whose key is generated on this machine (`id new`).
+    /// The key is stored first and removed again if the admission fails.
+    pub fn admit_new(&self, actor: &str, name: &str, role: Role, owner: Option<&str>) -> Result<(Record, PathBuf)> {
+        validate_name(name).map_err(Error::Invalid)?;
+        let snap = self.snapshot()?;
+        if snap.state.actors.contains_key(name) {
+            return Err(Error::Invalid(format!("actor {name:?} already exists")));
+        }
+        let owner = match (role, owner) {
+            (Role::Agent, None) => Some(actor.to_owned()),
+            (_, o) => o.map(str::to_owned),
+        };
+        let key = Keypair::generate()?;
+        let payload = Payload::ActorAdmit(ActorAdmit { name: name.to_owned(), role, key: key.public(), owner });
+        let path = self.keys.save(&snap.state.workspace, name, &key)?;
+        match self.write(actor, |_| Ok(vec![payload.clone()])) {
+            Ok(w) => Ok((w.records.into_iter().next().expect("one record"), path)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e)
+            }
+        }
+    }
+
+    /// Resolve a task id or unique prefix.
+    pub fn resolve_task(&self, state: &State, prefix: &str) -> Result<Id> {
+        Ok(id::resolve_prefix(prefix, "task", state.tasks.keys().copied())?)
+    }
+
+    /// Every record of one task, from its file at the tip.
+    pub fn task_records(&self, snap: &Snapshot, task: &Id) -> Result<Vec<Record>> {
+        let path = layout::task_path(task);
+        let tree = self.store.commit(snap.tip)?.tree;
+        let bytes = self.store.read(tree, &path)?.unwrap_or_default();
+        record::decode_file(&bytes, &snap.state.workspace).map_err(|p| Error::File(FileError::new(&path, p)))
+    }
+}
+
+fn invalid(p: record::Problem) -> Error {
+    Error::Invalid(p.to_string())
+}
+
+/// A commit message: the first record's line as the summary, then every record.
+pub fn commit_message<'a>(records: impl Iterator<Item = &'a Record>) -> String {
+    let lines: Vec<String> = records.map(Record::commit_line).collect();
+    match lines.as_slice() {
+        [] => String::from("git-crew: no records\n"),
+        [one] => format!("{one}\n"),
+        [first, ..] => format!("{first} (+{} more)\n\n{}\n", lines.len() - 1, lines.join("\n")),
+    }
+}
+
+/// Sleep a little, growing with the attempt, jittered so racing writers spread out.
+fn backoff(attempt: usize) {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let jitter = (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) as u64;
+    let cap_us = 200u64 << attempt.min(6);
+    std::thread::sleep(Duration::from_micros(jitter % cap_us));
+}
