@@ -1,0 +1,106 @@
+//! One file per command group. Each parses nothing itself (clap did), calls the
+//! library and renders.
+
+mod demo;
+mod id;
+mod init;
+mod log;
+mod task;
+mod verify;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use git_crew::record::Record;
+use git_crew::sign::KeyStore;
+use git_crew::workspace::{Workspace, DEFAULT_BRANCH};
+use serde::Serialize;
+
+use crate::args::{Cli, Command};
+
+/// What every command knows: where, as whom, which branch, which output.
+pub struct Context {
+    /// Directory to run in.
+    pub dir: PathBuf,
+    /// `--as`/`CREW_AS`.
+    pub actor: Option<String>,
+    /// `--branch`/`CREW_BRANCH`.
+    pub branch: Option<String>,
+    /// `--json`.
+    pub json: bool,
+}
+
+impl Context {
+    /// Open the workspace branch (it may not be initialised yet).
+    pub fn open(&self) -> Result<Workspace> {
+        let keys = KeyStore::from_env()?;
+        let branch = match &self.branch {
+            Some(b) => b.clone(),
+            None => git_crew::store::Store::open(&self.dir, DEFAULT_BRANCH)?
+                .config_string("crew.branch")
+                .unwrap_or_else(|| DEFAULT_BRANCH.to_owned()),
+        };
+        Ok(Workspace::open(&self.dir, &branch, keys)?)
+    }
+}
+
+/// Run the parsed command line; the exit code on success.
+pub fn run(cli: Cli) -> Result<i32> {
+    let dir = match cli.dir {
+        Some(d) => d,
+        None => std::env::current_dir()?,
+    };
+    let cx = Context { dir, actor: cli.actor, branch: cli.branch, json: cli.json };
+    match cli.command {
+        Command::Init(a) => init::run(&cx, a),
+        Command::Id(c) => id::run(&cx, c),
+        Command::Task(c) => task::run(&cx, c),
+        Command::Log(a) => log::run(&cx, a),
+        Command::Verify(a) => verify::run(&cx, a),
+        Command::Demo(a) => demo::run(&cx, a),
+    }
+}
+
+/// The documented exit code for an error.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    match err.downcast_ref::<git_crew::Error>() {
+        Some(e) => e.exit_code(),
+        None => git_crew::error::EXIT_ERROR,
+    }
+}
+
+/// A record as shown to agents (`--json`) and people.
+#[derive(Serialize)]
+pub struct RecordView {
+    id: String,
+    kind: &'static str,
+    author: String,
+    at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task: Option<String>,
+    summary: String,
+    fields: serde_json::Value,
+}
+
+impl RecordView {
+    pub fn new(r: &Record) -> RecordView {
+        let fields = match serde_json::to_value(&r.payload) {
+            Ok(serde_json::Value::Object(mut m)) if m.len() == 1 => m.values_mut().next().map(std::mem::take).unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        };
+        RecordView {
+            id: r.id.hex(),
+            kind: r.kind(),
+            author: r.author.clone(),
+            at: r.at.to_string(),
+            task: r.task().map(|t| t.hex()),
+            summary: r.summary(),
+            fields,
+        }
+    }
+
+    /// One line for people: `7f3a2c9d 2026-…Z alice task.create "Fix login"`.
+    pub fn line(&self) -> String {
+        format!("{} {} {:<10} {:<14} {}", &self.id[..8], self.at, self.author, self.kind, self.summary)
+    }
+}
