@@ -1,0 +1,178 @@
+//! Shared test harness: hermetic temporary git repositories and a runner for the
+//! real `git-crew` binary. Every test builds its own world under one temp dir.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use git_crew::id::Id;
+use git_crew::sign::{KeyStore, Keypair};
+use serde_json::Value;
+
+/// Path of the binary under test.
+pub fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_git-crew"))
+}
+
+/// A hermetic world: its own HOME, CREW_HOME and git configuration.
+pub struct World {
+    pub temp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub home: PathBuf,
+}
+
+/// The outcome of one `git-crew` run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl World {
+    pub fn new() -> World {
+        let temp = tempfile::Builder::new().prefix("crew-test-").tempdir().unwrap();
+        let root = temp.path().canonicalize().unwrap();
+        let home = root.join("crew-home");
+        std::fs::create_dir_all(root.join("home")).unwrap();
+        World { temp, root, home }
+    }
+
+    /// Environment shared by git and git-crew children.
+    pub fn env(&self, cmd: &mut Command) {
+        let path = std::env::join_paths(
+            std::iter::once(exe().parent().unwrap().to_owned())
+                .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+        )
+        .unwrap();
+        cmd.env("HOME", self.root.join("home"))
+            .env("XDG_CONFIG_HOME", self.root.join("home/.config"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("CREW_HOME", &self.home)
+            .env("PATH", path)
+            .env_remove("CREW_AS")
+            .env_remove("CREW_BRANCH")
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE");
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// `git init` a non-bare repository named `name`.
+    pub fn repo(&self, name: &str) -> PathBuf {
+        self.git(&self.root, &["init", "-q", "-b", "main", name]);
+        self.path(name)
+    }
+
+    /// `git init --bare` a repository named `name`.
+    pub fn bare(&self, name: &str) -> PathBuf {
+        self.git(&self.root, &["init", "-q", "--bare", "-b", "main", name]);
+        self.path(name)
+    }
+
+    /// Run git in `dir`; panics unless it succeeds. Returns stdout.
+    pub fn git(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.git_output(dir, args);
+        assert!(out.status.success(), "git {args:?} in {} failed: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Run git in `dir` and return whatever happened.
+    pub fn git_output(&self, dir: &Path, args: &[&str]) -> Output {
+        let mut cmd = Command::new("git");
+        self.env(&mut cmd);
+        cmd.current_dir(dir).args(args).output().unwrap()
+    }
+
+    /// A `git-crew` command in `dir`, ready to run or spawn.
+    pub fn crew_cmd(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(exe());
+        self.env(&mut cmd);
+        cmd.current_dir(dir).args(args);
+        cmd
+    }
+
+    /// Run `git-crew` in `dir`.
+    pub fn crew(&self, dir: &Path, args: &[&str]) -> Run {
+        let out = self.crew_cmd(dir, args).output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Run `git-crew` in `dir`; panics unless it exits 0. Returns stdout.
+    pub fn crew_ok(&self, dir: &Path, args: &[&str]) -> String {
+        let run = self.crew(dir, args);
+        assert_eq!(run.code, 0, "git-crew {args:?} failed: {}", run.stderr);
+        run.stdout
+    }
+
+    /// Run `git-crew --json …` in `dir`; panics unless it exits 0.
+    pub fn crew_json(&self, dir: &Path, args: &[&str]) -> Value {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let run = self.crew(dir, &full);
+        assert_eq!(run.code, 0, "git-crew {full:?} failed: {}", run.stderr);
+        run.json()
+    }
+
+    /// A fresh repository with a workspace whose admin is `alice`. Returns the
+    /// repository path and the workspace id.
+    pub fn workspace(&self, name: &str) -> (PathBuf, Id) {
+        let dir = self.repo(name);
+        let out = self.crew_json(&dir, &["init", "--admin", "alice"]);
+        let ws: Id = out["workspace"].as_str().unwrap().parse().unwrap();
+        (dir, ws)
+    }
+
+    /// Admit `name` as an agent (as alice).
+    pub fn agent(&self, dir: &Path, name: &str) {
+        self.crew_ok(dir, &["--as", "alice", "id", "new", name, "--role", "agent"]);
+    }
+
+    /// The key store of this world.
+    pub fn keys(&self) -> KeyStore {
+        KeyStore::at(&self.home)
+    }
+
+    /// The private key of `name` in workspace `ws`.
+    pub fn key(&self, ws: &Id, name: &str) -> Keypair {
+        self.keys().load(ws, name).unwrap()
+    }
+
+    /// The tip of `branch` in `dir`, or `None`.
+    pub fn tip(&self, dir: &Path, branch: &str) -> Option<String> {
+        let out = self.git_output(dir, &["rev-parse", "--verify", "-q", &format!("refs/heads/{branch}")]);
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Check out the crew branch in a separate worktree at `<dir>-wt` for
+    /// tampering with plain git; returns its path.
+    pub fn worktree(&self, dir: &Path) -> PathBuf {
+        let wt = PathBuf::from(format!("{}-wt", dir.display()));
+        self.git(dir, &["worktree", "add", "-q", wt.to_str().unwrap(), "crew"]);
+        wt
+    }
+
+    /// Commit everything in worktree `wt` with plain git.
+    pub fn commit_all(&self, wt: &Path, message: &str) {
+        self.git(wt, &["add", "-A"]);
+        self.git(wt, &["commit", "-q", "--no-verify", "-m", message]);
+    }
+}

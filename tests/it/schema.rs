@@ -1,0 +1,1 @@
+//! Schema tests (being written).

@@ -1,0 +1,1 @@
+//! Tamper tests (being written).
