@@ -42,7 +42,7 @@ pub struct Snapshot {
 
 #[derive(Serialize, Deserialize)]
 struct Cached {
-    tip: String,
+    tip: Vec<u8>,
     records_len: u64,
     state: State,
 }
@@ -76,7 +76,7 @@ impl Index {
     pub fn load(&self, store: &Store) -> Result<Snapshot> {
         let tip = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
         if let Some(c) = self.read_state() {
-            if c.tip == tip.to_string() {
+            if c.tip == tip.as_bytes() {
                 return Ok(Snapshot { tip, state: c.state });
             }
         }
@@ -88,7 +88,7 @@ impl Index {
         let snap = self.load(store)?;
         let cached = self.read_state();
         let records = match cached {
-            Some(c) if c.tip == snap.tip.to_string() => self.read_records(c.records_len),
+            Some(c) if c.tip == snap.tip.as_bytes() => self.read_records(c.records_len),
             _ => None,
         };
         let mut records = match records {
@@ -105,12 +105,12 @@ impl Index {
         let tip = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
         let cached = self.read_state();
         if let Some(c) = &cached {
-            if c.tip == tip.to_string() {
+            if c.tip == tip.as_bytes() {
                 return Ok(Snapshot { tip, state: c.state.clone() });
             }
         }
         let incremental = cached.and_then(|c| {
-            let old = ObjectId::from_hex(c.tip.as_bytes()).ok()?;
+            let old = ObjectId::try_from(c.tip.as_slice()).ok()?;
             Some((old, c))
         });
         if let Some((old, cached)) = incremental {
@@ -165,7 +165,7 @@ impl Index {
             state = State::fold(ws, &all);
         }
         let records_len = self.append_records(cached.records_len, &fresh);
-        self.write_state(&Cached { tip: tip.to_string(), records_len, state: state.clone() });
+        self.write_state(&Cached { tip: tip.as_bytes().to_vec(), records_len, state: state.clone() });
         Ok(Some(Snapshot { tip, state }))
     }
 
@@ -207,7 +207,7 @@ impl Index {
     fn write_all(&self, tip: ObjectId, state: &State, records: &[Record]) {
         let _ = fs::remove_file(self.records_path());
         let records_len = self.append_records(0, records);
-        self.write_state(&Cached { tip: tip.to_string(), records_len, state: state.clone() });
+        self.write_state(&Cached { tip: tip.as_bytes().to_vec(), records_len, state: state.clone() });
     }
 
     /// Append a chunk of records; returns the new valid length. Best effort: the
@@ -219,12 +219,13 @@ impl Index {
         let Ok(payload) = postcard::to_stdvec(records) else { return valid_len };
         let chunk = seal(&payload);
         let _ = fs::create_dir_all(&self.dir);
-        let appended = fs::OpenOptions::new().create(true).write(true).truncate(false).open(self.records_path()).and_then(|f| {
-            f.set_len(valid_len)?;
-            let mut f = f;
-            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(valid_len))?;
-            f.write_all(&chunk)
-        });
+        let appended =
+            fs::OpenOptions::new().create(true).write(true).truncate(false).open(self.records_path()).and_then(|f| {
+                f.set_len(valid_len)?;
+                let mut f = f;
+                std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(valid_len))?;
+                f.write_all(&chunk)
+            });
         match appended {
             Ok(()) => valid_len + chunk.len() as u64,
             Err(_) => valid_len,
@@ -275,7 +276,8 @@ fn io(what: &str, source: std::io::Error) -> Error {
 /// The workspace id of the branch at `tree`: the id of the genesis record that
 /// opens `CREW.yaml`.
 pub fn workspace_id(store: &Store, tree: ObjectId) -> Result<Id> {
-    let bytes = store.read(tree, layout::MANIFEST)?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
+    let bytes =
+        store.read(tree, layout::MANIFEST)?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
     genesis_id(&bytes).map_err(|p| Error::File(FileError::new(layout::MANIFEST, p)))
 }
 
@@ -305,7 +307,11 @@ fn check_paths(path: &str, records: &[Record]) -> Result<()> {
     for r in records {
         let expected = layout::path_of(r);
         if expected != path {
-            return Err(Error::File(FileError { path: path.to_owned(), offset: 0, problem: Problem::WrongFile(expected) }));
+            return Err(Error::File(FileError {
+                path: path.to_owned(),
+                offset: 0,
+                problem: Problem::WrongFile(expected),
+            }));
         }
     }
     Ok(())

@@ -113,7 +113,8 @@ pub fn verify_all(items: &[(&[u8], &Signature, &PublicKey)]) -> Result<(), usize
         }
     }
     let msgs: Vec<&[u8]> = items.iter().map(|(m, _, _)| *m).collect();
-    let sigs: Vec<ed25519_dalek::Signature> = items.iter().map(|(_, s, _)| ed25519_dalek::Signature::from_bytes(&s.0)).collect();
+    let sigs: Vec<ed25519_dalek::Signature> =
+        items.iter().map(|(_, s, _)| ed25519_dalek::Signature::from_bytes(&s.0)).collect();
     if items.len() > 1 && ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
         return Ok(());
     }

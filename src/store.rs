@@ -155,7 +155,8 @@ impl Store {
     pub fn commit_summary(&self, id: ObjectId) -> Result<(String, String)> {
         let commit = self.repo.find_commit(id).map_err(git(format!("reading commit {id}")))?;
         let author = commit.author().map(|a| a.name.to_string()).unwrap_or_default();
-        let summary = commit.message_raw_sloppy().lines().next().map(|l| l.to_str_lossy().into_owned()).unwrap_or_default();
+        let summary =
+            commit.message_raw_sloppy().lines().next().map(|l| l.to_str_lossy().into_owned()).unwrap_or_default();
         Ok((author, summary))
     }
 
@@ -255,7 +256,13 @@ impl Store {
         Ok(out)
     }
 
-    fn diff_into(&self, old: Option<ObjectId>, new: Option<ObjectId>, prefix: &str, out: &mut Vec<Change>) -> Result<()> {
+    fn diff_into(
+        &self,
+        old: Option<ObjectId>,
+        new: Option<ObjectId>,
+        prefix: &str,
+        out: &mut Vec<Change>,
+    ) -> Result<()> {
         if old == new {
             return Ok(());
         }
@@ -402,7 +409,9 @@ impl Store {
         let mut out = Vec::new();
         file.write_to(&mut out).map_err(git("serializing git config"))?;
         let tmp = path.with_extension(format!("crew-tmp.{}", std::process::id()));
-        std::fs::write(&tmp, out).and_then(|()| std::fs::rename(&tmp, &path)).map_err(git(format!("writing {}", path.display())))
+        std::fs::write(&tmp, out)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(git(format!("writing {}", path.display())))
     }
 
     /// A string value from the repository's configuration (all scopes).

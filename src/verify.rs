@@ -174,7 +174,14 @@ impl Walker<'_> {
             return Err(failure(None, None, "file deleted: log files are append-only".into()));
         };
         if !new.is_plain_file() {
-            return Err(failure(None, None, format!("mode {:o} not allowed: only plain files (no symlinks, submodules or executable bits)", new.mode.value())));
+            return Err(failure(
+                None,
+                None,
+                format!(
+                    "mode {:o} not allowed: only plain files (no symlinks, submodules or executable bits)",
+                    new.mode.value()
+                ),
+            ));
         }
         let git_err = |e: crate::store::StoreError| failure(None, None, e.to_string());
         let new_bytes = self.store.blob(new.oid).map_err(git_err)?;
@@ -197,7 +204,8 @@ impl Walker<'_> {
         if let Some((id, _, _)) = old.iter().find(|f| !present.contains(f)) {
             return Err(failure(None, Some(*id), "record removed or edited: log files are append-only".into()));
         }
-        let known: HashSet<Id> = new_frames.iter().map(|(id, _, _)| *id).filter(|id| self.decoded.contains_key(id)).collect();
+        let known: HashSet<Id> =
+            new_frames.iter().map(|(id, _, _)| *id).filter(|id| self.decoded.contains_key(id)).collect();
         let (fresh, _) = record::decode_file_except(&new_bytes, &self.ws, &known).map_err(located)?;
         for r in fresh {
             let expected = layout::path_of(&r);
@@ -215,7 +223,8 @@ impl Walker<'_> {
         if let Some(f) = self.frames.get(&oid) {
             return Ok(f.clone());
         }
-        let framed: Vec<Fingerprint> = frame::split(bytes)?.iter().map(|f| (f.id(bytes, &self.ws), f.key, f.sig)).collect();
+        let framed: Vec<Fingerprint> =
+            frame::split(bytes)?.iter().map(|f| (f.id(bytes, &self.ws), f.key, f.sig)).collect();
         self.frames.insert(oid, framed.clone());
         Ok(framed)
     }

@@ -146,7 +146,11 @@ impl Workspace {
     fn default_name(&self) -> String {
         let dir = self.store.work_dir().unwrap_or(self.store.git_dir());
         let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("crew").trim_end_matches(".git");
-        if name.is_empty() { "crew".to_owned() } else { name.to_owned() }
+        if name.is_empty() {
+            "crew".to_owned()
+        } else {
+            name.to_owned()
+        }
     }
 
     /// Configure the `crew` merge driver in this repository's `.git/config`.
@@ -179,7 +183,9 @@ impl Workspace {
     /// Check that `actor` may write here: admitted, and its key is on this machine
     /// and current. Returns the key.
     pub fn signer(&self, actor: &str, state: &State) -> Result<Keypair> {
-        let member = state.actors.get(actor).ok_or_else(|| Error::Invalid(format!("unknown actor {actor:?}: not admitted to this workspace (see `git crew id list`)")))?;
+        let member = state.actors.get(actor).ok_or_else(|| {
+            Error::Invalid(format!("unknown actor {actor:?}: not admitted to this workspace (see `git crew id list`)"))
+        })?;
         let key = self.keys.load(&state.workspace, actor)?;
         if key.public() != member.key {
             return Err(Error::Invalid(format!(
@@ -215,6 +221,7 @@ impl Workspace {
             let message = commit_message(records.iter().map(|(r, _)| r));
             let edits: Vec<(String, Vec<u8>)> = files.into_iter().collect();
             let commit = self.store.write_commit(&[snap.tip], Some(tree), &edits, actor, &message)?;
+            crash_point("after-objects");
             let reflog = format!("git-crew: {}", message.lines().next().unwrap_or_default());
             match self.store.set_tip(Some(snap.tip), commit, &reflog) {
                 Ok(()) => {
@@ -230,7 +237,13 @@ impl Workspace {
         Err(Error::Contention(MAX_ATTEMPTS))
     }
 
-    fn sign_all(&self, actor: &str, state: &State, payloads: Vec<Payload>, key: &Keypair) -> Result<Vec<(Record, Vec<u8>)>> {
+    fn sign_all(
+        &self,
+        actor: &str,
+        state: &State,
+        payloads: Vec<Payload>,
+        key: &Keypair,
+    ) -> Result<Vec<(Record, Vec<u8>)>> {
         let now = Hlc::now();
         // A record dated far in the future must not drag our clock along with it.
         let horizon = Hlc { ms: now.ms + MAX_SKEW_MS, counter: 0 };
@@ -310,9 +323,19 @@ pub fn commit_message<'a>(records: impl Iterator<Item = &'a Record>) -> String {
     }
 }
 
+/// Fault injection for crash-safety tests: with `GIT_CREW_CRASH_AT=<point>` in the
+/// environment, the process aborts at that point (as if killed), leaving whatever
+/// it had written. Points: `after-objects` (objects written, branch not moved).
+fn crash_point(point: &str) {
+    if std::env::var_os("GIT_CREW_CRASH_AT").is_some_and(|v| v == point) {
+        std::process::abort();
+    }
+}
+
 /// Sleep a little, growing with the attempt, jittered so racing writers spread out.
 fn backoff(attempt: usize) {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let jitter = (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) as u64;
     let cap_us = 200u64 << attempt.min(6);
     std::thread::sleep(Duration::from_micros(jitter % cap_us));

@@ -98,8 +98,7 @@ fn push_indent(out: &mut String, indent: usize) {
 
 fn is_key(k: &str) -> bool {
     let mut bytes = k.bytes();
-    matches!(bytes.next(), Some(b'a'..=b'z'))
-        && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
+    matches!(bytes.next(), Some(b'a'..=b'z')) && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
 }
 
 /// Append `s` as a canonical double-quoted YAML scalar.
@@ -229,7 +228,10 @@ mod tests {
         assert!(matches!(round_trip("a: 1 # c\n"), Err((_, Problem::NonCanonical))));
         assert!(matches!(round_trip("a: ~\n"), Err((_, Problem::NonCanonical))));
         assert!(matches!(round_trip("a: 1.5\n"), Err((_, Problem::NonCanonical))));
-        let deep = "a:\n".to_owned() + &(1..12).map(|d| format!("{}b{d}:\n", "  ".repeat(d))).collect::<String>() + &"  ".repeat(12) + "c: 1\n";
+        let deep = "a:\n".to_owned()
+            + &(1..12).map(|d| format!("{}b{d}:\n", "  ".repeat(d))).collect::<String>()
+            + &"  ".repeat(12)
+            + "c: 1\n";
         assert!(matches!(round_trip(&deep), Err((_, Problem::TooDeep))));
     }
 }

@@ -115,7 +115,9 @@ fn read_record(lines: &mut Lines<'_>, start: usize) -> Result<Frame, (usize, Pro
         return Err((body_start, Problem::NewerFormat(version)));
     }
     let kind = unquote(header("kind")?).filter(|k| validate_kind(k)).ok_or((body_start, Problem::BadHeader("kind")))?;
-    let author = unquote(header("author")?).filter(|a| validate_name(a).is_ok()).ok_or((body_start, Problem::BadHeader("author")))?;
+    let author = unquote(header("author")?)
+        .filter(|a| validate_name(a).is_ok())
+        .ok_or((body_start, Problem::BadHeader("author")))?;
     let at = unquote(header("at")?).and_then(|a| a.parse().ok()).ok_or((body_start, Problem::BadHeader("at")))?;
     loop {
         let Some((at_line, line)) = lines.next_line() else {
@@ -169,7 +171,10 @@ fn parse_sig_line(rest: &[u8]) -> Option<(PublicKey, Signature)> {
 }
 
 fn check_conflict_marker(at: usize, line: &[u8]) -> Result<(), (usize, Problem)> {
-    let marker = line.starts_with(b"<<<<<<<") || line.starts_with(b">>>>>>>") || line.starts_with(b"|||||||") || line == b"=======";
+    let marker = line.starts_with(b"<<<<<<<")
+        || line.starts_with(b">>>>>>>")
+        || line.starts_with(b"|||||||")
+        || line == b"=======";
     if marker {
         Err((at, Problem::ConflictMarker))
     } else {

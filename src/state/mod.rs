@@ -124,7 +124,12 @@ impl State {
         self.last = Some(r.order_key());
         let outcome = self.check(r).map(|()| self.mutate(r));
         if let Err(reason) = &outcome {
-            self.ignored.push(Ignored { id: r.id, kind: r.kind().to_owned(), author: r.author.clone(), reason: reason.clone() });
+            self.ignored.push(Ignored {
+                id: r.id,
+                kind: r.kind().to_owned(),
+                author: r.author.clone(),
+                reason: reason.clone(),
+            });
         }
         outcome
     }

@@ -1,6 +1,6 @@
 use super::*;
-use crate::record::kinds::{ActorAdmit, Genesis, TaskCreate};
 use crate::record::encode;
+use crate::record::kinds::{ActorAdmit, Genesis, TaskCreate};
 use crate::sign::Keypair;
 
 fn at(n: i64) -> Hlc {

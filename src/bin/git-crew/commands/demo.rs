@@ -28,7 +28,12 @@ struct Demo {
 
 impl Demo {
     fn git(&self, dir: &Path, args: &[&str]) -> Result<String> {
-        let out = Command::new("git").current_dir(dir).args(args).env("GIT_TERMINAL_PROMPT", "0").output().context("running git")?;
+        let out = Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .context("running git")?;
         if !out.status.success() {
             bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
         }

@@ -62,23 +62,29 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
             }
         }
         IdCommand::List => {
-            let actors: Vec<ActorView> = snap.state.actors.values().map(|a| ActorView::new(a, has_key(&a.name))).collect();
+            let actors: Vec<ActorView> =
+                snap.state.actors.values().map(|a| ActorView::new(a, has_key(&a.name))).collect();
             if cx.json {
                 render::json(&actors);
             } else {
                 for a in &actors {
                     let owner = a.owner.as_deref().map(|o| format!(" owner={o}")).unwrap_or_default();
                     let local = if a.local_key { " (key here)" } else { "" };
-                    println!("{} {:<6} key={} records={}{owner}{local}", render::fit(&a.name, 16), a.role, a.fingerprint, a.records);
+                    println!(
+                        "{} {:<6} key={} records={}{owner}{local}",
+                        render::fit(&a.name, 16),
+                        a.role,
+                        a.fingerprint,
+                        a.records
+                    );
                 }
             }
         }
         IdCommand::Show { name } => {
-            let actor = snap
-                .state
-                .actors
-                .get(&name)
-                .ok_or_else(|| git_crew::Error::Invalid(format!("unknown actor {name:?} (see `git crew id list`)")))?;
+            let actor =
+                snap.state.actors.get(&name).ok_or_else(|| {
+                    git_crew::Error::Invalid(format!("unknown actor {name:?} (see `git crew id list`)"))
+                })?;
             let view = ActorView::new(actor, has_key(&name));
             if cx.json {
                 render::json(&view);

@@ -85,7 +85,9 @@ pub struct RecordView {
 impl RecordView {
     pub fn new(r: &Record) -> RecordView {
         let fields = match serde_json::to_value(&r.payload) {
-            Ok(serde_json::Value::Object(mut m)) if m.len() == 1 => m.values_mut().next().map(std::mem::take).unwrap_or_default(),
+            Ok(serde_json::Value::Object(mut m)) if m.len() == 1 => {
+                m.values_mut().next().map(std::mem::take).unwrap_or_default()
+            }
             _ => serde_json::Value::Null,
         };
         RecordView {

@@ -14,7 +14,12 @@ pub fn run(cx: &Context, args: VerifyArgs) -> Result<i32> {
             if cx.json {
                 render::json(&serde_json::json!({ "ok": true, "report": report }));
             } else {
-                println!("OK: {} records in {} commits verified (tip {}).", report.records, report.commits, &report.tip[..12]);
+                println!(
+                    "OK: {} records in {} commits verified (tip {}).",
+                    report.records,
+                    report.commits,
+                    &report.tip[..12]
+                );
             }
             Ok(0)
         }
