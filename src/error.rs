@@ -36,9 +36,10 @@ pub enum Error {
     /// An id prefix did not name exactly one thing.
     #[error(transparent)]
     Prefix(#[from] PrefixError),
-    /// A log file on the branch is malformed.
+    /// A log file on the branch is malformed. (Not a `#[source]`: the message
+    /// already includes it, and error chains would print it twice.)
     #[error("the branch holds a malformed record: {0}; run `git crew verify`")]
-    File(#[from] FileError),
+    File(FileError),
     /// A log file could not be merged.
     #[error(transparent)]
     Merge(#[from] MergeError),
@@ -83,6 +84,12 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl From<FileError> for Error {
+    fn from(e: FileError) -> Error {
+        Error::File(e)
+    }
 }
 
 /// Result alias for the crate.

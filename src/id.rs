@@ -29,9 +29,7 @@ impl Id {
 
     /// The abbreviated hex form shown to people.
     pub fn short(&self) -> String {
-        let mut s = self.hex();
-        s.truncate(SHORT_LEN);
-        s
+        hex(&self.0[..SHORT_LEN / 2])
     }
 
     /// Whether the hex form of this id starts with `prefix` (lowercase hex).
@@ -71,12 +69,12 @@ impl FromStr for Id {
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
+    let mut out = Vec::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 0xf) as usize] as char);
+        out.push(DIGITS[(b >> 4) as usize]);
+        out.push(DIGITS[(b & 0xf) as usize]);
     }
-    s
+    String::from_utf8(out).expect("hex digits are ASCII")
 }
 
 /// Bytes of a lowercase hex string; `None` if it is not exactly that.

@@ -1,24 +1,31 @@
 //! The incremental index: the folded state cached under `.git/crew/`, keyed by
 //! the branch tip.
 //!
-//! A command asks for the state at the current tip. If the cache is at that tip,
-//! it is read and returned. Otherwise the cache catches up from the tip it was
-//! built at: it diffs the two trees, verifies and decodes only the records that
-//! are new, and applies them (or refolds the cached records when new ones sort
-//! before what was already folded, as after merging another clone's work). With
-//! no usable cache it builds from the whole tip.
+//! Layout of the cache (per branch): `core.bin` holds the tip it was built at and
+//! everything but the tasks (identities, clock, counters); `tasks/<xx>.bin`
+//! holds the tasks whose id starts with hex byte `xx`, mirroring the branch's
+//! sharding; `records.bin` is an append-only journal of every verified record,
+//! used by `log` and to refold. A command loads the core plus only the shards it
+//! needs ([`Need`]), so an append costs the same at 100 or 100,000 tasks.
 //!
-//! Invariant: the cache is a pure optimisation. Deleting it changes no output; a
-//! cache that fails its checksum or does not match the branch is rebuilt, never
-//! trusted. Updates are serialised by a lock file and re-read the tip under it,
-//! so the cached tip only moves along the branch.
+//! When the branch has moved, the cache catches up from the tip it was built at:
+//! it diffs the two trees, verifies and decodes only the new records, and applies
+//! them, or refolds from the journal when new records sort before what was
+//! already folded (as after merging another clone's work). With no usable cache
+//! it builds from the whole tip.
+//!
+//! Invariants: the cache is a pure optimisation. Deleting it changes no output; a
+//! file that fails its checksum, or a shard newer than the core that should
+//! describe it (a crash mid-update), is rebuilt, never trusted. Updates hold a
+//! lock and re-read the tip under it, so the cached tip only moves along the branch.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -26,25 +33,48 @@ use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::layout;
 use crate::record::{self, frame, FileError, Problem, Record, GENESIS_KIND};
-use crate::state::State;
+use crate::state::{State, Task};
 use crate::store::Store;
 
-const MAGIC: &[u8; 8] = b"crewidx1";
+const MAGIC: &[u8; 8] = b"crewidx2";
+
+/// Which tasks a command needs in its [`Snapshot`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Identities and clock only; `state.tasks` is empty.
+    Core,
+    /// The core plus these tasks (and every other task sharing their shards).
+    Tasks(Vec<Id>),
+    /// Everything.
+    All,
+}
 
 /// The state of a workspace at a branch tip.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     /// The tip the state was folded at.
     pub tip: ObjectId,
-    /// The folded state.
+    /// The folded state; `tasks` holds what was asked for in [`Need`].
     pub state: State,
 }
 
 #[derive(Serialize, Deserialize)]
-struct Cached {
+struct Core {
+    gen: u64,
     tip: Vec<u8>,
     records_len: u64,
+    /// The state without its tasks.
     state: State,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Shard {
+    gen: u64,
+    tasks: Vec<Task>,
+}
+
+fn shard_of(id: &Id) -> u8 {
+    id.0[0]
 }
 
 /// The cache of one branch.
@@ -67,31 +97,30 @@ impl Index {
     /// Delete the cache.
     pub fn clear(&self) -> Result<()> {
         match fs::remove_dir_all(&self.dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("removing the index cache", e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::Io { what: format!("removing {}", self.dir.display()), source: e })
+            }
             _ => Ok(()),
         }
     }
 
-    /// The state at the branch tip.
-    pub fn load(&self, store: &Store) -> Result<Snapshot> {
-        let tip = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
-        if let Some(c) = self.read_state() {
-            if c.tip == tip.as_bytes() {
-                return Ok(Snapshot { tip, state: c.state });
+    /// The state at the branch tip, with the tasks `need` asks for.
+    pub fn load(&self, store: &Store, need: &Need) -> Result<Snapshot> {
+        let tip = current_tip(store)?;
+        if let Some(core) = self.read_core().filter(|c| c.tip == tip.as_bytes()) {
+            if let Some(snap) = self.assemble(tip, core, need) {
+                return Ok(snap);
             }
         }
-        self.update(store)
+        self.update(store, need)
     }
 
-    /// Every record at the branch tip, in fold order, with the state.
+    /// Every record at the branch tip in fold order, with the whole state.
     pub fn records(&self, store: &Store) -> Result<(Snapshot, Vec<Record>)> {
-        let snap = self.load(store)?;
-        let cached = self.read_state();
-        let records = match cached {
-            Some(c) if c.tip == snap.tip.as_bytes() => self.read_records(c.records_len),
-            _ => None,
-        };
-        let mut records = match records {
+        let snap = self.load(store, &Need::All)?;
+        let journal =
+            self.read_core().filter(|c| c.tip == snap.tip.as_bytes()).and_then(|c| self.read_journal(c.records_len));
+        let mut records = match journal {
             Some(r) => r,
             None => build_from_tip(store, snap.tip)?.1,
         };
@@ -99,43 +128,59 @@ impl Index {
         Ok((snap, records))
     }
 
-    /// Bring the cache to the current tip under the lock and return the state.
-    fn update(&self, store: &Store) -> Result<Snapshot> {
-        let _lock = self.lock();
-        let tip = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
-        let cached = self.read_state();
-        if let Some(c) = &cached {
-            if c.tip == tip.as_bytes() {
-                return Ok(Snapshot { tip, state: c.state.clone() });
+    /// The core plus the shards `need` names, if they are consistent with it.
+    fn assemble(&self, tip: ObjectId, core: Core, need: &Need) -> Option<Snapshot> {
+        let mut state = core.state;
+        let shards: Vec<u8> = match need {
+            Need::Core => Vec::new(),
+            Need::Tasks(ids) => ids.iter().map(shard_of).collect::<BTreeSet<_>>().into_iter().collect(),
+            Need::All => (0..=255).collect(),
+        };
+        for s in shards {
+            for task in self.read_shard(s, core.gen)? {
+                state.tasks.insert(task.id, task);
             }
         }
-        let incremental = cached.and_then(|c| {
-            let old = ObjectId::try_from(c.tip.as_slice()).ok()?;
-            Some((old, c))
-        });
-        if let Some((old, cached)) = incremental {
-            if let Some(snap) = self.catch_up(store, old, cached, tip)? {
-                return Ok(snap);
+        Some(Snapshot { tip, state })
+    }
+
+    /// Bring the cache to the current tip under the lock.
+    fn update(&self, store: &Store, need: &Need) -> Result<Snapshot> {
+        let _lock = self.lock();
+        let tip = current_tip(store)?;
+        if let Some(core) = self.read_core() {
+            if core.tip == tip.as_bytes() {
+                if let Some(snap) = self.assemble(tip, core, need) {
+                    return Ok(snap);
+                }
+            } else if let Some(caught_up) = self.catch_up(store, core, tip)? {
+                if let Some(snap) = self.assemble(tip, caught_up, need) {
+                    return Ok(snap);
+                }
             }
         }
         let (state, records) = build_from_tip(store, tip)?;
-        self.write_all(tip, &state, &records);
-        Ok(Snapshot { tip, state })
+        self.write_everything(tip, &state, &records);
+        let mut snap = Snapshot { tip, state };
+        if let Need::Tasks(ids) = need {
+            let wanted: BTreeSet<u8> = ids.iter().map(shard_of).collect();
+            snap.state.tasks.retain(|id, _| wanted.contains(&shard_of(id)));
+        } else if *need == Need::Core {
+            snap.state.tasks.clear();
+        }
+        Ok(snap)
     }
 
-    /// Apply what changed from `old` to `tip`; `None` when history was rewritten
-    /// (a record disappeared) and a full build is needed.
-    fn catch_up(&self, store: &Store, old: ObjectId, cached: Cached, tip: ObjectId) -> Result<Option<Snapshot>> {
-        let ws = cached.state.workspace;
-        let old_tree = match store.commit(old) {
-            Ok(c) => c.tree,
-            Err(_) => return Ok(None),
-        };
+    /// Apply what changed from the cached tip to `tip` and persist it; `None`
+    /// when that is not possible (history rewritten, journal damaged).
+    fn catch_up(&self, store: &Store, core: Core, tip: ObjectId) -> Result<Option<Core>> {
+        let Ok(old) = ObjectId::try_from(core.tip.as_slice()) else { return Ok(None) };
+        let Ok(old_tree) = store.commit(old).map(|c| c.tree) else { return Ok(None) };
         let new_tree = store.commit(tip)?.tree;
+        let ws = core.state.workspace;
         let mut fresh = Vec::new();
         for change in store.diff(Some(old_tree), new_tree)? {
-            let Some(place) = layout::classify(&change.path) else { continue };
-            if !place.is_log() {
+            if !layout::classify(&change.path).is_some_and(|p| p.is_log()) {
                 continue;
             }
             let Some(new) = &change.new else { return Ok(None) };
@@ -150,42 +195,93 @@ impl Index {
             }
         }
         fresh.sort_by_key(Record::order_key);
-        let mut state = cached.state;
-        let in_order = match (state.last, fresh.first()) {
+        let in_order = match (core.state.last, fresh.first()) {
             (Some(last), Some(first)) => last < first.order_key(),
             _ => true,
         };
-        if in_order {
+        let gen = core.gen + 1;
+        let records_len = self.append_journal(core.records_len, &fresh);
+        let state = if in_order {
+            let touched: BTreeSet<u8> = fresh.iter().filter_map(|r| r.task()).map(|t| shard_of(&t)).collect();
+            let mut state = core.state;
+            for &s in &touched {
+                for task in self.read_shard(s, core.gen).unwrap_or_default() {
+                    state.tasks.insert(task.id, task);
+                }
+            }
             for r in &fresh {
                 let _ = state.apply(r);
             }
+            self.write_shards(gen, &state, Some(&touched));
+            state
         } else {
-            let Some(mut all) = self.read_records(cached.records_len) else { return Ok(None) };
-            all.extend(fresh.iter().cloned());
-            state = State::fold(ws, &all);
-        }
-        let records_len = self.append_records(cached.records_len, &fresh);
-        self.write_state(&Cached { tip: tip.as_bytes().to_vec(), records_len, state: state.clone() });
-        Ok(Some(Snapshot { tip, state }))
+            let Some(all) = self.read_journal(records_len) else { return Ok(None) };
+            let state = State::fold(ws, &all);
+            self.write_shards(gen, &state, None);
+            state
+        };
+        let core = Core { gen, tip: tip.as_bytes().to_vec(), records_len, state: without_tasks(&state) };
+        self.write_core(&core);
+        Ok(Some(core))
     }
 
-    fn state_path(&self) -> PathBuf {
-        self.dir.join("state.bin")
+    fn core_path(&self) -> PathBuf {
+        self.dir.join("core.bin")
     }
 
-    fn records_path(&self) -> PathBuf {
+    fn shard_path(&self, shard: u8) -> PathBuf {
+        self.dir.join("tasks").join(format!("{shard:02x}.bin"))
+    }
+
+    fn journal_path(&self) -> PathBuf {
         self.dir.join("records.bin")
     }
 
-    fn read_state(&self) -> Option<Cached> {
-        let bytes = fs::read(self.state_path()).ok()?;
-        let payload = checked(&bytes)?;
-        postcard::from_bytes(payload).ok()
+    fn read_core(&self) -> Option<Core> {
+        read_sealed(&self.core_path())
     }
 
-    /// Every cached record, de-duplicated; `None` if the file is damaged.
-    fn read_records(&self, len: u64) -> Option<Vec<Record>> {
-        let mut file = fs::File::open(self.records_path()).ok()?;
+    /// The tasks of one shard, if the shard file is consistent with a core of
+    /// generation `gen` (a missing file is an empty shard).
+    fn read_shard(&self, shard: u8, gen: u64) -> Option<Vec<Task>> {
+        let path = self.shard_path(shard);
+        if !path.exists() {
+            return Some(Vec::new());
+        }
+        read_sealed::<Shard>(&path).filter(|s| s.gen <= gen).map(|s| s.tasks)
+    }
+
+    /// Write the shards in `only` (or all) from `state`'s tasks.
+    fn write_shards(&self, gen: u64, state: &State, only: Option<&BTreeSet<u8>>) {
+        let mut by_shard: BTreeMap<u8, Vec<Task>> = BTreeMap::new();
+        for task in state.tasks.values() {
+            by_shard.entry(shard_of(&task.id)).or_default().push(task.clone());
+        }
+        let shards: Vec<u8> = match only {
+            Some(set) => set.iter().copied().collect(),
+            None => (0..=255).collect(),
+        };
+        for s in shards {
+            let tasks = by_shard.remove(&s).unwrap_or_default();
+            write_sealed(&self.shard_path(s), &Shard { gen, tasks });
+        }
+    }
+
+    fn write_core(&self, core: &Core) {
+        write_sealed(&self.core_path(), core);
+    }
+
+    fn write_everything(&self, tip: ObjectId, state: &State, records: &[Record]) {
+        let _ = fs::remove_file(self.journal_path());
+        let gen = self.read_core().map(|c| c.gen + 1).unwrap_or(1);
+        let records_len = self.append_journal(0, records);
+        self.write_shards(gen, state, None);
+        self.write_core(&Core { gen, tip: tip.as_bytes().to_vec(), records_len, state: without_tasks(state) });
+    }
+
+    /// Every record in the journal, de-duplicated; `None` if it is damaged.
+    fn read_journal(&self, len: u64) -> Option<Vec<Record>> {
+        let mut file = fs::File::open(self.journal_path()).ok()?;
         let mut bytes = Vec::new();
         Read::by_ref(&mut file).take(len).read_to_end(&mut bytes).ok()?;
         if bytes.len() as u64 != len {
@@ -196,23 +292,17 @@ impl Index {
         let mut rest = bytes.as_slice();
         while !rest.is_empty() {
             let n = u64::from_le_bytes(rest.get(8..16)?.try_into().ok()?) as usize;
-            let chunk = rest.get(..16 + 32 + n)?;
-            let records: Vec<Record> = postcard::from_bytes(checked(chunk)?).ok()?;
+            let chunk = rest.get(..48 + n)?;
+            let records: Vec<Record> = postcard::from_bytes(unseal(chunk)?).ok()?;
             out.extend(records.into_iter().filter(|r| seen.insert(r.id)));
             rest = &rest[chunk.len()..];
         }
         Some(out)
     }
 
-    fn write_all(&self, tip: ObjectId, state: &State, records: &[Record]) {
-        let _ = fs::remove_file(self.records_path());
-        let records_len = self.append_records(0, records);
-        self.write_state(&Cached { tip: tip.as_bytes().to_vec(), records_len, state: state.clone() });
-    }
-
-    /// Append a chunk of records; returns the new valid length. Best effort: the
-    /// cache is an optimisation, so failures only cost speed later.
-    fn append_records(&self, valid_len: u64, records: &[Record]) -> u64 {
+    /// Append a chunk of records to the journal; returns the new valid length.
+    /// Best effort: the cache is an optimisation, so a failure only costs time.
+    fn append_journal(&self, valid_len: u64, records: &[Record]) -> u64 {
         if records.is_empty() {
             return valid_len;
         }
@@ -220,24 +310,16 @@ impl Index {
         let chunk = seal(&payload);
         let _ = fs::create_dir_all(&self.dir);
         let appended =
-            fs::OpenOptions::new().create(true).write(true).truncate(false).open(self.records_path()).and_then(|f| {
-                f.set_len(valid_len)?;
-                let mut f = f;
-                std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(valid_len))?;
-                f.write_all(&chunk)
-            });
+            fs::OpenOptions::new().create(true).write(true).truncate(false).open(self.journal_path()).and_then(
+                |mut f| {
+                    f.set_len(valid_len)?;
+                    f.seek(std::io::SeekFrom::Start(valid_len))?;
+                    f.write_all(&chunk)
+                },
+            );
         match appended {
             Ok(()) => valid_len + chunk.len() as u64,
             Err(_) => valid_len,
-        }
-    }
-
-    fn write_state(&self, cached: &Cached) {
-        let Ok(payload) = postcard::to_stdvec(cached) else { return };
-        let _ = fs::create_dir_all(&self.dir);
-        let tmp = self.dir.join(format!("state.tmp.{}", std::process::id()));
-        if fs::write(&tmp, seal(&payload)).is_ok() {
-            let _ = fs::rename(&tmp, self.state_path());
         }
     }
 
@@ -249,9 +331,17 @@ impl Index {
     }
 }
 
+fn current_tip(store: &Store) -> Result<ObjectId> {
+    store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })
+}
+
+fn without_tasks(state: &State) -> State {
+    State { tasks: BTreeMap::new(), ..state.clone() }
+}
+
 /// `MAGIC`, payload length, sha256 of the payload, payload.
 fn seal(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + 32 + payload.len());
+    let mut out = Vec::with_capacity(48 + payload.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&Sha256::digest(payload));
@@ -260,7 +350,7 @@ fn seal(payload: &[u8]) -> Vec<u8> {
 }
 
 /// The payload of a sealed blob if its magic, length and checksum hold.
-fn checked(bytes: &[u8]) -> Option<&[u8]> {
+fn unseal(bytes: &[u8]) -> Option<&[u8]> {
     if bytes.get(..8)? != MAGIC {
         return None;
     }
@@ -269,8 +359,20 @@ fn checked(bytes: &[u8]) -> Option<&[u8]> {
     (payload.len() == n && Sha256::digest(payload).as_slice() == sum).then_some(payload)
 }
 
-fn io(what: &str, source: std::io::Error) -> Error {
-    Error::Io { what: what.to_owned(), source }
+fn read_sealed<T: DeserializeOwned>(path: &Path) -> Option<T> {
+    let bytes = fs::read(path).ok()?;
+    postcard::from_bytes(unseal(&bytes)?).ok()
+}
+
+/// Write atomically (temp file, rename). Best effort, like all cache writes.
+fn write_sealed<T: Serialize>(path: &Path, value: &T) {
+    let Ok(payload) = postcard::to_stdvec(value) else { return };
+    let Some(dir) = path.parent() else { return };
+    let _ = fs::create_dir_all(dir);
+    let tmp = dir.join(format!(".tmp.{}", std::process::id()));
+    if fs::write(&tmp, seal(&payload)).is_ok() {
+        let _ = fs::rename(&tmp, path);
+    }
 }
 
 /// The workspace id of the branch at `tree`: the id of the genesis record that

@@ -100,10 +100,24 @@ impl Collector {
 pub fn verify(store: &Store, all: bool) -> Result<Report> {
     let tip = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
     let commits = store.history(tip)?;
-    let tip_tree = store.commit(tip)?.tree;
-    let ws = index::workspace_id(store, tip_tree)?;
     let mut out = Collector { all, failures: Vec::new() };
-    let mut walker = Walker { store, ws, decoded: HashMap::new(), origin: HashMap::new(), frames: HashMap::new() };
+    // The workspace is the one its first commit created; a later commit cannot
+    // change that by rewriting or reordering CREW.yaml.
+    let root = &commits[0];
+    let ws = match root_workspace(store, root.tree) {
+        Ok(ws) => ws,
+        Err(reason) => {
+            let failure = Failure {
+                commit: Some(root.id.to_string()),
+                path: Some(layout::MANIFEST.into()),
+                record: None,
+                offset: None,
+                reason,
+            };
+            return Err(Error::Verify(VerifyError { failures: vec![failure] }));
+        }
+    };
+    let mut walker = Walker { store, ws, seen: HashMap::new(), origin: HashMap::new(), frames: HashMap::new() };
     for c in &commits {
         let parents: Vec<Option<ObjectId>> = if c.parents.is_empty() {
             vec![None]
@@ -118,8 +132,7 @@ pub fn verify(store: &Store, all: bool) -> Result<Report> {
             }
         }
     }
-    let records: Vec<&Record> = walker.decoded.values().collect();
-    let state = State::fold(ws, records.iter().copied());
+    let state = State::fold(ws, walker.seen.values().map(|(r, _)| r));
     for ignored in &state.ignored {
         let (commit, path) = walker.origin.get(&ignored.id).cloned().unzip();
         out.fail(Failure {
@@ -134,7 +147,7 @@ pub fn verify(store: &Store, all: bool) -> Result<Report> {
         tip: tip.to_string(),
         workspace: ws.hex(),
         commits: commits.len(),
-        records: walker.decoded.len(),
+        records: walker.seen.len(),
         failures: out.failures,
     };
     if report.failures.is_empty() {
@@ -144,17 +157,23 @@ pub fn verify(store: &Store, all: bool) -> Result<Report> {
     }
 }
 
+fn root_workspace(store: &Store, tree: ObjectId) -> Result<Id, String> {
+    let bytes = store.read(tree, layout::MANIFEST).map_err(|e| e.to_string())?;
+    let bytes = bytes.ok_or("the first commit has no CREW.yaml: this branch was not created by git crew init")?;
+    index::genesis_id(&bytes).map_err(|(offset, p)| format!("byte {offset}: {p}"))
+}
+
 /// What identifies a record's exact bytes: its id (the body) and its `sig:` line.
 type Fingerprint = (Id, PublicKey, Signature);
 
 struct Walker<'a> {
     store: &'a Store,
     ws: Id,
-    /// Every record verified so far, by id.
-    decoded: HashMap<Id, Record>,
+    /// Every record verified so far, by id, with the signature it was verified with.
+    seen: HashMap<Id, (Record, Signature)>,
     /// Where each record first appeared.
     origin: HashMap<Id, (ObjectId, String)>,
-    /// Record ids and bytes of blobs already framed, by blob id.
+    /// The records of blobs already framed, by blob id.
     frames: HashMap<ObjectId, Vec<Fingerprint>>,
 }
 
@@ -174,13 +193,11 @@ impl Walker<'_> {
             return Err(failure(None, None, "file deleted: log files are append-only".into()));
         };
         if !new.is_plain_file() {
+            let mode = new.mode.value();
             return Err(failure(
                 None,
                 None,
-                format!(
-                    "mode {:o} not allowed: only plain files (no symlinks, submodules or executable bits)",
-                    new.mode.value()
-                ),
+                format!("mode {mode:o} not allowed: only plain files (no symlinks, submodules or executable bits)"),
             ));
         }
         let git_err = |e: crate::store::StoreError| failure(None, None, e.to_string());
@@ -204,16 +221,49 @@ impl Walker<'_> {
         if let Some((id, _, _)) = old.iter().find(|f| !present.contains(f)) {
             return Err(failure(None, Some(*id), "record removed or edited: log files are append-only".into()));
         }
-        let known: HashSet<Id> =
-            new_frames.iter().map(|(id, _, _)| *id).filter(|id| self.decoded.contains_key(id)).collect();
-        let (fresh, _) = record::decode_file_except(&new_bytes, &self.ws, &known).map_err(located)?;
+        if new_frames.is_empty() {
+            return Err(failure(None, None, "empty log file: a log file holds at least one record".into()));
+        }
+        if place == Place::Manifest && new_frames[0].0 != self.ws {
+            let reason = "CREW.yaml must begin with this workspace's genesis record";
+            return Err(failure(Some(0), Some(new_frames[0].0), reason.into()));
+        }
+        // Records this commit added to this file. One already verified elsewhere
+        // must be the very same bytes and belong here too; the rest are verified now.
+        let before: HashSet<&Fingerprint> = old.iter().collect();
+        let mut fresh_ids = HashSet::new();
+        for fp @ (id, _, sig) in new_frames.iter().filter(|f| !before.contains(f)) {
+            match self.seen.get(id) {
+                // Same body, other signature: verify it afresh (a forgery fails there).
+                Some((_, known_sig)) if known_sig != sig => {
+                    fresh_ids.insert(fp.0);
+                }
+                Some((record, _)) => {
+                    let expected = layout::path_of(record);
+                    if expected != change.path {
+                        return Err(failure(None, Some(*id), Problem::WrongFile(expected).to_string()));
+                    }
+                }
+                None => {
+                    fresh_ids.insert(fp.0);
+                }
+            }
+        }
+        let skip: HashSet<Id> = new_frames.iter().map(|(id, _, _)| *id).filter(|id| !fresh_ids.contains(id)).collect();
+        let (fresh, _) = record::decode_file_except(&new_bytes, &self.ws, &skip).map_err(located)?;
+        let sigs: HashMap<Id, Signature> = new_frames.iter().map(|(id, _, sig)| (*id, *sig)).collect();
         for r in fresh {
             let expected = layout::path_of(&r);
             if expected != change.path {
                 return Err(failure(None, Some(r.id), Problem::WrongFile(expected).to_string()));
             }
+            if self.seen.get(&r.id).is_some_and(|(_, known)| *known != sigs[&r.id]) {
+                let reason = "record appears with two different valid signatures";
+                return Err(failure(None, Some(r.id), reason.into()));
+            }
             self.origin.insert(r.id, (commit, change.path.clone()));
-            self.decoded.insert(r.id, r);
+            let sig = sigs[&r.id];
+            self.seen.insert(r.id, (r, sig));
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use gix::ObjectId;
 use crate::error::{Error, Result};
 use crate::hlc::{Hlc, MAX_SKEW_MS};
 use crate::id::{self, Id};
-use crate::index::{Index, Snapshot};
+use crate::index::{Index, Need, Snapshot};
 use crate::layout;
 use crate::merge;
 use crate::record::kinds::{ActorAdmit, Genesis, TaskCreate};
@@ -94,9 +94,14 @@ impl Workspace {
         &self.keys
     }
 
-    /// The state at the branch tip.
+    /// The state at the branch tip, with every task.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        self.index.load(&self.store)
+        self.index.load(&self.store, &Need::All)
+    }
+
+    /// The state at the branch tip, with the tasks `need` asks for.
+    pub fn snapshot_for(&self, need: &Need) -> Result<Snapshot> {
+        self.index.load(&self.store, need)
     }
 
     /// Every record at the tip in fold order, with the state.
@@ -197,14 +202,15 @@ impl Workspace {
         Ok(key)
     }
 
-    /// Write records as `actor`: `build` turns the current state into payloads
-    /// and is re-run on every attempt, so its checks hold at the tip that wins.
-    pub fn write<F>(&self, actor: &str, mut build: F) -> Result<Written>
+    /// Write records as `actor`: `build` turns the current state (with the tasks
+    /// `need` names) into payloads and is re-run on every attempt, so its checks
+    /// hold at the tip that wins.
+    pub fn write<F>(&self, actor: &str, need: &Need, mut build: F) -> Result<Written>
     where
         F: FnMut(&State) -> Result<Vec<Payload>>,
     {
         for attempt in 0..MAX_ATTEMPTS {
-            let snap = self.snapshot()?;
+            let snap = self.snapshot_for(need)?;
             let key = self.signer(actor, &snap.state)?;
             let payloads = build(&snap.state)?;
             let records = self.sign_all(actor, &snap.state, payloads, &key)?;
@@ -227,7 +233,7 @@ impl Workspace {
                 Ok(()) => {
                     // Bring the cache along now so the next command starts warm; a
                     // failure here only costs the next command some time.
-                    let _ = self.snapshot();
+                    let _ = self.snapshot_for(&Need::Core);
                     return Ok(Written { records: records.into_iter().map(|(r, _)| r).collect(), commit });
                 }
                 Err(StoreError::Raced(_)) => backoff(attempt),
@@ -267,7 +273,7 @@ impl Workspace {
             labels: task.labels,
             priority: task.priority.unwrap_or(2),
         });
-        let written = self.write(actor, |_| Ok(vec![payload.clone()]))?;
+        let written = self.write(actor, &Need::Core, |_| Ok(vec![payload.clone()]))?;
         Ok(written.records.into_iter().next().expect("one payload, one record"))
     }
 
@@ -275,7 +281,7 @@ impl Workspace {
     /// The key is stored first and removed again if the admission fails.
     pub fn admit_new(&self, actor: &str, name: &str, role: Role, owner: Option<&str>) -> Result<(Record, PathBuf)> {
         validate_name(name).map_err(Error::Invalid)?;
-        let snap = self.snapshot()?;
+        let snap = self.snapshot_for(&Need::Core)?;
         if snap.state.actors.contains_key(name) {
             return Err(Error::Invalid(format!("actor {name:?} already exists")));
         }
@@ -286,7 +292,7 @@ impl Workspace {
         let key = Keypair::generate()?;
         let payload = Payload::ActorAdmit(ActorAdmit { name: name.to_owned(), role, key: key.public(), owner });
         let path = self.keys.save(&snap.state.workspace, name, &key)?;
-        match self.write(actor, |_| Ok(vec![payload.clone()])) {
+        match self.write(actor, &Need::Core, |_| Ok(vec![payload.clone()])) {
             Ok(w) => Ok((w.records.into_iter().next().expect("one record"), path)),
             Err(e) => {
                 let _ = std::fs::remove_file(&path);

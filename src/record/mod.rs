@@ -270,6 +270,14 @@ fn decode_verified(file: &[u8], frame: &Frame, id: Id) -> Result<Record, (usize,
     }
     let payload = Payload::from_fields(&frame.kind, map).map_err(|p| (frame.body.start, p))?;
     payload.validate().map_err(|p| (frame.body.start, p))?;
+    // Canonical YAML is not enough: the keys must be in the kind's order and
+    // empty optional fields absent, so re-encode and compare.
+    let stored = &file[frame.body.clone()];
+    let canonical = body(&frame.author, frame.at, &payload).map_err(|p| (frame.body.start, p))?;
+    if canonical.as_bytes() != stored {
+        let offset = canonical.bytes().zip(stored).take_while(|(a, b)| a == *b).count();
+        return Err((frame.body.start + offset, Problem::NonCanonical));
+    }
     Ok(Record { id, author: frame.author.clone(), at: frame.at, key: frame.key, payload })
 }
 

@@ -17,6 +17,18 @@ pub fn error(err: &anyhow::Error, code: i32, as_json: bool) {
     }
 }
 
+/// Print lines with one write, not one per line (stdout is line-buffered).
+pub fn lines<I: IntoIterator<Item = String>>(lines: I) {
+    use std::io::Write;
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    // A closed pipe (`git crew log | head`) is not an error worth reporting.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 /// Pad or cut `s` to `width` characters.
 pub fn fit(s: &str, width: usize) -> String {
     let count = s.chars().count();

@@ -44,7 +44,7 @@ impl ActorView {
 
 pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
     let ws = cx.open()?;
-    let snap = ws.snapshot()?;
+    let snap = ws.snapshot_for(&git_crew::index::Need::Core)?;
     let has_key = |name: &str| ws.keys().has(&snap.state.workspace, name);
     match cmd {
         IdCommand::New { name, role, owner } => {

@@ -24,9 +24,7 @@ pub fn run(cx: &Context, args: LogArgs) -> Result<i32> {
     if cx.json {
         render::json(&views);
     } else {
-        for v in &views {
-            println!("{}", v.line());
-        }
+        render::lines(views.iter().map(RecordView::line));
     }
     Ok(0)
 }

@@ -9,46 +9,48 @@ use super::{Context, RecordView};
 use crate::args::TaskCommand;
 use crate::render;
 
+/// A task for `--json`, borrowing from the state.
 #[derive(Serialize)]
-struct TaskView {
+struct TaskView<'a> {
     id: String,
     short: String,
-    title: String,
+    title: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    body: Option<String>,
-    labels: Vec<String>,
+    body: Option<&'a str>,
+    labels: &'a [String],
     priority: u8,
-    created_by: String,
+    created_by: &'a str,
     created_at: String,
     updated_at: String,
 }
 
-impl TaskView {
-    fn new(t: &Task) -> TaskView {
+impl<'a> TaskView<'a> {
+    fn new(t: &'a Task) -> TaskView<'a> {
         TaskView {
             id: t.id.hex(),
             short: t.id.short(),
-            title: t.title.clone(),
-            body: t.body.clone(),
-            labels: t.labels.clone(),
+            title: &t.title,
+            body: t.body.as_deref(),
+            labels: &t.labels,
             priority: t.priority,
-            created_by: t.created_by.clone(),
+            created_by: &t.created_by,
             created_at: t.created_at.to_string(),
             updated_at: t.updated_at.to_string(),
         }
     }
+}
 
-    fn line(&self) -> String {
-        let labels = if self.labels.is_empty() { String::new() } else { format!(" [{}]", self.labels.join(", ")) };
-        format!("{} P{} {}{labels}  ({})", self.short, self.priority, self.title, self.created_by)
-    }
+/// One line for people: `7f3a2c9d P1 Fix login [auth]  (alice)`.
+fn line(t: &Task) -> String {
+    let labels = if t.labels.is_empty() { String::new() } else { format!(" [{}]", t.labels.join(", ")) };
+    format!("{} P{} {}{labels}  ({})", t.id.short(), t.priority, t.title, t.created_by)
 }
 
 pub fn run(cx: &Context, cmd: TaskCommand) -> Result<i32> {
     let ws = cx.open()?;
     match cmd {
         TaskCommand::Add { title, body, labels, priority } => {
-            let snap = ws.snapshot()?;
+            let snap = ws.snapshot_for(&git_crew::index::Need::Core)?;
             let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
             let record = ws.add_task(&me, NewTask { title, body, labels, priority })?;
             if cx.json {
@@ -62,13 +64,10 @@ pub fn run(cx: &Context, cmd: TaskCommand) -> Result<i32> {
             let mut tasks: Vec<&Task> =
                 snap.state.tasks.values().filter(|t| label.as_ref().is_none_or(|l| t.labels.contains(l))).collect();
             tasks.sort_by_key(|t| (t.priority, t.created_at, t.id));
-            let views: Vec<TaskView> = tasks.into_iter().map(TaskView::new).collect();
             if cx.json {
-                render::json(&views);
+                render::json(&tasks.iter().map(|t| TaskView::new(t)).collect::<Vec<_>>());
             } else {
-                for v in &views {
-                    println!("{}", v.line());
-                }
+                render::lines(tasks.iter().map(|t| line(t)));
             }
         }
         TaskCommand::Show { id } => {

@@ -1,0 +1,189 @@
+//! Benchmark harness: prints a table of the figures the issues set targets for.
+//!
+//! ```text
+//! cargo build --release --bins --examples && target/release/examples/bench [--sizes 0,10000,100000] [--runs 21] [--keep DIR]
+//! ```
+//!
+//! For each size it seeds a workspace with that many `task.create` records (one
+//! file each, signed, in one commit, through the library), then times whole
+//! processes of the release binary: `task add` (an append: open, read the index,
+//! sign, write objects, move the ref, update the index) and warm `task list`.
+//! It also times the same append done by a loop of git plumbing commands, and
+//! `verify` over the whole history in records per second.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use git_crew::hlc::Hlc;
+use git_crew::layout;
+use git_crew::record::kinds::TaskCreate;
+use git_crew::record::{self, Payload};
+use git_crew::sign::KeyStore;
+use git_crew::workspace::Workspace;
+
+fn main() {
+    let mut sizes = vec![0usize, 10_000, 100_000];
+    let mut runs = 21usize;
+    let mut keep: Option<std::path::PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--sizes" => {
+                sizes = args.next().expect("--sizes N,N").split(',').map(|s| s.parse().expect("a number")).collect()
+            }
+            "--runs" => runs = args.next().expect("--runs N").parse().expect("a number"),
+            "--keep" => keep = Some(args.next().expect("--keep DIR").into()),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let exe = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("git-crew");
+    assert!(exe.is_file(), "build the binary first: cargo build --release --bins --examples ({})", exe.display());
+
+    println!("| records on branch | task add median | task add p90 | git plumbing append median | task list warm median | verify records/s |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for &n in &sizes {
+        let temp = tempfile::tempdir().unwrap();
+        let base = match &keep {
+            Some(k) => k.join(n.to_string()),
+            None => temp.path().to_owned(),
+        };
+        std::fs::create_dir_all(&base).unwrap();
+        let dir = base.join("repo");
+        let home = base.join("home");
+        git(&base, &["init", "-q", "repo"]);
+        let ws = Workspace::open(&dir, "crew", KeyStore::at(&home)).unwrap();
+        ws.init("admin", Some("bench")).unwrap();
+        seed(&ws, n);
+        let crew = |args: &[&str]| {
+            let out = Command::new(&exe).current_dir(&dir).env("CREW_HOME", &home).args(args).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        };
+        crew(&["task", "list"]); // build the index once (cold)
+        let add = time(runs, |i| crew(&["task", "add", &format!("bench task {i}")]));
+        let list = time(runs, |_| crew(&["task", "list"]));
+        let plumbing = time(runs.min(11), |i| plumbing_append(&dir, i));
+        let records = 1 + n + 2 * runs + runs.min(11);
+        let start = Instant::now();
+        let report = git_crew::verify::verify(ws.store(), false);
+        let verify_secs = start.elapsed().as_secs_f64();
+        let verified = match report {
+            Ok(r) => r.records,
+            Err(e) => panic!("verify failed on the bench workspace: {e}"),
+        };
+        assert!(verified + runs.min(11) >= records - runs.min(11), "verify saw {verified} of about {records}");
+        println!(
+            "| {n} | {} | {} | {} | {} | {:.0} |",
+            ms(median(&add)),
+            ms(p90(&add)),
+            ms(median(&plumbing)),
+            ms(median(&list)),
+            verified as f64 / verify_secs
+        );
+    }
+}
+
+/// Add `n` tasks by the admin in one commit, straight through the library.
+fn seed(ws: &Workspace, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let snap = ws.snapshot().unwrap();
+    let key = ws.keys().load(&snap.state.workspace, "admin").unwrap();
+    let mut at = snap.state.max_at().unwrap();
+    let mut edits = Vec::with_capacity(n);
+    for i in 0..n {
+        at = Hlc::next(at, at);
+        let payload = Payload::TaskCreate(TaskCreate {
+            title: format!("seeded task {i}"),
+            body: (i % 3 == 0).then(|| "Some longer description of the work.".to_owned()),
+            labels: if i % 2 == 0 { vec!["seed".into()] } else { vec![] },
+            priority: (i % 5) as u8,
+        });
+        let (r, bytes) = record::encode(&snap.state.workspace, "admin", at, payload, &key).unwrap();
+        edits.push((layout::path_of(&r), bytes));
+    }
+    let store = ws.store();
+    let tree = store.commit(snap.tip).unwrap().tree;
+    let commit = store.write_commit(&[snap.tip], Some(tree), &edits, "admin", &format!("seed {n} tasks\n")).unwrap();
+    store.set_tip(Some(snap.tip), commit, "bench: seed").unwrap();
+}
+
+/// The same append done the way a shell script would: git plumbing processes.
+fn plumbing_append(dir: &Path, i: usize) {
+    let body = format!("---\nv: 1\nkind: \"note\"\nplumbing: {i}\n");
+    let tip = git(dir, &["rev-parse", "refs/heads/crew"]);
+    let blob = git_stdin(dir, &["hash-object", "-w", "--stdin"], &body);
+    let shard = format!("{:02x}", i % 256);
+    let name = format!("p{i:06}.yaml");
+    let old_shard = git_ok(dir, &["ls-tree", &format!("{tip}:tasks/{shard}")]).unwrap_or_default();
+    let shard_tree = git_stdin(dir, &["mktree"], &format!("{old_shard}100644 blob {blob}\t{name}\n"));
+    let tasks = git(dir, &["ls-tree", &format!("{tip}:tasks")]);
+    let tasks: String =
+        tasks.lines().filter(|l| !l.ends_with(&format!("\t{shard}"))).map(|l| format!("{l}\n")).collect();
+    let tasks_tree = git_stdin(dir, &["mktree"], &format!("{tasks}040000 tree {shard_tree}\t{shard}\n"));
+    let root = git(dir, &["ls-tree", &tip]);
+    let root: String = root.lines().filter(|l| !l.ends_with("\ttasks")).map(|l| format!("{l}\n")).collect();
+    let root_tree = git_stdin(dir, &["mktree"], &format!("{root}040000 tree {tasks_tree}\ttasks\n"));
+    let commit = git(dir, &["commit-tree", &root_tree, "-p", &tip, "-m", "plumbing append"]);
+    git(dir, &["update-ref", "refs/heads/crew", &commit, &tip]);
+    // Put the branch back so the workspace stays valid for `verify`.
+    git(dir, &["update-ref", "refs/heads/crew", &tip, &commit]);
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    git_ok(dir, args).unwrap_or_else(|| panic!("git {args:?} failed"))
+}
+
+fn git_ok(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = git_cmd(dir).args(args).output().unwrap();
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn git_stdin(dir: &Path, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = git_cmd(dir)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "git {args:?} failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn git_cmd(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "b")
+        .env("GIT_AUTHOR_EMAIL", "b@b")
+        .env("GIT_COMMITTER_NAME", "b")
+        .env("GIT_COMMITTER_EMAIL", "b@b");
+    cmd
+}
+
+fn time(runs: usize, mut f: impl FnMut(usize)) -> Vec<Duration> {
+    let mut out: Vec<Duration> = (0..runs)
+        .map(|i| {
+            let start = Instant::now();
+            f(i);
+            start.elapsed()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn median(sorted: &[Duration]) -> Duration {
+    sorted[sorted.len() / 2]
+}
+
+fn p90(sorted: &[Duration]) -> Duration {
+    sorted[(sorted.len() * 9 / 10).min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
