@@ -95,8 +95,24 @@ pub fn record_id(message: &[u8]) -> Id {
 /// Whether `sig` is a valid signature of `msg` by `key` (strict verification,
 /// weak keys refused).
 pub fn verify(key: &PublicKey, msg: &[u8], sig: &Signature) -> bool {
-    let Ok(vk) = VerifyingKey::from_bytes(&key.0) else { return false };
-    !vk.is_weak() && vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig.0)).is_ok()
+    let Some(vk) = verifying_key(key) else { return false };
+    vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig.0)).is_ok()
+}
+
+/// The decompressed, non-weak key. Decompression costs about a third of a
+/// verification and a workspace has few keys, so keys are memoised per thread.
+fn verifying_key(key: &PublicKey) -> Option<VerifyingKey> {
+    thread_local! {
+        static KEYS: std::cell::RefCell<std::collections::HashMap<PublicKey, Option<VerifyingKey>>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        if keys.len() > 4096 {
+            keys.clear();
+        }
+        *keys.entry(*key).or_insert_with(|| VerifyingKey::from_bytes(&key.0).ok().filter(|vk| !vk.is_weak()))
+    })
 }
 
 /// Verify many signatures at once; on failure, the index of the first bad one.
@@ -107,10 +123,7 @@ pub fn verify(key: &PublicKey, msg: &[u8], sig: &Signature) -> bool {
 pub fn verify_all(items: &[(&[u8], &Signature, &PublicKey)]) -> Result<(), usize> {
     let mut keys = Vec::with_capacity(items.len());
     for (i, (_, _, key)) in items.iter().enumerate() {
-        match VerifyingKey::from_bytes(&key.0) {
-            Ok(vk) if !vk.is_weak() => keys.push(vk),
-            _ => return Err(i),
-        }
+        keys.push(verifying_key(key).ok_or(i)?);
     }
     let msgs: Vec<&[u8]> = items.iter().map(|(m, _, _)| *m).collect();
     let sigs: Vec<ed25519_dalek::Signature> =
