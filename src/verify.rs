@@ -1,15 +1,17 @@
 //! Whole-history verification of a workspace branch.
 //!
-//! Every commit is checked against each of its parents: only files of the layout,
-//! plain (non-executable, non-link, non-submodule) files, the fixed
+//! Pass one walks every commit against each of its parents: only files of the
+//! layout, plain (non-executable, non-link, non-submodule) files, the fixed
 //! `.gitattributes`, and log files that only grew: every record of the parent is
-//! still there byte for byte, in (`at`, id) order. Each record is verified once,
-//! when it first appears: its signature over the raw bytes, its strict encoding,
-//! its fields and its file. Then every record is folded in order and any record
-//! the fold refuses (unknown author, wrong key, missing authority) is a failure,
-//! so authorization is checked, not only signatures.
+//! still there byte for byte, in (`at`, id) order. Pass two verifies each record
+//! once, as it first appeared: its signature over the raw bytes (batched across
+//! the whole history), its strict encoding, its fields and its file. Then every
+//! record is folded in order and any record the fold refuses (unknown author,
+//! wrong key, missing authority) is a failure, so authorization is checked, not
+//! only signatures. Failures are reported in history order.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 
 use gix::ObjectId;
 
@@ -78,29 +80,11 @@ pub struct Report {
     pub failures: Vec<Failure>,
 }
 
-/// Stop at the first failure, or collect them all.
-struct Collector {
-    all: bool,
-    failures: Vec<Failure>,
-}
-
-impl Collector {
-    fn fail(&mut self, failure: Failure) -> Result<()> {
-        self.failures.push(failure);
-        if self.all {
-            Ok(())
-        } else {
-            Err(Error::Verify(VerifyError { failures: std::mem::take(&mut self.failures) }))
-        }
-    }
-}
-
 /// Verify the whole history of the branch. With `all`, collect every failure
 /// instead of stopping at the first. Failures are an [`Error::Verify`].
 pub fn verify(store: &Store, all: bool) -> Result<Report> {
     let tip = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
     let commits = store.history(tip)?;
-    let mut out = Collector { all, failures: Vec::new() };
     // The workspace is the one its first commit created; a later commit cannot
     // change that by rewriting or reordering CREW.yaml.
     let root = &commits[0];
@@ -117,8 +101,10 @@ pub fn verify(store: &Store, all: bool) -> Result<Report> {
             return Err(Error::Verify(VerifyError { failures: vec![failure] }));
         }
     };
-    let mut walker = Walker { store, ws, seen: HashMap::new(), origin: HashMap::new(), frames: HashMap::new() };
-    for c in &commits {
+    let mut walker =
+        Walker { store, ws, placed: HashMap::new(), frames: HashMap::new(), queue: Vec::new(), copies: Vec::new() };
+    let mut failures: Vec<(usize, Failure)> = Vec::new();
+    'history: for (n, c) in commits.iter().enumerate() {
         let parents: Vec<Option<ObjectId>> = if c.parents.is_empty() {
             vec![None]
         } else {
@@ -126,34 +112,38 @@ pub fn verify(store: &Store, all: bool) -> Result<Report> {
         };
         for parent_tree in parents {
             for change in store.diff(parent_tree, c.tree)? {
-                if let Err(f) = walker.check_change(c.id, &change) {
-                    out.fail(f)?;
+                if let Err(f) = walker.scan(n, c.id, &change) {
+                    failures.push((n, f));
+                    if !all {
+                        break 'history;
+                    }
                 }
             }
         }
     }
-    let state = State::fold(ws, walker.seen.values().map(|(r, _)| r));
-    for ignored in &state.ignored {
-        let (commit, path) = walker.origin.get(&ignored.id).cloned().unzip();
-        out.fail(Failure {
-            commit: commit.map(|c: ObjectId| c.to_string()),
-            path,
-            record: Some(ignored.id.hex()),
-            offset: None,
-            reason: format!("{} by {:?} does not count: {}", ignored.kind, ignored.author, ignored.reason),
-        })?;
+    let records = walker.verify_queued(&mut failures);
+    if all || failures.is_empty() {
+        let state = State::fold(ws, records.values().map(|(r, _)| r));
+        for ignored in &state.ignored {
+            let (n, at) = &records[&ignored.id].1;
+            let reason = format!("{} by {:?} does not count: {}", ignored.kind, ignored.author, ignored.reason);
+            failures.push((*n, at.fail(None, Some(ignored.id), reason)));
+        }
     }
-    let report = Report {
-        tip: tip.to_string(),
-        workspace: ws.hex(),
-        commits: commits.len(),
-        records: walker.seen.len(),
-        failures: out.failures,
-    };
-    if report.failures.is_empty() {
-        Ok(report)
+    failures.sort_by_key(|(n, _)| *n);
+    if !all {
+        failures.truncate(1);
+    }
+    if failures.is_empty() {
+        Ok(Report {
+            tip: tip.to_string(),
+            workspace: ws.hex(),
+            commits: commits.len(),
+            records: records.len(),
+            failures: Vec::new(),
+        })
     } else {
-        Err(Error::Verify(VerifyError { failures: report.failures }))
+        Err(Error::Verify(VerifyError { failures: failures.into_iter().map(|(_, f)| f).collect() }))
     }
 }
 
@@ -166,115 +156,169 @@ fn root_workspace(store: &Store, tree: ObjectId) -> Result<Id, String> {
 /// What identifies a record's exact bytes: its id (the body) and its `sig:` line.
 type Fingerprint = (Id, PublicKey, Signature);
 
-struct Walker<'a> {
-    store: &'a Store,
-    ws: Id,
-    /// Every record verified so far, by id, with the signature it was verified with.
-    seen: HashMap<Id, (Record, Signature)>,
-    /// Where each record first appeared.
-    origin: HashMap<Id, (ObjectId, String)>,
-    /// The records of blobs already framed, by blob id.
-    frames: HashMap<ObjectId, Vec<Fingerprint>>,
+/// The records of a blob and their byte spans.
+type Framed = (Vec<Fingerprint>, Vec<Range<usize>>);
+
+/// A commit and file where something was found.
+#[derive(Clone)]
+struct Site {
+    commit: ObjectId,
+    path: String,
 }
 
-impl Walker<'_> {
-    fn check_change(&mut self, commit: ObjectId, change: &Change) -> Result<(), Failure> {
-        let failure = |offset: Option<usize>, record: Option<Id>, reason: String| Failure {
-            commit: Some(commit.to_string()),
-            path: Some(change.path.clone()),
+impl Site {
+    fn fail(&self, offset: Option<usize>, record: Option<Id>, reason: String) -> Failure {
+        Failure {
+            commit: Some(self.commit.to_string()),
+            path: Some(self.path.clone()),
             record: record.map(|r| r.hex()),
             offset,
             reason,
-        };
+        }
+    }
+}
+
+/// A record to verify in pass two, where it first appeared.
+struct Queued {
+    n: usize,
+    site: Site,
+    bytes: Vec<u8>,
+    /// It reappeared with another signature than an already placed record.
+    resigned: bool,
+}
+
+/// A known record that a later commit added to some file.
+struct Copy {
+    n: usize,
+    site: Site,
+    id: Id,
+}
+
+struct Walker<'a> {
+    store: &'a Store,
+    ws: Id,
+    /// The first appearance of every record id: its exact bytes' fingerprint.
+    placed: HashMap<Id, Fingerprint>,
+    /// Framed blobs, by blob id.
+    frames: HashMap<ObjectId, Framed>,
+    queue: Vec<Queued>,
+    copies: Vec<Copy>,
+}
+
+impl Walker<'_> {
+    /// Pass one: the structural checks of one changed path in commit number `n`.
+    fn scan(&mut self, n: usize, commit: ObjectId, change: &Change) -> Result<(), Failure> {
+        let site = Site { commit, path: change.path.clone() };
         let Some(place) = layout::classify(&change.path) else {
-            return Err(failure(None, None, "file outside the workspace layout".into()));
+            return Err(site.fail(None, None, "file outside the workspace layout".into()));
         };
         let Some(new) = &change.new else {
-            return Err(failure(None, None, "file deleted: log files are append-only".into()));
+            return Err(site.fail(None, None, "file deleted: log files are append-only".into()));
         };
         if !new.is_plain_file() {
             let mode = new.mode.value();
-            return Err(failure(
-                None,
-                None,
-                format!("mode {mode:o} not allowed: only plain files (no symlinks, submodules or executable bits)"),
-            ));
+            let reason =
+                format!("mode {mode:o} not allowed: only plain files (no symlinks, submodules or executable bits)");
+            return Err(site.fail(None, None, reason));
         }
-        let git_err = |e: crate::store::StoreError| failure(None, None, e.to_string());
+        let git_err = |e: crate::store::StoreError| site.fail(None, None, e.to_string());
         let new_bytes = self.store.blob(new.oid).map_err(git_err)?;
         if place == Place::Attributes {
             if new_bytes != layout::ATTRIBUTES_CONTENT {
-                return Err(failure(None, None, "`.gitattributes` differs from the fixed content".into()));
+                return Err(site.fail(None, None, "`.gitattributes` differs from the fixed content".into()));
             }
             return Ok(());
         }
-        let located = |(off, p): (usize, Problem)| failure(Some(off), None, p.to_string());
+        let located = |(off, p): (usize, Problem)| site.fail(Some(off), None, p.to_string());
         let old = match change.old.as_ref().filter(|o| o.is_plain_file()) {
             Some(o) => {
                 let bytes = self.store.blob(o.oid).map_err(git_err)?;
-                self.framed(o.oid, &bytes).map_err(located)?
+                self.framed(o.oid, &bytes).map_err(located)?.0
             }
             None => Vec::new(),
         };
-        let new_frames = self.framed(new.oid, &new_bytes).map_err(located)?;
+        let (new_frames, spans) = self.framed(new.oid, &new_bytes).map_err(located)?;
         let present: HashSet<&Fingerprint> = new_frames.iter().collect();
         if let Some((id, _, _)) = old.iter().find(|f| !present.contains(f)) {
-            return Err(failure(None, Some(*id), "record removed or edited: log files are append-only".into()));
+            return Err(site.fail(None, Some(*id), "record removed or edited: log files are append-only".into()));
         }
         if new_frames.is_empty() {
-            return Err(failure(None, None, "empty log file: a log file holds at least one record".into()));
+            return Err(site.fail(None, None, "empty log file: a log file holds at least one record".into()));
         }
         if place == Place::Manifest && new_frames[0].0 != self.ws {
             let reason = "CREW.yaml must begin with this workspace's genesis record";
-            return Err(failure(Some(0), Some(new_frames[0].0), reason.into()));
+            return Err(site.fail(Some(0), Some(new_frames[0].0), reason.into()));
         }
-        // Records this commit added to this file. One already verified elsewhere
-        // must be the very same bytes and belong here too; the rest are verified now.
         let before: HashSet<&Fingerprint> = old.iter().collect();
-        let mut fresh_ids = HashSet::new();
-        for fp @ (id, _, sig) in new_frames.iter().filter(|f| !before.contains(f)) {
-            match self.seen.get(id) {
-                // Same body, other signature: verify it afresh (a forgery fails there).
-                Some((_, known_sig)) if known_sig != sig => {
-                    fresh_ids.insert(fp.0);
-                }
-                Some((record, _)) => {
-                    let expected = layout::path_of(record);
-                    if expected != change.path {
-                        return Err(failure(None, Some(*id), Problem::WrongFile(expected).to_string()));
-                    }
-                }
-                None => {
-                    fresh_ids.insert(fp.0);
-                }
+        for (fp, span) in new_frames.iter().zip(spans).filter(|(f, _)| !before.contains(f)) {
+            let (resigned, known) = match self.placed.get(&fp.0) {
+                None => (false, false),
+                Some(first) => (first != fp, first == fp),
+            };
+            if known {
+                self.copies.push(Copy { n, site: site.clone(), id: fp.0 });
+                continue;
             }
-        }
-        let skip: HashSet<Id> = new_frames.iter().map(|(id, _, _)| *id).filter(|id| !fresh_ids.contains(id)).collect();
-        let (fresh, _) = record::decode_file_except(&new_bytes, &self.ws, &skip).map_err(located)?;
-        let sigs: HashMap<Id, Signature> = new_frames.iter().map(|(id, _, sig)| (*id, *sig)).collect();
-        for r in fresh {
-            let expected = layout::path_of(&r);
-            if expected != change.path {
-                return Err(failure(None, Some(r.id), Problem::WrongFile(expected).to_string()));
+            if !resigned {
+                self.placed.insert(fp.0, *fp);
             }
-            if self.seen.get(&r.id).is_some_and(|(_, known)| *known != sigs[&r.id]) {
-                let reason = "record appears with two different valid signatures";
-                return Err(failure(None, Some(r.id), reason.into()));
-            }
-            self.origin.insert(r.id, (commit, change.path.clone()));
-            let sig = sigs[&r.id];
-            self.seen.insert(r.id, (r, sig));
+            self.queue.push(Queued { n, site: site.clone(), bytes: new_bytes[span].to_vec(), resigned });
         }
         Ok(())
     }
 
-    /// The records of a blob, framed once per blob.
-    fn framed(&mut self, oid: ObjectId, bytes: &[u8]) -> Result<Vec<Fingerprint>, (usize, Problem)> {
-        if let Some(f) = self.frames.get(&oid) {
-            return Ok(f.clone());
+    /// Pass two: verify the queued records in batches, check every record is in
+    /// its file, and return the verified records with where they first appeared.
+    fn verify_queued(&mut self, failures: &mut Vec<(usize, Failure)>) -> HashMap<Id, (Record, (usize, Site))> {
+        // Without `--all`, only records older than the first failure can matter.
+        let horizon = failures.iter().map(|(n, _)| *n).min().unwrap_or(usize::MAX);
+        let queue: Vec<Queued> = std::mem::take(&mut self.queue).into_iter().filter(|q| q.n <= horizon).collect();
+        let items: Vec<&[u8]> = queue.iter().map(|q| q.bytes.as_slice()).collect();
+        let mut records: HashMap<Id, (Record, (usize, Site))> = HashMap::new();
+        for (q, decoded) in queue.iter().zip(record::decode_records(&items, &self.ws)) {
+            let record = match decoded {
+                Ok(r) => r,
+                Err((offset, p)) => {
+                    failures.push((q.n, q.site.fail(Some(offset), None, p.to_string())));
+                    continue;
+                }
+            };
+            let expected = layout::path_of(&record);
+            if expected != q.site.path {
+                failures.push((q.n, q.site.fail(None, Some(record.id), Problem::WrongFile(expected).to_string())));
+            } else if q.resigned {
+                let reason = "record appears with two different valid signatures";
+                failures.push((q.n, q.site.fail(None, Some(record.id), reason.into())));
+            } else {
+                records.insert(record.id, (record, (q.n, q.site.clone())));
+            }
         }
-        let framed: Vec<Fingerprint> =
-            frame::split(bytes)?.iter().map(|f| (f.id(bytes, &self.ws), f.key, f.sig)).collect();
+        for copy in std::mem::take(&mut self.copies) {
+            if let Some((record, _)) = records.get(&copy.id) {
+                let expected = layout::path_of(record);
+                if expected != copy.site.path {
+                    failures
+                        .push((copy.n, copy.site.fail(None, Some(copy.id), Problem::WrongFile(expected).to_string())));
+                }
+            }
+        }
+        records
+    }
+
+    /// The records of a blob in file order, with their byte spans, framed once
+    /// per blob; refuses a file that is not sorted by (`at`, id).
+    fn framed(&mut self, oid: ObjectId, bytes: &[u8]) -> Result<Framed, (usize, Problem)> {
+        if let Some(framed) = self.frames.get(&oid) {
+            return Ok(framed.clone());
+        }
+        let frames = frame::split(bytes)?;
+        let fps: Vec<Fingerprint> = frames.iter().map(|f| (f.id(bytes, &self.ws), f.key, f.sig)).collect();
+        for (i, pair) in frames.windows(2).enumerate() {
+            if (pair[0].at, fps[i].0) >= (pair[1].at, fps[i + 1].0) {
+                return Err((pair[1].span.start, Problem::OutOfOrder));
+            }
+        }
+        let framed = (fps, frames.iter().map(|f| f.span.clone()).collect());
         self.frames.insert(oid, framed.clone());
         Ok(framed)
     }

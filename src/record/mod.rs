@@ -257,6 +257,33 @@ pub fn decode_file_except(file: &[u8], ws: &Id, known: &HashSet<Id>) -> Result<(
     Ok((records, frames.len() - fresh.len()))
 }
 
+/// Verify and decode single framed records (each item is exactly one record,
+/// `---` through `sig:`), batching the signature checks across all of them.
+/// Offsets in errors are relative to each item.
+pub fn decode_records(items: &[&[u8]], ws: &Id) -> Vec<Result<Record, (usize, Problem)>> {
+    let framed: Vec<Result<(Frame, Vec<u8>), (usize, Problem)>> = items
+        .iter()
+        .map(|bytes| match frame::split(bytes)?.as_slice() {
+            [one] => Ok((one.clone(), one.signed_message(bytes, ws))),
+            _ => Err((0, Problem::ExpectedSeparator)),
+        })
+        .collect();
+    let checks: Vec<(&[u8], &sign::Signature, &PublicKey)> =
+        framed.iter().flatten().map(|(f, m)| (m.as_slice(), &f.sig, &f.key)).collect();
+    let mut valid = sign::verify_each(&checks).into_iter();
+    items
+        .iter()
+        .zip(framed)
+        .map(|(bytes, framed)| {
+            let (frame, msg) = framed?;
+            if !valid.next().unwrap_or(false) {
+                return Err((0, Problem::BadSignature));
+            }
+            decode_verified(bytes, &frame, sign::record_id(&msg))
+        })
+        .collect()
+}
+
 /// Decode one frame whose signature has already been verified.
 fn decode_verified(file: &[u8], frame: &Frame, id: Id) -> Result<Record, (usize, Problem)> {
     let at_body = |(offset, p): (usize, Problem)| (frame.body.start + offset, p);
