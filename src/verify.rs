@@ -156,6 +156,20 @@ fn root_workspace(store: &Store, tree: ObjectId) -> Result<Id, String> {
 /// What identifies a record's exact bytes: its id (the body) and its `sig:` line.
 type Fingerprint = (Id, PublicKey, Signature);
 
+/// [`record::decode_records`] spread over the machine's cores: verification
+/// is pure and independent per record, and signature checks dominate.
+fn decode_in_parallel(items: &[&[u8]], ws: &Id) -> Vec<Result<Record, (usize, Problem)>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads == 1 || items.len() < 256 {
+        return record::decode_records(items, ws);
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items.chunks(chunk).map(|c| scope.spawn(move || record::decode_records(c, ws))).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("record decoding does not panic")).collect()
+    })
+}
+
 /// The records of a blob and their byte spans.
 type Framed = (Vec<Fingerprint>, Vec<Range<usize>>);
 
@@ -275,7 +289,7 @@ impl Walker<'_> {
         let queue: Vec<Queued> = std::mem::take(&mut self.queue).into_iter().filter(|q| q.n <= horizon).collect();
         let items: Vec<&[u8]> = queue.iter().map(|q| q.bytes.as_slice()).collect();
         let mut records: HashMap<Id, (Record, (usize, Site))> = HashMap::new();
-        for (q, decoded) in queue.iter().zip(record::decode_records(&items, &self.ws)) {
+        for (q, decoded) in queue.iter().zip(decode_in_parallel(&items, &self.ws)) {
             let record = match decoded {
                 Ok(r) => r,
                 Err((offset, p)) => {

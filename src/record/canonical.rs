@@ -133,6 +133,24 @@ fn needs_escape(c: char) -> bool {
 
 /// Parse a body strictly. Offsets in errors are relative to the body's first byte.
 pub fn parse(body: &[u8]) -> Result<Mapping, (usize, Problem)> {
+    let map = parse_structure(body)?;
+    let canonical = emit(&map).map_err(|p| (0, p))?;
+    if canonical.as_bytes() != body {
+        return Err((first_difference(canonical.as_bytes(), body), Problem::NonCanonical));
+    }
+    Ok(map)
+}
+
+/// The offset of the first byte where `a` and `b` differ.
+pub fn first_difference(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Everything [`parse`] checks except the final canonical comparison: size,
+/// anchors, aliases and tags, YAML syntax and duplicate keys, depth and node
+/// limits, a top-level mapping. For callers that compare against a stricter
+/// re-encoding of their own (the record decoder re-encodes the typed record).
+pub fn parse_structure(body: &[u8]) -> Result<Mapping, (usize, Problem)> {
     if body.len() > MAX_BODY_BYTES {
         return Err((0, Problem::RecordTooLarge(body.len())));
     }
@@ -143,15 +161,10 @@ pub fn parse(body: &[u8]) -> Result<Mapping, (usize, Problem)> {
     })?;
     let mut nodes = 0;
     check_limits(&value, 1, &mut nodes).map_err(|p| (0, p))?;
-    let Value::Mapping(map) = value else {
-        return Err((0, Problem::NotAMapping));
-    };
-    let canonical = emit(&map).map_err(|p| (0, p))?;
-    if canonical.as_bytes() != body {
-        let offset = canonical.bytes().zip(body.iter()).take_while(|(a, b)| a == *b).count();
-        return Err((offset, Problem::NonCanonical));
+    match value {
+        Value::Mapping(map) => Ok(map),
+        _ => Err((0, Problem::NotAMapping)),
     }
-    Ok(map)
 }
 
 /// Find anchors (`&`), aliases (`*`) and tags (`!`) outside double-quoted strings,

@@ -152,6 +152,9 @@ impl Payload {
                 if g.workspace.trim().is_empty() || g.workspace.chars().count() > 100 {
                     return field("workspace: must be 1 to 100 characters".into());
                 }
+                if g.nonce.len() != 32 || !g.nonce.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                    return field("nonce: must be 32 lowercase hex digits".into());
+                }
             }
             Payload::ActorAdmit(a) => {
                 validate_name(&a.name).map_err(Problem::BadField)?;
@@ -162,7 +165,12 @@ impl Payload {
                     return field(format!("owner: agent {:?} must name the human who answers for it", a.name));
                 }
             }
-            Payload::TaskCreate(t) => validate_task_fields(&t.title, t.priority, &t.labels)?,
+            Payload::TaskCreate(t) => {
+                validate_task_fields(&t.title, t.priority, &t.labels)?;
+                if t.body.as_deref() == Some("") {
+                    return field("body: an empty body is omitted, not written".into());
+                }
+            }
         }
         Ok(())
     }
@@ -176,17 +184,30 @@ impl Payload {
     }
 }
 
+/// Whether `c` would start a new line or is a control character: titles are
+/// one line wherever they are shown.
+fn is_line_break(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 /// Check a title, a priority and labels.
 pub fn validate_task_fields(title: &str, priority: u8, labels: &[String]) -> Result<(), Problem> {
-    if title.trim().is_empty() || title.chars().count() > MAX_TITLE_CHARS || title.contains('\n') {
-        return Err(Problem::BadField(format!("title: must be one line of 1 to {MAX_TITLE_CHARS} characters")));
+    if title.trim().is_empty() || title.chars().count() > MAX_TITLE_CHARS || title.chars().any(is_line_break) {
+        return Err(Problem::BadField(format!(
+            "title: must be one line of 1 to {MAX_TITLE_CHARS} characters (no line breaks or control characters)"
+        )));
     }
     if priority > MAX_PRIORITY {
         return Err(Problem::BadField(format!("priority: {priority} is out of range 0..={MAX_PRIORITY}")));
     }
     for label in labels {
-        if label.is_empty() || label.len() > 50 || label.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(Problem::BadField(format!("labels: {label:?} must be 1 to 50 characters without spaces")));
+        let bad = label.is_empty()
+            || label.chars().count() > 50
+            || label.chars().any(|c| c.is_whitespace() || c.is_control());
+        if bad {
+            return Err(Problem::BadField(format!(
+                "labels: {label:?} must be 1 to 50 characters without white space or control characters"
+            )));
         }
     }
     Ok(())

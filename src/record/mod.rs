@@ -220,6 +220,9 @@ pub fn seal(ws: &Id, kind: &str, body: &str, key: &Keypair) -> (Vec<u8>, Id) {
 /// Build, validate and sign a record: the decoded record and its stored bytes.
 pub fn encode(ws: &Id, author: &str, at: Hlc, payload: Payload, key: &Keypair) -> Result<(Record, Vec<u8>), Problem> {
     validate_name(author).map_err(Problem::BadField)?;
+    if at.to_string().parse::<Hlc>().ok() != Some(at) {
+        return Err(Problem::BadField(format!("at: {at} is not a representable timestamp (is the clock wrong?)")));
+    }
     payload.validate()?;
     let body = body(author, at, &payload)?;
     if body.len() > canonical::MAX_BODY_BYTES {
@@ -258,10 +261,11 @@ pub fn decode_file_except(file: &[u8], ws: &Id, known: &HashSet<Id>) -> Result<(
 }
 
 /// Verify and decode single framed records (each item is exactly one record,
-/// `---` through `sig:`), batching the signature checks across all of them.
+/// `---` through `sig:`).
 /// Offsets in errors are relative to each item.
 pub fn decode_records(items: &[&[u8]], ws: &Id) -> Vec<Result<Record, (usize, Problem)>> {
-    let framed: Vec<Result<(Frame, Vec<u8>), (usize, Problem)>> = items
+    type Framed = Result<(Frame, Vec<u8>), (usize, Problem)>;
+    let framed: Vec<Framed> = items
         .iter()
         .map(|bytes| match frame::split(bytes)?.as_slice() {
             [one] => Ok((one.clone(), one.signed_message(bytes, ws))),
@@ -287,22 +291,32 @@ pub fn decode_records(items: &[&[u8]], ws: &Id) -> Vec<Result<Record, (usize, Pr
 /// Decode one frame whose signature has already been verified.
 fn decode_verified(file: &[u8], frame: &Frame, id: Id) -> Result<Record, (usize, Problem)> {
     let at_body = |(offset, p): (usize, Problem)| (frame.body.start + offset, p);
-    let mut map = canonical::parse(&file[frame.body.clone()]).map_err(at_body)?;
+    let stored = &file[frame.body.clone()];
+    let mut map = canonical::parse_structure(stored).map_err(at_body)?;
+    // A value of the wrong type is often a non-canonical spelling (`02`, `yes`):
+    // name that, rather than the type, when the body is not canonical YAML at all.
+    let refuse = |map: &serde_norway::Mapping, problem: Problem| match canonical::emit(map) {
+        Ok(c) if c.as_bytes() == stored => (frame.body.start, problem),
+        Ok(c) => (frame.body.start + canonical::first_difference(c.as_bytes(), stored), Problem::NonCanonical),
+        Err(_) => (frame.body.start, Problem::NonCanonical),
+    };
+    let full = map.clone();
     // The lexical header and the parsed body describe the same bytes, but check
     // rather than assume: the header is what the signature was checked against.
     for key in ["v", "kind", "author", "at"] {
         if map.shift_remove(key).is_none() {
-            return Err((frame.body.start, Problem::BadHeader(static_key(key))));
+            return Err(refuse(&full, Problem::BadHeader(static_key(key))));
         }
     }
-    let payload = Payload::from_fields(&frame.kind, map).map_err(|p| (frame.body.start, p))?;
+    let payload = Payload::from_fields(&frame.kind, map).map_err(|p| refuse(&full, p))?;
     payload.validate().map_err(|p| (frame.body.start, p))?;
-    // Canonical YAML is not enough: the keys must be in the kind's order and
-    // empty optional fields absent, so re-encode and compare.
-    let stored = &file[frame.body.clone()];
+    // One record, one byte string: re-encoding the decoded record must give the
+    // stored body exactly (canonical scalars, the kind's key order, no empty
+    // optional fields). This is the encoding check; `canonical::parse` would
+    // only repeat a weaker one.
     let canonical = body(&frame.author, frame.at, &payload).map_err(|p| (frame.body.start, p))?;
     if canonical.as_bytes() != stored {
-        let offset = canonical.bytes().zip(stored).take_while(|(a, b)| a == *b).count();
+        let offset = canonical::first_difference(canonical.as_bytes(), stored);
         return Err((frame.body.start + offset, Problem::NonCanonical));
     }
     Ok(Record { id, author: frame.author.clone(), at: frame.at, key: frame.key, payload })

@@ -16,7 +16,7 @@ fn authorization_is_checked_in_the_fold() {
     let admin = Keypair::from_seed([1; 32]);
     let bob = Keypair::from_seed([2; 32]);
     let mallory = Keypair::from_seed([3; 32]);
-    let genesis = Payload::Genesis(Genesis { workspace: "w".into(), nonce: "00".into(), key: admin.public() });
+    let genesis = Payload::Genesis(Genesis { workspace: "w".into(), nonce: "00".repeat(16), key: admin.public() });
     let (g, _) = encode(&Id::ZERO, "root", at(0), genesis, &admin).unwrap();
     let ws = g.id;
     let admit = |name: &str, key: &Keypair, role| {

@@ -1,1 +1,732 @@
-//! Schema tests (being written).
+//! The record schemas (`schema/<kind>.json`) against what the library writes
+//! and reads, and a frozen v1 sample guarding the byte format.
+//!
+//! - Every kind the CLI writes validates against its schema, and re-encodes to
+//!   the same bytes.
+//! - `tests/fixtures/valid/*.yaml` and `tests/fixtures/invalid/*.yaml` are
+//!   record bodies (no `---` or `sig:` line) named `<kind>-<why>.yaml`. Each is
+//!   checked against the schema of its kind AND, signed with a test key, against
+//!   the Rust decoder: the two must agree, so the schemas stay exact.
+//! - Property tests compare the schema's name, timestamp, title, label and
+//!   workspace rules with the decoder on generated values.
+//! - `tests/fixtures/v1/` is a frozen sample of format v1. It was generated once
+//!   by a throwaway test that called `git_crew::record::encode` on exactly the
+//!   records listed in [`v1_workspace`] and [`v1_log`] below (keys from
+//!   `Keypair::from_seed([n; 32])`, fixed `at` stamps, fixed nonce) and wrote the
+//!   bytes. The test here decodes those committed bytes, checks ids and fields,
+//!   re-encodes the same inputs and requires identical bytes, and verifies the
+//!   sample as a real branch with `git crew verify`. Never regenerate these
+//!   files: if this test fails, the format changed, which needs a new format
+//!   version, not new fixtures.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use git_crew::hlc::Hlc;
+use git_crew::id::Id;
+use git_crew::layout;
+use git_crew::record::kinds::{ActorAdmit, Genesis, TaskCreate};
+use git_crew::record::{self, canonical, frame, Payload, Problem, Role, KINDS};
+use git_crew::sign::Keypair;
+use jsonschema::{PatternOptions, Registry, Validator};
+use proptest::prelude::*;
+use serde_json::Value;
+
+use crate::common::World;
+
+/// The `$id` of `schema/common.json`, which the kind schemas reference.
+const COMMON_ID: &str = "https://git-crew.invalid/schema/v1/common.json";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()))
+}
+
+/// One validator per kind, built from `schema/`.
+struct Schemas {
+    by_kind: BTreeMap<String, Validator>,
+}
+
+impl Schemas {
+    /// Load every kind's schema, with `common.json` registered under its `$id`.
+    /// `regex_engine` selects the plain `regex` crate (no look-around, no
+    /// backtracking) instead of the default `fancy-regex`, to show the patterns
+    /// are portable.
+    fn load(regex_engine: bool) -> Schemas {
+        let dir = root().join("schema");
+        let common = read_json(&dir.join("common.json"));
+        assert_eq!(common["$id"], COMMON_ID);
+        let registry = Registry::new().add(COMMON_ID, common).unwrap().prepare().unwrap();
+        let mut by_kind = BTreeMap::new();
+        for kind in KINDS {
+            let path = dir.join(format!("{kind}.json"));
+            assert!(path.is_file(), "record kind {kind} has no schema at {}", path.display());
+            let schema = read_json(&path);
+            let mut options = jsonschema::options().with_draft(jsonschema::Draft::Draft202012).with_registry(&registry);
+            if regex_engine {
+                options = options.with_pattern_options(PatternOptions::regex());
+            }
+            let validator = options.build(&schema).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            by_kind.insert((*kind).to_owned(), validator);
+        }
+        Schemas { by_kind }
+    }
+
+    /// Validate a body (as JSON) against the schema of `kind`; the errors if not.
+    fn check(&self, kind: &str, body: &Value) -> Result<(), Vec<String>> {
+        let validator = self.by_kind.get(kind).unwrap_or_else(|| panic!("no schema for kind {kind:?}"));
+        let errors: Vec<String> = validator.iter_errors(body).map(|e| format!("{}: {e}", e.instance_path())).collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn is_valid(&self, kind: &str, body: &Value) -> bool {
+        self.check(kind, body).is_ok()
+    }
+}
+
+/// The schemas, loaded once, with the default pattern engine.
+fn schemas() -> &'static Schemas {
+    static SCHEMAS: LazyLock<Schemas> = LazyLock::new(|| Schemas::load(false));
+    &SCHEMAS
+}
+
+/// A YAML record body as the JSON value a schema validates.
+fn body_json(body: &[u8]) -> Value {
+    serde_norway::from_slice::<Value>(body)
+        .unwrap_or_else(|e| panic!("body is not YAML ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+/// What the Rust decoder says of a body: sign it with a test key for a test
+/// workspace (under the kind named on its `kind:` line, as a writer would) and
+/// decode the resulting one-record file.
+fn decode_body(body: &str, fallback_kind: &str) -> Result<record::Record, (usize, Problem)> {
+    let kind = body.lines().find_map(|l| l.strip_prefix("kind: \"")?.strip_suffix('"')).unwrap_or(fallback_kind);
+    let ws = Id([0x42; 32]);
+    let (bytes, _) = record::seal(&ws, kind, body, &Keypair::from_seed([9; 32]));
+    let mut records = record::decode_file(&bytes, &ws)?;
+    assert_eq!(records.len(), 1);
+    Ok(records.remove(0))
+}
+
+/// Fixture files of `tests/fixtures/<dir>`, as (kind, file name, body).
+fn fixtures(dir: &str) -> Vec<(String, String, String)> {
+    let dir = root().join("tests/fixtures").join(dir);
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        assert!(name.ends_with(".yaml"), "{}: fixtures are .yaml files", path.display());
+        let kind = name.split('-').next().unwrap().to_owned();
+        assert!(KINDS.contains(&kind.as_str()), "{name}: a fixture's name starts with its kind and a '-'");
+        out.push((kind, name, std::fs::read_to_string(&path).unwrap()));
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn schemas_are_valid_draft_2020_12_and_cover_exactly_the_kinds() {
+    let dir = root().join("schema");
+    let mut files = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if let Some(stem) = name.strip_suffix(".json") {
+            let schema = read_json(&dir.join(&name));
+            if let Err(e) = jsonschema::meta::validate(&schema) {
+                panic!("schema/{name} is not a valid JSON Schema: {e}");
+            }
+            assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema", "schema/{name}");
+            assert_eq!(schema["$id"], format!("https://git-crew.invalid/schema/v1/{name}"), "schema/{name}");
+            files.insert(stem.to_owned());
+        }
+    }
+    let mut expected: BTreeSet<String> = KINDS.iter().map(|k| (*k).to_owned()).collect();
+    expected.insert("common".into());
+    assert_eq!(files, expected, "schema/ must hold common.json and one <kind>.json per record kind");
+    Schemas::load(false);
+    Schemas::load(true);
+}
+
+/// Every property of every schema is documented, recursively.
+#[test]
+fn every_schema_property_has_a_description() {
+    fn walk(path: &str, v: &Value) {
+        if let Some(props) = v.get("properties").and_then(Value::as_object) {
+            for (name, p) in props {
+                let here = format!("{path}/properties/{name}");
+                assert!(
+                    p.get("description").and_then(Value::as_str).is_some_and(|d| !d.is_empty()),
+                    "{here} has no description"
+                );
+                walk(&here, p);
+            }
+        }
+        if let Some(defs) = v.get("$defs").and_then(Value::as_object) {
+            for (name, d) in defs {
+                let here = format!("{path}/$defs/{name}");
+                assert!(d.get("description").is_some(), "{here} has no description");
+            }
+        }
+        if let Some(items) = v.get("items") {
+            assert!(items.get("description").is_some(), "{path}/items has no description");
+        }
+    }
+    for name in KINDS.iter().map(|k| format!("{k}.json")).chain(["common.json".to_owned()]) {
+        let schema = read_json(&root().join("schema").join(&name));
+        assert!(schema.get("description").is_some(), "schema/{name} has no description");
+        walk(&name, &schema);
+    }
+}
+
+/// A schema's `properties` are listed in canonical key order: the order the
+/// library emits a body with every optional field present. (Read with a YAML
+/// parser, which keeps mapping order; serde_json's map may sort keys.)
+#[test]
+fn schema_property_order_is_the_canonical_key_order() {
+    let key = Keypair::from_seed([1; 32]).public();
+    let full = [
+        Payload::Genesis(Genesis { workspace: "w".into(), nonce: "00".into(), key }),
+        Payload::ActorAdmit(ActorAdmit { name: "bob".into(), role: Role::Agent, key, owner: Some("alice".into()) }),
+        Payload::TaskCreate(TaskCreate {
+            title: "t".into(),
+            body: Some("b".into()),
+            labels: vec!["l".into()],
+            priority: 1,
+        }),
+    ];
+    let mut seen = BTreeSet::new();
+    for payload in &full {
+        let body = record::body("alice", Hlc { ms: 0, counter: 0 }, payload).unwrap();
+        let emitted: Vec<&str> =
+            body.lines().map(|l| l.split(':').next().unwrap()).filter(|k| !k.starts_with(' ')).collect();
+        let text = std::fs::read_to_string(root().join("schema").join(format!("{}.json", payload.kind()))).unwrap();
+        let schema: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+        let listed: Vec<&str> =
+            schema["properties"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
+        assert_eq!(listed, emitted, "schema/{}.json properties are not in canonical order", payload.kind());
+        seen.insert(payload.kind());
+    }
+    assert_eq!(seen.len(), KINDS.len(), "add the new kind, with every optional field set, to this test");
+}
+
+#[test]
+fn every_record_the_cli_writes_validates_and_re_encodes() {
+    let world = World::new();
+    let (dir, ws) = world.workspace("r");
+    world.crew_ok(&dir, &["--as", "alice", "id", "new", "bob", "--role", "human"]);
+    world.crew_ok(&dir, &["--as", "alice", "id", "new", "carol", "--role", "agent", "--owner", "bob"]);
+    world.agent(&dir, "dave");
+    world.crew_ok(&dir, &["--as", "alice", "id", "new", "erin", "--role", "admin"]);
+    world.crew_ok(&dir, &["--as", "alice", "id", "new", "frank", "--role", "human", "--owner", "erin"]);
+    world.crew_ok(&dir, &["--as", "alice", "task", "add", "Minimal"]);
+    let full = [
+        "task",
+        "add",
+        "Fix \"the\" login \\ redirect é 🚀",
+        "--body",
+        "Steps:\n1.\tlog in\r\n2. loop\u{85}\u{2028}",
+        "--label",
+        "ui",
+        "--label",
+        "p0",
+        "--label",
+        "ü-ber",
+        "--priority",
+        "0",
+    ];
+    world.crew_ok(&dir, &[&["--as", "carol"][..], &full].concat());
+    world.crew_ok(&dir, &["--as", "bob", "task", "add", "Low", "--priority", "4", "--label", "later"]);
+    world.crew_ok(&dir, &["--as", "erin", "task", "add", "Empty body is omitted", "--body", ""]);
+
+    let schemas = schemas();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut optional: BTreeSet<String> = BTreeSet::new();
+    let paths = world.git(&dir, &["ls-tree", "-r", "--name-only", "crew"]);
+    for path in paths.lines() {
+        let place = layout::classify(path).unwrap_or_else(|| panic!("{path}: outside the layout"));
+        let out = world.git_output(&dir, &["show", &format!("crew:{path}")]);
+        assert!(out.status.success());
+        let bytes = out.stdout;
+        if !place.is_log() {
+            assert_eq!(bytes, layout::ATTRIBUTES_CONTENT);
+            continue;
+        }
+        let frames = frame::split(&bytes).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        let records = record::decode_file(&bytes, &ws).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+        assert_eq!(frames.len(), records.len());
+        for (f, r) in frames.iter().zip(&records) {
+            let body = body_json(&bytes[f.body.clone()]);
+            if let Err(errors) = schemas.check(&f.kind, &body) {
+                panic!("{path}: record {} does not match schema/{}.json:\n{}", r.id, f.kind, errors.join("\n"));
+            }
+            for k in ["owner", "body", "labels"] {
+                if body.get(k).is_some() {
+                    optional.insert(format!("{}.{k}", f.kind));
+                }
+            }
+            assert_ne!(body.get("body"), Some(&Value::from("")), "{path}: an empty body is omitted");
+            *seen.entry(f.kind.clone()).or_default() += 1;
+            // Writers emit exactly the canonical encoding: the same inputs give the same bytes.
+            let key = world.key(&ws, &r.author);
+            let (again, reencoded) = record::encode(&ws, &r.author, r.at, r.payload.clone(), &key).unwrap();
+            assert_eq!(&again, r);
+            assert_eq!(reencoded, &bytes[f.span.clone()], "{path}: record {} does not re-encode to its bytes", r.id);
+            assert_eq!(layout::path_of(r), path);
+        }
+        if let [first, ..] = records.as_slice() {
+            if path == layout::MANIFEST {
+                assert_eq!(first.id, ws, "the workspace id is the genesis record's id");
+            }
+        }
+    }
+    for kind in KINDS {
+        assert!(seen.contains_key(*kind), "the CLI wrote no {kind} record in this test (seen: {seen:?})");
+    }
+    assert_eq!(seen["actor.admit"], 5);
+    assert_eq!(seen["task.create"], 4);
+    let expected: BTreeSet<String> =
+        ["actor.admit.owner", "task.create.body", "task.create.labels"].map(String::from).into();
+    assert_eq!(optional, expected, "every optional field was written at least once");
+}
+
+#[test]
+fn valid_fixtures_validate_and_decode() {
+    let schemas = [Schemas::load(false), Schemas::load(true)];
+    let mut kinds = BTreeSet::new();
+    for (kind, name, body) in fixtures("valid") {
+        for s in &schemas {
+            if let Err(errors) = s.check(&kind, &body_json(body.as_bytes())) {
+                panic!("valid/{name} does not match schema/{kind}.json:\n{}", errors.join("\n"));
+            }
+        }
+        match decode_body(&body, &kind) {
+            Ok(r) => assert_eq!(r.kind(), kind, "valid/{name}"),
+            Err(e) => panic!("valid/{name} matches the schema but the decoder refuses it: {e:?}"),
+        }
+        kinds.insert(kind);
+    }
+    assert_eq!(kinds.len(), KINDS.len(), "every kind has valid fixtures (have {kinds:?})");
+}
+
+#[test]
+fn invalid_fixtures_fail_the_schema_and_the_decoder() {
+    let schemas = [Schemas::load(false), Schemas::load(true)];
+    let mut kinds = BTreeSet::new();
+    for (kind, name, body) in fixtures("invalid") {
+        for s in &schemas {
+            assert!(!s.is_valid(&kind, &body_json(body.as_bytes())), "invalid/{name} matches schema/{kind}.json");
+        }
+        match decode_body(&body, &kind) {
+            Ok(r) => panic!("invalid/{name} fails the schema but the decoder accepts it: {r:?}"),
+            Err((_, Problem::BadSignature)) => panic!("invalid/{name}: test harness signed it wrong"),
+            Err(_) => {}
+        }
+        kinds.insert(kind);
+    }
+    assert_eq!(kinds.len(), KINDS.len(), "every kind has invalid fixtures (have {kinds:?})");
+}
+
+/// Key order and omitted empty fields belong to the byte encoding, which a JSON
+/// Schema cannot see (objects are unordered): the schema accepts these bodies,
+/// the decoder refuses them as non-canonical. `schema/SIGNING.md` section 3.4.
+#[test]
+fn key_order_is_checked_by_the_encoding_not_the_schema() {
+    let head = format!("v: 1\nkind: \"task.create\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
+    for fields in ["priority: 2\ntitle: \"x\"\n", "title: \"x\"\npriority: 2\nbody: \"b\"\n"] {
+        let body = format!("{head}{fields}");
+        assert!(schemas().is_valid("task.create", &body_json(body.as_bytes())), "{body}");
+        assert!(matches!(decode_body(&body, "task.create"), Err((_, Problem::NonCanonical))), "{body}");
+    }
+}
+
+/// `tests/fixtures/signature/small-order-r.yaml` holds two task.create records
+/// by alice (seed 1) for workspace `[0x42; 32]`. The second is honestly signed.
+/// The first was crafted by the key's owner with R = the identity point (small
+/// order) and S = k·a mod L, so it satisfies the cofactorless equation but not
+/// strict verification (SIGNING.md 5.3, ed25519-dalek `verify_strict`). It must
+/// be refused whether it is verified alone or together with other records
+/// (ed25519 batch verification would accept it, making a record's verdict
+/// depend on which records happen to be checked with it). The identity R is
+/// the simplest such signature; any small-order R works the same way.
+#[test]
+fn a_signature_with_small_order_r_is_refused_alone_and_in_a_batch() {
+    let ws = Id([0x42; 32]);
+    let file = std::fs::read(root().join("tests/fixtures/signature/small-order-r.yaml")).unwrap();
+    let frames = frame::split(&file).unwrap();
+    assert_eq!(frames[0].sig.0[..32], [&[1u8][..], &[0; 31]].concat()[..], "R is the identity point");
+    let alone = &file[frames[0].span.clone()];
+    assert!(matches!(record::decode_file(alone, &ws), Err((0, Problem::BadSignature))));
+    assert!(matches!(record::decode_file(&file, &ws), Err((0, Problem::BadSignature))));
+}
+
+// ---------------------------------------------------------------------------
+// Schema and decoder agree on generated values.
+
+fn quoted(s: &str) -> String {
+    let mut out = String::new();
+    canonical::quote_into(&mut out, s);
+    out
+}
+
+const HEADER_AT: &str = "2026-11-25T10:33:25.123Z";
+
+fn task_body(at: &str, title: &str, labels: &[String]) -> String {
+    let mut b = format!("v: 1\nkind: \"task.create\"\nauthor: \"alice\"\nat: \"{at}\"\ntitle: {}\n", quoted(title));
+    if !labels.is_empty() {
+        b.push_str("labels:\n");
+        for l in labels {
+            b.push_str(&format!("  - {}\n", quoted(l)));
+        }
+    }
+    b.push_str("priority: 2\n");
+    b
+}
+
+/// Assert the schema of `kind` and the decoder agree on `body`.
+fn agree(schemas: &Schemas, kind: &str, body: &str) -> Result<(), TestCaseError> {
+    let by_schema = schemas.is_valid(kind, &body_json(body.as_bytes()));
+    let by_decoder = decode_body(body, kind);
+    prop_assert_eq!(
+        by_schema,
+        by_decoder.is_ok(),
+        "schema says {}, decoder says {:?}, for\n{}",
+        by_schema,
+        by_decoder.map(|_| ()),
+        body
+    );
+    Ok(())
+}
+
+/// Characters at the edges of the rules: white space (Rust's and ECMA-262's,
+/// which differ), controls, quotes, escapes, non-ASCII.
+fn edgy_char() -> impl Strategy<Value = char> {
+    prop::sample::select(vec![
+        'a', 'Z', '0', '-', '_', '.', '~', '"', '\\', ' ', '\t', '\n', '\r', '\u{0}', '\u{7}', '\u{b}', '\u{c}',
+        '\u{1f}', '\u{7f}', '\u{85}', '\u{9f}', '\u{a0}', '\u{1680}', '\u{2000}', '\u{200a}', '\u{200b}', '\u{2028}',
+        '\u{2029}', '\u{202f}', '\u{205f}', '\u{3000}', '\u{feff}', 'é', '€', '🚀',
+    ])
+}
+
+fn edgy_string(max: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(edgy_char(), 0..=max).prop_map(|v| v.into_iter().collect())
+}
+
+/// HLC candidates: each field a little outside its range now and then.
+fn hlc_candidate() -> impl Strategy<Value = String> {
+    let counter = prop_oneof![
+        Just(String::new()),
+        (0u64..20).prop_map(|c| format!("~{c}")),
+        (4_294_967_290u64..4_294_967_300).prop_map(|c| format!("~{c}")),
+        Just("~01".to_owned()),
+        Just("~+1".to_owned()),
+        Just("~".to_owned()),
+    ];
+    let year = prop_oneof![1900u32..2101, 0u32..10000];
+    let zone = prop::sample::select(vec!["Z", "Z", "Z", "Z", "z", "+00:00"]);
+    let frac = prop_oneof![
+        4 => (0u32..1000).prop_map(|f| format!(".{f:03}")),
+        1 => Just(String::new()),
+        1 => Just(".1234".to_owned()),
+    ];
+    (year, 0u32..14, 0u32..33, 0u32..25, 0u32..61, 0u32..62, frac, zone, counter).prop_map(
+        |(y, mo, d, h, mi, s, frac, zone, c)| format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}{frac}{zone}{c}"),
+    )
+}
+
+// Default 256 cases each (PROPTEST_CASES overrides): a case signs and verifies
+// a record, which is slow in a debug build.
+proptest! {
+    #[test]
+    fn hlc_pattern_matches_the_decoder(at in hlc_candidate()) {
+        let body = task_body(&at, "t", &[]);
+        let by_schema = schemas().is_valid("task.create", &body_json(body.as_bytes()));
+        prop_assert_eq!(by_schema, at.parse::<Hlc>().is_ok(), "{}", at);
+        agree(schemas(), "task.create", &body)?;
+    }
+
+    #[test]
+    fn name_pattern_matches_the_decoder(name in "[a-zA-Z0-9_.~-]{0,34}") {
+        let key = Keypair::from_seed([2; 32]).public();
+        let head = format!("v: 1\nkind: \"actor.admit\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
+        let body = format!("{head}name: {}\nrole: \"human\"\nkey: \"{key}\"\n", quoted(&name));
+        agree(schemas(), "actor.admit", &body)?;
+    }
+
+    #[test]
+    fn title_rules_match_the_decoder(title in edgy_string(4)) {
+        agree(schemas(), "task.create", &task_body(HEADER_AT, &title, &[]))?;
+    }
+
+    // At most 12 characters (48 bytes), so the decoder's byte limit of 50 and
+    // the schema's character limit of 50 cannot disagree here.
+    #[test]
+    fn label_rules_match_the_decoder(labels in prop::collection::vec(edgy_string(12), 1..3)) {
+        agree(schemas(), "task.create", &task_body(HEADER_AT, "t", &labels))?;
+    }
+
+    #[test]
+    fn workspace_name_rules_match_the_decoder(name in edgy_string(4)) {
+        let key = Keypair::from_seed([1; 32]).public();
+        let head = format!("v: 1\nkind: \"crew.genesis\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
+        let body = format!("{head}workspace: {}\nnonce: \"00\"\nkey: \"{key}\"\n", quoted(&name));
+        agree(schemas(), "crew.genesis", &body)?;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The frozen v1 sample.
+
+/// One record of the sample: its file, signer seed, author, stamp and payload.
+struct Sample {
+    path: &'static str,
+    seed: u8,
+    author: &'static str,
+    at: &'static str,
+    payload: Payload,
+    id: &'static str,
+}
+
+fn public(seed: u8) -> git_crew::sign::PublicKey {
+    Keypair::from_seed([seed; 32]).public()
+}
+
+/// The workspace in `tests/fixtures/v1/workspace/`: alice (seed 1) creates it,
+/// admits bob (seed 2, human) and carol (seed 3, agent owned by bob); bob and
+/// carol each create a task. Its workspace id is the genesis record's id.
+fn v1_workspace() -> Vec<Sample> {
+    vec![
+        Sample {
+            path: "CREW.yaml",
+            seed: 1,
+            author: "alice",
+            at: "2026-01-15T09:00:00.000Z",
+            payload: Payload::Genesis(Genesis {
+                workspace: "v1 sample".into(),
+                nonce: "000102030405060708090a0b0c0d0e0f".into(),
+                key: public(1),
+            }),
+            id: V1_WORKSPACE,
+        },
+        Sample {
+            path: "actors/bob.yaml",
+            seed: 1,
+            author: "alice",
+            at: "2026-01-15T09:01:00.000Z",
+            payload: Payload::ActorAdmit(ActorAdmit {
+                name: "bob".into(),
+                role: Role::Human,
+                key: public(2),
+                owner: None,
+            }),
+            id: "cbdbb5b2186cc9b7ed37f827456568809518dcaa8fde976f9314a69df4aae220",
+        },
+        Sample {
+            path: "actors/carol.yaml",
+            seed: 1,
+            author: "alice",
+            at: "2026-01-15T09:01:00.000Z~1",
+            payload: Payload::ActorAdmit(ActorAdmit {
+                name: "carol".into(),
+                role: Role::Agent,
+                key: public(3),
+                owner: Some("bob".into()),
+            }),
+            id: "2fd61631dda55486943e1668f103817ff15f21014cb32a1bf45b27e64587bc70",
+        },
+        Sample {
+            path: "tasks/49/49414ba4010ba0281569925157d93f50d6d83f627dc7903470574fe8f6affa57.yaml",
+            seed: 2,
+            author: "bob",
+            at: "2026-01-15T09:02:00.000Z",
+            payload: Payload::TaskCreate(TaskCreate {
+                title: "Write the v1 sample".into(),
+                body: None,
+                labels: vec![],
+                priority: 2,
+            }),
+            id: "49414ba4010ba0281569925157d93f50d6d83f627dc7903470574fe8f6affa57",
+        },
+        Sample {
+            path: "tasks/15/15f507eef1106e5d8eff767a8e93a9ddc3714e13ca191e6fd67dc99d602104c9.yaml",
+            seed: 3,
+            author: "carol",
+            at: "2026-01-15T09:02:00.000Z",
+            payload: Payload::TaskCreate(TaskCreate {
+                title: "Escape \"this\" \\ é 🚀".into(),
+                body: Some("Line 1\n\tLine 2\r\nNUL \u{0} NEL \u{85} LS \u{2028} BOM \u{feff} DEL \u{7f}".into()),
+                labels: vec!["ui".into(), "p0".into(), "ü-ber".into()],
+                priority: 0,
+            }),
+            id: "15f507eef1106e5d8eff767a8e93a9ddc3714e13ca191e6fd67dc99d602104c9",
+        },
+    ]
+}
+
+/// The workspace id of the sample (its genesis record id).
+const V1_WORKSPACE: &str = "b8e5b246f0ad4d9e3cc34558b1bd22563c65a6112f24868e230f984db03db393";
+
+/// The workspace id `tests/fixtures/v1/log.yaml` is signed for.
+const V1_LOG_WORKSPACE: Id = Id([0x77; 32]);
+
+/// `tests/fixtures/v1/log.yaml`: three task.create records by alice (seed 1) in
+/// one file, two sharing a stamp so the file order falls back to the ids.
+fn v1_log() -> Vec<Sample> {
+    let task = |title: &str, priority| {
+        Payload::TaskCreate(TaskCreate { title: title.into(), body: None, labels: vec![], priority })
+    };
+    vec![
+        Sample {
+            path: "log.yaml",
+            seed: 1,
+            author: "alice",
+            at: "2026-01-15T10:00:00.000Z",
+            payload: task("Written first, sorted second", 1),
+            id: "8e425154e934f7e7fe2dc44116c62dbfc1794107f5baaff7d4dcb4cc341893e0",
+        },
+        Sample {
+            path: "log.yaml",
+            seed: 1,
+            author: "alice",
+            at: "2026-01-15T10:00:00.000Z",
+            payload: task("Written second, sorted first", 4),
+            id: "5d7cf2d9c401e70667b852cda8793980bf36dec50e3934be9ac40ec2c9bf5002",
+        },
+        Sample {
+            path: "log.yaml",
+            seed: 1,
+            author: "alice",
+            at: "2026-01-15T10:00:00.000Z~1",
+            payload: task("Later stamp", 2),
+            id: "147671d6a74f5b625d9703addccbdbae474770f26bde030cda9d345faa919bde",
+        },
+    ]
+}
+
+fn v1_dir() -> PathBuf {
+    root().join("tests/fixtures/v1")
+}
+
+/// Check one decoded sample record against its inputs, and that encoding the
+/// same inputs again gives exactly the committed bytes.
+fn check_sample(ws: &Id, s: &Sample, r: &record::Record, bytes: &[u8]) {
+    assert_eq!(r.id.hex(), s.id, "id of {} by {} at {}", r.kind(), s.author, s.at);
+    assert_eq!(r.author, s.author);
+    assert_eq!(r.at.to_string(), s.at);
+    assert_eq!(r.key, public(s.seed));
+    assert_eq!(r.payload, s.payload);
+    let key = Keypair::from_seed([s.seed; 32]);
+    let (again, encoded) = record::encode(ws, s.author, s.at.parse().unwrap(), s.payload.clone(), &key).unwrap();
+    assert_eq!(&again, r);
+    assert_eq!(
+        String::from_utf8_lossy(&encoded),
+        String::from_utf8_lossy(bytes),
+        "record {} no longer encodes to its v1 bytes",
+        s.id
+    );
+}
+
+fn files_under(dir: &Path, prefix: &str, out: &mut BTreeSet<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = format!("{prefix}{}", entry.file_name().to_str().unwrap());
+        if entry.file_type().unwrap().is_dir() {
+            files_under(&entry.path(), &format!("{name}/"), out);
+        } else {
+            out.insert(name);
+        }
+    }
+}
+
+#[test]
+fn v1_workspace_sample_decodes_and_re_encodes_byte_for_byte() {
+    let dir = v1_dir().join("workspace");
+    let ws: Id = V1_WORKSPACE.parse().unwrap();
+    let samples = v1_workspace();
+    let mut files = BTreeSet::new();
+    files_under(&dir, "", &mut files);
+    assert_eq!(files, samples.iter().map(|s| s.path.to_owned()).collect(), "files of the v1 sample");
+
+    // The genesis record is signed under the zero workspace id; its id is the workspace id.
+    let manifest = std::fs::read(dir.join(layout::MANIFEST)).unwrap();
+    assert_eq!(git_crew::index::genesis_id(&manifest).unwrap(), ws);
+
+    let schemas = schemas();
+    let mut records = Vec::new();
+    for s in &samples {
+        let bytes = std::fs::read(dir.join(s.path)).unwrap();
+        let decoded = record::decode_file(&bytes, &ws).unwrap_or_else(|e| panic!("{}: {e:?}", s.path));
+        let [r] = decoded.as_slice() else { panic!("{}: one record per file", s.path) };
+        check_sample(&ws, s, r, &bytes);
+        assert_eq!(layout::path_of(r), s.path);
+        let frames = frame::split(&bytes).unwrap();
+        schemas.check(r.kind(), &body_json(&bytes[frames[0].body.clone()])).unwrap();
+        if s.path != layout::MANIFEST {
+            // Bound to this workspace: under any other id the signature fails.
+            assert!(matches!(record::decode_file(&bytes, &Id::ZERO), Err((0, Problem::BadSignature))), "{}", s.path);
+        }
+        records.push(r.clone());
+    }
+
+    let state = git_crew::state::State::fold(ws, &records);
+    assert!(state.ignored.is_empty(), "every sample record counts: {:?}", state.ignored);
+    assert_eq!(state.name, "v1 sample");
+    assert_eq!(state.actors.keys().collect::<Vec<_>>(), ["alice", "bob", "carol"]);
+    assert_eq!(state.actors["carol"].owner.as_deref(), Some("bob"));
+    assert_eq!(state.tasks.len(), 2);
+}
+
+/// The sample as a real branch: `git crew verify` accepts it (layout, history,
+/// signatures, authorization).
+#[test]
+fn v1_workspace_sample_verifies_as_a_branch() {
+    let world = World::new();
+    let repo = world.repo("v1");
+    let src = v1_dir().join("workspace");
+    let mut files = BTreeSet::new();
+    files_under(&src, "", &mut files);
+    for f in &files {
+        let to = repo.join(f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(src.join(f), &to).unwrap();
+    }
+    std::fs::write(repo.join(layout::ATTRIBUTES), layout::ATTRIBUTES_CONTENT).unwrap();
+    world.git(&repo, &["symbolic-ref", "HEAD", "refs/heads/crew"]);
+    world.git(&repo, &["add", "-A"]);
+    world.git(&repo, &["commit", "-q", "-m", "v1 sample"]);
+    let out = world.crew_json(&repo, &["verify"]);
+    assert_eq!(out["ok"], true, "{out}");
+    assert_eq!(out["report"]["workspace"], V1_WORKSPACE);
+    assert_eq!(out["report"]["records"], 5);
+}
+
+#[test]
+fn v1_log_sample_decodes_in_file_order_and_re_encodes_byte_for_byte() {
+    let bytes = std::fs::read(v1_dir().join("log.yaml")).unwrap();
+    let ws = V1_LOG_WORKSPACE;
+    let samples = v1_log();
+    let decoded = record::decode_file(&bytes, &ws).unwrap();
+    // Sorted by (at, id): the first two share a stamp, so the smaller id leads,
+    // although it was written second.
+    let order = [1, 0, 2];
+    assert_eq!(decoded.iter().map(|r| r.id.hex()).collect::<Vec<_>>(), order.map(|i| samples[i].id));
+    let frames = frame::split(&bytes).unwrap();
+    assert_eq!(frames.len(), 3);
+    for ((f, r), i) in frames.iter().zip(&decoded).zip(order) {
+        check_sample(&ws, &samples[i], r, &bytes[f.span.clone()]);
+    }
+    assert_eq!(frames.last().unwrap().span.end, bytes.len());
+
+    // The same records in write order are not a valid file.
+    let swapped =
+        [&bytes[frames[1].span.clone()], &bytes[frames[0].span.clone()], &bytes[frames[2].span.clone()]].concat();
+    assert!(matches!(record::decode_file(&swapped, &ws), Err((_, Problem::OutOfOrder))));
+}
