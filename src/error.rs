@@ -73,6 +73,9 @@ pub enum Error {
     /// A conflict: precondition failed or race lost.
     #[error("{0}")]
     Conflict(String),
+    /// A remote could not be reached or refused an update.
+    #[error("{0}")]
+    Remote(String),
     /// Writing kept losing the race for the branch.
     #[error("gave up after {0} attempts: the branch kept moving under concurrent writers; try again")]
     Contention(usize),

@@ -66,6 +66,24 @@ impl FromStr for Id {
     }
 }
 
+/// Serde for an [`Id`] as its 64-digit hex string (record fields use this; the
+/// cache keeps ids as bytes).
+pub mod as_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Id;
+
+    /// Serialize as hex.
+    pub fn serialize<S: Serializer>(id: &Id, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&id.hex())
+    }
+
+    /// Deserialize from hex.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Id, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

@@ -57,6 +57,7 @@ pub fn path_of(record: &Record) -> String {
         Payload::Genesis(_) => MANIFEST.to_owned(),
         Payload::ActorAdmit(a) => actor_path(&a.name),
         Payload::TaskCreate(_) => task_path(&record.id),
+        Payload::Receipt(r) => task_path(&r.task),
     }
 }
 

@@ -18,6 +18,7 @@
 
 pub mod error;
 pub mod hlc;
+pub mod hook;
 pub mod id;
 pub mod index;
 pub mod layout;
@@ -26,6 +27,7 @@ pub mod record;
 pub mod sign;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod verify;
 pub mod workspace;
 

@@ -10,6 +10,7 @@
 //! job of the fold, `verify` and the server hook.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::hlc::Hlc;
 use crate::id::Id;
@@ -56,6 +57,14 @@ pub enum MergeError {
         side: Side,
         /// The base record.
         id: Id,
+    },
+    /// A file of the driver contract could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
     },
     /// One record id with two different byte strings.
     #[error("record {} appears with two different byte strings (a re-signed or forged record)", id.short())]
@@ -145,4 +154,14 @@ pub fn insert(file: &[u8], record: &[u8], ws: &Id) -> Result<Vec<u8>, MergeError
         }
     }
     union(file, record, ws)
+}
+
+/// The git merge driver contract (`merge.crew.driver = git-crew merge-driver
+/// %O %A %B %P`): read the base (`%O`), ours (`%A`) and theirs (`%B`), write
+/// the merged file over ours, and return `Ok` for a clean merge. On refusal
+/// nothing is written and git reports a conflict for the path.
+pub fn merge_files(base: &Path, ours: &Path, theirs: &Path, ws: &Id) -> Result<(), MergeError> {
+    let read = |p: &Path| std::fs::read(p).map_err(|source| MergeError::Io { path: p.to_owned(), source });
+    let merged = merge(&read(base)?, &read(ours)?, &read(theirs)?, ws)?;
+    std::fs::write(ours, merged).map_err(|source| MergeError::Io { path: ours.to_owned(), source })
 }

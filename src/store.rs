@@ -93,6 +93,9 @@ pub struct Store {
     repo: gix::Repository,
     branch: String,
     refname: String,
+    /// Keeps the object-store overlay of a quarantined push alive (see
+    /// [`Store::see_quarantine`]).
+    _overlay: Option<tempfile::TempDir>,
 }
 
 impl Store {
@@ -109,7 +112,28 @@ impl Store {
             return Err(StoreError::BadBranch(branch.to_owned()));
         }
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
-        Ok(Store { repo, branch: branch.to_owned(), refname })
+        Ok(Store { repo, branch: branch.to_owned(), refname, _overlay: None })
+    }
+
+    /// Inside a `pre-receive` hook, git keeps the pushed objects in a quarantine
+    /// directory (`GIT_QUARANTINE_PATH`) that gix does not look in by itself.
+    /// Make them visible: read objects through an overlay whose alternates are
+    /// the quarantine and the repository's own object directory. The overlay
+    /// lives in a temporary directory outside the repository, so nothing is
+    /// added to what git migrates when it accepts the push. No-op otherwise.
+    pub fn see_quarantine(&mut self) -> Result<()> {
+        let Some(quarantine) = std::env::var_os("GIT_QUARANTINE_PATH") else { return Ok(()) };
+        let io = |e: std::io::Error| StoreError::Git { what: "reading the push quarantine".into(), message: e.to_string() };
+        let overlay = tempfile::Builder::new().prefix("git-crew-quarantine-").tempdir().map_err(io)?;
+        std::fs::create_dir_all(overlay.path().join("info")).map_err(io)?;
+        let main = self.repo.common_dir().join("objects");
+        let alternates = format!("{}\n{}\n", std::path::Path::new(&quarantine).display(), main.display());
+        std::fs::write(overlay.path().join("info").join("alternates"), alternates).map_err(io)?;
+        let kind = self.repo.object_hash();
+        let handle = gix::odb::at(overlay.path(), kind).map_err(io)?;
+        self.repo.objects = gix::odb::memory::Proxy::new(handle, kind);
+        self._overlay = Some(overlay);
+        Ok(())
     }
 
     /// The branch name.
@@ -158,6 +182,76 @@ impl Store {
         let summary =
             commit.message_raw_sloppy().lines().next().map(|l| l.to_str_lossy().into_owned()).unwrap_or_default();
         Ok((author, summary))
+    }
+
+    /// The commits reachable from `new` but not from `old`, parents before
+    /// children, and whether `old` is an ancestor of (or equal to) `new`.
+    ///
+    /// Exact, whatever the commit dates say: the commit ids reachable from `old`
+    /// are collected first (headers only, no trees), then the walk from `new`
+    /// stops at any of them.
+    pub fn new_commits(&self, old: ObjectId, new: ObjectId) -> Result<(Vec<CommitInfo>, bool)> {
+        let known = self.ancestors(old)?;
+        let mut infos: HashMap<ObjectId, CommitInfo> = HashMap::new();
+        let mut stack = vec![new];
+        while let Some(id) = stack.pop() {
+            if known.contains(&id) || infos.contains_key(&id) {
+                continue;
+            }
+            let info = self.commit(id)?;
+            stack.extend(info.parents.iter().copied());
+            infos.insert(id, info);
+        }
+        let reached_old = old == new || infos.values().any(|c| c.parents.contains(&old));
+        let mut ordered = Vec::with_capacity(infos.len());
+        let mut done: HashSet<ObjectId> = HashSet::new();
+        let mut stack = vec![(new, false)];
+        while let Some((id, expanded)) = stack.pop() {
+            if !infos.contains_key(&id) || done.contains(&id) {
+                continue;
+            }
+            if expanded {
+                done.insert(id);
+                ordered.push(infos[&id].clone());
+            } else {
+                stack.push((id, true));
+                stack.extend(infos[&id].parents.iter().map(|p| (*p, false)));
+            }
+        }
+        Ok((ordered, reached_old))
+    }
+
+    /// Every commit id reachable from `tip`, itself included.
+    fn ancestors(&self, tip: ObjectId) -> Result<HashSet<ObjectId>> {
+        let mut seen = HashSet::new();
+        let mut stack = vec![tip];
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let commit = self.repo.find_commit(id).map_err(git(format!("reading commit {id}")))?;
+            stack.extend(commit.parent_ids().map(|p| p.detach()));
+        }
+        Ok(seen)
+    }
+
+    /// The commit `HEAD` points to, and its message.
+    pub fn head_commit(&self) -> Result<(ObjectId, String)> {
+        let id = self.repo.head_id().map_err(git("reading HEAD"))?.detach();
+        let commit = self.repo.find_commit(id).map_err(git(format!("reading commit {id}")))?;
+        Ok((id, commit.message_raw_sloppy().to_str_lossy().into_owned()))
+    }
+
+    /// Where git looks for hooks: `core.hooksPath` if set, else `hooks/` in the
+    /// common git directory.
+    pub fn hooks_dir(&self) -> PathBuf {
+        match self.config_string("core.hooksPath") {
+            Some(p) => {
+                let p = PathBuf::from(p);
+                if p.is_absolute() { p } else { self.work_dir().unwrap_or(self.git_dir()).join(p) }
+            }
+            None => self.repo.common_dir().join("hooks"),
+        }
     }
 
     /// All commits reachable from `tip`, parents before children.

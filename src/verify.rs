@@ -16,13 +16,14 @@ use std::ops::Range;
 use gix::ObjectId;
 
 use crate::error::{Error, Result};
+use crate::hlc::{Hlc, MAX_SKEW_MS};
 use crate::id::Id;
 use crate::index;
 use crate::layout::{self, Place};
 use crate::record::{self, frame, Problem, Record};
 use crate::sign::{PublicKey, Signature};
 use crate::state::State;
-use crate::store::{Change, Store};
+use crate::store::{Change, CommitInfo, Store};
 
 /// One thing wrong with the branch, located as precisely as possible.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -84,25 +85,57 @@ pub struct Report {
 /// instead of stopping at the first. Failures are an [`Error::Verify`].
 pub fn verify(store: &Store, all: bool) -> Result<Report> {
     let tip = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
-    let commits = store.history(tip)?;
-    // The workspace is the one its first commit created; a later commit cannot
-    // change that by rewriting or reordering CREW.yaml.
-    let root = &commits[0];
-    let ws = match root_workspace(store, root.tree) {
-        Ok(ws) => ws,
-        Err(reason) => {
+    verify_commits(store, tip, store.history(tip)?, &Base::default(), all)
+}
+
+/// What is already trusted when verifying only the new part of a history: the
+/// records and refusals of the state the new commits build on.
+#[derive(Default)]
+pub struct Base {
+    /// The workspace id, when known (else taken from the first commit verified).
+    pub workspace: Option<Id>,
+    /// Every record already trusted.
+    pub records: Vec<Record>,
+    /// Ids of trusted records the fold already refuses.
+    pub ignored: HashSet<Id>,
+    /// Refuse new records dated after this (the server's clock plus the allowed skew).
+    pub horizon: Option<Hlc>,
+}
+
+/// Verify the commits reachable from `new` but not from `old` (everything if
+/// `old` is `None`), on top of the trusted `base`. The fold runs over the base
+/// records plus the new ones, so a new record that does not count, or that
+/// would make a trusted record stop counting, is a failure. The cost follows
+/// the new part, not the history.
+pub fn verify_new(store: &Store, old: Option<ObjectId>, new: ObjectId, base: &Base, all: bool) -> Result<Report> {
+    let commits = match old {
+        Some(old) => store.new_commits(old, new)?.0,
+        None => store.history(new)?,
+    };
+    verify_commits(store, new, commits, base, all)
+}
+
+fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: &Base, all: bool) -> Result<Report> {
+    let Some(first) = commits.first() else {
+        let ws = base.workspace.unwrap_or_default();
+        return Ok(Report { tip: tip.to_string(), workspace: ws.hex(), commits: 0, records: 0, failures: Vec::new() });
+    };
+    let ws = match base.workspace {
+        Some(ws) => ws,
+        // The workspace is the one its first commit created; a later commit
+        // cannot change that by rewriting or reordering CREW.yaml.
+        None => root_workspace(store, first.tree).map_err(|reason| {
             let failure = Failure {
-                commit: Some(root.id.to_string()),
+                commit: Some(first.id.to_string()),
                 path: Some(layout::MANIFEST.into()),
                 record: None,
                 offset: None,
                 reason,
             };
-            return Err(Error::Verify(VerifyError { failures: vec![failure] }));
-        }
+            Error::Verify(VerifyError { failures: vec![failure] })
+        })?,
     };
-    let mut walker =
-        Walker { store, ws, placed: HashMap::new(), frames: HashMap::new(), queue: Vec::new(), copies: Vec::new() };
+    let mut walker = Walker { store, ws, placed: HashMap::new(), frames: HashMap::new(), queue: Vec::new(), copies: Vec::new() };
     let mut failures: Vec<(usize, Failure)> = Vec::new();
     'history: for (n, c) in commits.iter().enumerate() {
         let parents: Vec<Option<ObjectId>> = if c.parents.is_empty() {
@@ -121,13 +154,33 @@ pub fn verify(store: &Store, all: bool) -> Result<Report> {
             }
         }
     }
-    let records = walker.verify_queued(&mut failures);
+    let fresh = walker.verify_queued(&mut failures);
     if all || failures.is_empty() {
-        let state = State::fold(ws, records.values().map(|(r, _)| r));
-        for ignored in &state.ignored {
-            let (n, at) = &records[&ignored.id].1;
+        let trusted = base.records.iter().filter(|r| !fresh.contains_key(&r.id));
+        let state = State::fold(ws, trusted.chain(fresh.values().map(|(r, _)| r)));
+        // A new record must count; a trusted one must not stop counting.
+        for ignored in state.ignored.iter().filter(|i| fresh.contains_key(&i.id) || !base.ignored.contains(&i.id)) {
             let reason = format!("{} by {:?} does not count: {}", ignored.kind, ignored.author, ignored.reason);
-            failures.push((*n, at.fail(None, Some(ignored.id), reason)));
+            let failure = match fresh.get(&ignored.id) {
+                Some((_, (n, site))) => (*n, site.fail(None, Some(ignored.id), reason)),
+                None => (
+                    usize::MAX,
+                    Failure {
+                        commit: None,
+                        path: None,
+                        record: Some(ignored.id.hex()),
+                        offset: None,
+                        reason: format!("a record already on the branch would stop counting: {reason}"),
+                    },
+                ),
+            };
+            failures.push(failure);
+        }
+    }
+    if let Some(horizon) = base.horizon {
+        for (record, (n, site)) in fresh.values().filter(|(r, _)| r.at > horizon) {
+            let reason = format!("record dated {}, more than {} minutes in the future", record.at, MAX_SKEW_MS / 60_000);
+            failures.push((*n, site.fail(None, Some(record.id), reason)));
         }
     }
     failures.sort_by_key(|(n, _)| *n);
@@ -135,13 +188,7 @@ pub fn verify(store: &Store, all: bool) -> Result<Report> {
         failures.truncate(1);
     }
     if failures.is_empty() {
-        Ok(Report {
-            tip: tip.to_string(),
-            workspace: ws.hex(),
-            commits: commits.len(),
-            records: records.len(),
-            failures: Vec::new(),
-        })
+        Ok(Report { tip: tip.to_string(), workspace: ws.hex(), commits: commits.len(), records: fresh.len(), failures: Vec::new() })
     } else {
         Err(Error::Verify(VerifyError { failures: failures.into_iter().map(|(_, f)| f).collect() }))
     }

@@ -18,11 +18,12 @@ use crate::id::{self, Id};
 use crate::index::{Index, Need, Snapshot};
 use crate::layout;
 use crate::merge;
-use crate::record::kinds::{ActorAdmit, Genesis, TaskCreate};
+use crate::record::kinds::{ActorAdmit, Genesis, Receipt, TaskCreate};
 use crate::record::{self, validate_name, FileError, Payload, Record, Role};
 use crate::sign::{KeyStore, Keypair};
 use crate::state::State;
 use crate::store::{Store, StoreError};
+use crate::verify::Base;
 
 /// Default branch holding the workspace.
 pub const DEFAULT_BRANCH: &str = "crew";
@@ -84,6 +85,11 @@ impl Workspace {
         &self.store
     }
 
+    /// Make the objects of a quarantined push visible (inside `pre-receive`).
+    pub fn see_quarantine(&mut self) -> Result<()> {
+        Ok(self.store.see_quarantine()?)
+    }
+
     /// The index cache.
     pub fn index(&self) -> &Index {
         &self.index
@@ -107,6 +113,17 @@ impl Workspace {
     /// Every record at the tip in fold order, with the state.
     pub fn records(&self) -> Result<(Snapshot, Vec<Record>)> {
         self.index.records(&self.store)
+    }
+
+    /// What verifying new commits on top of the branch tip may trust: the tip,
+    /// and every record there with the fold's refusals. `None` without a tip.
+    pub fn trusted_base(&self) -> Result<Option<(ObjectId, Base)>> {
+        if self.store.tip()?.is_none() {
+            return Ok(None);
+        }
+        let (snap, records) = self.records()?;
+        let ignored = snap.state.ignored.iter().map(|i| i.id).collect();
+        Ok(Some((snap.tip, Base { workspace: Some(snap.state.workspace), records, ignored, horizon: None })))
     }
 
     /// Create a workspace on the branch, with `admin` as its first admin. The
@@ -277,6 +294,14 @@ impl Workspace {
         Ok(written.records.into_iter().next().expect("one payload, one record"))
     }
 
+    /// Attach a receipt to `task` as `actor`.
+    pub fn add_receipt(&self, actor: &str, receipt: Receipt) -> Result<Record> {
+        let need = Need::Tasks(vec![receipt.task]);
+        let payload = Payload::Receipt(receipt);
+        let written = self.write(actor, &need, |_| Ok(vec![payload.clone()]))?;
+        Ok(written.records.into_iter().next().expect("one payload, one record"))
+    }
+
     /// Admit a new actor whose key is generated on this machine (`id new`).
     /// The key is stored first and removed again if the admission fails.
     pub fn admit_new(&self, actor: &str, name: &str, role: Role, owner: Option<&str>) -> Result<(Record, PathBuf)> {
@@ -313,6 +338,28 @@ impl Workspace {
         let bytes = self.store.read(tree, &path)?.unwrap_or_default();
         record::decode_file(&bytes, &snap.state.workspace).map_err(|p| Error::File(FileError::new(&path, p)))
     }
+}
+
+/// The workspace id for a merge of `path` run in directory `dir` (git runs
+/// merge drivers at the top of the work tree): from the manifest itself when
+/// that is what is merged, else from `CREW.yaml` in `dir` (a work tree on the
+/// branch), else from the branch of the repository containing `dir`.
+pub fn workspace_for_merge(dir: &Path, path: &str, sides: [&[u8]; 3]) -> Result<Id> {
+    if path == layout::MANIFEST {
+        if let Some(id) = sides.iter().find_map(|s| crate::index::genesis_id(s).ok()) {
+            return Ok(id);
+        }
+    }
+    if let Ok(manifest) = std::fs::read(dir.join(layout::MANIFEST)) {
+        if let Ok(id) = crate::index::genesis_id(&manifest) {
+            return Ok(id);
+        }
+    }
+    let store = Store::open(dir, DEFAULT_BRANCH)?;
+    let branch = store.config_string("crew.branch").unwrap_or_else(|| DEFAULT_BRANCH.to_owned());
+    let store = Store::open(dir, &branch)?;
+    let tip = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: branch.clone() })?;
+    crate::index::workspace_id(&store, store.commit(tip)?.tree)
 }
 
 fn invalid(p: record::Problem) -> Error {

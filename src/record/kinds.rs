@@ -92,6 +92,81 @@ pub struct TaskCreate {
     pub priority: u8,
 }
 
+/// What a receipt attests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiptClass {
+    /// Code commits (written by the `post-commit` hook for `Crew-Task:` trailers).
+    Commit,
+    /// Test results.
+    Test,
+    /// Build output.
+    Build,
+    /// A review.
+    Review,
+    /// Anything else.
+    Note,
+}
+
+impl ReceiptClass {
+    /// The class as written in records.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ReceiptClass::Commit => "commit",
+            ReceiptClass::Test => "test",
+            ReceiptClass::Build => "build",
+            ReceiptClass::Review => "review",
+            ReceiptClass::Note => "note",
+        }
+    }
+}
+
+impl std::str::FromStr for ReceiptClass {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "commit" => Ok(ReceiptClass::Commit),
+            "test" => Ok(ReceiptClass::Test),
+            "build" => Ok(ReceiptClass::Build),
+            "review" => Ok(ReceiptClass::Review),
+            "note" => Ok(ReceiptClass::Note),
+            _ => Err(format!("unknown receipt kind {s:?}: expected commit, test, build, review or note")),
+        }
+    }
+}
+
+/// A file a receipt vouches for, by content hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Artifact {
+    /// The path as given (relative to where the receipt was made).
+    pub path: String,
+    /// sha256 of the content, 64 lowercase hex digits.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// `receipt`: evidence attached to a task: code commits, artifacts, a summary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receipt {
+    /// The task it belongs to.
+    #[serde(with = "crate::id::as_hex")]
+    pub task: Id,
+    /// What it attests.
+    pub class: ReceiptClass,
+    /// What happened, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// Full ids of code commits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<String>,
+    /// Files, by content hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<Artifact>,
+}
+
 /// Highest (least urgent) task priority.
 pub const MAX_PRIORITY: u8 = 4;
 /// Longest title, in characters.
@@ -141,6 +216,7 @@ kinds! {
     "crew.genesis" => Genesis(Genesis),
     "actor.admit" => ActorAdmit(ActorAdmit),
     "task.create" => TaskCreate(TaskCreate),
+    "receipt" => Receipt(Receipt),
 }
 
 impl Payload {
@@ -171,6 +247,7 @@ impl Payload {
                     return field("body: an empty body is omitted, not written".into());
                 }
             }
+            Payload::Receipt(r) => validate_receipt(r)?,
         }
         Ok(())
     }
@@ -179,6 +256,7 @@ impl Payload {
     pub fn task(&self, own_id: &Id) -> Option<Id> {
         match self {
             Payload::TaskCreate(_) => Some(*own_id),
+            Payload::Receipt(r) => Some(r.task),
             _ => None,
         }
     }
@@ -208,6 +286,36 @@ pub fn validate_task_fields(title: &str, priority: u8, labels: &[String]) -> Res
             return Err(Problem::BadField(format!(
                 "labels: {label:?} must be 1 to 50 characters without white space or control characters"
             )));
+        }
+    }
+    Ok(())
+}
+
+fn is_hex(s: &str) -> bool {
+    s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn validate_receipt(r: &Receipt) -> Result<(), Problem> {
+    let field = |msg: String| Err(Problem::BadField(msg));
+    if r.summary.is_none() && r.commits.is_empty() && r.artifacts.is_empty() {
+        return field("receipt: needs a summary, a commit or an artifact".into());
+    }
+    if let Some(s) = &r.summary {
+        if s.trim().is_empty() || s.chars().count() > 2000 {
+            return field("summary: must be 1 to 2000 characters".into());
+        }
+    }
+    for c in &r.commits {
+        if !(c.len() == 40 || c.len() == 64) || !is_hex(c) {
+            return field(format!("commits: {c:?} is not a full commit id (40 or 64 lowercase hex digits)"));
+        }
+    }
+    for a in &r.artifacts {
+        if a.path.is_empty() || a.path.chars().count() > 1024 || a.path.chars().any(char::is_control) {
+            return field(format!("artifacts: path {:?} must be 1 to 1024 characters without control characters", a.path));
+        }
+        if a.sha256.len() != 64 || !is_hex(&a.sha256) {
+            return field(format!("artifacts: sha256 of {:?} must be 64 lowercase hex digits", a.path));
         }
     }
     Ok(())

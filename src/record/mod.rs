@@ -67,6 +67,14 @@ impl Record {
                 None => format!("admit {} as {}", a.name, a.role.as_str()),
             },
             Payload::TaskCreate(t) => format!("{:?}", t.title),
+            Payload::Receipt(r) => {
+                let what = match (&r.summary, r.commits.first()) {
+                    (Some(s), _) => format!("{s:?}"),
+                    (None, Some(c)) => format!("commit {}", &c[..12.min(c.len())]),
+                    (None, None) => format!("{} artifact(s)", r.artifacts.len()),
+                };
+                format!("{} receipt on {}: {what}", r.class.as_str(), r.task.short())
+            }
         }
     }
 

@@ -148,6 +148,7 @@ impl State {
             Payload::Genesis(_) => unreachable!("handled above"),
             Payload::ActorAdmit(a) => actors::check_admit(self, author, a),
             Payload::TaskCreate(_) => Ok(()),
+            Payload::Receipt(rc) => self.task(&rc.task).map(|_| ()),
         }
     }
 
@@ -176,7 +177,18 @@ impl State {
             Payload::TaskCreate(t) => {
                 self.tasks.insert(r.id, Task::new(r, t));
             }
+            Payload::Receipt(rc) => {
+                if let Some(task) = self.tasks.get_mut(&rc.task) {
+                    task.receipts.push(r.id);
+                    task.updated_at = r.at;
+                }
+            }
         }
+    }
+
+    /// The task `id`, or the refusal naming it.
+    pub fn task(&self, id: &Id) -> Result<&Task, Refusal> {
+        self.tasks.get(id).ok_or_else(|| Refusal::UnknownTask(id.short()))
     }
 
     /// The last stamp folded, if any.

@@ -26,6 +26,8 @@ pub struct Task {
     pub created_at: Hlc,
     /// Stamp of the last record that changed it.
     pub updated_at: Hlc,
+    /// Ids of its receipts, oldest first.
+    pub receipts: Vec<Id>,
 }
 
 impl Task {
@@ -39,6 +41,7 @@ impl Task {
             created_by: r.author.clone(),
             created_at: r.at,
             updated_at: r.at,
+            receipts: Vec::new(),
         }
     }
 }

@@ -7,3 +7,4 @@ mod cli;
 mod concurrency;
 mod schema;
 mod tamper;
+mod merge_laws;

@@ -42,6 +42,54 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Run a scripted demo in a throwaway workspace and show the result.
     Demo(DemoArgs),
+    /// Configure this clone: the merge driver and the client hooks (or, with
+    /// --server, the pre-receive hook of a server repository).
+    Install(InstallArgs),
+    /// Fetch, verify, merge and push the workspace branch through a remote.
+    Sync(SyncArgs),
+    /// The git merge driver for log files: `git-crew merge-driver %O %A %B %P`.
+    #[command(name = "merge-driver")]
+    MergeDriver(MergeDriverArgs),
+    /// Run a git hook (the shims in hooks/ call this).
+    Hook(HookArgs),
+}
+
+/// `install`.
+#[derive(Args, Debug)]
+pub struct InstallArgs {
+    /// Install the server-side hook (pre-receive) instead of the client hooks.
+    #[arg(long)]
+    pub server: bool,
+}
+
+/// `sync`.
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// A remote name or URL (default: origin).
+    pub remote: Option<String>,
+}
+
+/// `merge-driver`.
+#[derive(Args, Debug)]
+pub struct MergeDriverArgs {
+    /// %O: the common ancestor's version.
+    pub base: PathBuf,
+    /// %A: our version; the merged result is written here.
+    pub ours: PathBuf,
+    /// %B: their version.
+    pub theirs: PathBuf,
+    /// %P: the path being merged.
+    pub path: String,
+}
+
+/// `hook`.
+#[derive(Args, Debug)]
+pub struct HookArgs {
+    /// commit-msg, post-commit, pre-push or pre-receive.
+    pub name: String,
+    /// The arguments git passed to the hook.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
 }
 
 /// `init`.

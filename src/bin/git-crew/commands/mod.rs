@@ -2,9 +2,13 @@
 //! library and renders.
 
 mod demo;
+mod hook;
 mod id;
 mod init;
+mod install;
 mod log;
+mod merge_driver;
+mod sync;
 mod task;
 mod verify;
 
@@ -58,6 +62,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Log(a) => log::run(&cx, a),
         Command::Verify(a) => verify::run(&cx, a),
         Command::Demo(a) => demo::run(&cx, a),
+        Command::Install(a) => install::run(&cx, a),
+        Command::Sync(a) => sync::run(&cx, a),
+        Command::MergeDriver(a) => merge_driver::run(&cx, a),
+        Command::Hook(a) => hook::run(&cx, a),
     }
 }
 

@@ -1,0 +1,64 @@
+//! `git crew hook NAME [ARGS]`: what the shims in hooks/ run.
+
+use std::io::Read;
+
+use anyhow::{bail, Context as _, Result};
+use git_crew::hook;
+
+use super::Context;
+use crate::args::HookArgs;
+
+pub fn run(cx: &Context, args: HookArgs) -> Result<i32> {
+    match args.name.as_str() {
+        "commit-msg" => {
+            let file = args.args.first().context("commit-msg needs the message file")?;
+            let message = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+            hook::commit_msg(&cx.open()?, &message)?;
+        }
+        "post-commit" => {
+            // A commit has already happened: report problems, never fail it.
+            if let Err(e) = post_commit(cx) {
+                eprintln!("git-crew post-commit: no receipt recorded: {e:#}");
+            }
+        }
+        "pre-push" => {
+            let updates = hook::parse_pre_push(&stdin()?)?;
+            hook::pre_push(&cx.open()?, &updates)?;
+        }
+        "pre-receive" => {
+            let updates = hook::parse_pre_receive(&stdin()?)?;
+            let mut ws = cx.open()?;
+            ws.see_quarantine()?;
+            if let Err(e) = hook::pre_receive(&ws, &updates) {
+                if let git_crew::Error::Verify(v) = &e {
+                    for f in &v.failures {
+                        eprintln!("git-crew: refused: {f}");
+                    }
+                }
+                return Err(e.into());
+            }
+        }
+        other => bail!("unknown hook {other:?}: expected commit-msg, post-commit, pre-push or pre-receive"),
+    }
+    Ok(0)
+}
+
+fn post_commit(cx: &Context) -> Result<()> {
+    let ws = cx.open()?;
+    let (commit, message) = ws.store().head_commit()?;
+    if hook::task_trailers(&message).is_empty() {
+        return Ok(());
+    }
+    let snap = ws.snapshot_for(&git_crew::index::Need::Core)?;
+    let actor = ws.whoami(cx.actor.as_deref(), &snap.state)?;
+    for r in hook::post_commit(&ws, &actor, commit, &message)? {
+        eprintln!("git-crew: {}", r.commit_line());
+    }
+    Ok(())
+}
+
+fn stdin() -> Result<String> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input).context("reading the hook's input")?;
+    Ok(input)
+}

@@ -1,0 +1,36 @@
+//! `git crew sync [REMOTE]`.
+
+use anyhow::Result;
+
+use super::Context;
+use crate::args::SyncArgs;
+use crate::render;
+
+pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
+    let ws = cx.open()?;
+    let remote = match args.remote {
+        Some(r) => r,
+        None if ws.store().config_string("remote.origin.url").is_some() => "origin".to_owned(),
+        None => {
+            return Err(git_crew::Error::Invalid(
+                "no remote named origin: pass REMOTE (a remote name or URL), or add one with `git remote add origin URL`"
+                    .into(),
+            )
+            .into())
+        }
+    };
+    let actor = cx.actor.clone().or_else(|| ws.store().config_string("crew.as")).unwrap_or_else(|| "crew".to_owned());
+    let done = git_crew::sync::sync(&ws, &remote, &actor)?;
+    if cx.json {
+        render::json(&done);
+    } else {
+        let how = match (done.fast_forward, done.merged) {
+            (_, true) => "merged",
+            (true, false) => "fast-forwarded",
+            _ => "up to date",
+        };
+        let pushed = if done.pushed { ", pushed" } else { "" };
+        println!("{remote}: {} new record(s), {how}{pushed} (tip {}).", done.received, &done.tip[..12.min(done.tip.len())]);
+    }
+    Ok(0)
+}

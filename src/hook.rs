@@ -1,0 +1,229 @@
+//! Git hooks: what each one checks, and installing the shims.
+//!
+//! The scripts in `hooks/` are one-line shims calling `git-crew hook NAME`;
+//! `install` puts that line into a repository's hooks between markers, keeping
+//! whatever else a hook file holds.
+//!
+//! - `commit-msg`: a `Crew-Task:` trailer must name an existing task.
+//! - `post-commit`: each `Crew-Task:` trailer becomes a `receipt` on the task,
+//!   linking the code commit to it.
+//! - `pre-push`: the part of the workspace branch about to leave is verified.
+//! - `pre-receive` (server): pushes to the workspace branch must fast-forward and
+//!   everything they add must verify: append-only, signatures, authorised and
+//!   not-suspended authors, layout, plain files, no conflict markers, and no
+//!   record dated beyond the allowed clock skew. Cost follows the push.
+
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+
+use crate::error::{Error, Result};
+use crate::hlc::{Hlc, MAX_SKEW_MS};
+use crate::record::kinds::{Receipt, ReceiptClass};
+use crate::record::Record;
+use crate::store::Store;
+use crate::verify::{self, Base, Report};
+use crate::workspace::Workspace;
+
+/// Hooks a working clone gets from `install`.
+pub const CLIENT_HOOKS: &[&str] = &["commit-msg", "post-commit", "pre-push"];
+/// Hooks a server (bare) repository gets from `install --server`.
+pub const SERVER_HOOKS: &[&str] = &["pre-receive"];
+
+const BEGIN: &str = "# >>> git-crew >>>";
+const END: &str = "# <<< git-crew <<<";
+
+/// The shim script shipped in `hooks/NAME`.
+pub fn shim(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "commit-msg" => include_str!("../hooks/commit-msg"),
+        "post-commit" => include_str!("../hooks/post-commit"),
+        "pre-push" => include_str!("../hooks/pre-push"),
+        "pre-receive" => include_str!("../hooks/pre-receive"),
+        _ => return None,
+    })
+}
+
+/// Install hook `name` into `hooks_dir`: create it from the shim, or put the
+/// shim's command between markers in an existing hook (replacing an older
+/// git-crew block, keeping everything else). Returns the hook's path.
+pub fn install(hooks_dir: &Path, name: &str) -> Result<PathBuf> {
+    let shim = shim(name).ok_or_else(|| Error::Invalid(format!("unknown hook {name:?}")))?;
+    let command: String = shim.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    let block = format!("{BEGIN}\n{command}{END}\n");
+    let path = hooks_dir.join(name);
+    let io = |e| Error::Io { what: format!("installing hook {}", path.display()), source: e };
+    std::fs::create_dir_all(hooks_dir).map_err(io)?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(existing) => with_block(&existing, &block),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => format!("#!/bin/sh\n{block}"),
+        Err(e) => return Err(io(e)),
+    };
+    std::fs::write(&path, text).map_err(io)?;
+    make_executable(&path).map_err(io)?;
+    Ok(path)
+}
+
+/// `existing` with `block` between the markers: replaced in place if present,
+/// appended otherwise.
+fn with_block(existing: &str, block: &str) -> String {
+    if let (Some(start), Some(end)) = (existing.find(BEGIN), existing.find(END)) {
+        if start < end {
+            let after = existing[end + END.len()..].strip_prefix('\n').unwrap_or(&existing[end + END.len()..]);
+            return format!("{}{block}{after}", &existing[..start]);
+        }
+    }
+    let sep = if existing.is_empty() || existing.ends_with('\n') { "" } else { "\n" };
+    format!("{existing}{sep}{block}")
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut perms = std::fs::metadata(path)?.permissions();
+    perms.set_mode(perms.mode() | 0o755);
+    std::fs::set_permissions(path, perms)
+}
+
+#[cfg(not(unix))]
+fn make_executable(_: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// The values of `Crew-Task:` trailers in a commit message.
+pub fn task_trailers(message: &str) -> Vec<String> {
+    message
+        .lines()
+        .filter_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            key.trim().eq_ignore_ascii_case("crew-task").then(|| value.trim().to_owned())
+        })
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// `commit-msg`: every `Crew-Task:` trailer must name exactly one existing task.
+pub fn commit_msg(ws: &Workspace, message: &str) -> Result<()> {
+    let trailers = task_trailers(message);
+    if trailers.is_empty() {
+        return Ok(());
+    }
+    let snap = ws.snapshot()?;
+    for t in trailers {
+        ws.resolve_task(&snap.state, &t).map_err(|e| Error::Invalid(format!("Crew-Task: {t}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// `post-commit`: a `commit` receipt on each task named by a `Crew-Task:`
+/// trailer of `commit`, written as `actor`.
+pub fn post_commit(ws: &Workspace, actor: &str, commit: ObjectId, message: &str) -> Result<Vec<Record>> {
+    let trailers = task_trailers(message);
+    if trailers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let snap = ws.snapshot()?;
+    let summary = message.lines().next().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let mut written = Vec::new();
+    for t in trailers {
+        let task = ws.resolve_task(&snap.state, &t)?;
+        let receipt = Receipt {
+            task,
+            class: ReceiptClass::Commit,
+            summary: summary.clone(),
+            commits: vec![commit.to_string()],
+            artifacts: Vec::new(),
+        };
+        written.push(ws.add_receipt(actor, receipt)?);
+    }
+    Ok(written)
+}
+
+/// One line of a `pre-push` or `pre-receive` hook's input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefUpdate {
+    /// The reference being updated (on the receiving side).
+    pub name: String,
+    /// Its current value there; `None` if it does not exist yet.
+    pub old: Option<ObjectId>,
+    /// Its new value; `None` for a deletion.
+    pub new: Option<ObjectId>,
+}
+
+fn oid_or_zero(hex: &str) -> Result<Option<ObjectId>> {
+    let oid = ObjectId::from_hex(hex.as_bytes()).map_err(|_| Error::Invalid(format!("bad object id {hex:?} in hook input")))?;
+    Ok((!oid.is_null()).then_some(oid))
+}
+
+/// Parse `pre-receive` input: `<old> <new> <ref>` per line.
+pub fn parse_pre_receive(input: &str) -> Result<Vec<RefUpdate>> {
+    input
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match l.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [old, new, name] => Ok(RefUpdate { name: (*name).to_owned(), old: oid_or_zero(old)?, new: oid_or_zero(new)? }),
+            _ => Err(Error::Invalid(format!("malformed pre-receive line {l:?}"))),
+        })
+        .collect()
+}
+
+/// Parse `pre-push` input: `<local ref> <local oid> <remote ref> <remote oid>`.
+pub fn parse_pre_push(input: &str) -> Result<Vec<RefUpdate>> {
+    input
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match l.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [_, local, remote_ref, remote] => {
+                Ok(RefUpdate { name: (*remote_ref).to_owned(), old: oid_or_zero(remote)?, new: oid_or_zero(local)? })
+            }
+            _ => Err(Error::Invalid(format!("malformed pre-push line {l:?}"))),
+        })
+        .collect()
+}
+
+/// The trusted base at the branch tip (empty before the branch exists).
+fn base_at_tip(ws: &Workspace) -> Result<Base> {
+    Ok(ws.trusted_base()?.map(|(_, base)| base).unwrap_or_default())
+}
+
+/// `pre-push`: verify the part of the workspace branch that is about to leave.
+pub fn pre_push(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>> {
+    let branch = format!("refs/heads/{}", ws.store().branch());
+    let mut reports = Vec::new();
+    for u in updates.iter().filter(|u| u.name == branch) {
+        let Some(new) = u.new else { continue };
+        // The remote's old tip is only a usable boundary if we have it.
+        let old = u.old.filter(|o| ws.store().commit(*o).is_ok());
+        let base = if old.is_some() { base_at_tip(ws)? } else { Base::default() };
+        reports.push(verify::verify_new(ws.store(), old, new, &base, false)?);
+    }
+    Ok(reports)
+}
+
+/// `pre-receive`: refuse any update of the workspace branch that is not a
+/// verified fast-forward. Other references are not this hook's business.
+pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>> {
+    let store: &Store = ws.store();
+    let branch = format!("refs/heads/{}", store.branch());
+    let mut reports = Vec::new();
+    for u in updates.iter().filter(|u| u.name == branch) {
+        let Some(new) = u.new else {
+            return Err(Error::Conflict(format!("refusing to delete {branch}: the workspace branch is append-only")));
+        };
+        let horizon = Some(Hlc { ms: Hlc::now().ms + MAX_SKEW_MS, counter: u32::MAX });
+        let report = match u.old {
+            None => verify::verify_new(store, None, new, &Base { horizon, ..Base::default() }, false)?,
+            Some(old) => {
+                if !store.new_commits(old, new)?.1 {
+                    return Err(Error::Conflict(format!(
+                        "refusing a non-fast-forward update of {branch}: history is append-only (fetch, merge with `git crew sync`, push again)"
+                    )));
+                }
+                let base = Base { horizon, ..base_at_tip(ws)? };
+                verify::verify_new(store, Some(old), new, &base, false)?
+            }
+        };
+        reports.push(report);
+    }
+    Ok(reports)
+}

@@ -1,0 +1,214 @@
+//! Sync through any git remote: fetch the remote's branch, verify what is new,
+//! merge it in process by the union law, and push with compare-and-swap.
+//!
+//! Transport is the git CLI (`git fetch`, `git push`); everything else happens
+//! in process. A push that loses the race (the remote moved) fetches, merges
+//! and retries with jittered backoff, a bounded number of times. Nothing
+//! fetched is merged before it verifies, and a failure leaves the local branch
+//! untouched.
+
+use std::process::Command;
+
+use gix::ObjectId;
+
+use crate::error::{Error, Result};
+use crate::index::Need;
+use crate::merge;
+use crate::verify::{self, Base};
+use crate::workspace::Workspace;
+
+/// How many fetch-merge-push rounds a sync tries before giving up.
+pub const MAX_ROUNDS: usize = 40;
+
+/// What a sync did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Synced {
+    /// The remote synced with.
+    pub remote: String,
+    /// Records received from the remote that this clone did not have.
+    pub received: usize,
+    /// Whether the local branch was fast-forwarded to the remote's.
+    pub fast_forward: bool,
+    /// Whether a merge commit was made.
+    pub merged: bool,
+    /// Whether the remote was updated.
+    pub pushed: bool,
+    /// The local tip afterwards.
+    pub tip: String,
+    /// Rounds needed (more than one when pushes raced).
+    pub rounds: usize,
+}
+
+/// Why a push did not land.
+enum PushError {
+    /// The remote moved: fetch, merge and try again.
+    Raced,
+    /// The remote refused for good (its hook declined, or it is unreachable).
+    Refused(String),
+}
+
+/// Sync the workspace branch with `remote` (a remote name or URL). `actor`
+/// names the author of merge commits.
+pub fn sync(ws: &Workspace, remote: &str, actor: &str) -> Result<Synced> {
+    let store = ws.store();
+    let mut out = Synced {
+        remote: remote.to_owned(),
+        received: 0,
+        fast_forward: false,
+        merged: false,
+        pushed: false,
+        tip: String::new(),
+        rounds: 0,
+    };
+    for round in 0..MAX_ROUNDS {
+        out.rounds = round + 1;
+        let theirs = fetch(ws, remote)?;
+        let ours = store.tip()?;
+        let target = match (ours, theirs) {
+            (None, None) => return Err(Error::NoWorkspace { branch: store.branch().to_owned() }),
+            (None, Some(theirs)) => {
+                let report = verify::verify_new(store, None, theirs, &Base::default(), false)?;
+                if store.set_tip(None, theirs, "git-crew: sync (initial fetch)").is_err() {
+                    continue;
+                }
+                out.received += report.records;
+                out.fast_forward = true;
+                theirs
+            }
+            (Some(ours), None) => ours,
+            (Some(ours), Some(theirs)) if ours == theirs => ours,
+            (Some(ours), Some(theirs)) => match integrate(ws, ours, theirs, actor, &mut out)? {
+                Some(tip) => tip,
+                None => continue, // a local writer moved the branch meanwhile
+            },
+        };
+        out.tip = target.to_string();
+        if Some(target) == theirs {
+            let _ = ws.snapshot_for(&Need::Core);
+            return Ok(out);
+        }
+        match push(ws, remote, target) {
+            Ok(()) => {
+                out.pushed = true;
+                let _ = ws.snapshot_for(&Need::Core);
+                return Ok(out);
+            }
+            Err(PushError::Raced) => backoff(round),
+            Err(PushError::Refused(why)) => return Err(Error::Remote(why)),
+        }
+    }
+    Err(Error::Contention(MAX_ROUNDS))
+}
+
+/// Verify what `theirs` adds to `ours`, then fast-forward or merge. `None` when
+/// the local branch moved under us.
+fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, actor: &str, out: &mut Synced) -> Result<Option<ObjectId>> {
+    let store = ws.store();
+    let (fresh, ours_is_ancestor) = store.new_commits(ours, theirs)?;
+    if fresh.is_empty() {
+        return Ok(Some(ours)); // theirs is already part of ours
+    }
+    let Some((tip, base)) = ws.trusted_base()? else { return Ok(None) };
+    if tip != ours {
+        return Ok(None);
+    }
+    let ws_id = base.workspace.unwrap_or_default();
+    let report = verify::verify_new(store, Some(ours), theirs, &base, false)?;
+    let target = if ours_is_ancestor {
+        theirs
+    } else {
+        let (ours_tree, theirs_tree) = (store.commit(ours)?.tree, store.commit(theirs)?.tree);
+        let mut edits = Vec::new();
+        for change in store.diff(Some(ours_tree), theirs_tree)? {
+            let Some(new) = change.new else { continue };
+            let mine = match change.old {
+                Some(old) => store.blob(old.oid)?,
+                None => Vec::new(),
+            };
+            edits.push((change.path, merge::union(&mine, &store.blob(new.oid)?, &ws_id)?));
+        }
+        let message = format!("sync: merge {} records from {}\n", report.records, out.remote);
+        store.write_commit(&[ours, theirs], Some(ours_tree), &edits, actor, &message)?
+    };
+    match store.set_tip(Some(ours), target, "git-crew: sync") {
+        Ok(()) => {
+            out.received += report.records;
+            out.fast_forward |= ours_is_ancestor;
+            out.merged |= !ours_is_ancestor;
+            Ok(Some(target))
+        }
+        Err(crate::store::StoreError::Raced(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The remote-tracking ref a sync fetches into.
+fn tracking_ref(ws: &Workspace, remote: &str) -> String {
+    let plain = !remote.is_empty() && remote.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    let name = if plain { remote.to_owned() } else { crate::id::hex(&sha2_16(remote)) };
+    format!("refs/crew/remotes/{name}/{}", ws.store().branch())
+}
+
+fn sha2_16(s: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes())[..8].to_vec()
+}
+
+/// Fetch the remote's branch; `None` if the remote has no such branch.
+fn fetch(ws: &Workspace, remote: &str) -> Result<Option<ObjectId>> {
+    let store = ws.store();
+    let tracking = tracking_ref(ws, remote);
+    let refspec = format!("+refs/heads/{}:{tracking}", store.branch());
+    let out = git(ws).args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, &refspec]).output();
+    let out = out.map_err(|e| Error::Remote(format!("cannot run git fetch: {e}")))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if stderr.contains("couldn't find remote ref") {
+            return Ok(None);
+        }
+        return Err(Error::Remote(format!("git fetch {remote} failed: {}", stderr.trim())));
+    }
+    Ok(store.ref_target(&tracking)?)
+}
+
+/// Push `tip` to the remote's branch, fast-forward only.
+fn push(ws: &Workspace, remote: &str, tip: ObjectId) -> Result<(), PushError> {
+    let refspec = format!("{tip}:refs/heads/{}", ws.store().branch());
+    // Our own pre-push hook would re-verify what this clone already trusts.
+    let out = git(ws)
+        .args(["push", "--porcelain", "--no-verify", remote, &refspec])
+        .output()
+        .map_err(|e| PushError::Refused(format!("cannot run git push: {e}")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lost_race = stdout.lines().any(|l| l.starts_with('!') && !l.contains("remote rejected"))
+        && (stdout.contains("fetch first") || stdout.contains("non-fast-forward") || stdout.contains("stale info"));
+    // A ref lock held by a concurrent push on the remote is a lost race too.
+    let locked = stdout.contains("failed to lock") || stderr.contains("cannot lock ref");
+    if lost_race || locked {
+        Err(PushError::Raced)
+    } else {
+        let remote_lines: Vec<&str> = stderr.lines().filter_map(|l| l.strip_prefix("remote: ")).collect();
+        let why = if remote_lines.is_empty() { stderr.trim().to_owned() } else { remote_lines.join("\n") };
+        Err(PushError::Refused(format!("the remote refused the push: {why}")))
+    }
+}
+
+fn git(ws: &Workspace) -> Command {
+    // Run where the user would, so relative remote URLs resolve as in git.
+    let store = ws.store();
+    let mut cmd = Command::new("git");
+    cmd.current_dir(store.work_dir().unwrap_or(store.git_dir())).env("GIT_TERMINAL_PROMPT", "0");
+    cmd
+}
+
+/// Sleep a little, growing with the round, jittered so racing clones spread out.
+fn backoff(round: usize) {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let jitter = (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) as u64;
+    let cap_ms = 20u64 << round.min(5);
+    std::thread::sleep(std::time::Duration::from_millis(jitter % cap_ms + 1));
+}
