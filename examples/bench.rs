@@ -9,7 +9,9 @@
 //! processes of the release binary: `task add` (an append: open, read the index,
 //! sign, write objects, move the ref, update the index) and warm `task list`.
 //! It also times the same append done by a loop of git plumbing commands, and
-//! `verify` over the whole history in records per second.
+//! `verify` over the whole history in records per second. A second table times
+//! the server hook on a push of 1,000 records (push with the hook minus push
+//! without it) and a sync round-trip between two clones through a local remote.
 
 use std::path::Path;
 use std::process::Command;
@@ -39,6 +41,9 @@ fn main() {
     }
     let exe = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("git-crew");
     assert!(exe.is_file(), "build the binary first: cargo build --release --bins --examples ({})", exe.display());
+    // Hooks and merge drivers run `git-crew` from PATH: use the one measured.
+    let path = format!("{}:{}", exe.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+    std::env::set_var("PATH", path);
 
     println!("| records on branch | task add median | task add p90 | git plumbing append median | task list warm median | verify records/s |");
     println!("|---:|---:|---:|---:|---:|---:|");
@@ -81,6 +86,63 @@ fn main() {
             verified as f64 / verify_secs
         );
     }
+    remote_figures(&exe, runs);
+}
+
+/// The server hook on a push of 1,000 records, and a sync round-trip.
+fn remote_figures(exe: &Path, runs: usize) {
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path();
+    let home = root.join("home");
+    let crew = |dir: &Path, args: &[&str]| {
+        let out = Command::new(exe).current_dir(dir).env("CREW_HOME", &home).args(args).output().unwrap();
+        assert!(out.status.success(), "git crew {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    for bare in ["hooked.git", "plain.git"] {
+        git(root, &["init", "-q", "--bare", bare]);
+    }
+    crew(&root.join("hooked.git"), &["install", "--server"]);
+    git(root, &["init", "-q", "a"]);
+    let a = root.join("a");
+    crew(&a, &["init", "--admin", "admin"]);
+    for bare in ["hooked.git", "plain.git"] {
+        git(&a, &["push", "-q", &format!("../{bare}"), "crew"]);
+    }
+    let ws = Workspace::open(&a, "crew", KeyStore::at(&home)).unwrap();
+    for i in 0..1000 {
+        ws.add_task("admin", git_crew::workspace::NewTask { title: format!("pushed task {i}"), ..Default::default() })
+            .unwrap();
+    }
+    let push = |bare: &str| {
+        let start = Instant::now();
+        git(&a, &["push", "-q", &format!("../{bare}"), "crew"]);
+        start.elapsed()
+    };
+    let (hooked, plain) = (push("hooked.git"), push("plain.git"));
+    println!();
+    println!("| remote operation | time |");
+    println!("|---|---:|");
+    println!("| push of 1,000 records (1,000 commits), server hook on | {} |", ms(hooked));
+    println!("| same push, no hook | {} |", ms(plain));
+    println!("| server hook's share | {} |", ms(hooked.saturating_sub(plain)));
+
+    git(root, &["clone", "-q", "hooked.git", "b"]);
+    let b = root.join("b");
+    git(&a, &["remote", "add", "origin", "../hooked.git"]);
+    crew(&b, &["sync"]);
+    let mut round_trips = Vec::new();
+    for i in 0..runs.min(11) {
+        crew(&a, &["task", "add", &format!("round trip {i}")]);
+        let start = Instant::now();
+        crew(&a, &["sync"]);
+        crew(&b, &["sync"]);
+        round_trips.push(start.elapsed());
+    }
+    round_trips.sort();
+    println!(
+        "| sync round-trip (A: write then sync pushes; B: sync fetches, verifies, fast-forwards) | {} |",
+        ms(median(&round_trips))
+    );
 }
 
 /// Add `n` tasks by the admin in one commit, straight through the library.

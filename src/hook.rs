@@ -151,7 +151,8 @@ pub struct RefUpdate {
 }
 
 fn oid_or_zero(hex: &str) -> Result<Option<ObjectId>> {
-    let oid = ObjectId::from_hex(hex.as_bytes()).map_err(|_| Error::Invalid(format!("bad object id {hex:?} in hook input")))?;
+    let oid = ObjectId::from_hex(hex.as_bytes())
+        .map_err(|_| Error::Invalid(format!("bad object id {hex:?} in hook input")))?;
     Ok((!oid.is_null()).then_some(oid))
 }
 
@@ -161,7 +162,9 @@ pub fn parse_pre_receive(input: &str) -> Result<Vec<RefUpdate>> {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| match l.split_whitespace().collect::<Vec<_>>().as_slice() {
-            [old, new, name] => Ok(RefUpdate { name: (*name).to_owned(), old: oid_or_zero(old)?, new: oid_or_zero(new)? }),
+            [old, new, name] => {
+                Ok(RefUpdate { name: (*name).to_owned(), old: oid_or_zero(old)?, new: oid_or_zero(new)? })
+            }
             _ => Err(Error::Invalid(format!("malformed pre-receive line {l:?}"))),
         })
         .collect()

@@ -123,7 +123,8 @@ impl Store {
     /// added to what git migrates when it accepts the push. No-op otherwise.
     pub fn see_quarantine(&mut self) -> Result<()> {
         let Some(quarantine) = std::env::var_os("GIT_QUARANTINE_PATH") else { return Ok(()) };
-        let io = |e: std::io::Error| StoreError::Git { what: "reading the push quarantine".into(), message: e.to_string() };
+        let io =
+            |e: std::io::Error| StoreError::Git { what: "reading the push quarantine".into(), message: e.to_string() };
         let overlay = tempfile::Builder::new().prefix("git-crew-quarantine-").tempdir().map_err(io)?;
         std::fs::create_dir_all(overlay.path().join("info")).map_err(io)?;
         let main = self.repo.common_dir().join("objects");
@@ -248,7 +249,11 @@ impl Store {
         match self.config_string("core.hooksPath") {
             Some(p) => {
                 let p = PathBuf::from(p);
-                if p.is_absolute() { p } else { self.work_dir().unwrap_or(self.git_dir()).join(p) }
+                if p.is_absolute() {
+                    p
+                } else {
+                    self.work_dir().unwrap_or(self.git_dir()).join(p)
+                }
             }
             None => self.repo.common_dir().join("hooks"),
         }

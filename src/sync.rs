@@ -93,7 +93,7 @@ pub fn sync(ws: &Workspace, remote: &str, actor: &str) -> Result<Synced> {
                 let _ = ws.snapshot_for(&Need::Core);
                 return Ok(out);
             }
-            Err(PushError::Raced) => backoff(round),
+            Err(PushError::Raced) => crate::workspace::backoff(round, std::time::Duration::from_millis(20)),
             Err(PushError::Refused(why)) => return Err(Error::Remote(why)),
         }
     }
@@ -102,7 +102,13 @@ pub fn sync(ws: &Workspace, remote: &str, actor: &str) -> Result<Synced> {
 
 /// Verify what `theirs` adds to `ours`, then fast-forward or merge. `None` when
 /// the local branch moved under us.
-fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, actor: &str, out: &mut Synced) -> Result<Option<ObjectId>> {
+fn integrate(
+    ws: &Workspace,
+    ours: ObjectId,
+    theirs: ObjectId,
+    actor: &str,
+    out: &mut Synced,
+) -> Result<Option<ObjectId>> {
     let store = ws.store();
     let (fresh, ours_is_ancestor) = store.new_commits(ours, theirs)?;
     if fresh.is_empty() {
@@ -203,12 +209,4 @@ fn git(ws: &Workspace) -> Command {
     let mut cmd = Command::new("git");
     cmd.current_dir(store.work_dir().unwrap_or(store.git_dir())).env("GIT_TERMINAL_PROMPT", "0");
     cmd
-}
-
-/// Sleep a little, growing with the round, jittered so racing clones spread out.
-fn backoff(round: usize) {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let jitter = (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) as u64;
-    let cap_ms = 20u64 << round.min(5);
-    std::thread::sleep(std::time::Duration::from_millis(jitter % cap_ms + 1));
 }

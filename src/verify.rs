@@ -135,7 +135,8 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
             Error::Verify(VerifyError { failures: vec![failure] })
         })?,
     };
-    let mut walker = Walker { store, ws, placed: HashMap::new(), frames: HashMap::new(), queue: Vec::new(), copies: Vec::new() };
+    let mut walker =
+        Walker { store, ws, placed: HashMap::new(), frames: HashMap::new(), queue: Vec::new(), copies: Vec::new() };
     let mut failures: Vec<(usize, Failure)> = Vec::new();
     'history: for (n, c) in commits.iter().enumerate() {
         let parents: Vec<Option<ObjectId>> = if c.parents.is_empty() {
@@ -179,7 +180,8 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
     }
     if let Some(horizon) = base.horizon {
         for (record, (n, site)) in fresh.values().filter(|(r, _)| r.at > horizon) {
-            let reason = format!("record dated {}, more than {} minutes in the future", record.at, MAX_SKEW_MS / 60_000);
+            let reason =
+                format!("record dated {}, more than {} minutes in the future", record.at, MAX_SKEW_MS / 60_000);
             failures.push((*n, site.fail(None, Some(record.id), reason)));
         }
     }
@@ -188,7 +190,13 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
         failures.truncate(1);
     }
     if failures.is_empty() {
-        Ok(Report { tip: tip.to_string(), workspace: ws.hex(), commits: commits.len(), records: fresh.len(), failures: Vec::new() })
+        Ok(Report {
+            tip: tip.to_string(),
+            workspace: ws.hex(),
+            commits: commits.len(),
+            records: fresh.len(),
+            failures: Vec::new(),
+        })
     } else {
         Err(Error::Verify(VerifyError { failures: failures.into_iter().map(|(_, f)| f).collect() }))
     }

@@ -253,7 +253,7 @@ impl Workspace {
                     let _ = self.snapshot_for(&Need::Core);
                     return Ok(Written { records: records.into_iter().map(|(r, _)| r).collect(), commit });
                 }
-                Err(StoreError::Raced(_)) => backoff(attempt),
+                Err(StoreError::Raced(_)) => backoff(attempt, Duration::from_micros(200)),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -385,11 +385,12 @@ fn crash_point(point: &str) {
     }
 }
 
-/// Sleep a little, growing with the attempt, jittered so racing writers spread out.
-fn backoff(attempt: usize) {
+/// Sleep a random time below `unit · 2^min(attempt, 6)`, so racing writers
+/// (processes here, clones in `sync`) spread out instead of colliding again.
+pub(crate) fn backoff(attempt: usize, unit: Duration) {
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let jitter = (nanos ^ std::process::id().wrapping_mul(2_654_435_761)) as u64;
-    let cap_us = 200u64 << attempt.min(6);
-    std::thread::sleep(Duration::from_micros(jitter % cap_us));
+    let jitter = u64::from(nanos ^ std::process::id().wrapping_mul(2_654_435_761));
+    let cap = (unit.as_micros() as u64) << attempt.min(6);
+    std::thread::sleep(Duration::from_micros(jitter % cap.max(1) + 1));
 }

@@ -312,7 +312,10 @@ fn validate_receipt(r: &Receipt) -> Result<(), Problem> {
     }
     for a in &r.artifacts {
         if a.path.is_empty() || a.path.chars().count() > 1024 || a.path.chars().any(char::is_control) {
-            return field(format!("artifacts: path {:?} must be 1 to 1024 characters without control characters", a.path));
+            return field(format!(
+                "artifacts: path {:?} must be 1 to 1024 characters without control characters",
+                a.path
+            ));
         }
         if a.sha256.len() != 64 || !is_hex(&a.sha256) {
             return field(format!("artifacts: sha256 of {:?} must be 64 lowercase hex digits", a.path));

@@ -1,8 +1,9 @@
 //! `git crew demo`: a scripted scenario in a throwaway workspace.
 //!
-//! It builds a bare remote and clones for a human admin and three agents, drives
-//! them through the real CLI (this very binary) and plain git for transport, and
-//! prints what a reviewer would look at: the board, the log, `verify`.
+//! It builds a bare remote guarded by the server hook and clones for a human
+//! admin and three agents, drives them through the real CLI (this very binary)
+//! with the agents working and syncing concurrently, and prints what a reviewer
+//! would look at: the board, the log, the branch history, `verify`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -91,8 +92,10 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
         }
     };
 
-    say("== A bare remote, and the admin's clone");
+    say("== A bare remote guarded by the server hook, and the admin's clone");
     demo.git(&root, &["init", "-q", "--bare", "remote.git"])?;
+    demo.crew(&root.join("remote.git"), "alice", &["install", "--server"])?;
+    say("   remote.git: git crew install --server");
     let alice = demo.clone("alice")?;
     demo.crew(&alice, "alice", &["init", "--admin", "alice", "--name", "demo"])?;
     say("   alice: git crew init --admin alice");
@@ -102,19 +105,50 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
     }
     demo.crew(&alice, "alice", &["task", "add", "Ship the login rework", "--priority", "1", "--label", "epic"])?;
     say("   alice: git crew task add \"Ship the login rework\"");
-    demo.git(&alice, &["push", "-q", "origin", "crew"])?;
+    demo.crew(&alice, "alice", &["sync"])?;
+    say("   alice: git crew sync");
 
-    say("== Each agent works in its own clone and publishes through the remote");
-    for (i, (agent, title)) in AGENTS.iter().enumerate() {
-        let dir = demo.clone(agent)?;
-        demo.git(&dir, &["fetch", "-q", "origin", "crew:crew"])?;
-        let priority = i.to_string();
-        demo.crew(&dir, agent, &["task", "add", title, "--priority", &priority, "--label", "login"])?;
-        demo.git(&dir, &["push", "-q", "origin", "crew"])?;
-        say(&format!("   {agent}: git crew task add \"{title}\" && git push"));
+    say("== Three agents, each in its own clone, work and sync at the same time");
+    let clones: Vec<PathBuf> = AGENTS.iter().map(|(agent, _)| demo.clone(agent)).collect::<Result<_>>()?;
+    std::thread::scope(|scope| -> Result<()> {
+        let runs: Vec<_> = AGENTS
+            .iter()
+            .zip(&clones)
+            .enumerate()
+            .map(|(i, ((agent, title), dir))| {
+                let demo = &demo;
+                scope.spawn(move || -> Result<()> {
+                    demo.crew(dir, agent, &["sync"])?;
+                    let priority = i.to_string();
+                    demo.crew(dir, agent, &["task", "add", title, "--priority", &priority, "--label", "login"])?;
+                    demo.crew(dir, agent, &["task", "add", &format!("Follow-up from {agent}"), "--priority", "3"])?;
+                    demo.crew(dir, agent, &["sync"])?;
+                    Ok(())
+                })
+            })
+            .collect();
+        for run in runs {
+            run.join().map_err(|_| anyhow::anyhow!("an agent thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    for (agent, title) in AGENTS {
+        say(&format!("   {agent}: git crew sync; task add \"{title}\"; task add …; git crew sync"));
     }
-    demo.git(&alice, &["fetch", "-q", "origin", "crew:crew"])?;
+    let everyone = std::iter::once(("alice", &alice)).chain(AGENTS.iter().map(|(a, _)| *a).zip(&clones));
+    for (name, dir) in everyone {
+        demo.crew(dir, name, &["sync"])?;
+    }
+    say("   everyone: git crew sync (all clones converge on one tip)");
 
+    let tips: Vec<String> = std::iter::once(&alice)
+        .chain(&clones)
+        .map(|d| demo.git(d, &["rev-parse", "crew"]).map(|t| t.trim().to_owned()))
+        .collect::<Result<_>>()?;
+    let remote_tip = demo.git(&root.join("remote.git"), &["rev-parse", "crew"])?.trim().to_owned();
+    if tips.iter().any(|t| *t != remote_tip) {
+        bail!("the clones did not converge: remote {remote_tip}, clones {tips:?}");
+    }
     let workspace = Workspace::open(&alice, "crew", KeyStore::at(&demo.home))?;
     let report = git_crew::verify::verify(workspace.store(), false)?;
     if cx.json {
@@ -126,16 +160,23 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
             "board": serde_json::from_str::<serde_json::Value>(&board)?,
             "log": serde_json::from_str::<serde_json::Value>(&log)?,
             "verify": report,
+            "tip": remote_tip,
+            "clones": tips.len(),
         }));
     } else {
         println!("\n== The board (git crew task list)");
         print!("{}", demo.crew(&alice, "alice", &["task", "list"])?);
         println!("\n== The log (git crew log)");
         print!("{}", demo.crew(&alice, "alice", &["log"])?);
-        println!("\n== The branch history (git log --oneline crew)");
-        print!("{}", demo.git(&alice, &["log", "--format=%h %an: %s", "crew"])?);
+        println!("\n== The branch history (git log crew): one commit per write, merges from sync");
+        print!("{}", demo.git(&alice, &["log", "--graph", "--format=%h %an: %s", "crew"])?);
         println!("\n== git crew verify");
         println!("OK: {} records in {} commits verified.", report.records, report.commits);
+        println!(
+            "Tips: remote {} · clones {}",
+            &remote_tip[..7],
+            tips.iter().map(|t| &t[..7]).collect::<Vec<_>>().join(" ")
+        );
         match &args.keep {
             Some(_) => println!("\nKept in {} (keys in {}/crew-home).", root.display(), root.display()),
             None => println!("\n(workspace deleted; run `git crew demo --keep DIR` to explore it)"),

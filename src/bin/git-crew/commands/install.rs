@@ -14,8 +14,10 @@ pub fn run(cx: &Context, args: InstallArgs) -> Result<i32> {
     if !args.server {
         ws.install_merge_driver()?;
     }
-    let installed: Vec<String> =
-        names.iter().map(|n| hook::install(&hooks_dir, n).map(|p| p.display().to_string())).collect::<Result<_, _>>()?;
+    let installed: Vec<String> = names
+        .iter()
+        .map(|n| hook::install(&hooks_dir, n).map(|p| p.display().to_string()))
+        .collect::<Result<_, _>>()?;
     if cx.json {
         render::json(&serde_json::json!({ "server": args.server, "merge_driver": !args.server, "hooks": installed }));
     } else {

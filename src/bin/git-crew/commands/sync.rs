@@ -11,13 +11,11 @@ pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
     let remote = match args.remote {
         Some(r) => r,
         None if ws.store().config_string("remote.origin.url").is_some() => "origin".to_owned(),
-        None => {
-            return Err(git_crew::Error::Invalid(
-                "no remote named origin: pass REMOTE (a remote name or URL), or add one with `git remote add origin URL`"
-                    .into(),
-            )
-            .into())
-        }
+        None => return Err(git_crew::Error::Invalid(
+            "no remote named origin: pass REMOTE (a remote name or URL), or add one with `git remote add origin URL`"
+                .into(),
+        )
+        .into()),
     };
     let actor = cx.actor.clone().or_else(|| ws.store().config_string("crew.as")).unwrap_or_else(|| "crew".to_owned());
     let done = git_crew::sync::sync(&ws, &remote, &actor)?;
@@ -30,7 +28,11 @@ pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
             _ => "up to date",
         };
         let pushed = if done.pushed { ", pushed" } else { "" };
-        println!("{remote}: {} new record(s), {how}{pushed} (tip {}).", done.received, &done.tip[..12.min(done.tip.len())]);
+        println!(
+            "{remote}: {} new record(s), {how}{pushed} (tip {}).",
+            done.received,
+            &done.tip[..12.min(done.tip.len())]
+        );
     }
     Ok(0)
 }
