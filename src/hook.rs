@@ -123,7 +123,13 @@ pub fn post_commit(ws: &Workspace, actor: &str, commit: ObjectId, message: &str)
         return Ok(Vec::new());
     }
     let snap = ws.snapshot()?;
-    let summary = message.lines().next().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    // The subject, cut to what a receipt summary may hold, so no commit goes unrecorded.
+    let summary = message
+        .lines()
+        .next()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(crate::record::kinds::MAX_SUMMARY_CHARS).collect::<String>());
     let mut written = Vec::new();
     for t in trailers {
         let task = ws.resolve_task(&snap.state, &t)?;

@@ -130,7 +130,7 @@ impl std::str::FromStr for ReceiptClass {
             "build" => Ok(ReceiptClass::Build),
             "review" => Ok(ReceiptClass::Review),
             "note" => Ok(ReceiptClass::Note),
-            _ => Err(format!("unknown receipt kind {s:?}: expected commit, test, build, review or note")),
+            _ => Err(format!("unknown receipt class {s:?}: expected commit, test, build, review or note")),
         }
     }
 }
@@ -166,6 +166,9 @@ pub struct Receipt {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<Artifact>,
 }
+
+/// Longest receipt summary, in characters.
+pub const MAX_SUMMARY_CHARS: usize = 2000;
 
 /// Highest (least urgent) task priority.
 pub const MAX_PRIORITY: u8 = 4;
@@ -301,8 +304,8 @@ fn validate_receipt(r: &Receipt) -> Result<(), Problem> {
         return field("receipt: needs a summary, a commit or an artifact".into());
     }
     if let Some(s) = &r.summary {
-        if s.trim().is_empty() || s.chars().count() > 2000 {
-            return field("summary: must be 1 to 2000 characters".into());
+        if s.trim().is_empty() || s.chars().count() > MAX_SUMMARY_CHARS {
+            return field(format!("summary: must be 1 to {MAX_SUMMARY_CHARS} characters"));
         }
     }
     for c in &r.commits {

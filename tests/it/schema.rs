@@ -26,9 +26,10 @@ use std::sync::LazyLock;
 use git_crew::hlc::Hlc;
 use git_crew::id::Id;
 use git_crew::layout;
-use git_crew::record::kinds::{ActorAdmit, Genesis, TaskCreate};
+use git_crew::record::kinds::{ActorAdmit, Artifact, Genesis, Receipt, ReceiptClass, TaskCreate};
 use git_crew::record::{self, canonical, frame, Payload, Problem, Role, KINDS};
 use git_crew::sign::Keypair;
+use git_crew::workspace::Workspace;
 use jsonschema::{PatternOptions, Registry, Validator};
 use proptest::prelude::*;
 use serde_json::Value;
@@ -202,6 +203,13 @@ fn schema_property_order_is_the_canonical_key_order() {
             labels: vec!["l".into()],
             priority: 1,
         }),
+        Payload::Receipt(Receipt {
+            task: Id([7; 32]),
+            class: ReceiptClass::Test,
+            summary: Some("s".into()),
+            commits: vec!["0".repeat(40)],
+            artifacts: vec![Artifact { path: "p".into(), sha256: "0".repeat(64), size: 1 }],
+        }),
     ];
     let mut seen = BTreeSet::new();
     for payload in &full {
@@ -213,6 +221,26 @@ fn schema_property_order_is_the_canonical_key_order() {
         let listed: Vec<&str> =
             schema["properties"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
         assert_eq!(listed, emitted, "schema/{}.json properties are not in canonical order", payload.kind());
+        // Mappings inside lists (receipt artifacts): their keys too, as the
+        // first item's lines emit them (`  - path:`, then `    sha256:`, ...).
+        for (name, property) in schema["properties"].as_mapping().unwrap() {
+            let Some(item) = property["items"]["properties"].as_mapping() else { continue };
+            let listed: Vec<&str> = item.keys().map(|k| k.as_str().unwrap()).collect();
+            let name = name.as_str().unwrap();
+            let emitted: Vec<&str> = body
+                .lines()
+                .skip_while(|l| *l != format!("{name}:"))
+                .skip(1)
+                .take(listed.len())
+                .map(|l| l.trim_start_matches([' ', '-']).split(':').next().unwrap())
+                .collect();
+            assert_eq!(
+                listed,
+                emitted,
+                "schema/{}.json {name} item properties are not in canonical order",
+                payload.kind()
+            );
+        }
         seen.insert(payload.kind());
     }
     assert_eq!(seen.len(), KINDS.len(), "add the new kind, with every optional field set, to this test");
@@ -227,7 +255,8 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     world.agent(&dir, "dave");
     world.crew_ok(&dir, &["--as", "alice", "id", "new", "erin", "--role", "admin"]);
     world.crew_ok(&dir, &["--as", "alice", "id", "new", "frank", "--role", "human", "--owner", "erin"]);
-    world.crew_ok(&dir, &["--as", "alice", "task", "add", "Minimal"]);
+    let minimal = world.crew_json(&dir, &["--as", "alice", "task", "add", "Minimal"]);
+    let task: Id = minimal["id"].as_str().unwrap().parse().unwrap();
     let full = [
         "task",
         "add",
@@ -246,10 +275,39 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     world.crew_ok(&dir, &[&["--as", "carol"][..], &full].concat());
     world.crew_ok(&dir, &["--as", "bob", "task", "add", "Low", "--priority", "4", "--label", "later"]);
     world.crew_ok(&dir, &["--as", "erin", "task", "add", "Empty body is omitted", "--body", ""]);
+    // A commit receipt, as the post-commit hook writes it (summary and commits),
+    // for a plain commit on the normal branch with a Crew-Task: trailer.
+    world.crew_ok(&dir, &["install"]);
+    std::fs::write(dir.join("login.rs"), "fn main() {}\n").unwrap();
+    world.git(&dir, &["add", "login.rs"]);
+    let message = format!("Fix the login redirect\n\nCrew-Task: {}\n", &task.hex()[..8]);
+    world.git(&dir, &["commit", "-q", "-m", &message]);
+    let code_commit = world.git(&dir, &["rev-parse", "HEAD"]).trim().to_owned();
+    // There is no CLI command for other receipts yet: written by the library,
+    // one with artifacts only and one with every field (a 64-digit commit id).
+    let ws_lib = Workspace::open(&dir, "crew", world.keys()).unwrap();
+    let artifact = |path: &str, sha: u8, size| Artifact { path: path.into(), sha256: id_hex(sha), size };
+    let only_artifacts = Receipt {
+        task,
+        class: ReceiptClass::Build,
+        summary: None,
+        commits: vec![],
+        artifacts: vec![artifact("target/release/git-crew", 0xab, 4_321_000)],
+    };
+    ws_lib.add_receipt("carol", only_artifacts).unwrap();
+    let every_field = Receipt {
+        task,
+        class: ReceiptClass::Test,
+        summary: Some("cargo test: 212 passed\n\tfailed: 0 \"é🚀\" \\ \u{85}\u{2028}".into()),
+        commits: vec![code_commit.clone(), id_hex(0x5c)],
+        artifacts: vec![artifact("reports/junit.xml", 0x01, 0), artifact("ü ber/\"x\".log", 0xfe, u64::MAX)],
+    };
+    ws_lib.add_receipt("bob", every_field).unwrap();
 
     let schemas = schemas();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut optional: BTreeSet<String> = BTreeSet::new();
+    let mut receipts = Vec::new();
     let paths = world.git(&dir, &["ls-tree", "-r", "--name-only", "crew"]);
     for path in paths.lines() {
         let place = layout::classify(path).unwrap_or_else(|| panic!("{path}: outside the layout"));
@@ -268,13 +326,16 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
             if let Err(errors) = schemas.check(&f.kind, &body) {
                 panic!("{path}: record {} does not match schema/{}.json:\n{}", r.id, f.kind, errors.join("\n"));
             }
-            for k in ["owner", "body", "labels"] {
+            for k in ["owner", "body", "labels", "summary", "commits", "artifacts"] {
                 if body.get(k).is_some() {
                     optional.insert(format!("{}.{k}", f.kind));
                 }
             }
             assert_ne!(body.get("body"), Some(&Value::from("")), "{path}: an empty body is omitted");
             *seen.entry(f.kind.clone()).or_default() += 1;
+            if let Payload::Receipt(rc) = &r.payload {
+                receipts.push((r.author.clone(), rc.clone()));
+            }
             // Writers emit exactly the canonical encoding: the same inputs give the same bytes.
             let key = world.key(&ws, &r.author);
             let (again, reencoded) = record::encode(&ws, &r.author, r.at, r.payload.clone(), &key).unwrap();
@@ -293,9 +354,31 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     }
     assert_eq!(seen["actor.admit"], 5);
     assert_eq!(seen["task.create"], 4);
-    let expected: BTreeSet<String> =
-        ["actor.admit.owner", "task.create.body", "task.create.labels"].map(String::from).into();
+    assert_eq!(seen["receipt"], 3, "the post-commit hook wrote one receipt, the library two");
+    let by_hook = Receipt {
+        task,
+        class: ReceiptClass::Commit,
+        summary: Some("Fix the login redirect".into()),
+        commits: vec![code_commit],
+        artifacts: vec![],
+    };
+    assert!(receipts.contains(&("alice".to_owned(), by_hook)), "the post-commit hook's receipt: {receipts:?}");
+    let expected: BTreeSet<String> = [
+        "actor.admit.owner",
+        "task.create.body",
+        "task.create.labels",
+        "receipt.summary",
+        "receipt.commits",
+        "receipt.artifacts",
+    ]
+    .map(String::from)
+    .into();
     assert_eq!(optional, expected, "every optional field was written at least once");
+}
+
+/// 64 hex digits: the byte `b` 32 times.
+fn id_hex(b: u8) -> String {
+    Id([b; 32]).hex()
 }
 
 #[test]
