@@ -201,9 +201,13 @@ pub fn pre_push(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>> {
     let mut reports = Vec::new();
     for u in updates.iter().filter(|u| u.name == branch) {
         let Some(new) = u.new else { continue };
-        // The remote's old tip is only a usable boundary if we have it.
+        // The remote's old tip is only a usable boundary if we have it; what is
+        // trusted is the state there, never the local tip being pushed.
         let old = u.old.filter(|o| ws.store().commit(*o).is_ok());
-        let base = if old.is_some() { base_at_tip(ws)? } else { Base::default() };
+        let base = match old {
+            Some(old) => ws.trusted_base_at(old)?,
+            None => Base::default(),
+        };
         reports.push(verify::verify_new(ws.store(), old, new, &base, false)?);
     }
     Ok(reports)

@@ -128,6 +128,15 @@ impl Index {
         Ok((snap, records))
     }
 
+    /// What the cache holds, as it is, without looking at the branch: the tip it
+    /// was built at, its state without tasks, and every record there. For
+    /// callers that must not read a branch tip they do not trust yet.
+    pub fn cached(&self) -> Option<(ObjectId, State, Vec<Record>)> {
+        let core = self.read_core()?;
+        let records = self.read_journal(core.records_len)?;
+        Some((ObjectId::try_from(core.tip.as_slice()).ok()?, core.state, records))
+    }
+
     /// The core plus the shards `need` names, if they are consistent with it.
     fn assemble(&self, tip: ObjectId, core: Core, need: &Need) -> Option<Snapshot> {
         let mut state = core.state;
@@ -419,8 +428,8 @@ fn check_paths(path: &str, records: &[Record]) -> Result<()> {
     Ok(())
 }
 
-/// Decode every log file at `tip` and fold.
-fn build_from_tip(store: &Store, tip: ObjectId) -> Result<(State, Vec<Record>)> {
+/// Decode, verify and fold every log file at commit `tip`.
+pub fn build_from_tip(store: &Store, tip: ObjectId) -> Result<(State, Vec<Record>)> {
     let tree = store.commit(tip)?.tree;
     let ws = workspace_id(store, tree)?;
     let mut records = Vec::new();

@@ -202,6 +202,29 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
     }
 }
 
+/// Ids of the records that `commits` add to log files (relative to their
+/// parents), read lexically: no signature is checked here.
+pub fn records_added(store: &Store, ws: &Id, commits: &[CommitInfo]) -> Result<HashSet<Id>> {
+    let mut added = HashSet::new();
+    for c in commits {
+        let parents: Vec<Option<ObjectId>> = if c.parents.is_empty() {
+            vec![None]
+        } else {
+            c.parents.iter().map(|p| store.commit(*p).map(|pc| Some(pc.tree))).collect::<Result<_, _>>()?
+        };
+        for parent_tree in parents {
+            for change in store.diff(parent_tree, c.tree)? {
+                let Some(new) = change.new.filter(|n| n.is_plain_file()) else { continue };
+                let bytes = store.blob(new.oid)?;
+                if let Ok(frames) = frame::split(&bytes) {
+                    added.extend(frames.iter().map(|f| f.id(&bytes, ws)));
+                }
+            }
+        }
+    }
+    Ok(added)
+}
+
 fn root_workspace(store: &Store, tree: ObjectId) -> Result<Id, String> {
     let bytes = store.read(tree, layout::MANIFEST).map_err(|e| e.to_string())?;
     let bytes = bytes.ok_or("the first commit has no CREW.yaml: this branch was not created by git crew init")?;

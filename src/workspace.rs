@@ -126,6 +126,26 @@ impl Workspace {
         Ok(Some((snap.tip, Base { workspace: Some(snap.state.workspace), records, ignored, horizon: None })))
     }
 
+    /// What verifying commits on top of commit `at` may trust: every record at
+    /// `at`. Taken from the verified cache minus what later commits added when
+    /// `at` is an ancestor of the cached tip (the branch tip itself is never
+    /// read, so a tampered tip cannot get in the way), else by verifying every
+    /// record at `at`.
+    pub fn trusted_base_at(&self, at: ObjectId) -> Result<Base> {
+        if let Some((tip, state, records)) = self.index.cached() {
+            let (later, at_is_ancestor) = self.store.new_commits(at, tip)?;
+            if at_is_ancestor {
+                let added = crate::verify::records_added(&self.store, &state.workspace, &later)?;
+                let records: Vec<Record> = records.into_iter().filter(|r| !added.contains(&r.id)).collect();
+                let ignored = state.ignored.iter().map(|i| i.id).filter(|id| !added.contains(id)).collect();
+                return Ok(Base { workspace: Some(state.workspace), records, ignored, horizon: None });
+            }
+        }
+        let (state, records) = crate::index::build_from_tip(&self.store, at)?;
+        let ignored = state.ignored.iter().map(|i| i.id).collect();
+        Ok(Base { workspace: Some(state.workspace), records, ignored, horizon: None })
+    }
+
     /// Create a workspace on the branch, with `admin` as its first admin. The
     /// admin's key is generated and stored under the key store; the merge driver
     /// is configured in this repository.
