@@ -45,8 +45,8 @@ fn main() {
     let path = format!("{}:{}", exe.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
     std::env::set_var("PATH", path);
 
-    println!("| records on branch | task add median | task add p90 | git plumbing append median | task list warm median | verify records/s |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("| records on branch | task add median | task add p90 | git plumbing append median | task list warm median | next warm median | board warm median | verify records/s |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &sizes {
         let temp = tempfile::tempdir().unwrap();
         let base = match &keep {
@@ -67,6 +67,8 @@ fn main() {
         crew(&["task", "list"]); // build the index once (cold)
         let add = time(runs, |i| crew(&["task", "add", &format!("bench task {i}")]));
         let list = time(runs, |_| crew(&["task", "list"]));
+        let next = time(runs, |_| crew(&["next"]));
+        let board = time(runs, |_| crew(&["board"]));
         let plumbing = time(runs.min(11), |i| plumbing_append(&dir, i));
         let records = 1 + n + runs; // genesis, seeded tasks, tasks added by the timed appends
         let start = Instant::now();
@@ -78,11 +80,13 @@ fn main() {
         };
         assert_eq!(verified, records, "verify must see every record");
         println!(
-            "| {n} | {} | {} | {} | {} | {:.0} |",
+            "| {n} | {} | {} | {} | {} | {} | {} | {:.0} |",
             ms(median(&add)),
             ms(p90(&add)),
             ms(median(&plumbing)),
             ms(median(&list)),
+            ms(median(&next)),
+            ms(median(&board)),
             verified as f64 / verify_secs
         );
     }
@@ -143,6 +147,25 @@ fn remote_figures(exe: &Path, runs: usize) {
         "| sync round-trip (A: write then sync pushes; B: sync fetches, verifies, fast-forwards) | {} |",
         ms(median(&round_trips))
     );
+    let mut claims = Vec::new();
+    for i in 0..runs.min(11) {
+        let added = Command::new(exe)
+            .current_dir(&a)
+            .env("CREW_HOME", &home)
+            .args(["--json", "task", "add", &format!("claim me {i}")])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
+        let id = v["id"].as_str().unwrap().to_owned();
+        let start = Instant::now();
+        crew(&a, &["task", "claim", &id]);
+        claims.push(start.elapsed());
+    }
+    claims.sort();
+    println!(
+        "| claim round-trip (fetch, merge, stage, compare-and-swap push through the hooked remote) | {} |",
+        ms(median(&claims))
+    );
 }
 
 /// Add `n` tasks by the admin in one commit, straight through the library.
@@ -161,6 +184,7 @@ fn seed(ws: &Workspace, n: usize) {
             body: (i % 3 == 0).then(|| "Some longer description of the work.".to_owned()),
             labels: if i % 2 == 0 { vec!["seed".into()] } else { vec![] },
             priority: (i % 5) as u8,
+            ..Default::default()
         });
         let (r, bytes) = record::encode(&snap.state.workspace, "admin", at, payload, &key).unwrap();
         edits.push((layout::path_of(&r), bytes));

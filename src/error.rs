@@ -79,8 +79,9 @@ pub enum Error {
     /// Writing kept losing the race for the branch.
     #[error("gave up after {0} attempts: the branch kept moving under concurrent writers; try again")]
     Contention(usize),
-    /// Filesystem error outside git.
-    #[error("{what}: {source}")]
+    /// Filesystem error outside git. (The cause is the error's source, which
+    /// error chains print after the message.)
+    #[error("{what}")]
     Io {
         /// What we were doing.
         what: String,
@@ -105,6 +106,7 @@ impl Error {
             Error::Verify(_) | Error::File(_) => EXIT_VERIFY,
             Error::Suspended(_) => EXIT_SUSPENDED,
             Error::Refused(r) if r.is_suspension() => EXIT_SUSPENDED,
+            Error::Refused(r) if r.is_conflict() && !matches!(r, Refusal::DependencyCycle(_)) => EXIT_CONFLICT,
             Error::Conflict(_) => EXIT_CONFLICT,
             _ => EXIT_ERROR,
         }

@@ -84,6 +84,44 @@ pub mod as_hex {
     }
 }
 
+/// Serde for a list of [`Id`]s as hex strings.
+pub mod as_hex_list {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Id;
+
+    /// Serialize as a list of hex strings.
+    pub fn serialize<S: Serializer>(ids: &[Id], s: S) -> Result<S::Ok, S::Error> {
+        ids.iter().map(Id::hex).collect::<Vec<_>>().serialize(s)
+    }
+
+    /// Deserialize from a list of hex strings.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Id>, D::Error> {
+        Vec::<String>::deserialize(d)?.iter().map(|h| h.parse().map_err(serde::de::Error::custom)).collect()
+    }
+}
+
+/// Serde for an optional [`Id`] as a hex string.
+pub mod as_hex_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Id;
+
+    /// Serialize as hex (callers skip `None`).
+    pub fn serialize<S: Serializer>(id: &Option<Id>, s: S) -> Result<S::Ok, S::Error> {
+        match id {
+            Some(id) => s.serialize_str(&id.hex()),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Deserialize from hex.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
+        let hex = Option::<String>::deserialize(d)?;
+        hex.map(|h| h.parse().map_err(serde::de::Error::custom)).transpose()
+    }
+}
+
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::layout;
-use crate::record::{self, frame, FileError, Problem, Record, GENESIS_KIND};
+use crate::record::{self, frame, FileError, Payload, Problem, Record, GENESIS_KIND};
 use crate::state::{State, Task};
 use crate::store::Store;
 
@@ -213,7 +213,18 @@ impl Index {
         let state = if in_order {
             let touched: BTreeSet<u8> = fresh.iter().filter_map(|r| r.task()).map(|t| shard_of(&t)).collect();
             let mut state = core.state;
-            for &s in &touched {
+            // The fold checks links (parents, dependencies, cycles) against other
+            // tasks: load those shards too. A cycle check may walk any task.
+            let edits_links = fresh
+                .iter()
+                .any(|r| matches!(&r.payload, Payload::TaskEdit(_)) && !r.payload.linked_tasks().is_empty());
+            let load: BTreeSet<u8> = if edits_links {
+                (0..=255).collect()
+            } else {
+                let linked = fresh.iter().flat_map(|r| r.payload.linked_tasks()).map(|t| shard_of(&t));
+                touched.iter().copied().chain(linked).collect()
+            };
+            for &s in &load {
                 for task in self.read_shard(s, core.gen).unwrap_or_default() {
                     state.tasks.insert(task.id, task);
                 }

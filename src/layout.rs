@@ -53,11 +53,11 @@ pub fn actor_path(name: &str) -> String {
 
 /// The file a record belongs to.
 pub fn path_of(record: &Record) -> String {
-    match &record.payload {
-        Payload::Genesis(_) => MANIFEST.to_owned(),
-        Payload::ActorAdmit(a) => actor_path(&a.name),
-        Payload::TaskCreate(_) => task_path(&record.id),
-        Payload::Receipt(r) => task_path(&r.task),
+    match (&record.payload, record.task()) {
+        (Payload::ActorAdmit(a), _) => actor_path(&a.name),
+        (_, Some(task)) => task_path(&task),
+        // Only the genesis is about neither an actor nor a task.
+        _ => MANIFEST.to_owned(),
     }
 }
 

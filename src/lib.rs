@@ -16,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+pub mod board;
 pub mod error;
 pub mod hlc;
 pub mod hook;

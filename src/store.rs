@@ -243,6 +243,31 @@ impl Store {
         Ok((id, commit.message_raw_sloppy().to_str_lossy().into_owned()))
     }
 
+    /// Resolve a revision of this repository to a commit id: `HEAD`, a
+    /// reference name (`main`, `v1.0`, `refs/heads/x`) or a hex id or unique
+    /// prefix of at least four digits; tags are peeled to their commit.
+    pub fn resolve_commit(&self, rev: &str) -> Result<ObjectId> {
+        let what = format!("resolving revision {rev:?}");
+        let by_name = if rev == "HEAD" {
+            self.repo.head_id().ok().map(|i| i.detach())
+        } else {
+            self.repo.try_find_reference(rev).ok().flatten().and_then(|mut r| r.peel_to_id().ok()).map(|i| i.detach())
+        };
+        let id = match by_name {
+            Some(id) => id,
+            None => {
+                let prefix = gix::hash::Prefix::from_hex(rev).map_err(git(what.clone()))?;
+                match self.repo.objects.lookup_prefix(prefix, None).map_err(git(what.clone()))? {
+                    Some(Ok(id)) => id,
+                    Some(Err(())) => return Err(StoreError::Git { what, message: "ambiguous prefix".into() }),
+                    None => return Err(StoreError::Git { what, message: "no such object".into() }),
+                }
+            }
+        };
+        let object = self.repo.find_object(id).map_err(git(what.clone()))?;
+        Ok(object.peel_to_commit().map_err(git(what))?.id)
+    }
+
     /// Where git looks for hooks: `core.hooksPath` if set, else `hooks/` in the
     /// common git directory.
     pub fn hooks_dir(&self) -> PathBuf {
@@ -316,6 +341,19 @@ impl Store {
             }
         }
         Ok(None)
+    }
+
+    /// The names of the entries of directory `dir` in `tree` (empty if absent).
+    pub fn list(&self, tree: ObjectId, dir: &str) -> Result<Vec<String>> {
+        let mut current = tree;
+        for part in dir.split('/').filter(|p| !p.is_empty()) {
+            let entries = self.tree_entries(current)?;
+            match entries.into_iter().find(|e| e.filename == part.as_bytes() && e.mode.is_tree()) {
+                Some(e) => current = e.oid,
+                None => return Ok(Vec::new()),
+            }
+        }
+        Ok(self.tree_entries(current)?.into_iter().map(|e| e.filename.to_string()).collect())
     }
 
     fn tree_entries(&self, tree: ObjectId) -> Result<Vec<TreeEntry>> {

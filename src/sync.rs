@@ -14,11 +14,23 @@ use gix::ObjectId;
 use crate::error::{Error, Result};
 use crate::index::Need;
 use crate::merge;
+use crate::record::Payload;
+use crate::state::State;
 use crate::verify::{self, Base};
-use crate::workspace::Workspace;
+use crate::workspace::{Staged, Workspace, Written};
 
 /// How many fetch-merge-push rounds a sync tries before giving up.
-pub const MAX_ROUNDS: usize = 40;
+pub const MAX_ROUNDS: usize = 64;
+
+/// Back off after a push lost the race. The window in which another clone can
+/// win is about one round (fetch, verify, merge, push), so the unit of backoff
+/// is the round just lost, not a constant: on a loaded machine or a slow remote
+/// rounds are long, and a fixed short backoff would have every clone collide
+/// again. Jittered and doubling, as in `workspace::backoff`.
+fn back_off(round: usize, started: std::time::Instant) {
+    let unit = started.elapsed().max(std::time::Duration::from_millis(20));
+    crate::workspace::backoff(round.min(4), unit);
+}
 
 /// What a sync did.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -37,6 +49,60 @@ pub struct Synced {
     pub tip: String,
     /// Rounds needed (more than one when pushes raced).
     pub rounds: usize,
+    /// Claims that stopped counting because of what arrived (an offline claim
+    /// that lost to an earlier or online one).
+    pub lost_claims: Vec<LostClaim>,
+}
+
+/// A claim that lost, as `sync` reports it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LostClaim {
+    /// The claim record.
+    pub claim: String,
+    /// Who made it.
+    pub actor: String,
+    /// Why it does not count.
+    pub reason: String,
+}
+
+impl Synced {
+    fn new(remote: &str) -> Synced {
+        Synced {
+            remote: remote.to_owned(),
+            received: 0,
+            fast_forward: false,
+            merged: false,
+            pushed: false,
+            tip: String::new(),
+            rounds: 0,
+            lost_claims: Vec::new(),
+        }
+    }
+}
+
+/// The remote claims and syncs use by default: `git config crew.remote`, else
+/// `origin` when it is configured; `None` means local only.
+pub fn default_remote(ws: &Workspace) -> Option<String> {
+    let store = ws.store();
+    store.config_string("crew.remote").or_else(|| store.config_string("remote.origin.url").map(|_| "origin".to_owned()))
+}
+
+/// Ids of the claims the fold refuses at the local tip.
+fn refused_claims(ws: &Workspace) -> std::collections::HashSet<crate::id::Id> {
+    ws.snapshot_for(&Need::Core)
+        .map(|s| s.state.ignored.iter().filter(|i| i.kind == "task.claim").map(|i| i.id).collect())
+        .unwrap_or_default()
+}
+
+/// Claims refused now that were not in `before`.
+fn newly_lost(ws: &Workspace, before: &std::collections::HashSet<crate::id::Id>) -> Vec<LostClaim> {
+    let Ok(snap) = ws.snapshot_for(&Need::Core) else { return Vec::new() };
+    snap.state
+        .ignored
+        .iter()
+        .filter(|i| i.kind == "task.claim" && !before.contains(&i.id))
+        .map(|i| LostClaim { claim: i.id.hex(), actor: i.author.clone(), reason: i.reason.to_string() })
+        .collect()
 }
 
 /// Why a push did not land.
@@ -51,16 +117,10 @@ enum PushError {
 /// names the author of merge commits.
 pub fn sync(ws: &Workspace, remote: &str, actor: &str) -> Result<Synced> {
     let store = ws.store();
-    let mut out = Synced {
-        remote: remote.to_owned(),
-        received: 0,
-        fast_forward: false,
-        merged: false,
-        pushed: false,
-        tip: String::new(),
-        rounds: 0,
-    };
+    let mut out = Synced::new(remote);
+    let before = refused_claims(ws);
     for round in 0..MAX_ROUNDS {
+        let started = std::time::Instant::now();
         out.rounds = round + 1;
         let theirs = fetch(ws, remote)?;
         let ours = store.tip()?;
@@ -84,17 +144,73 @@ pub fn sync(ws: &Workspace, remote: &str, actor: &str) -> Result<Synced> {
         };
         out.tip = target.to_string();
         if Some(target) == theirs {
-            let _ = ws.snapshot_for(&Need::Core);
+            out.lost_claims = newly_lost(ws, &before);
             return Ok(out);
         }
         match push(ws, remote, target) {
             Ok(()) => {
                 out.pushed = true;
-                let _ = ws.snapshot_for(&Need::Core);
+                out.lost_claims = newly_lost(ws, &before);
                 return Ok(out);
             }
-            Err(PushError::Raced) => crate::workspace::backoff(round, std::time::Duration::from_millis(20)),
+            Err(PushError::Raced) => back_off(round, started),
             Err(PushError::Refused(why)) => return Err(Error::Remote(why)),
+        }
+    }
+    Err(Error::Contention(MAX_ROUNDS))
+}
+
+/// Write records as `actor` and publish them on `remote` by compare-and-swap
+/// before they count anywhere: fetch and merge the remote's branch, stage the
+/// records on top (`build` re-checks them against that state), push without
+/// force, and only then move the local branch. A push that lost the race drops
+/// the staged commit unpublished and goes around again, so `build` sees what
+/// won. This is what makes claims linearizable across clones.
+pub fn publish<F>(ws: &Workspace, remote: &str, actor: &str, need: &Need, mut build: F) -> Result<Written>
+where
+    F: FnMut(&State) -> Result<Vec<Payload>>,
+{
+    let store = ws.store();
+    for round in 0..MAX_ROUNDS {
+        let started = std::time::Instant::now();
+        let mut scratch = Synced::new(remote);
+        let theirs = fetch(ws, remote)?;
+        let ours = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
+        if let Some(theirs) = theirs.filter(|t| *t != ours) {
+            if integrate(ws, ours, theirs, actor, &mut scratch)?.is_none() {
+                continue;
+            }
+        }
+        let staged = ws.stage(actor, need, &mut build)?;
+        match push(ws, remote, staged.written.commit) {
+            Ok(()) => {
+                adopt(ws, &staged, actor)?;
+                return Ok(staged.written);
+            }
+            Err(PushError::Raced) => back_off(round, started),
+            Err(PushError::Refused(why)) => return Err(Error::Remote(why)),
+        }
+    }
+    Err(Error::Contention(MAX_ROUNDS))
+}
+
+/// Move the local branch to a published commit: a fast-forward, or a merge if
+/// a local writer moved the branch meanwhile.
+fn adopt(ws: &Workspace, staged: &Staged, actor: &str) -> Result<()> {
+    let store = ws.store();
+    let commit = staged.written.commit;
+    match store.set_tip(Some(staged.parent), commit, &staged.reflog()) {
+        Ok(()) => {
+            let _ = ws.snapshot_for(&Need::Core);
+            return Ok(());
+        }
+        Err(crate::store::StoreError::Raced(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    for _ in 0..MAX_ROUNDS {
+        let local = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
+        if integrate(ws, local, commit, actor, &mut Synced::new("local"))?.is_some() {
+            return Ok(());
         }
     }
     Err(Error::Contention(MAX_ROUNDS))

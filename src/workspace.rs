@@ -46,6 +46,24 @@ pub struct Written {
     pub commit: ObjectId,
 }
 
+/// A commit of new records that no ref points to yet.
+#[derive(Clone, Debug)]
+pub struct Staged {
+    /// The tip it was built on.
+    pub parent: ObjectId,
+    /// Its commit message.
+    pub message: String,
+    /// The records and the commit.
+    pub written: Written,
+}
+
+impl Staged {
+    /// The reflog line for moving a branch to it.
+    pub fn reflog(&self) -> String {
+        format!("git-crew: {}", self.message.lines().next().unwrap_or_default())
+    }
+}
+
 /// What `init` produced.
 #[derive(Clone, Debug)]
 pub struct Initialized {
@@ -70,6 +88,10 @@ pub struct NewTask {
     pub labels: Vec<String>,
     /// Priority 0..=4 (default 2).
     pub priority: Option<u8>,
+    /// The epic it belongs to.
+    pub parent: Option<Id>,
+    /// Tasks that must be done first.
+    pub depends_on: Vec<Id>,
 }
 
 impl Workspace {
@@ -247,37 +269,48 @@ impl Workspace {
         F: FnMut(&State) -> Result<Vec<Payload>>,
     {
         for attempt in 0..MAX_ATTEMPTS {
-            let snap = self.snapshot_for(need)?;
-            let key = self.signer(actor, &snap.state)?;
-            let payloads = build(&snap.state)?;
-            let records = self.sign_all(actor, &snap.state, payloads, &key)?;
-            let tree = self.store.commit(snap.tip)?.tree;
-            let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-            for (record, bytes) in &records {
-                let path = layout::path_of(record);
-                let base = match files.remove(&path) {
-                    Some(b) => b,
-                    None => self.store.read(tree, &path)?.unwrap_or_default(),
-                };
-                files.insert(path, merge::insert(&base, bytes, &snap.state.workspace)?);
-            }
-            let message = commit_message(records.iter().map(|(r, _)| r));
-            let edits: Vec<(String, Vec<u8>)> = files.into_iter().collect();
-            let commit = self.store.write_commit(&[snap.tip], Some(tree), &edits, actor, &message)?;
+            let staged = self.stage(actor, need, &mut build)?;
             crash_point("after-objects");
-            let reflog = format!("git-crew: {}", message.lines().next().unwrap_or_default());
-            match self.store.set_tip(Some(snap.tip), commit, &reflog) {
+            match self.store.set_tip(Some(staged.parent), staged.written.commit, &staged.reflog()) {
                 Ok(()) => {
                     // Bring the cache along now so the next command starts warm; a
                     // failure here only costs the next command some time.
                     let _ = self.snapshot_for(&Need::Core);
-                    return Ok(Written { records: records.into_iter().map(|(r, _)| r).collect(), commit });
+                    return Ok(staged.written);
                 }
                 Err(StoreError::Raced(_)) => backoff(attempt, Duration::from_micros(200)),
                 Err(e) => return Err(e.into()),
             }
         }
         Err(Error::Contention(MAX_ATTEMPTS))
+    }
+
+    /// Build, sign, check and commit records on top of the current tip without
+    /// moving the branch: the commit exists, nothing points to it yet. `write`
+    /// moves the branch to it; an online claim publishes it first.
+    pub fn stage<F>(&self, actor: &str, need: &Need, build: &mut F) -> Result<Staged>
+    where
+        F: FnMut(&State) -> Result<Vec<Payload>>,
+    {
+        let snap = self.snapshot_for(need)?;
+        let key = self.signer(actor, &snap.state)?;
+        let payloads = build(&snap.state)?;
+        let records = self.sign_all(actor, &snap.state, payloads, &key)?;
+        let tree = self.store.commit(snap.tip)?.tree;
+        let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for (record, bytes) in &records {
+            let path = layout::path_of(record);
+            let base = match files.remove(&path) {
+                Some(b) => b,
+                None => self.store.read(tree, &path)?.unwrap_or_default(),
+            };
+            files.insert(path, merge::insert(&base, bytes, &snap.state.workspace)?);
+        }
+        let message = commit_message(records.iter().map(|(r, _)| r));
+        let edits: Vec<(String, Vec<u8>)> = files.into_iter().collect();
+        let commit = self.store.write_commit(&[snap.tip], Some(tree), &edits, actor, &message)?;
+        let records = records.into_iter().map(|(r, _)| r).collect();
+        Ok(Staged { parent: snap.tip, message, written: Written { records, commit } })
     }
 
     fn sign_all(
@@ -309,8 +342,14 @@ impl Workspace {
             body: task.body.filter(|b| !b.is_empty()),
             labels: task.labels,
             priority: task.priority.unwrap_or(2),
+            parent: task.parent,
+            depends_on: task.depends_on.clone(),
         });
-        let written = self.write(actor, &Need::Core, |_| Ok(vec![payload.clone()]))?;
+        let need = match task.parent.iter().chain(&task.depends_on).copied().collect::<Vec<_>>() {
+            linked if linked.is_empty() => Need::Core,
+            linked => Need::Tasks(linked),
+        };
+        let written = self.write(actor, &need, |_| Ok(vec![payload.clone()]))?;
         Ok(written.records.into_iter().next().expect("one payload, one record"))
     }
 

@@ -77,7 +77,7 @@ pub struct ActorAdmit {
 }
 
 /// `task.create`: a new task; the record's id is the task id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskCreate {
     /// One-line title.
@@ -90,7 +90,135 @@ pub struct TaskCreate {
     pub labels: Vec<String>,
     /// 0 (most urgent) to 4.
     pub priority: u8,
+    /// The epic this task belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::id::as_hex_opt")]
+    pub parent: Option<Id>,
+    /// Tasks that must be done before this one is ready.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "crate::id::as_hex_list")]
+    pub depends_on: Vec<Id>,
 }
+
+/// `task.edit`: change a task's fields; the later edit wins, field by field.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskEdit {
+    /// The task.
+    #[serde(with = "crate::id::as_hex")]
+    pub task: Id,
+    /// New title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// New description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// New labels (replacing the old ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// New priority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+    /// New parent epic.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::id::as_hex_opt")]
+    pub parent: Option<Id>,
+    /// Dependencies to add.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "crate::id::as_hex_list")]
+    pub depends_on: Vec<Id>,
+    /// Dependencies to drop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "crate::id::as_hex_list")]
+    pub drop_depends_on: Vec<Id>,
+}
+
+/// `task.claim`: take (or renew) a task for `lease` seconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskClaim {
+    /// The task.
+    #[serde(with = "crate::id::as_hex")]
+    pub task: Id,
+    /// Seconds the claim lasts unless renewed.
+    pub lease: u64,
+    /// Written without publishing first (`--offline`): an online claim that did
+    /// not see it displaces it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
+}
+
+/// `task.release`: give a claim up (the holder), or force it free (an admin).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskRelease {
+    /// The task.
+    #[serde(with = "crate::id::as_hex")]
+    pub task: Id,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `task.handoff`: the holder passes its claim to another actor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskHandoff {
+    /// The task.
+    #[serde(with = "crate::id::as_hex")]
+    pub task: Id,
+    /// The new holder.
+    pub to: String,
+    /// A note for the new holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `task.comment`: discussion on a task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskComment {
+    /// The task.
+    #[serde(with = "crate::id::as_hex")]
+    pub task: Id,
+    /// The comment.
+    pub text: String,
+}
+
+/// `task.block`: mark a task blocked, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskBlock {
+    /// The task.
+    #[serde(with = "crate::id::as_hex")]
+    pub task: Id,
+    /// Why it cannot go on.
+    pub reason: String,
+}
+
+/// `task.unblock`: clear a block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskUnblock {
+    /// The task.
+    #[serde(with = "crate::id::as_hex")]
+    pub task: Id,
+}
+
+/// `task.done`: the holder closes a task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDone {
+    /// The task.
+    #[serde(with = "crate::id::as_hex")]
+    pub task: Id,
+    /// A receipt on the task that shows the work.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::id::as_hex_opt")]
+    pub receipt: Option<Id>,
+    /// What was done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+/// Longest lease, in seconds (a week).
+pub const MAX_LEASE_SECS: u64 = 7 * 24 * 3600;
+/// Longest comment, note or reason, in characters.
+pub const MAX_TEXT_CHARS: usize = 4000;
 
 /// What a receipt attests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,6 +347,14 @@ kinds! {
     "crew.genesis" => Genesis(Genesis),
     "actor.admit" => ActorAdmit(ActorAdmit),
     "task.create" => TaskCreate(TaskCreate),
+    "task.edit" => TaskEdit(TaskEdit),
+    "task.claim" => TaskClaim(TaskClaim),
+    "task.release" => TaskRelease(TaskRelease),
+    "task.handoff" => TaskHandoff(TaskHandoff),
+    "task.comment" => TaskComment(TaskComment),
+    "task.block" => TaskBlock(TaskBlock),
+    "task.unblock" => TaskUnblock(TaskUnblock),
+    "task.done" => TaskDone(TaskDone),
     "receipt" => Receipt(Receipt),
 }
 
@@ -249,7 +385,23 @@ impl Payload {
                 if t.body.as_deref() == Some("") {
                     return field("body: an empty body is omitted, not written".into());
                 }
+                validate_links(t.parent.as_ref(), &t.depends_on, &[])?;
             }
+            Payload::TaskEdit(e) => validate_edit(e)?,
+            Payload::TaskClaim(c) => {
+                if c.lease == 0 || c.lease > MAX_LEASE_SECS {
+                    return field(format!("lease: {} seconds is out of range 1..={MAX_LEASE_SECS}", c.lease));
+                }
+            }
+            Payload::TaskRelease(r) => validate_text("reason", r.reason.as_deref())?,
+            Payload::TaskHandoff(h) => {
+                validate_name(&h.to).map_err(|e| Problem::BadField(format!("to: {e}")))?;
+                validate_text("note", h.note.as_deref())?;
+            }
+            Payload::TaskComment(c) => validate_text("text", Some(&c.text))?,
+            Payload::TaskBlock(b) => validate_text("reason", Some(&b.reason))?,
+            Payload::TaskUnblock(_) => {}
+            Payload::TaskDone(d) => validate_text("summary", d.summary.as_deref())?,
             Payload::Receipt(r) => validate_receipt(r)?,
         }
         Ok(())
@@ -259,10 +411,79 @@ impl Payload {
     pub fn task(&self, own_id: &Id) -> Option<Id> {
         match self {
             Payload::TaskCreate(_) => Some(*own_id),
+            Payload::TaskEdit(p) => Some(p.task),
+            Payload::TaskClaim(p) => Some(p.task),
+            Payload::TaskRelease(p) => Some(p.task),
+            Payload::TaskHandoff(p) => Some(p.task),
+            Payload::TaskComment(p) => Some(p.task),
+            Payload::TaskBlock(p) => Some(p.task),
+            Payload::TaskUnblock(p) => Some(p.task),
+            Payload::TaskDone(p) => Some(p.task),
             Payload::Receipt(r) => Some(r.task),
-            _ => None,
+            Payload::Genesis(_) | Payload::ActorAdmit(_) => None,
         }
     }
+
+    /// Other tasks this record names (parent, dependencies): the fold needs them
+    /// to check it.
+    pub fn linked_tasks(&self) -> Vec<Id> {
+        match self {
+            Payload::TaskCreate(t) => t.parent.iter().chain(&t.depends_on).copied().collect(),
+            Payload::TaskEdit(e) => e.parent.iter().chain(&e.depends_on).copied().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Check free text (comments, notes, reasons, summaries): 1 to
+/// [`MAX_TEXT_CHARS`] characters, not all white space.
+fn validate_text(name: &str, text: Option<&str>) -> Result<(), Problem> {
+    match text {
+        Some(t) if t.trim().is_empty() || t.chars().count() > MAX_TEXT_CHARS => {
+            Err(Problem::BadField(format!("{name}: must be 1 to {MAX_TEXT_CHARS} characters, not all white space")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A task's links: no dependency twice, none both added and dropped.
+fn validate_links(parent: Option<&Id>, depends: &[Id], dropped: &[Id]) -> Result<(), Problem> {
+    let mut seen = std::collections::HashSet::new();
+    for d in depends.iter().chain(dropped) {
+        if !seen.insert(d) {
+            return Err(Problem::BadField(format!("depends_on: task {} is named twice", d.short())));
+        }
+    }
+    if let Some(p) = parent {
+        if depends.contains(p) {
+            return Err(Problem::BadField(format!("parent: task {} cannot also be a dependency", p.short())));
+        }
+    }
+    Ok(())
+}
+
+fn validate_edit(e: &TaskEdit) -> Result<(), Problem> {
+    let nothing = e.title.is_none()
+        && e.body.is_none()
+        && e.labels.is_empty()
+        && e.priority.is_none()
+        && e.parent.is_none()
+        && e.depends_on.is_empty()
+        && e.drop_depends_on.is_empty();
+    if nothing {
+        return Err(Problem::BadField("task.edit: changes nothing".into()));
+    }
+    let title = e.title.as_deref().unwrap_or("x");
+    validate_task_fields(title, e.priority.unwrap_or(0), &e.labels)?;
+    if e.body.as_deref() == Some("") {
+        return Err(Problem::BadField("body: an empty body is omitted, not written".into()));
+    }
+    for id in e.parent.iter().chain(&e.depends_on) {
+        if *id == e.task {
+            return Err(Problem::BadField(format!("task {} cannot depend on or belong to itself", id.short())));
+        }
+    }
+    validate_links(e.parent.as_ref(), &e.depends_on, &e.drop_depends_on)
 }
 
 /// Whether `c` would start a new line or is a control character: titles are

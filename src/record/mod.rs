@@ -75,6 +75,29 @@ impl Record {
                 };
                 format!("{} receipt on {}: {what}", r.class.as_str(), r.task.short())
             }
+            Payload::TaskEdit(e) => {
+                let mut changed: Vec<&str> = Vec::new();
+                let fields = [
+                    ("title", e.title.is_some()),
+                    ("body", e.body.is_some()),
+                    ("labels", !e.labels.is_empty()),
+                    ("priority", e.priority.is_some()),
+                    ("parent", e.parent.is_some()),
+                    ("depends_on", !e.depends_on.is_empty() || !e.drop_depends_on.is_empty()),
+                ];
+                changed.extend(fields.iter().filter(|(_, set)| *set).map(|(name, _)| *name));
+                format!("edit {}: {}", e.task.short(), changed.join(", "))
+            }
+            Payload::TaskClaim(c) => {
+                let offline = if c.offline { ", offline" } else { "" };
+                format!("claim {} for {}s{offline}", c.task.short(), c.lease)
+            }
+            Payload::TaskRelease(r) => with_text(format!("release {}", r.task.short()), r.reason.as_deref()),
+            Payload::TaskHandoff(h) => with_text(format!("hand {} to {}", h.task.short(), h.to), h.note.as_deref()),
+            Payload::TaskComment(c) => with_text(format!("comment on {}", c.task.short()), Some(&c.text)),
+            Payload::TaskBlock(b) => with_text(format!("block {}", b.task.short()), Some(&b.reason)),
+            Payload::TaskUnblock(u) => format!("unblock {}", u.task.short()),
+            Payload::TaskDone(d) => with_text(format!("done {}", d.task.short()), d.summary.as_deref()),
         }
     }
 
@@ -83,6 +106,18 @@ impl Record {
     pub fn commit_line(&self) -> String {
         format!("{} {} {}", self.kind(), self.id.short(), self.summary())
     }
+}
+
+/// `head: "first line of text"`, cut to keep summaries one short line.
+fn with_text(head: String, text: Option<&str>) -> String {
+    let Some(first) = text.and_then(|t| t.lines().find(|l| !l.trim().is_empty())) else { return head };
+    let cut: String = first.trim().chars().take(60).collect();
+    let more = if cut.chars().count() < first.trim().chars().count() || text.is_some_and(|t| t.trim().contains('\n')) {
+        "…"
+    } else {
+        ""
+    };
+    format!("{head}: {:?}", format!("{cut}{more}"))
 }
 
 /// What is wrong with some bytes claimed to be records.
@@ -345,7 +380,13 @@ mod tests {
     use kinds::TaskCreate;
 
     fn task(title: &str) -> Payload {
-        Payload::TaskCreate(TaskCreate { title: title.into(), body: None, labels: vec![], priority: 2 })
+        Payload::TaskCreate(TaskCreate {
+            title: title.into(),
+            body: None,
+            labels: vec![],
+            priority: 2,
+            ..Default::default()
+        })
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::id::Id;
 use crate::record::{Payload, Record, Role};
 
 pub use actors::Actor;
-pub use tasks::Task;
+pub use tasks::{Claim, Status, Task};
 
 /// Why the fold refuses a record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -59,12 +59,75 @@ pub enum Refusal {
     /// The task does not exist.
     #[error("no task {0}")]
     UnknownTask(String),
+    /// The receipt is not one of the task's.
+    #[error("no receipt {0} on this task")]
+    UnknownReceipt(String),
+    /// Not allowed for another reason, named.
+    #[error("not permitted: {0}")]
+    NotPermitted(String),
+    /// Someone else holds the task.
+    #[error("task {task} is held by {holder}")]
+    TaskHeld {
+        /// The task.
+        task: String,
+        /// Its holder.
+        holder: String,
+    },
+    /// The author does not hold the task.
+    #[error("{actor} does not hold task {task}")]
+    NotHolder {
+        /// The task.
+        task: String,
+        /// The author.
+        actor: String,
+    },
+    /// The task is done.
+    #[error("task {0} is done")]
+    TaskDone(String),
+    /// The task is blocked.
+    #[error("task {task} is blocked: {reason}")]
+    TaskBlocked {
+        /// The task.
+        task: String,
+        /// Why.
+        reason: String,
+    },
+    /// The task is not blocked.
+    #[error("task {0} is not blocked")]
+    NotBlocked(String),
+    /// Dependencies are not done.
+    #[error("task {task} is waiting on {}", waiting.join(", "))]
+    NotReady {
+        /// The task.
+        task: String,
+        /// Its open dependencies.
+        waiting: Vec<String>,
+    },
+    /// The change would close a cycle of dependencies or parents.
+    #[error("dependency cycle: {}", .0.join(" -> "))]
+    DependencyCycle(Vec<String>),
 }
 
 impl Refusal {
     /// Whether this refusal is because the author is suspended (exit 5).
     pub fn is_suspension(&self) -> bool {
         false
+    }
+
+    /// Whether the record is void because of concurrent work (a lost claim, a
+    /// release by a former holder, a cycle closed by two edits at once) rather
+    /// than forged or unauthorized. Void records do not fail verification.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Refusal::TaskHeld { .. }
+                | Refusal::NotHolder { .. }
+                | Refusal::TaskDone(_)
+                | Refusal::TaskBlocked { .. }
+                | Refusal::NotBlocked(_)
+                | Refusal::NotReady { .. }
+                | Refusal::DependencyCycle(_)
+        )
     }
 }
 
@@ -147,8 +210,7 @@ impl State {
         match &r.payload {
             Payload::Genesis(_) => unreachable!("handled above"),
             Payload::ActorAdmit(a) => actors::check_admit(self, author, a),
-            Payload::TaskCreate(_) => Ok(()),
-            Payload::Receipt(rc) => self.task(&rc.task).map(|_| ()),
+            _ => tasks::check(self, author, r),
         }
     }
 
@@ -174,15 +236,7 @@ impl State {
             Payload::ActorAdmit(a) => {
                 self.actors.insert(a.name.clone(), Actor::new(&a.name, a.role, a.key, a.owner.clone(), r));
             }
-            Payload::TaskCreate(t) => {
-                self.tasks.insert(r.id, Task::new(r, t));
-            }
-            Payload::Receipt(rc) => {
-                if let Some(task) = self.tasks.get_mut(&rc.task) {
-                    task.receipts.push(r.id);
-                    task.updated_at = r.at;
-                }
-            }
+            _ => tasks::apply(self, r),
         }
     }
 

@@ -1,11 +1,84 @@
-//! Tasks in the fold: the board.
+//! Tasks in the fold: the board, claims and leases.
+//!
+//! Rules (who may do what), applied in (`at`, id) order:
+//!
+//! - Anyone admitted creates, edits, comments on, blocks and unblocks a task,
+//!   and attaches receipts. Parents and dependencies must name existing tasks;
+//!   an edit that would close a dependency or parent cycle is void.
+//! - A claim counts if the task is open, not blocked, and not held by another
+//!   actor whose lease is still running at the claim's `at`. The first such
+//!   claim in fold order wins; later ones are void (lost). An online claim also
+//!   displaces a holder whose claim was written `--offline`: the online writer
+//!   published by compare-and-swap and did not see it.
+//! - A lease runs `lease` seconds from the claim and is renewed by any counted
+//!   record of the holder about the task while it runs.
+//! - Only the holder releases, hands off or closes (`task.done`); an admin may
+//!   release or close any held task.
+//!
+//! Void records are concurrency, not forgery: they change nothing, are kept in
+//! [`State::ignored`](super::State) with a reason, and `verify` accepts them
+//! ([`Refusal::is_conflict`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::hlc::Hlc;
 use crate::id::Id;
 use crate::record::kinds::TaskCreate;
-use crate::record::Record;
+use crate::record::{Payload, Record};
+
+use super::{Actor, Ignored, Refusal, State};
+
+/// Who holds a task, and until when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The holder.
+    pub actor: String,
+    /// The record that made it the holder (a claim or a handoff).
+    pub record: Id,
+    /// When the claim (or handoff) took effect.
+    pub since: Hlc,
+    /// Lease length in milliseconds.
+    pub lease_ms: i64,
+    /// Wall-clock milliseconds at which the lease runs out unless renewed.
+    pub expires_ms: i64,
+    /// Whether the claim was written offline.
+    pub offline: bool,
+    /// Who handed the task over, if it came by handoff.
+    pub from: Option<String>,
+    /// The handoff note.
+    pub note: Option<String>,
+}
+
+impl Claim {
+    /// Whether the lease still runs at `ms`.
+    pub fn live_at(&self, ms: i64) -> bool {
+        self.expires_ms > ms
+    }
+}
+
+/// Why a task is blocked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    /// Who blocked it.
+    pub by: String,
+    /// When.
+    pub at: Hlc,
+    /// Why.
+    pub reason: String,
+}
+
+/// How a task was closed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    /// Who closed it.
+    pub by: String,
+    /// When.
+    pub at: Hlc,
+    /// The receipt it names.
+    pub receipt: Option<Id>,
+    /// What was done.
+    pub summary: Option<String>,
+}
 
 /// A task as the fold sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,14 +93,48 @@ pub struct Task {
     pub labels: Vec<String>,
     /// 0 (most urgent) to 4.
     pub priority: u8,
+    /// The epic it belongs to.
+    pub parent: Option<Id>,
+    /// Tasks that must be done first.
+    pub depends_on: Vec<Id>,
     /// Who created it.
     pub created_by: String,
     /// When.
     pub created_at: Hlc,
     /// Stamp of the last record that changed it.
     pub updated_at: Hlc,
+    /// The current claim (possibly with its lease run out).
+    pub holder: Option<Claim>,
+    /// Set while blocked.
+    pub blocked: Option<Block>,
+    /// Set once done.
+    pub done: Option<Done>,
+    /// Counted comments.
+    pub comments: u32,
     /// Ids of its receipts, oldest first.
     pub receipts: Vec<Id>,
+}
+
+/// Where a task stands on the board at some moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Status {
+    /// Open, unblocked, dependencies done, nobody holds it.
+    Ready,
+    /// Held by someone whose lease runs.
+    InProgress {
+        /// The holder.
+        holder: String,
+        /// Milliseconds of lease left.
+        lease_left_ms: i64,
+    },
+    /// Blocked by someone, or waiting on dependencies.
+    Blocked {
+        /// Why.
+        why: String,
+    },
+    /// Closed.
+    Done,
 }
 
 impl Task {
@@ -38,10 +145,270 @@ impl Task {
             body: t.body.clone(),
             labels: t.labels.clone(),
             priority: t.priority,
+            parent: t.parent,
+            depends_on: t.depends_on.clone(),
             created_by: r.author.clone(),
             created_at: r.at,
             updated_at: r.at,
+            holder: None,
+            blocked: None,
+            done: None,
+            comments: 0,
             receipts: Vec::new(),
         }
+    }
+
+    /// The holder whose lease runs at `ms`.
+    pub fn holder_at(&self, ms: i64) -> Option<&Claim> {
+        self.holder.as_ref().filter(|c| c.live_at(ms))
+    }
+
+    /// Whether `actor` holds the task at `ms`.
+    pub fn held_by(&self, actor: &str, ms: i64) -> bool {
+        self.holder_at(ms).is_some_and(|c| c.actor == actor)
+    }
+
+    /// Dependencies not done yet (unknown ones count as not done).
+    pub fn waiting_on<'a>(&'a self, state: &'a State) -> impl Iterator<Item = Id> + 'a {
+        self.depends_on.iter().copied().filter(|d| state.tasks.get(d).is_none_or(|t| t.done.is_none()))
+    }
+
+    /// Where the task stands at wall-clock `now_ms`.
+    pub fn status(&self, state: &State, now_ms: i64) -> Status {
+        if self.done.is_some() {
+            return Status::Done;
+        }
+        if let Some(b) = &self.blocked {
+            return Status::Blocked { why: format!("blocked by {}: {}", b.by, b.reason) };
+        }
+        if let Some(c) = self.holder_at(now_ms) {
+            return Status::InProgress { holder: c.actor.clone(), lease_left_ms: c.expires_ms - now_ms };
+        }
+        let waiting: Vec<String> = self.waiting_on(state).map(|d| d.short()).collect();
+        if !waiting.is_empty() {
+            return Status::Blocked { why: format!("waiting on {}", waiting.join(", ")) };
+        }
+        Status::Ready
+    }
+
+    /// Whether `actor` could claim the task now: the refusal if not. Stricter
+    /// than the fold: dependencies must be done too.
+    pub fn claimable_by(&self, state: &State, actor: &str, now_ms: i64) -> Result<(), Refusal> {
+        claim_rules(self, actor, false, now_ms)?;
+        let waiting: Vec<String> = self.waiting_on(state).map(|d| d.short()).collect();
+        if waiting.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::NotReady { task: self.id.short(), waiting })
+        }
+    }
+
+    /// Ordering on the board: most urgent, then oldest, then id.
+    pub fn board_key(&self) -> (u8, Hlc, Id) {
+        (self.priority, self.created_at, self.id)
+    }
+}
+
+/// The fold's claim rule, at `ms`.
+fn claim_rules(task: &Task, actor: &str, offline: bool, ms: i64) -> Result<(), Refusal> {
+    if task.done.is_some() {
+        return Err(Refusal::TaskDone(task.id.short()));
+    }
+    if let Some(b) = &task.blocked {
+        return Err(Refusal::TaskBlocked { task: task.id.short(), reason: b.reason.clone() });
+    }
+    // An online claim displaces an offline holder; anything else is held.
+    let displaces = |c: &Claim| c.offline && !offline;
+    match task.holder_at(ms) {
+        Some(c) if c.actor != actor && !displaces(c) => {
+            Err(Refusal::TaskHeld { task: task.id.short(), holder: c.actor.clone() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether the task record `r` by `author` counts now.
+pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Refusal> {
+    for linked in r.payload.linked_tasks() {
+        state.task(&linked)?;
+    }
+    if let Payload::TaskCreate(_) = r.payload {
+        return Ok(());
+    }
+    let Some(id) = r.task() else { return Ok(()) };
+    let task = state.task(&id)?;
+    let ms = r.at.ms;
+    let holds = || task.held_by(&author.name, ms);
+    let not_holder = || Refusal::NotHolder { task: task.id.short(), actor: author.name.clone() };
+    match &r.payload {
+        Payload::TaskEdit(e) => {
+            for d in &e.depends_on {
+                if let Some(cycle) = path(state, *d, id, |t| t.depends_on.clone()) {
+                    return Err(Refusal::DependencyCycle(cycle_names(id, cycle)));
+                }
+            }
+            if let Some(p) = e.parent {
+                if let Some(cycle) = path(state, p, id, |t| t.parent.into_iter().collect()) {
+                    return Err(Refusal::DependencyCycle(cycle_names(id, cycle)));
+                }
+            }
+            Ok(())
+        }
+        Payload::TaskClaim(c) => claim_rules(task, &author.name, c.offline, ms),
+        Payload::TaskRelease(_) => {
+            let own = task.holder.as_ref().is_some_and(|c| c.actor == author.name);
+            if own || (author.is_admin() && task.holder.is_some()) {
+                Ok(())
+            } else {
+                Err(not_holder())
+            }
+        }
+        Payload::TaskHandoff(h) => {
+            if !holds() {
+                return Err(not_holder());
+            }
+            if h.to == author.name {
+                return Err(Refusal::NotPermitted(format!("{} cannot hand a task to itself", author.name)));
+            }
+            state.actors.get(&h.to).map(|_| ()).ok_or_else(|| Refusal::UnknownActor(h.to.clone()))
+        }
+        Payload::TaskDone(d) => {
+            if task.done.is_some() {
+                return Err(Refusal::TaskDone(task.id.short()));
+            }
+            if !(holds() || (author.is_admin() && task.holder.is_some())) {
+                return Err(not_holder());
+            }
+            match d.receipt {
+                Some(rc) if !task.receipts.contains(&rc) => Err(Refusal::UnknownReceipt(rc.short())),
+                _ => Ok(()),
+            }
+        }
+        Payload::TaskUnblock(_) if task.blocked.is_none() => Err(Refusal::NotBlocked(task.id.short())),
+        Payload::TaskBlock(_) if task.done.is_some() => Err(Refusal::TaskDone(task.id.short())),
+        _ => Ok(()),
+    }
+}
+
+/// A path of `next` links from `from` to `to`, if one exists (`from` first).
+fn path(state: &State, from: Id, to: Id, next: impl Fn(&Task) -> Vec<Id>) -> Option<Vec<Id>> {
+    let mut stack = vec![vec![from]];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(trail) = stack.pop() {
+        let last = *trail.last().expect("trails are never empty");
+        if last == to {
+            return Some(trail);
+        }
+        if !seen.insert(last) {
+            continue;
+        }
+        for n in state.tasks.get(&last).map(&next).unwrap_or_default() {
+            let mut longer = trail.clone();
+            longer.push(n);
+            stack.push(longer);
+        }
+    }
+    None
+}
+
+fn cycle_names(start: Id, trail: Vec<Id>) -> Vec<String> {
+    std::iter::once(start).chain(trail).map(|t| t.short()).collect()
+}
+
+/// Apply a counted task record.
+pub(super) fn apply(state: &mut State, r: &Record) {
+    if let Payload::TaskCreate(t) = &r.payload {
+        state.tasks.insert(r.id, Task::new(r, t));
+        return;
+    }
+    let Some(task) = r.task().and_then(|id| state.tasks.get_mut(&id)) else { return };
+    task.updated_at = r.at;
+    let ms = r.at.ms;
+    // Any record of the holder about the task renews a running lease.
+    if let Some(c) = task.holder.as_mut().filter(|c| c.actor == r.author && c.live_at(ms)) {
+        c.expires_ms = ms.saturating_add(c.lease_ms);
+    }
+    match &r.payload {
+        Payload::TaskEdit(e) => {
+            if let Some(t) = &e.title {
+                task.title = t.clone();
+            }
+            if let Some(b) = &e.body {
+                task.body = Some(b.clone());
+            }
+            if !e.labels.is_empty() {
+                task.labels = e.labels.clone();
+            }
+            if let Some(p) = e.priority {
+                task.priority = p;
+            }
+            if let Some(p) = e.parent {
+                task.parent = Some(p);
+            }
+            task.depends_on.retain(|d| !e.drop_depends_on.contains(d));
+            for d in &e.depends_on {
+                if !task.depends_on.contains(d) {
+                    task.depends_on.push(*d);
+                }
+            }
+        }
+        Payload::TaskClaim(c) => {
+            let lease_ms = i64::try_from(c.lease).unwrap_or(i64::MAX / 2000).saturating_mul(1000);
+            let renewal = task.holder.as_ref().is_some_and(|h| h.actor == r.author && h.live_at(ms));
+            let (from, note) = match &task.holder {
+                Some(h) if renewal => (h.from.clone(), h.note.clone()),
+                _ => (None, None),
+            };
+            let since = if renewal { task.holder.as_ref().map_or(r.at, |h| h.since) } else { r.at };
+            let record = if renewal { task.holder.as_ref().map_or(r.id, |h| h.record) } else { r.id };
+            let displaced = task.holder.as_ref().filter(|h| h.actor != r.author && h.live_at(ms)).cloned();
+            let task_short = task.id.short();
+            task.holder = Some(Claim {
+                actor: r.author.clone(),
+                record,
+                since,
+                lease_ms,
+                expires_ms: ms.saturating_add(lease_ms),
+                offline: c.offline,
+                from,
+                note,
+            });
+            // An offline claim an online one displaced: it stops counting, and
+            // its author learns that on the next sync.
+            if let Some(lost) = displaced {
+                state.ignored.push(Ignored {
+                    id: lost.record,
+                    kind: "task.claim".to_owned(),
+                    author: lost.actor,
+                    reason: Refusal::TaskHeld { task: task_short, holder: r.author.clone() },
+                });
+            }
+        }
+        Payload::TaskRelease(_) => task.holder = None,
+        Payload::TaskHandoff(h) => {
+            let lease_ms = task.holder.as_ref().map_or(0, |c| c.lease_ms);
+            task.holder = Some(Claim {
+                actor: h.to.clone(),
+                record: r.id,
+                since: r.at,
+                lease_ms,
+                expires_ms: ms.saturating_add(lease_ms),
+                offline: false,
+                from: Some(r.author.clone()),
+                note: h.note.clone(),
+            });
+        }
+        Payload::TaskComment(_) => task.comments += 1,
+        Payload::TaskBlock(b) => {
+            task.blocked = Some(Block { by: r.author.clone(), at: r.at, reason: b.reason.clone() })
+        }
+        Payload::TaskUnblock(_) => task.blocked = None,
+        Payload::TaskDone(d) => {
+            task.holder = None;
+            task.blocked = None;
+            task.done = Some(Done { by: r.author.clone(), at: r.at, receipt: d.receipt, summary: d.summary.clone() });
+        }
+        Payload::Receipt(_) => task.receipts.push(r.id),
+        Payload::Genesis(_) | Payload::ActorAdmit(_) | Payload::TaskCreate(_) => {}
     }
 }

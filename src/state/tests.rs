@@ -2,13 +2,20 @@ use super::*;
 use crate::record::encode;
 use crate::record::kinds::{ActorAdmit, Genesis, TaskCreate};
 use crate::sign::Keypair;
+use crate::state::Status;
 
 fn at(n: i64) -> Hlc {
     Hlc { ms: 1_800_000_000_000 + n, counter: 0 }
 }
 
 fn task(title: &str) -> Payload {
-    Payload::TaskCreate(TaskCreate { title: title.into(), body: None, labels: vec![], priority: 1 })
+    Payload::TaskCreate(TaskCreate {
+        title: title.into(),
+        body: None,
+        labels: vec![],
+        priority: 1,
+        ..Default::default()
+    })
 }
 
 #[test]
@@ -37,4 +44,132 @@ fn authorization_is_checked_in_the_fold() {
     // Another workspace's genesis is refused.
     let mut other = State::new(Id([9; 32]));
     assert_eq!(other.apply(&g), Err(Refusal::Genesis));
+}
+
+/// A tiny world for board rules: a workspace with admin `root` and agents
+/// `bob` and `carol`, records stamped at chosen milliseconds.
+struct Board {
+    ws: Id,
+    keys: Vec<(&'static str, Keypair)>,
+    records: Vec<Record>,
+}
+
+impl Board {
+    fn new() -> Board {
+        let keys = vec![
+            ("root", Keypair::from_seed([1; 32])),
+            ("bob", Keypair::from_seed([2; 32])),
+            ("carol", Keypair::from_seed([3; 32])),
+        ];
+        let genesis =
+            Payload::Genesis(Genesis { workspace: "w".into(), nonce: "00".repeat(16), key: keys[0].1.public() });
+        let (g, _) = encode(&Id::ZERO, "root", at(0), genesis, &keys[0].1).unwrap();
+        let mut b = Board { ws: g.id, keys, records: vec![g] };
+        for (n, name) in ["bob", "carol"].iter().enumerate() {
+            let key = b.keys[n + 1].1.public();
+            let admit = ActorAdmit { name: (*name).into(), role: Role::Agent, key, owner: Some("root".into()) };
+            b.add("root", 1 + n as i64, Payload::ActorAdmit(admit));
+        }
+        b
+    }
+
+    fn add(&mut self, who: &str, ms: i64, payload: Payload) -> Id {
+        let key = &self.keys.iter().find(|(n, _)| *n == who).unwrap().1;
+        let (r, _) = encode(&self.ws, who, at(ms), payload, key).unwrap();
+        let id = r.id;
+        self.records.push(r);
+        id
+    }
+
+    fn state(&self) -> State {
+        State::fold(self.ws, &self.records)
+    }
+}
+
+fn claim(task: Id, lease: u64, offline: bool) -> Payload {
+    Payload::TaskClaim(crate::record::kinds::TaskClaim { task, lease, offline })
+}
+
+#[test]
+fn first_claim_wins_and_a_lease_runs_out() {
+    let mut b = Board::new();
+    let t = b.add("root", 10, task("t"));
+    b.add("carol", 21, claim(t, 5, false));
+    b.add("bob", 20, claim(t, 5, false));
+    let s = b.state();
+    let holder = s.tasks[&t].holder.as_ref().unwrap();
+    assert_eq!(holder.actor, "bob", "the earlier claim wins, whatever the arrival order");
+    assert!(matches!(&s.ignored[0].reason, Refusal::TaskHeld { holder, .. } if holder == "bob"));
+    assert!(s.ignored[0].reason.is_conflict(), "a lost claim is void, not a failure");
+    // Bob's lease (5 s from ms 20) is over at ms 5_021: carol's claim then counts.
+    b.add("carol", 5_021, claim(t, 5, false));
+    assert_eq!(b.state().tasks[&t].holder.as_ref().unwrap().actor, "carol");
+}
+
+#[test]
+fn the_holders_records_renew_the_lease() {
+    let mut b = Board::new();
+    let t = b.add("root", 10, task("t"));
+    b.add("bob", 20, claim(t, 5, false));
+    let comment = Payload::TaskComment(crate::record::kinds::TaskComment { task: t, text: "on it".into() });
+    b.add("bob", 4_000, comment);
+    b.add("carol", 6_000, claim(t, 5, false));
+    let s = b.state();
+    let holder = s.tasks[&t].holder.as_ref().unwrap();
+    assert_eq!((holder.actor.as_str(), holder.expires_ms), ("bob", at(4_000).ms + 5_000));
+    assert_eq!(s.ignored.len(), 1, "carol's claim fell inside the renewed lease");
+}
+
+#[test]
+fn an_online_claim_displaces_an_offline_holder() {
+    let mut b = Board::new();
+    let t = b.add("root", 10, task("t"));
+    let offline = b.add("carol", 20, claim(t, 600, true));
+    b.add("bob", 30, claim(t, 600, false));
+    let s = b.state();
+    assert_eq!(s.tasks[&t].holder.as_ref().unwrap().actor, "bob");
+    let lost = s.ignored.iter().find(|i| i.id == offline).expect("the displaced claim is reported");
+    assert_eq!(lost.author, "carol");
+    // Two offline claims: the first stays.
+    let mut b = Board::new();
+    let t = b.add("root", 10, task("t"));
+    b.add("carol", 20, claim(t, 600, true));
+    b.add("bob", 30, claim(t, 600, true));
+    assert_eq!(b.state().tasks[&t].holder.as_ref().unwrap().actor, "carol");
+}
+
+#[test]
+fn only_the_holder_hands_off_releases_and_closes() {
+    use crate::record::kinds::{TaskDone, TaskHandoff, TaskRelease};
+    let mut b = Board::new();
+    let t = b.add("root", 10, task("t"));
+    b.add("bob", 20, claim(t, 600, false));
+    let handoff = |to: &str| Payload::TaskHandoff(TaskHandoff { task: t, to: to.into(), note: None });
+    b.add("carol", 30, handoff("carol"));
+    b.add("carol", 31, Payload::TaskRelease(TaskRelease { task: t, reason: None }));
+    b.add("bob", 40, handoff("carol"));
+    let s = b.state();
+    assert_eq!(s.ignored.len(), 2);
+    assert!(s.ignored.iter().all(|i| matches!(i.reason, Refusal::NotHolder { .. })));
+    let holder = s.tasks[&t].holder.as_ref().unwrap();
+    assert_eq!((holder.actor.as_str(), holder.from.as_deref()), ("carol", Some("bob")));
+    b.add("bob", 50, Payload::TaskDone(TaskDone { task: t, receipt: None, summary: None }));
+    b.add("root", 60, Payload::TaskRelease(TaskRelease { task: t, reason: Some("reassign".into()) }));
+    let s = b.state();
+    assert!(s.tasks[&t].done.is_none(), "bob no longer holds it");
+    assert!(s.tasks[&t].holder.is_none(), "an admin may force a release");
+}
+
+#[test]
+fn an_edit_closing_a_dependency_cycle_is_void() {
+    use crate::record::kinds::TaskEdit;
+    let mut b = Board::new();
+    let a = b.add("root", 10, task("a"));
+    let dep = TaskCreate { title: "b".into(), priority: 1, depends_on: vec![a], ..Default::default() };
+    let t = b.add("root", 11, Payload::TaskCreate(dep));
+    b.add("bob", 12, Payload::TaskEdit(TaskEdit { task: a, depends_on: vec![t], ..Default::default() }));
+    let s = b.state();
+    assert!(s.tasks[&a].depends_on.is_empty());
+    assert!(matches!(&s.ignored[0].reason, Refusal::DependencyCycle(c) if c.len() == 3));
+    assert_eq!(s.tasks[&t].status(&s, at(13).ms), Status::Blocked { why: format!("waiting on {}", a.short()) });
 }

@@ -282,9 +282,24 @@ fn the_demo_runs_and_verifies() {
     let w = World::new();
     let keep = w.path("demo");
     let out = w.crew_json(&w.root, &["demo", "--keep", keep.to_str().unwrap()]);
-    // Alice's epic plus two tasks from each of three agents, written concurrently.
-    assert_eq!(out["board"].as_array().unwrap().len(), 7);
-    assert_eq!(out["verify"]["records"], 1 + 3 + 7);
+    // Alice's epic, two tasks from each of three agents written concurrently,
+    // then the migration and the deploy that depends on it.
+    let column = |name: &str| out["board"][name].as_array().unwrap().clone();
+    let titles =
+        |name: &str| -> Vec<String> { column(name).iter().map(|t| t["title"].as_str().unwrap().to_owned()).collect() };
+    assert_eq!(titles("done"), ["Write the session-table migration"], "{}", out["board"]);
+    // The three login tasks went to three different agents through `next --claim`,
+    // and the builder handed its one to the reviewer.
+    let holders: Vec<String> = column("in_progress").iter().map(|t| t["holder"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(holders.len(), 3, "{}", out["board"]);
+    assert!(column("in_progress").iter().all(|t| t["labels"][0] == "login"), "{}", out["board"]);
+    assert_eq!(holders.iter().filter(|h| *h == "reviewer").count(), 2, "handed to the reviewer: {holders:?}");
+    assert!(!holders.contains(&"builder".to_owned()), "{holders:?}");
+    assert!(titles("ready").contains(&"Deploy the login rework".to_owned()), "its dependency is done");
+    assert_eq!(titles("ready").len() + titles("blocked").len(), 5, "{}", out["board"]);
+    // 1 genesis + 3 admissions + 9 tasks + the won claim, a receipt, its done,
+    // three `next --claim` claims and a handoff.
+    assert_eq!(out["verify"]["records"], 1 + 3 + 9 + 3 + 3 + 1);
     assert_eq!(out["clones"], 4, "every clone converged on the remote's tip");
     assert!(keep.join("remote.git").is_dir());
     let run = w.crew(&w.root, &["demo", "--keep", keep.to_str().unwrap()]);

@@ -3,8 +3,11 @@
 
 #![allow(dead_code)]
 
+use std::fs::File;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use git_crew::id::Id;
 use git_crew::sign::{KeyStore, Keypair};
@@ -179,5 +182,75 @@ impl World {
     pub fn commit_all(&self, wt: &Path, message: &str) {
         self.git(wt, &["add", "-A"]);
         self.git(wt, &["commit", "-q", "--no-verify", "-m", message]);
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on (bound, read, released).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A bare remote with the server hook installed.
+pub fn served_bare(w: &World, name: &str) -> PathBuf {
+    let bare = w.bare(name);
+    w.crew_ok(&bare, &["install", "--server"]);
+    assert!(bare.join("hooks/pre-receive").exists());
+    bare
+}
+
+/// A `git daemon` serving `root` on 127.0.0.1, killed when dropped.
+pub struct Daemon {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(w: &World) -> Daemon {
+        let port = free_port();
+        let log = w.path("daemon.log");
+        let root = w.root.to_str().unwrap();
+        let mut cmd = Command::new("git");
+        w.env(&mut cmd);
+        cmd.current_dir(&w.root)
+            .args([
+                "daemon",
+                "--reuseaddr",
+                &format!("--base-path={root}"),
+                "--export-all",
+                "--enable=receive-pack",
+                "--listen=127.0.0.1",
+                &format!("--port={port}"),
+                root,
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).unwrap());
+        let mut daemon = Daemon { child: cmd.spawn().unwrap(), port, log };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = daemon.child.try_wait().unwrap() {
+                panic!("git daemon exited ({status}): {}", daemon.log_text());
+            }
+            assert!(Instant::now() < deadline, "git daemon never listened on {port}: {}", daemon.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        daemon
+    }
+
+    pub fn url(&self, repo: &str) -> String {
+        format!("git://127.0.0.1:{}/{repo}", self.port)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -141,7 +141,13 @@ impl Net {
 
     /// A canonical `task.create` signed with `key` (valid or not for `author`).
     fn task_record(&self, author: &str, key: &Keypair, title: &str) -> (Vec<u8>, Id) {
-        let payload = Payload::TaskCreate(TaskCreate { title: title.into(), body: None, labels: vec![], priority: 2 });
+        let payload = Payload::TaskCreate(TaskCreate {
+            title: title.into(),
+            body: None,
+            labels: vec![],
+            priority: 2,
+            ..Default::default()
+        });
         let body = record::body(author, self.at(), &payload).unwrap();
         record::seal(&self.ws, "task.create", &body, key)
     }
@@ -645,8 +651,13 @@ const CASES: &[(&str, Tamper)] = &[
     }),
     ("record an hour in the future", |n, wt| {
         let at = Hlc { ms: Hlc::now().ms + 3_600_000, counter: 0 };
-        let payload =
-            Payload::TaskCreate(TaskCreate { title: "Later".into(), body: None, labels: vec![], priority: 2 });
+        let payload = Payload::TaskCreate(TaskCreate {
+            title: "Later".into(),
+            body: None,
+            labels: vec![],
+            priority: 2,
+            ..Default::default()
+        });
         let (r, bytes) = record::encode(&n.ws, "alice", at, payload, &n.key("alice")).unwrap();
         let path = n.place(wt, (bytes, r.id));
         expect(path, format!("record dated {at}, more than 10 minutes in the future"), Some(r.id))

@@ -3,8 +3,11 @@
 
 mod common;
 
+mod board;
 mod cli;
 mod concurrency;
-mod schema;
-mod tamper;
+mod hooks;
 mod merge_laws;
+mod schema;
+mod sync;
+mod tamper;

@@ -100,6 +100,7 @@ fn encode(s: &Spec) -> Rec {
         body: s.body.map(|b| BODIES[b].to_owned()),
         labels: s.labels.iter().map(|&l| LABELS[l].to_owned()).collect(),
         priority: s.priority,
+        ..Default::default()
     });
     let at = Hlc { ms: BASE_MS + s.ms, counter: s.counter };
     let (record, bytes) = record::encode(&WS, AUTHORS[s.author], at, payload, &key(s.author)).expect("valid record");

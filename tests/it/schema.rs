@@ -26,9 +26,13 @@ use std::sync::LazyLock;
 use git_crew::hlc::Hlc;
 use git_crew::id::Id;
 use git_crew::layout;
-use git_crew::record::kinds::{ActorAdmit, Artifact, Genesis, Receipt, ReceiptClass, TaskCreate};
+use git_crew::record::kinds::{
+    ActorAdmit, Artifact, Genesis, Receipt, ReceiptClass, TaskBlock, TaskClaim, TaskComment, TaskCreate, TaskDone,
+    TaskEdit, TaskHandoff, TaskRelease, TaskUnblock,
+};
 use git_crew::record::{self, canonical, frame, Payload, Problem, Role, KINDS};
 use git_crew::sign::Keypair;
+use git_crew::state::State;
 use git_crew::workspace::Workspace;
 use jsonschema::{PatternOptions, Registry, Validator};
 use proptest::prelude::*;
@@ -202,7 +206,26 @@ fn schema_property_order_is_the_canonical_key_order() {
             body: Some("b".into()),
             labels: vec!["l".into()],
             priority: 1,
+            parent: Some(Id([8; 32])),
+            depends_on: vec![Id([9; 32])],
         }),
+        Payload::TaskEdit(TaskEdit {
+            task: Id([7; 32]),
+            title: Some("t".into()),
+            body: Some("b".into()),
+            labels: vec!["l".into()],
+            priority: Some(1),
+            parent: Some(Id([8; 32])),
+            depends_on: vec![Id([9; 32])],
+            drop_depends_on: vec![Id([10; 32])],
+        }),
+        Payload::TaskClaim(TaskClaim { task: Id([7; 32]), lease: 60, offline: true }),
+        Payload::TaskRelease(TaskRelease { task: Id([7; 32]), reason: Some("r".into()) }),
+        Payload::TaskHandoff(TaskHandoff { task: Id([7; 32]), to: "bob".into(), note: Some("n".into()) }),
+        Payload::TaskComment(TaskComment { task: Id([7; 32]), text: "c".into() }),
+        Payload::TaskBlock(TaskBlock { task: Id([7; 32]), reason: "r".into() }),
+        Payload::TaskUnblock(TaskUnblock { task: Id([7; 32]) }),
+        Payload::TaskDone(TaskDone { task: Id([7; 32]), receipt: Some(Id([6; 32])), summary: Some("s".into()) }),
         Payload::Receipt(Receipt {
             task: Id([7; 32]),
             class: ReceiptClass::Test,
@@ -246,6 +269,21 @@ fn schema_property_order_is_the_canonical_key_order() {
     assert_eq!(seen.len(), KINDS.len(), "add the new kind, with every optional field set, to this test");
 }
 
+/// The fields a kind's schema lists but does not require, as `<kind>.<field>`.
+fn optional_fields() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for kind in KINDS {
+        let schema = read_json(&root().join("schema").join(format!("{kind}.json")));
+        let required: Vec<&Value> = schema["required"].as_array().unwrap().iter().collect();
+        for name in schema["properties"].as_object().unwrap().keys() {
+            if !required.contains(&&Value::from(name.as_str())) {
+                out.insert(format!("{kind}.{name}"));
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn every_record_the_cli_writes_validates_and_re_encodes() {
     let world = World::new();
@@ -255,8 +293,10 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     world.agent(&dir, "dave");
     world.crew_ok(&dir, &["--as", "alice", "id", "new", "erin", "--role", "admin"]);
     world.crew_ok(&dir, &["--as", "alice", "id", "new", "frank", "--role", "human", "--owner", "erin"]);
-    let minimal = world.crew_json(&dir, &["--as", "alice", "task", "add", "Minimal"]);
-    let task: Id = minimal["id"].as_str().unwrap().parse().unwrap();
+    // The id of the record a `--json` command printed.
+    let write = |args: &[&str]| world.crew_json(&dir, args)["id"].as_str().unwrap().to_owned();
+    let minimal = write(&["--as", "alice", "task", "add", "Minimal"]);
+    let task: Id = minimal.parse().unwrap();
     let full = [
         "task",
         "add",
@@ -273,8 +313,59 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
         "0",
     ];
     world.crew_ok(&dir, &[&["--as", "carol"][..], &full].concat());
-    world.crew_ok(&dir, &["--as", "bob", "task", "add", "Low", "--priority", "4", "--label", "later"]);
-    world.crew_ok(&dir, &["--as", "erin", "task", "add", "Empty body is omitted", "--body", ""]);
+    let low = write(&["--as", "bob", "task", "add", "Low", "--priority", "4", "--label", "later"]);
+    let empty = write(&["--as", "erin", "task", "add", "Empty body is omitted", "--body", ""]);
+    // Links: an epic, dependencies (one named by a prefix), then an edit of
+    // every field and an edit of one.
+    let epic = write(&["--as", "alice", "task", "add", "Epic"]);
+    let dep = write(&["--as", "bob", "task", "add", "Dependency"]);
+    let extra = write(&["--as", "bob", "task", "add", "Extra dependency"]);
+    let child_args: &[&str] =
+        &["task", "add", "Child", "--parent", &epic, "--depends-on", &minimal, "--depends-on", &dep[..8]];
+    let child = write(&[&["--as", "bob"][..], child_args].concat());
+    let edit: &[&str] = &[
+        "task",
+        "edit",
+        &child,
+        "--title",
+        "Child, renamed \"é\" 🚀",
+        "--body",
+        "Now:\n\tmore\r\n\u{85}\u{2028}",
+        "--label",
+        "epic-part",
+        "--label",
+        "ü",
+        "--priority",
+        "1",
+        "--parent",
+        &epic,
+        "--depends-on",
+        &extra,
+        "--drop-depends-on",
+        &minimal[..10],
+    ];
+    world.crew_ok(&dir, &[&["--as", "carol"][..], edit].concat());
+    world.crew_ok(&dir, &["--as", "dave", "task", "edit", &child, "--priority", "3"]);
+    // A claim, a comment and a handoff by the holder; the new holder attaches
+    // a receipt made by the CLI and closes the task with it.
+    world.crew_ok(&dir, &["--as", "dave", "task", "claim", &minimal, "--lease", "2h"]);
+    world.crew_ok(&dir, &["--as", "dave", "task", "comment", &minimal, "Looking into it:\n\t\"é\" 🚀 \\"]);
+    world.crew_ok(&dir, &["--as", "dave", "task", "handoff", &minimal, "--to", "carol", "--note", "Over to you\n:)"]);
+    std::fs::write(dir.join("report.txt"), "ok\n").unwrap();
+    let receipt_args: &[&str] =
+        &["receipt", "add", "--task", &minimal, "--artifact", "report.txt", "--kind", "test", "--summary"];
+    let by_cli = write(&[&["--as", "carol"][..], receipt_args, &["1 passed"]].concat());
+    world.crew_ok(&dir, &["--as", "carol", "task", "done", &minimal, "--receipt", &by_cli[..8], "--summary", "Fixed"]);
+    // An offline claim given up with a reason; a claim an admin forces free.
+    world.crew_ok(&dir, &["--as", "bob", "task", "claim", &low, "--offline"]);
+    world.crew_ok(&dir, &["--as", "bob", "task", "release", &low, "--reason", "Not today"]);
+    world.crew_ok(&dir, &["--as", "frank", "task", "claim", &empty]);
+    world.crew_ok(&dir, &["--as", "erin", "task", "release", &empty]);
+    // A block and its unblock; then a claim and a plain close.
+    world.crew_ok(&dir, &["--as", "frank", "task", "block", &dep, "--reason", "Waiting on\nthe API key"]);
+    world.crew_ok(&dir, &["--as", "bob", "task", "unblock", &dep]);
+    world.crew_ok(&dir, &["--as", "bob", "task", "claim", &dep]);
+    world.crew_ok(&dir, &["--as", "bob", "task", "done", &dep]);
     // A commit receipt, as the post-commit hook writes it (summary and commits),
     // for a plain commit on the normal branch with a Crew-Task: trailer.
     world.crew_ok(&dir, &["install"]);
@@ -283,8 +374,8 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     let message = format!("Fix the login redirect\n\nCrew-Task: {}\n", &task.hex()[..8]);
     world.git(&dir, &["commit", "-q", "-m", &message]);
     let code_commit = world.git(&dir, &["rev-parse", "HEAD"]).trim().to_owned();
-    // There is no CLI command for other receipts yet: written by the library,
-    // one with artifacts only and one with every field (a 64-digit commit id).
+    // Receipts the CLI cannot write: by the library, one with artifacts only and
+    // one with every field (a 64-digit commit id, an artifact of 2^64-1 bytes).
     let ws_lib = Workspace::open(&dir, "crew", world.keys()).unwrap();
     let artifact = |path: &str, sha: u8, size| Artifact { path: path.into(), sha256: id_hex(sha), size };
     let only_artifacts = Receipt {
@@ -306,8 +397,9 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
 
     let schemas = schemas();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    let mut optional: BTreeSet<String> = BTreeSet::new();
+    let mut written: BTreeSet<String> = BTreeSet::new();
     let mut receipts = Vec::new();
+    let mut all = Vec::new();
     let paths = world.git(&dir, &["ls-tree", "-r", "--name-only", "crew"]);
     for path in paths.lines() {
         let place = layout::classify(path).unwrap_or_else(|| panic!("{path}: outside the layout"));
@@ -326,10 +418,8 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
             if let Err(errors) = schemas.check(&f.kind, &body) {
                 panic!("{path}: record {} does not match schema/{}.json:\n{}", r.id, f.kind, errors.join("\n"));
             }
-            for k in ["owner", "body", "labels", "summary", "commits", "artifacts"] {
-                if body.get(k).is_some() {
-                    optional.insert(format!("{}.{k}", f.kind));
-                }
+            for k in body.as_object().unwrap().keys() {
+                written.insert(format!("{}.{k}", f.kind));
             }
             assert_ne!(body.get("body"), Some(&Value::from("")), "{path}: an empty body is omitted");
             *seen.entry(f.kind.clone()).or_default() += 1;
@@ -348,13 +438,18 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
                 assert_eq!(first.id, ws, "the workspace id is the genesis record's id");
             }
         }
+        all.extend(records);
     }
     for kind in KINDS {
         assert!(seen.contains_key(*kind), "the CLI wrote no {kind} record in this test (seen: {seen:?})");
     }
     assert_eq!(seen["actor.admit"], 5);
-    assert_eq!(seen["task.create"], 4);
-    assert_eq!(seen["receipt"], 3, "the post-commit hook wrote one receipt, the library two");
+    assert_eq!(seen["task.create"], 8);
+    assert_eq!(seen["task.edit"], 2);
+    assert_eq!(seen["task.claim"], 4);
+    assert_eq!(seen["task.release"], 2);
+    assert_eq!(seen["task.done"], 2);
+    assert_eq!(seen["receipt"], 4, "the CLI wrote one receipt, the post-commit hook one, the library two");
     let by_hook = Receipt {
         task,
         class: ReceiptClass::Commit,
@@ -363,17 +458,21 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
         artifacts: vec![],
     };
     assert!(receipts.contains(&("alice".to_owned(), by_hook)), "the post-commit hook's receipt: {receipts:?}");
-    let expected: BTreeSet<String> = [
-        "actor.admit.owner",
-        "task.create.body",
-        "task.create.labels",
-        "receipt.summary",
-        "receipt.commits",
-        "receipt.artifacts",
-    ]
-    .map(String::from)
-    .into();
-    assert_eq!(optional, expected, "every optional field was written at least once");
+    let optional = optional_fields();
+    let missing: Vec<&String> = optional.difference(&written).collect();
+    assert!(missing.is_empty(), "every optional field is written at least once; never written: {missing:?}");
+    // And every record the commands wrote counts: none is void.
+    let state = State::fold(ws, &all);
+    assert!(state.ignored.is_empty(), "records that do not count: {:?}", state.ignored);
+    let t = &state.tasks[&task];
+    assert_eq!(t.done.as_ref().map(|d| d.by.as_str()), Some("carol"));
+    let child = &state.tasks[&child.parse::<Id>().unwrap()];
+    assert_eq!(child.title, "Child, renamed \"é\" 🚀");
+    assert_eq!(child.priority, 3);
+    assert_eq!(child.parent, Some(epic.parse().unwrap()));
+    assert_eq!(child.depends_on, [dep.parse::<Id>().unwrap(), extra.parse().unwrap()]);
+    let out = world.crew_json(&dir, &["verify"]);
+    assert_eq!(out["ok"], true, "{out}");
 }
 
 /// 64 hex digits: the byte `b` 32 times.
@@ -428,6 +527,27 @@ fn key_order_is_checked_by_the_encoding_not_the_schema() {
         let body = format!("{head}{fields}");
         assert!(schemas().is_valid("task.create", &body_json(body.as_bytes())), "{body}");
         assert!(matches!(decode_body(&body, "task.create"), Err((_, Problem::NonCanonical))), "{body}");
+    }
+}
+
+/// Rules between fields that a JSON Schema cannot state (one value equal to
+/// another): the schema accepts these bodies, the decoder refuses them.
+/// `schema/SIGNING.md` sections 4.4 and 4.6.
+#[test]
+fn link_rules_are_checked_by_the_decoder_not_the_schema() {
+    let (a, b) = (id_hex(0xa1), id_hex(0xb2));
+    let head = |kind: &str| format!("v: 1\nkind: \"{kind}\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
+    let cases = [
+        ("task.create", format!("title: \"t\"\npriority: 2\nparent: \"{a}\"\ndepends_on:\n  - \"{b}\"\n  - \"{a}\"\n")),
+        ("task.edit", format!("task: \"{a}\"\nparent: \"{a}\"\n")),
+        ("task.edit", format!("task: \"{a}\"\ndepends_on:\n  - \"{a}\"\n")),
+        ("task.edit", format!("task: \"{a}\"\nparent: \"{b}\"\ndepends_on:\n  - \"{b}\"\n")),
+        ("task.edit", format!("task: \"{a}\"\ndepends_on:\n  - \"{b}\"\ndrop_depends_on:\n  - \"{b}\"\n")),
+    ];
+    for (kind, fields) in cases {
+        let body = format!("{}{fields}", head(kind));
+        assert!(schemas().is_valid(kind, &body_json(body.as_bytes())), "{body}");
+        assert!(matches!(decode_body(&body, kind), Err((_, Problem::BadField(_)))), "{body}");
     }
 }
 
@@ -556,6 +676,25 @@ proptest! {
         agree(schemas(), "task.create", &task_body(HEADER_AT, "t", &labels))?;
     }
 
+    // Comments, notes, reasons and summaries share one rule (common.json text).
+    #[test]
+    fn text_rules_match_the_decoder(text in edgy_string(4)) {
+        let head = format!("v: 1\nkind: \"task.comment\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
+        let body = format!("{head}task: \"{}\"\ntext: {}\n", id_hex(1), quoted(&text));
+        agree(schemas(), "task.comment", &body)?;
+    }
+
+    #[test]
+    fn lease_range_matches_the_decoder(
+        lease in prop_oneof![-3i64..4, 604_797i64..604_804, any::<i64>(), Just(i64::MAX)]
+    ) {
+        let head = format!("v: 1\nkind: \"task.claim\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
+        let body = format!("{head}task: \"{}\"\nlease: {lease}\n", id_hex(1));
+        let by_schema = schemas().is_valid("task.claim", &body_json(body.as_bytes()));
+        prop_assert_eq!(by_schema, (1..=604_800).contains(&lease), "{}", lease);
+        agree(schemas(), "task.claim", &body)?;
+    }
+
     #[test]
     fn workspace_name_rules_match_the_decoder(name in edgy_string(4)) {
         let key = Keypair::from_seed([1; 32]).public();
@@ -635,6 +774,7 @@ fn v1_workspace() -> Vec<Sample> {
                 body: None,
                 labels: vec![],
                 priority: 2,
+                ..Default::default()
             }),
             id: "49414ba4010ba0281569925157d93f50d6d83f627dc7903470574fe8f6affa57",
         },
@@ -648,6 +788,7 @@ fn v1_workspace() -> Vec<Sample> {
                 body: Some("Line 1\n\tLine 2\r\nNUL \u{0} NEL \u{85} LS \u{2028} BOM \u{feff} DEL \u{7f}".into()),
                 labels: vec!["ui".into(), "p0".into(), "ü-ber".into()],
                 priority: 0,
+                ..Default::default()
             }),
             id: "15f507eef1106e5d8eff767a8e93a9ddc3714e13ca191e6fd67dc99d602104c9",
         },
@@ -664,7 +805,13 @@ const V1_LOG_WORKSPACE: Id = Id([0x77; 32]);
 /// one file, two sharing a stamp so the file order falls back to the ids.
 fn v1_log() -> Vec<Sample> {
     let task = |title: &str, priority| {
-        Payload::TaskCreate(TaskCreate { title: title.into(), body: None, labels: vec![], priority })
+        Payload::TaskCreate(TaskCreate {
+            title: title.into(),
+            body: None,
+            labels: vec![],
+            priority,
+            ..Default::default()
+        })
     };
     vec![
         Sample {

@@ -103,7 +103,13 @@ impl Bench {
 
     /// A canonical `task.create`, signed with `key`: its bytes and id.
     fn task_record(&self, author: &str, key: &Keypair, title: &str) -> (Vec<u8>, Id) {
-        let payload = Payload::TaskCreate(TaskCreate { title: title.into(), body: None, labels: vec![], priority: 2 });
+        let payload = Payload::TaskCreate(TaskCreate {
+            title: title.into(),
+            body: None,
+            labels: vec![],
+            priority: 2,
+            ..Default::default()
+        });
         let body = record::body(author, self.at(), &payload).unwrap();
         record::seal(&self.ws, "task.create", &body, key)
     }
@@ -570,8 +576,9 @@ fn non_canonical_lines_between_fields_are_refused() {
 fn unknown_kinds_and_bad_fields_are_refused() {
     let b = Bench::new();
     let bob = b.key("bob");
-    let body = format!("v: 1\nkind: \"task.claim\"\nauthor: \"bob\"\nat: \"{}\"\ntask: \"{}\"\n", b.at(), b.task.hex());
-    let (bytes, _) = record::seal(&b.ws, "task.claim", &body, &bob);
+    let body =
+        format!("v: 1\nkind: \"task.assign\"\nauthor: \"bob\"\nat: \"{}\"\ntask: \"{}\"\n", b.at(), b.task.hex());
+    let (bytes, _) = record::seal(&b.ws, "task.assign", &body, &bob);
     let path = b.task_file();
     b.append(&path, &bytes);
     let priority = b.place(b.raw_task("bob", &bob, "title: \"Urgent\"\npriority: 9\n"));
@@ -579,7 +586,7 @@ fn unknown_kinds_and_bad_fields_are_refused() {
     let commit = b.commit("bad fields");
     let r = b.refused(true);
     assert_eq!(r.failures.len(), 3, "{:#?}", r.failures);
-    r.find(&commit, Some(&path), "unknown record kind \"task.claim\"");
+    r.find(&commit, Some(&path), "unknown record kind \"task.assign\"");
     r.find(&commit, Some(&priority), "bad field: priority: 9 is out of range 0..=4");
     let f = r.find(&commit, Some(&unknown), "bad field: ");
     assert!(f["reason"].as_str().unwrap().contains("owner"), "{f:#}");

@@ -33,9 +33,16 @@ pub enum Command {
     /// Identities: admit, list and show actors.
     #[command(subcommand)]
     Id(IdCommand),
-    /// Tasks: add, list and show.
+    /// Tasks: add, list, show, edit, claim, release, handoff, comment, block, done.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// The board: ready, in progress (holder, lease left), blocked (why), done.
+    Board(BoardArgs),
+    /// The single best ready task; with --claim, claim it.
+    Next(NextArgs),
+    /// Receipts: evidence attached to a task.
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
     /// Records on the branch, newest first.
     Log(LogArgs),
     /// Verify the whole history of the branch: signatures, authority, append-only.
@@ -142,16 +149,197 @@ pub enum TaskCommand {
         /// 0 (most urgent) to 4.
         #[arg(long, value_parser = clap::value_parser!(u8).range(0..=4))]
         priority: Option<u8>,
+        /// The epic this task belongs to.
+        #[arg(long, value_name = "ID")]
+        parent: Option<String>,
+        /// A task that must be done first (repeatable).
+        #[arg(long = "depends-on", value_name = "ID")]
+        depends_on: Vec<String>,
     },
     /// List tasks, most urgent first.
     List {
         /// Only tasks with this label.
         #[arg(long)]
         label: Option<String>,
+        /// Only tasks I hold.
+        #[arg(long)]
+        mine: bool,
     },
     /// Show a task and its history.
     Show {
         /// Task id or unique prefix.
+        id: String,
+    },
+    /// Change a task's fields (the later edit wins).
+    Edit(EditArgs),
+    /// Claim a task for a lease; linearizable through the remote when there is one.
+    Claim {
+        /// Task id or unique prefix.
+        id: String,
+        #[command(flatten)]
+        how: ClaimArgs,
+    },
+    /// Give up a claim (the holder), or force it free (an admin).
+    Release {
+        /// Task id or unique prefix.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Pass my claim to another actor.
+    Handoff {
+        /// Task id or unique prefix.
+        id: String,
+        /// The new holder.
+        #[arg(long, value_name = "NAME")]
+        to: String,
+        /// A note for the new holder.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Comment on a task.
+    Comment {
+        /// Task id or unique prefix.
+        id: String,
+        /// The comment.
+        text: String,
+    },
+    /// Mark a task blocked.
+    Block {
+        /// Task id or unique prefix.
+        id: String,
+        /// Why it cannot go on.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Clear a block.
+    Unblock {
+        /// Task id or unique prefix.
+        id: String,
+    },
+    /// Close a task I hold.
+    Done {
+        /// Task id or unique prefix.
+        id: String,
+        /// A receipt on the task that shows the work (id or prefix).
+        #[arg(long, value_name = "ID")]
+        receipt: Option<String>,
+        /// What was done.
+        #[arg(long)]
+        summary: Option<String>,
+    },
+}
+
+/// `task edit`.
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    /// Task id or unique prefix.
+    pub id: String,
+    /// New title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// New description.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// New labels, replacing the old ones (repeatable).
+    #[arg(long = "label", value_name = "LABEL")]
+    pub labels: Vec<String>,
+    /// New priority, 0 (most urgent) to 4.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=4))]
+    pub priority: Option<u8>,
+    /// New parent epic.
+    #[arg(long, value_name = "ID")]
+    pub parent: Option<String>,
+    /// Add a dependency (repeatable).
+    #[arg(long = "depends-on", value_name = "ID")]
+    pub depends_on: Vec<String>,
+    /// Drop a dependency (repeatable).
+    #[arg(long = "drop-depends-on", value_name = "ID")]
+    pub drop_depends_on: Vec<String>,
+}
+
+/// How to claim.
+#[derive(Args, Debug)]
+pub struct ClaimArgs {
+    /// Lease length: 90s, 30m, 2h, 1d (default 30m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+    pub lease: Option<u64>,
+    /// Claim on this clone only; the fold settles conflicts on the next sync.
+    #[arg(long)]
+    pub offline: bool,
+    /// Publish the claim through this remote (default: crew.remote, then origin).
+    #[arg(long, value_name = "REMOTE", conflicts_with = "offline")]
+    pub remote: Option<String>,
+}
+
+/// A lease: seconds, or a number with s, m, h or d.
+fn parse_lease(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("invalid lease {s:?}: expected e.g. 90s, 30m, 2h or 1d"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("invalid lease {s:?}: the unit must be s, m, h or d")),
+    };
+    let secs = n.saturating_mul(scale);
+    let max = git_crew::record::kinds::MAX_LEASE_SECS;
+    if secs == 0 || secs > max {
+        return Err(format!("lease {s:?} is out of range: 1s to {}d", max / 86_400));
+    }
+    Ok(secs)
+}
+
+/// `board`.
+#[derive(Args, Debug)]
+pub struct BoardArgs {
+    /// Only tasks with this label.
+    #[arg(long)]
+    pub label: Option<String>,
+}
+
+/// `next`.
+#[derive(Args, Debug)]
+pub struct NextArgs {
+    /// Only tasks with this label.
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Claim it (moving on to the next candidate when another agent wins it).
+    #[arg(long)]
+    pub claim: bool,
+    #[command(flatten)]
+    pub how: ClaimArgs,
+}
+
+/// `receipt …`.
+#[derive(Subcommand, Debug)]
+pub enum ReceiptCommand {
+    /// Attach evidence to a task: artifacts (by sha256), code commits, a summary.
+    Add {
+        /// Task id or unique prefix.
+        #[arg(long, value_name = "ID")]
+        task: String,
+        /// A file to vouch for by content hash (repeatable).
+        #[arg(long = "artifact", value_name = "FILE")]
+        artifacts: Vec<std::path::PathBuf>,
+        /// A code revision, resolved to its full commit id (repeatable).
+        #[arg(long = "commit", value_name = "REV")]
+        commits: Vec<String>,
+        /// test, build, review, note or commit (default: note, or commit with only --commit).
+        #[arg(long)]
+        kind: Option<String>,
+        /// What happened.
+        #[arg(long)]
+        summary: Option<String>,
+    },
+    /// Show a receipt.
+    Show {
+        /// Receipt id or unique prefix.
         id: String,
     },
 }
@@ -176,6 +364,9 @@ pub struct VerifyArgs {
     /// Report every failure instead of stopping at the first.
     #[arg(long)]
     pub all: bool,
+    /// Also re-hash every receipt artifact still on disk and report mismatches.
+    #[arg(long)]
+    pub artifacts: bool,
 }
 
 /// `demo`.

@@ -42,6 +42,15 @@ impl Demo {
     }
 
     fn crew(&self, dir: &Path, actor: &str, args: &[&str]) -> Result<String> {
+        let (code, stdout, stderr) = self.crew_status(dir, actor, args)?;
+        if code != 0 {
+            bail!("git crew {} failed: {stderr}", args.join(" "));
+        }
+        Ok(stdout)
+    }
+
+    /// Run git-crew and return its exit code, stdout and stderr.
+    fn crew_status(&self, dir: &Path, actor: &str, args: &[&str]) -> Result<(i32, String, String)> {
         let path = std::env::join_paths(
             std::iter::once(self.exe.parent().unwrap_or(Path::new(".")).to_owned())
                 .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
@@ -56,10 +65,21 @@ impl Demo {
             .env_remove("CREW_BRANCH")
             .output()
             .context("running git-crew")?;
-        if !out.status.success() {
-            bail!("git crew {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        Ok((out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr)))
+    }
+
+    /// The remote's tip and every clone's, which must all be the same.
+    fn converged(&self, alice: &Path, clones: &[PathBuf], when: &str) -> Result<(String, Vec<String>)> {
+        let tips: Vec<String> = std::iter::once(alice)
+            .chain(clones.iter().map(PathBuf::as_path))
+            .map(|d| self.git(d, &["rev-parse", "crew"]).map(|t| t.trim().to_owned()))
+            .collect::<Result<_>>()?;
+        let remote_tip = self.git(&self.root.join("remote.git"), &["rev-parse", "crew"])?.trim().to_owned();
+        if tips.iter().any(|t| *t != remote_tip) {
+            bail!("the clones did not converge {when}: remote {remote_tip}, clones {tips:?}");
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok((remote_tip, tips))
     }
 
     fn clone(&self, name: &str) -> Result<PathBuf> {
@@ -69,6 +89,137 @@ impl Demo {
         self.git(&dir, &["config", "user.email", &format!("{name}@demo")])?;
         Ok(dir)
     }
+}
+
+/// The `id` field of a `--json` record output.
+fn id_of(json: &str) -> Result<String> {
+    let v: serde_json::Value = serde_json::from_str(json)?;
+    v["id"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no id in {json}"))
+}
+
+/// Claims, a race, receipts, a dependency chain, `next --claim` and a handoff.
+fn board_scenario(demo: &Demo, alice: &Path, clones: &[PathBuf], say: &dyn Fn(&str)) -> Result<()> {
+    say("== The board: a dependency chain, a claim race, a receipt, next --claim, a handoff");
+    let migration = id_of(&demo.crew(
+        alice,
+        "alice",
+        &["--json", "task", "add", "Write the session-table migration", "--priority", "0", "--label", "db"],
+    )?)?;
+    let deploy = id_of(&demo.crew(
+        alice,
+        "alice",
+        &["--json", "task", "add", "Deploy the login rework", "--priority", "0", "--depends-on", &migration],
+    )?)?;
+    demo.crew(alice, "alice", &["sync"])?;
+    say(&format!(
+        "   alice: task add migration ({}), task add deploy --depends-on {}",
+        &migration[..8],
+        &migration[..8]
+    ));
+    let agents: Vec<&str> = AGENTS.iter().map(|(a, _)| *a).collect();
+    for (agent, dir) in agents.iter().zip(clones) {
+        demo.crew(dir, agent, &["sync"])?;
+    }
+
+    // Every agent claims the migration at once; the claim is a compare-and-swap
+    // push, so exactly one wins and the others exit 3 naming the holder.
+    let outcomes: Vec<(i32, String, String)> = std::thread::scope(|scope| {
+        let runs: Vec<_> = agents
+            .iter()
+            .zip(clones)
+            .map(|(agent, dir)| {
+                let m = migration.clone();
+                scope.spawn(move || demo.crew_status(dir, agent, &["task", "claim", &m, "--lease", "1h"]))
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().map_err(|_| anyhow::anyhow!("a claim thread panicked"))?)
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let winners: Vec<usize> = outcomes.iter().enumerate().filter(|(_, o)| o.0 == 0).map(|(i, _)| i).collect();
+    let [winner] = winners.as_slice() else {
+        bail!("expected exactly one claim to win, got {}: {outcomes:?}", winners.len());
+    };
+    for (i, (code, _, stderr)) in outcomes.iter().enumerate() {
+        let what = if *code == 0 { "won".to_owned() } else { format!("exit {code}: {}", stderr.trim()) };
+        say(&format!("   {}: task claim {} --lease 1h → {what}", agents[i], &migration[..8]));
+    }
+    let (holder, dir) = (agents[*winner], &clones[*winner]);
+    std::fs::write(dir.join("migration-test.log"), "migrate up: ok\nmigrate down: ok\n")?;
+    let receipt = id_of(&demo.crew(
+        dir,
+        holder,
+        &[
+            "--json",
+            "receipt",
+            "add",
+            "--task",
+            &migration,
+            "--kind",
+            "test",
+            "--artifact",
+            "migration-test.log",
+            "--summary",
+            "migration applies and rolls back",
+        ],
+    )?)?;
+    demo.crew(dir, holder, &["task", "done", &migration, "--receipt", &receipt])?;
+    demo.crew(dir, holder, &["sync"])?;
+    say(&format!(
+        "   {holder}: receipt add --artifact migration-test.log; task done --receipt {}; sync",
+        &receipt[..8]
+    ));
+
+    // Three agents ask for the best login task at once: three different tasks.
+    for (agent, dir) in agents.iter().zip(clones) {
+        demo.crew(dir, agent, &["sync"])?;
+    }
+    let picks: Vec<String> = std::thread::scope(|scope| {
+        let runs: Vec<_> = agents
+            .iter()
+            .zip(clones)
+            .map(|(agent, dir)| {
+                scope.spawn(move || demo.crew(dir, agent, &["--json", "next", "--claim", "--label", "login"]))
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().map_err(|_| anyhow::anyhow!("a next thread panicked"))?)
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let mut claimed = Vec::new();
+    for (agent, out) in agents.iter().zip(&picks) {
+        let v: serde_json::Value = serde_json::from_str(out)?;
+        let title = v["task"]["title"].as_str().unwrap_or("?").to_owned();
+        say(&format!("   {agent}: next --claim --label login → {title}"));
+        claimed.push(v["task"]["id"].as_str().unwrap_or_default().to_owned());
+    }
+    claimed.sort();
+    claimed.dedup();
+    if claimed.len() != agents.len() {
+        bail!("next --claim gave two agents the same task: {picks:?}");
+    }
+
+    // The builder hands its task to the reviewer, with a note.
+    let builder = agents.iter().position(|a| *a == "builder").unwrap_or(1);
+    let v: serde_json::Value = serde_json::from_str(&picks[builder])?;
+    let task = v["task"]["id"].as_str().unwrap_or_default().to_owned();
+    demo.crew(
+        &clones[builder],
+        "builder",
+        &["task", "handoff", &task, "--to", "reviewer", "--note", "fix is in; please review"],
+    )?;
+    demo.crew(&clones[builder], "builder", &["sync"])?;
+    say(&format!("   builder: task handoff {} --to reviewer --note \"fix is in; please review\"", &task[..8]));
+    for (agent, dir) in agents.iter().zip(clones) {
+        demo.crew(dir, agent, &["sync"])?;
+    }
+    demo.crew(alice, "alice", &["sync"])?;
+    let next = demo.crew(alice, "alice", &["next"])?;
+    say(&format!("   alice: next → {} (its dependency {} is done)", next.trim(), &migration[..8]));
+    if !next.contains(&deploy[..8]) {
+        bail!("the deploy task should be ready once the migration is done, but next says {next:?}");
+    }
+    Ok(())
 }
 
 pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
@@ -141,18 +292,13 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
     }
     say("   everyone: git crew sync (all clones converge on one tip)");
 
-    let tips: Vec<String> = std::iter::once(&alice)
-        .chain(&clones)
-        .map(|d| demo.git(d, &["rev-parse", "crew"]).map(|t| t.trim().to_owned()))
-        .collect::<Result<_>>()?;
-    let remote_tip = demo.git(&root.join("remote.git"), &["rev-parse", "crew"])?.trim().to_owned();
-    if tips.iter().any(|t| *t != remote_tip) {
-        bail!("the clones did not converge: remote {remote_tip}, clones {tips:?}");
-    }
+    demo.converged(&alice, &clones, "after the agents' writes")?;
+    board_scenario(&demo, &alice, &clones, &say)?;
+    let (remote_tip, tips) = demo.converged(&alice, &clones, "after the board scenario")?;
     let workspace = Workspace::open(&alice, "crew", KeyStore::at(&demo.home))?;
     let report = git_crew::verify::verify(workspace.store(), false)?;
     if cx.json {
-        let board = demo.crew(&alice, "alice", &["--json", "task", "list"])?;
+        let board = demo.crew(&alice, "alice", &["--json", "board"])?;
         let log = demo.crew(&alice, "alice", &["--json", "log"])?;
         crate::render::json(&serde_json::json!({
             "root": root.display().to_string(),
@@ -164,8 +310,8 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
             "clones": tips.len(),
         }));
     } else {
-        println!("\n== The board (git crew task list)");
-        print!("{}", demo.crew(&alice, "alice", &["task", "list"])?);
+        println!("\n== The board (git crew board)");
+        print!("{}", demo.crew(&alice, "alice", &["board"])?);
         println!("\n== The log (git crew log)");
         print!("{}", demo.crew(&alice, "alice", &["log"])?);
         println!("\n== The branch history (git log crew): one commit per write, merges from sync");

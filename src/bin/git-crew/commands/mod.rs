@@ -8,13 +8,14 @@ mod init;
 mod install;
 mod log;
 mod merge_driver;
+mod receipt;
 mod sync;
 mod task;
 mod verify;
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use git_crew::record::Record;
 use git_crew::sign::KeyStore;
 use git_crew::workspace::{Workspace, DEFAULT_BRANCH};
@@ -50,15 +51,20 @@ impl Context {
 
 /// Run the parsed command line; the exit code on success.
 pub fn run(cli: Cli) -> Result<i32> {
-    let dir = match cli.dir {
-        Some(d) => d,
-        None => std::env::current_dir()?,
-    };
+    // Like git's -C: relative paths in arguments (artifacts, hook files) are
+    // relative to PATH.
+    if let Some(d) = &cli.dir {
+        std::env::set_current_dir(d).with_context(|| format!("cannot change to {}", d.display()))?;
+    }
+    let dir = std::env::current_dir()?;
     let cx = Context { dir, actor: cli.actor, branch: cli.branch, json: cli.json };
     match cli.command {
         Command::Init(a) => init::run(&cx, a),
         Command::Id(c) => id::run(&cx, c),
         Command::Task(c) => task::run(&cx, c),
+        Command::Board(a) => task::board(&cx, a),
+        Command::Next(a) => task::next(&cx, a),
+        Command::Receipt(c) => receipt::run(&cx, c),
         Command::Log(a) => log::run(&cx, a),
         Command::Verify(a) => verify::run(&cx, a),
         Command::Demo(a) => demo::run(&cx, a),
@@ -107,6 +113,11 @@ impl RecordView {
             summary: r.summary(),
             fields,
         }
+    }
+
+    /// The kind's own fields.
+    pub fn fields(&self) -> &serde_json::Value {
+        &self.fields
     }
 
     /// One line for people: `7f3a2c9d 2026-…Z alice task.create "Fix login"`.

@@ -8,9 +8,8 @@ use crate::render;
 
 pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
     let ws = cx.open()?;
-    let remote = match args.remote {
+    let remote = match args.remote.or_else(|| git_crew::sync::default_remote(&ws)) {
         Some(r) => r,
-        None if ws.store().config_string("remote.origin.url").is_some() => "origin".to_owned(),
         None => return Err(git_crew::Error::Invalid(
             "no remote named origin: pass REMOTE (a remote name or URL), or add one with `git remote add origin URL`"
                 .into(),
@@ -33,6 +32,9 @@ pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
             done.received,
             &done.tip[..12.min(done.tip.len())]
         );
+        for lost in &done.lost_claims {
+            println!("lost claim {} by {}: {}", &lost.claim[..8], lost.actor, lost.reason);
+        }
     }
     Ok(0)
 }

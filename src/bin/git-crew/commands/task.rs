@@ -1,17 +1,22 @@
-//! `git crew task …`.
+//! `git crew task …`, `board` and `next`.
 
 use anyhow::Result;
-use git_crew::state::Task;
-use git_crew::workspace::NewTask;
+use git_crew::board::{self, Board, ClaimMode, ClaimTarget, DEFAULT_LEASE_SECS};
+use git_crew::id::Id;
+use git_crew::index::Need;
+use git_crew::record::kinds::TaskEdit;
+use git_crew::record::Record;
+use git_crew::state::{State, Status, Task};
+use git_crew::workspace::{NewTask, Workspace};
 use serde::Serialize;
 
 use super::{Context, RecordView};
-use crate::args::TaskCommand;
+use crate::args::{BoardArgs, ClaimArgs, EditArgs, NextArgs, TaskCommand};
 use crate::render;
 
 /// A task for `--json`, borrowing from the state.
 #[derive(Serialize)]
-struct TaskView<'a> {
+pub struct TaskView<'a> {
     id: String,
     short: String,
     title: &'a str,
@@ -19,13 +24,23 @@ struct TaskView<'a> {
     body: Option<&'a str>,
     labels: &'a [String],
     priority: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: Option<String>,
+    depends_on: Vec<String>,
+    /// `status`, and `holder` and `lease_left_ms` while in progress, or `why` while blocked.
+    #[serde(flatten)]
+    status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    done_by: Option<&'a str>,
+    receipts: usize,
+    comments: u32,
     created_by: &'a str,
     created_at: String,
     updated_at: String,
 }
 
 impl<'a> TaskView<'a> {
-    fn new(t: &'a Task) -> TaskView<'a> {
+    pub fn new(t: &'a Task, state: &State, now: i64) -> TaskView<'a> {
         TaskView {
             id: t.id.hex(),
             short: t.id.short(),
@@ -33,6 +48,12 @@ impl<'a> TaskView<'a> {
             body: t.body.as_deref(),
             labels: &t.labels,
             priority: t.priority,
+            parent: t.parent.map(|p| p.hex()),
+            depends_on: t.depends_on.iter().map(Id::hex).collect(),
+            status: t.status(state, now),
+            done_by: t.done.as_ref().map(|d| d.by.as_str()),
+            receipts: t.receipts.len(),
+            comments: t.comments,
             created_by: &t.created_by,
             created_at: t.created_at.to_string(),
             updated_at: t.updated_at.to_string(),
@@ -40,52 +61,109 @@ impl<'a> TaskView<'a> {
     }
 }
 
-/// One line for people: `7f3a2c9d P1 Fix login [auth]  (alice)`.
-fn line(t: &Task) -> String {
+/// `12m` / `3h` / `45s`: a lease left, for people.
+pub fn left(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        _ => format!("{}h", s / 3600),
+    }
+}
+
+/// One line for people: `7f3a2c9d P1 Fix login [auth]  (alice)  held by bob, 12m left`.
+pub fn line(t: &Task, state: &State, now: i64) -> String {
     let labels = if t.labels.is_empty() { String::new() } else { format!(" [{}]", t.labels.join(", ")) };
-    format!("{} P{} {}{labels}  ({})", t.id.short(), t.priority, t.title, t.created_by)
+    let status = match t.status(state, now) {
+        Status::Ready => "ready".to_owned(),
+        Status::InProgress { holder, lease_left_ms } => format!("held by {holder}, {} left", left(lease_left_ms)),
+        Status::Blocked { why } => why,
+        Status::Done => "done".to_owned(),
+    };
+    format!("{} P{} {}{labels}  ({})  {status}", t.id.short(), t.priority, t.title, t.created_by)
+}
+
+fn print_record(cx: &Context, record: &Record) {
+    if cx.json {
+        render::json(&RecordView::new(record));
+    } else {
+        println!("{} {} {}", record.id.short(), record.kind(), record.summary());
+    }
+}
+
+fn me(cx: &Context, ws: &Workspace) -> Result<String> {
+    let snap = ws.snapshot_for(&Need::Core)?;
+    Ok(ws.whoami(cx.actor.as_deref(), &snap.state)?)
+}
+
+fn ids(ws: &Workspace, prefixes: &[String]) -> Result<Vec<Id>> {
+    prefixes.iter().map(|p| Ok(ws.find_task(p)?)).collect()
+}
+
+/// Where a claim goes: `--offline`, `--remote`, else the workspace's default remote.
+fn claim_mode(ws: &Workspace, how: &ClaimArgs) -> ClaimMode {
+    if how.offline {
+        return ClaimMode::Offline;
+    }
+    match how.remote.clone().or_else(|| git_crew::sync::default_remote(ws)) {
+        Some(r) => ClaimMode::Online(r),
+        None => ClaimMode::Local,
+    }
 }
 
 pub fn run(cx: &Context, cmd: TaskCommand) -> Result<i32> {
     let ws = cx.open()?;
     match cmd {
-        TaskCommand::Add { title, body, labels, priority } => {
-            let snap = ws.snapshot_for(&git_crew::index::Need::Core)?;
-            let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
-            let record = ws.add_task(&me, NewTask { title, body, labels, priority })?;
-            if cx.json {
-                render::json(&RecordView::new(&record));
-            } else {
-                println!("{} {}", record.id.short(), record.summary());
-            }
+        TaskCommand::Add { title, body, labels, priority, parent, depends_on } => {
+            let me = me(cx, &ws)?;
+            let parent = parent.map(|p| ws.find_task(&p)).transpose()?;
+            let depends_on = ids(&ws, &depends_on)?;
+            let record = ws.add_task(&me, NewTask { title, body, labels, priority, parent, depends_on })?;
+            print_record(cx, &record);
         }
-        TaskCommand::List { label } => {
+        TaskCommand::List { label, mine } => {
             let snap = ws.snapshot()?;
-            let mut tasks: Vec<&Task> =
-                snap.state.tasks.values().filter(|t| label.as_ref().is_none_or(|l| t.labels.contains(l))).collect();
-            tasks.sort_by_key(|t| (t.priority, t.created_at, t.id));
+            let now = board::now_ms();
+            let me = if mine { Some(ws.whoami(cx.actor.as_deref(), &snap.state)?) } else { None };
+            let mut tasks: Vec<&Task> = snap
+                .state
+                .tasks
+                .values()
+                .filter(|t| label.as_ref().is_none_or(|l| t.labels.contains(l)))
+                .filter(|t| me.as_ref().is_none_or(|m| t.held_by(m, now)))
+                .collect();
+            tasks.sort_by_key(|t| t.board_key());
             if cx.json {
-                render::json(&tasks.iter().map(|t| TaskView::new(t)).collect::<Vec<_>>());
+                render::json(&tasks.iter().map(|t| TaskView::new(t, &snap.state, now)).collect::<Vec<_>>());
             } else {
-                render::lines(tasks.iter().map(|t| line(t)));
+                render::lines(tasks.iter().map(|t| line(t, &snap.state, now)));
             }
         }
         TaskCommand::Show { id } => {
+            let task_id = ws.find_task(&id)?;
             let snap = ws.snapshot()?;
-            let task_id = ws.resolve_task(&snap.state, &id)?;
-            let task = &snap.state.tasks[&task_id];
+            let task = snap.state.task(&task_id).map_err(git_crew::Error::Refused)?;
+            let now = board::now_ms();
             let history = ws.task_records(&snap, &task_id)?;
-            let view = TaskView::new(task);
+            let view = TaskView::new(task, &snap.state, now);
             let history: Vec<RecordView> = history.iter().map(RecordView::new).collect();
+            let children: Vec<String> =
+                snap.state.tasks.values().filter(|t| t.parent == Some(task_id)).map(|t| t.id.hex()).collect();
             if cx.json {
-                render::json(&serde_json::json!({ "task": view, "history": history }));
+                render::json(&serde_json::json!({ "task": view, "children": children, "history": history }));
             } else {
-                println!("{} P{} {}", view.id, view.priority, view.title);
-                if !view.labels.is_empty() {
-                    println!("labels: {}", view.labels.join(", "));
+                println!("{}", line(task, &snap.state, now));
+                println!("id: {}", task_id.hex());
+                if let Some(p) = task.parent {
+                    println!("parent: {}", p.short());
                 }
-                println!("created by {} at {}", view.created_by, view.created_at);
-                if let Some(body) = &view.body {
+                if !task.depends_on.is_empty() {
+                    println!("depends on: {}", task.depends_on.iter().map(Id::short).collect::<Vec<_>>().join(", "));
+                }
+                if !children.is_empty() {
+                    println!("children: {}", children.iter().map(|c| &c[..8]).collect::<Vec<_>>().join(", "));
+                }
+                if let Some(body) = &task.body {
                     println!("\n{body}\n");
                 }
                 println!("history:");
@@ -94,6 +172,137 @@ pub fn run(cx: &Context, cmd: TaskCommand) -> Result<i32> {
                 }
             }
         }
+        TaskCommand::Edit(args) => {
+            let me = me(cx, &ws)?;
+            let edit = edit_payload(&ws, args)?;
+            print_record(cx, &ws.edit_task(&me, edit)?);
+        }
+        TaskCommand::Claim { id, how } => {
+            let me = me(cx, &ws)?;
+            let task = ws.find_task(&id)?;
+            let mode = claim_mode(&ws, &how);
+            let record = ws.claim(&me, &ClaimTarget::Task(task), how.lease.unwrap_or(DEFAULT_LEASE_SECS), &mode)?;
+            print_record(cx, &record);
+        }
+        TaskCommand::Release { id, reason } => {
+            let me = me(cx, &ws)?;
+            print_record(cx, &ws.release(&me, ws.find_task(&id)?, reason)?);
+        }
+        TaskCommand::Handoff { id, to, note } => {
+            let me = me(cx, &ws)?;
+            print_record(cx, &ws.handoff(&me, ws.find_task(&id)?, &to, note)?);
+        }
+        TaskCommand::Comment { id, text } => {
+            let me = me(cx, &ws)?;
+            print_record(cx, &ws.comment(&me, ws.find_task(&id)?, text)?);
+        }
+        TaskCommand::Block { id, reason } => {
+            let me = me(cx, &ws)?;
+            print_record(cx, &ws.block(&me, ws.find_task(&id)?, reason)?);
+        }
+        TaskCommand::Unblock { id } => {
+            let me = me(cx, &ws)?;
+            print_record(cx, &ws.unblock(&me, ws.find_task(&id)?)?);
+        }
+        TaskCommand::Done { id, receipt, summary } => {
+            let me = me(cx, &ws)?;
+            let task = ws.find_task(&id)?;
+            let receipt = receipt.map(|r| ws.resolve_receipt(task, &r)).transpose()?;
+            print_record(cx, &ws.done(&me, task, receipt, summary)?);
+        }
+    }
+    Ok(0)
+}
+
+fn edit_payload(ws: &Workspace, a: EditArgs) -> Result<TaskEdit> {
+    Ok(TaskEdit {
+        task: ws.find_task(&a.id)?,
+        title: a.title,
+        body: a.body,
+        labels: a.labels,
+        priority: a.priority,
+        parent: a.parent.map(|p| ws.find_task(&p)).transpose()?,
+        depends_on: ids(ws, &a.depends_on)?,
+        drop_depends_on: ids(ws, &a.drop_depends_on)?,
+    })
+}
+
+/// `git crew board`.
+pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
+    let ws = cx.open()?;
+    let snap = ws.snapshot()?;
+    let now = board::now_ms();
+    let b = Board::new(&snap.state, args.label.as_deref(), now);
+    let state = &snap.state;
+    let views = |ts: &[&'_ Task]| -> Vec<serde_json::Value> {
+        ts.iter().map(|t| serde_json::to_value(TaskView::new(t, state, now)).unwrap_or_default()).collect()
+    };
+    if cx.json {
+        let blocked: Vec<&Task> = b.blocked.iter().map(|(t, _)| *t).collect();
+        render::json(&serde_json::json!({
+            "ready": views(&b.ready),
+            "in_progress": views(&b.in_progress),
+            "blocked": views(&blocked),
+            "done": views(&b.done),
+        }));
+        return Ok(0);
+    }
+    let mut out = Vec::new();
+    let mut column = |name: &str, rows: Vec<String>| {
+        out.push(format!("{name} ({})", rows.len()));
+        out.extend(rows.into_iter().map(|r| format!("  {r}")));
+    };
+    let short = |t: &Task| format!("{} P{} {}", t.id.short(), t.priority, render::fit(&t.title, 60));
+    column("READY", b.ready.iter().map(|t| short(t)).collect());
+    column(
+        "IN PROGRESS",
+        b.in_progress
+            .iter()
+            .map(|t| {
+                let c = t.holder_at(now).expect("in progress means held");
+                format!("{}  {} ({} left)", short(t), c.actor, left(c.expires_ms - now))
+            })
+            .collect(),
+    );
+    column("BLOCKED", b.blocked.iter().map(|(t, why)| format!("{}  {why}", short(t))).collect());
+    column(
+        "DONE",
+        b.done.iter().map(|t| format!("{}  by {}", short(t), t.done.as_ref().map_or("?", |d| &d.by))).collect(),
+    );
+    render::lines(out);
+    Ok(0)
+}
+
+/// `git crew next [--claim]`.
+pub fn next(cx: &Context, args: NextArgs) -> Result<i32> {
+    let ws = cx.open()?;
+    if args.claim {
+        let me = me(cx, &ws)?;
+        let mode = claim_mode(&ws, &args.how);
+        let lease = args.how.lease.unwrap_or(DEFAULT_LEASE_SECS);
+        let record = ws.claim(&me, &ClaimTarget::Next(args.label), lease, &mode)?;
+        let task = record.task().expect("a claim names its task");
+        let snap = ws.snapshot_for(&Need::Tasks(vec![task]))?;
+        let t = snap.state.task(&task).map_err(git_crew::Error::Refused)?;
+        let now = board::now_ms();
+        if cx.json {
+            render::json(
+                &serde_json::json!({ "task": TaskView::new(t, &snap.state, now), "claim": RecordView::new(&record) }),
+            );
+        } else {
+            println!("claimed {}", line(t, &snap.state, now));
+        }
+        return Ok(0);
+    }
+    let snap = ws.snapshot()?;
+    let now = board::now_ms();
+    let best = board::next(&snap.state, args.label.as_deref(), now);
+    if cx.json {
+        render::json(&serde_json::json!({ "task": best.map(|t| TaskView::new(t, &snap.state, now)) }));
+    } else if let Some(t) = best {
+        println!("{}", line(t, &snap.state, now));
+    } else {
+        println!("nothing ready");
     }
     Ok(0)
 }

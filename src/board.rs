@@ -1,0 +1,290 @@
+//! The task board: what is ready, who holds what, and the task operations
+//! commands call (edit, claim, release, handoff, comment, block, done, receipts).
+//!
+//! The rules live in the fold ([`crate::state::tasks`]); this module picks
+//! tasks ([`next`], [`Board`]) and turns a command into records through
+//! [`Workspace::write`], whose closure re-checks everything at the tip that
+//! wins. Online claims go through [`crate::sync::publish`] instead, so the
+//! claim lands on the remote by compare-and-swap or not at all.
+
+use std::path::Path;
+
+use gix::ObjectId;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::hlc::Hlc;
+use crate::id::{self, Id};
+use crate::index::Need;
+use crate::record::kinds::{
+    Artifact, TaskBlock, TaskClaim, TaskComment, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock,
+};
+use crate::record::{Payload, Record};
+use crate::state::{State, Status, Task};
+use crate::workspace::{Workspace, Written};
+
+/// Default lease of a claim: 30 minutes.
+pub const DEFAULT_LEASE_SECS: u64 = 30 * 60;
+
+/// The wall clock in milliseconds, as the board sees it.
+pub fn now_ms() -> i64 {
+    Hlc::now().ms
+}
+
+/// Ready tasks (open, unblocked, dependencies done, unheld or lease run out)
+/// with `label` if given, most urgent first, then oldest, then by id.
+pub fn ready<'a>(state: &'a State, label: Option<&str>, now_ms: i64) -> Vec<&'a Task> {
+    let mut tasks: Vec<&Task> = state
+        .tasks
+        .values()
+        .filter(|t| label.is_none_or(|l| t.labels.iter().any(|x| x == l)))
+        .filter(|t| t.status(state, now_ms) == Status::Ready)
+        .collect();
+    tasks.sort_by_key(|t| t.board_key());
+    tasks
+}
+
+/// The single best ready task.
+pub fn next<'a>(state: &'a State, label: Option<&str>, now_ms: i64) -> Option<&'a Task> {
+    ready(state, label, now_ms).into_iter().next()
+}
+
+/// Every task in its column, each column in board order.
+#[derive(Debug, Default, Serialize)]
+pub struct Board<'a> {
+    /// Ready to claim.
+    pub ready: Vec<&'a Task>,
+    /// Held, with the lease running.
+    pub in_progress: Vec<&'a Task>,
+    /// Blocked or waiting on dependencies.
+    pub blocked: Vec<(&'a Task, String)>,
+    /// Closed.
+    pub done: Vec<&'a Task>,
+}
+
+impl<'a> Board<'a> {
+    /// Sort `state`'s tasks into columns at `now_ms`.
+    pub fn new(state: &'a State, label: Option<&str>, now_ms: i64) -> Board<'a> {
+        let mut tasks: Vec<&Task> =
+            state.tasks.values().filter(|t| label.is_none_or(|l| t.labels.iter().any(|x| x == l))).collect();
+        tasks.sort_by_key(|t| t.board_key());
+        let mut board = Board::default();
+        for t in tasks {
+            match t.status(state, now_ms) {
+                Status::Ready => board.ready.push(t),
+                Status::InProgress { .. } => board.in_progress.push(t),
+                Status::Blocked { why } => board.blocked.push((t, why)),
+                Status::Done => board.done.push(t),
+            }
+        }
+        board
+    }
+}
+
+/// How a claim is made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimMode {
+    /// Through this remote, by compare-and-swap push: linearizable across clones.
+    Online(String),
+    /// On this clone only, by compare-and-swap of the local branch.
+    Local,
+    /// Local and marked offline: settled by the fold on the next sync.
+    Offline,
+}
+
+/// Which task to claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimTarget {
+    /// This task.
+    Task(Id),
+    /// The best ready task (with this label), re-picked on every attempt.
+    Next(Option<String>),
+}
+
+/// The records of one task operation.
+fn one(written: Written) -> Record {
+    written.records.into_iter().next().expect("one payload, one record")
+}
+
+impl Workspace {
+    /// Resolve a task id or unique prefix without loading the whole board when
+    /// the prefix names its shard (two or more hex digits).
+    pub fn find_task(&self, prefix: &str) -> Result<Id> {
+        let lower = prefix.to_ascii_lowercase();
+        if lower.len() >= 2 && lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let snap = self.snapshot_for(&Need::Core)?;
+            let tree = self.store().commit(snap.tip)?.tree;
+            let ids = self.store().list(tree, &format!("tasks/{}", &lower[..2]))?;
+            let ids = ids.iter().filter_map(|f| f.strip_suffix(".yaml")?.parse::<Id>().ok());
+            return Ok(id::resolve_prefix(&lower, "task", ids)?);
+        }
+        let snap = self.snapshot()?;
+        self.resolve_task(&snap.state, prefix)
+    }
+
+    /// What a write about `task` needs loaded: the task and its dependencies.
+    fn need_for(&self, task: Id) -> Result<Need> {
+        let snap = self.snapshot_for(&Need::Tasks(vec![task]))?;
+        let deps = snap.state.task(&task).map(|t| t.depends_on.clone()).map_err(Error::Refused)?;
+        Ok(Need::Tasks(std::iter::once(task).chain(deps).collect()))
+    }
+
+    /// Write one record about `task` as `actor`; the fold's rules decide.
+    fn task_write(&self, actor: &str, task: Id, payload: Payload) -> Result<Record> {
+        let need = self.need_for(task)?;
+        Ok(one(self.write(actor, &need, |_| Ok(vec![payload.clone()]))?))
+    }
+
+    /// `task edit`. Adding a dependency or parent checks for cycles across the
+    /// whole board.
+    pub fn edit_task(&self, actor: &str, edit: TaskEdit) -> Result<Record> {
+        let need =
+            if edit.depends_on.is_empty() && edit.parent.is_none() { self.need_for(edit.task)? } else { Need::All };
+        let payload = Payload::TaskEdit(edit);
+        Ok(one(self.write(actor, &need, |_| Ok(vec![payload.clone()]))?))
+    }
+
+    /// Claim a task (or the best ready one) for `lease` seconds. Exits 3 (an
+    /// [`Error::Refused`] conflict) when it is held, blocked, done or waiting.
+    pub fn claim(&self, actor: &str, target: &ClaimTarget, lease: u64, mode: &ClaimMode) -> Result<Record> {
+        let need = match target {
+            ClaimTarget::Task(id) => self.need_for(*id)?,
+            ClaimTarget::Next(_) => Need::All,
+        };
+        let offline = *mode == ClaimMode::Offline;
+        let build = |state: &State| -> Result<Vec<Payload>> {
+            let now = now_ms();
+            let task = match target {
+                ClaimTarget::Task(id) => state.task(id).map_err(Error::Refused)?,
+                ClaimTarget::Next(label) => next(state, label.as_deref(), now).ok_or_else(|| {
+                    Error::Conflict(match label {
+                        Some(l) => format!("no ready task with label {l:?} to claim"),
+                        None => "no ready task to claim".to_owned(),
+                    })
+                })?,
+            };
+            task.claimable_by(state, actor, now).map_err(Error::Refused)?;
+            Ok(vec![Payload::TaskClaim(TaskClaim { task: task.id, lease, offline })])
+        };
+        let written = match mode {
+            ClaimMode::Online(remote) => crate::sync::publish(self, remote, actor, &need, build)?,
+            ClaimMode::Local | ClaimMode::Offline => self.write(actor, &need, build)?,
+        };
+        Ok(one(written))
+    }
+
+    /// `task release` (the holder; an admin may force it).
+    pub fn release(&self, actor: &str, task: Id, reason: Option<String>) -> Result<Record> {
+        self.task_write(actor, task, Payload::TaskRelease(TaskRelease { task, reason }))
+    }
+
+    /// `task handoff`: the receiver must be admitted.
+    pub fn handoff(&self, actor: &str, task: Id, to: &str, note: Option<String>) -> Result<Record> {
+        let snap = self.snapshot_for(&Need::Core)?;
+        if !snap.state.actors.contains_key(to) {
+            return Err(Error::Invalid(format!(
+                "cannot hand off to {to:?}: not an admitted actor (see `git crew id list`)"
+            )));
+        }
+        self.task_write(actor, task, Payload::TaskHandoff(TaskHandoff { task, to: to.to_owned(), note }))
+    }
+
+    /// `task comment`.
+    pub fn comment(&self, actor: &str, task: Id, text: String) -> Result<Record> {
+        self.task_write(actor, task, Payload::TaskComment(TaskComment { task, text }))
+    }
+
+    /// `task block`.
+    pub fn block(&self, actor: &str, task: Id, reason: String) -> Result<Record> {
+        self.task_write(actor, task, Payload::TaskBlock(TaskBlock { task, reason }))
+    }
+
+    /// `task unblock`.
+    pub fn unblock(&self, actor: &str, task: Id) -> Result<Record> {
+        self.task_write(actor, task, Payload::TaskUnblock(TaskUnblock { task }))
+    }
+
+    /// `task done` (the holder; an admin may close a held task).
+    pub fn done(&self, actor: &str, task: Id, receipt: Option<Id>, summary: Option<String>) -> Result<Record> {
+        self.task_write(actor, task, Payload::TaskDone(TaskDone { task, receipt, summary }))
+    }
+
+    /// Resolve a receipt id or unique prefix on `task`.
+    pub fn resolve_receipt(&self, task: Id, prefix: &str) -> Result<Id> {
+        let snap = self.snapshot_for(&Need::Tasks(vec![task]))?;
+        let t = snap.state.task(&task).map_err(Error::Refused)?;
+        Ok(id::resolve_prefix(&prefix.to_ascii_lowercase(), "receipt", t.receipts.iter().copied())?)
+    }
+
+    /// Find a receipt by id prefix anywhere on the board: the record.
+    pub fn find_receipt(&self, prefix: &str) -> Result<Record> {
+        let snap = self.snapshot()?;
+        let all = snap.state.tasks.values().flat_map(|t| t.receipts.iter().map(move |r| (*r, t.id)));
+        let pairs: Vec<(Id, Id)> = all.collect();
+        let rid = id::resolve_prefix(&prefix.to_ascii_lowercase(), "receipt", pairs.iter().map(|(r, _)| *r))?;
+        let task = pairs.iter().find(|(r, _)| *r == rid).map(|(_, t)| *t).expect("resolved from this list");
+        let records = self.task_records(&snap, &task)?;
+        records
+            .into_iter()
+            .find(|r| r.id == rid)
+            .ok_or_else(|| Error::Invalid(format!("receipt {rid} not in its file")))
+    }
+}
+
+/// The sha256 and size of a file, as a receipt records it. `shown` is the path
+/// written into the receipt.
+pub fn artifact(file: &Path, shown: &str) -> Result<Artifact> {
+    let bytes = std::fs::read(file)
+        .map_err(|e| Error::Io { what: format!("reading artifact {}", file.display()), source: e })?;
+    Ok(Artifact { path: shown.to_owned(), sha256: id::hex(&Sha256::digest(&bytes)), size: bytes.len() as u64 })
+}
+
+/// What `verify --artifacts` found for one artifact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ArtifactCheck {
+    /// The receipt.
+    pub receipt: String,
+    /// The task.
+    pub task: String,
+    /// The path recorded.
+    pub path: String,
+    /// `ok`, `missing` or `mismatch`.
+    pub status: &'static str,
+    /// For a mismatch: the sha256 found on disk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<String>,
+}
+
+/// Re-hash every artifact of every receipt that is still on disk under `root`
+/// (relative paths resolve against it).
+pub fn check_artifacts(records: &[Record], root: &Path) -> Vec<ArtifactCheck> {
+    let mut out = Vec::new();
+    for r in records {
+        let Payload::Receipt(rc) = &r.payload else { continue };
+        for a in &rc.artifacts {
+            let path = root.join(&a.path);
+            let (status, found) = match std::fs::read(&path) {
+                Err(_) => ("missing", None),
+                Ok(bytes) => {
+                    let sum = id::hex(&Sha256::digest(&bytes));
+                    if sum == a.sha256 && bytes.len() as u64 == a.size {
+                        ("ok", None)
+                    } else {
+                        ("mismatch", Some(sum))
+                    }
+                }
+            };
+            out.push(ArtifactCheck { receipt: r.id.hex(), task: rc.task.hex(), path: a.path.clone(), status, found });
+        }
+    }
+    out
+}
+
+/// Resolve a code revision (a full or abbreviated commit id, a branch, a tag,
+/// `HEAD`) of the repository to a full commit id.
+pub fn resolve_commit(ws: &Workspace, rev: &str) -> Result<ObjectId> {
+    ws.store()
+        .resolve_commit(rev)
+        .map_err(|_| Error::Invalid(format!("unknown revision {rev:?}: not a commit of this repository")))
+}
