@@ -93,6 +93,32 @@ impl FromStr for Hlc {
     }
 }
 
+/// Serde for an [`Hlc`] as its canonical text (record fields use this; the
+/// cache keeps stamps as numbers).
+pub mod as_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Hlc;
+
+    /// Serialize as canonical text.
+    pub fn serialize<S: Serializer>(at: &Hlc, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&at.to_string())
+    }
+
+    /// Deserialize from canonical text.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hlc, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Hlc {
+    /// The UTC date of the wall-clock part, `yyyy-mm-dd` (log files of messages
+    /// are split by day).
+    pub fn day(&self) -> String {
+        self.datetime().map_or_else(|| "0000-00-00".to_owned(), |t| t.format("%Y-%m-%d").to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,7 +36,7 @@ use crate::record::{self, frame, FileError, Payload, Problem, Record, GENESIS_KI
 use crate::state::{State, Task};
 use crate::store::Store;
 
-const MAGIC: &[u8; 8] = b"crewidx2";
+const MAGIC: &[u8; 8] = b"crewidx3";
 
 /// Which tasks a command needs in its [`Snapshot`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,12 +5,17 @@
 //! .gitattributes             `* -text` and `*.yaml merge=crew`
 //! actors/<name>.yaml         one actor's identity records
 //! tasks/<shard>/<id>.yaml    one task's whole life; shard = first 2 hex digits of the id
+//! channels/<channel>/<yyyy-mm-dd>/<author>.yaml
+//!                            one author's messages (and joins, leaves) in a channel that
+//!                            day; <channel> is a name, dm/<a>+<b> or task/<task id>
+//! acks/<actor>/<yyyy-mm>.yaml  an actor's inbox cursor moves that month
 //! ```
 //!
 //! Invariant: the file of a record is a function of the record alone, so the
 //! same record written twice, anywhere, lands in the same file.
 
 use crate::id::Id;
+use crate::record::kinds::Channel;
 use crate::record::{validate_name, Payload, Record};
 
 /// The manifest file.
@@ -31,6 +36,22 @@ pub enum Place {
     Actor(String),
     /// `tasks/<shard>/<id>.yaml`.
     Task(Id),
+    /// `channels/<channel>/<day>/<author>.yaml`.
+    Channel {
+        /// The channel.
+        channel: Channel,
+        /// `yyyy-mm-dd`.
+        day: String,
+        /// The author of every record in the file.
+        author: String,
+    },
+    /// `acks/<actor>/<yyyy-mm>.yaml`.
+    Acks {
+        /// The actor.
+        actor: String,
+        /// `yyyy-mm`.
+        month: String,
+    },
 }
 
 impl Place {
@@ -51,9 +72,23 @@ pub fn actor_path(name: &str) -> String {
     format!("actors/{name}.yaml")
 }
 
+/// The directory of a channel's files.
+pub fn channel_dir(channel: &Channel) -> String {
+    format!("channels/{channel}")
+}
+
+/// The file of `author`'s records in `channel` on `day` (`yyyy-mm-dd`).
+pub fn channel_path(channel: &Channel, day: &str, author: &str) -> String {
+    format!("{}/{day}/{author}.yaml", channel_dir(channel))
+}
+
 /// The file a record belongs to.
 pub fn path_of(record: &Record) -> String {
+    if let Some(channel) = record.payload.channel() {
+        return channel_path(&channel, &record.at.day(), &record.author);
+    }
     match (&record.payload, record.task()) {
+        (Payload::MsgAck(_), _) => format!("acks/{}/{}.yaml", record.author, &record.at.day()[..7]),
         (Payload::ActorAdmit(a), _) => actor_path(&a.name),
         (_, Some(task)) => task_path(&task),
         // Only the genesis is about neither an actor nor a task.
@@ -79,8 +114,25 @@ pub fn classify(path: &str) -> Option<Place> {
             let id: Id = file.strip_suffix(".yaml")?.parse().ok()?;
             (id.hex()[..2] == **shard).then_some(Place::Task(id))
         }
+        ["channels", name @ .., day, file] if !name.is_empty() && name.len() <= 2 => {
+            let channel = Channel::parse(&name.join("/")).ok()?;
+            let author = file.strip_suffix(".yaml")?;
+            validate_name(author).ok()?;
+            is_day(day).then(|| Place::Channel { channel, day: (*day).to_owned(), author: author.to_owned() })
+        }
+        ["acks", actor, file] => {
+            let month = file.strip_suffix(".yaml")?;
+            validate_name(actor).ok()?;
+            is_day(&format!("{month}-01")).then(|| Place::Acks { actor: (*actor).to_owned(), month: month.to_owned() })
+        }
         _ => None,
     }
+}
+
+/// Whether `s` is a calendar date spelled `yyyy-mm-dd`.
+fn is_day(s: &str) -> bool {
+    s.len() == 10
+        && chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok_and(|d| d.format("%Y-%m-%d").to_string() == s)
 }
 
 #[cfg(test)]
@@ -96,5 +148,16 @@ mod tests {
         assert_eq!(classify(&format!("tasks/cd/{}.yaml", id.hex())), None);
         assert_eq!(classify("notes.txt"), None);
         assert_eq!(classify("CREW.yaml"), Some(Place::Manifest));
+        let dm = Channel::direct("bob", "alice");
+        assert_eq!(channel_path(&dm, "2026-12-01", "bob"), "channels/dm/alice+bob/2026-12-01/bob.yaml");
+        assert!(matches!(classify("channels/dm/alice+bob/2026-12-01/bob.yaml"), Some(Place::Channel { .. })));
+        assert!(matches!(classify("channels/general/2026-12-01/bob.yaml"), Some(Place::Channel { .. })));
+        assert_eq!(classify("channels/dm/bob+alice/2026-12-01/bob.yaml"), None);
+        assert_eq!(classify("channels/general/2026-02-30/bob.yaml"), None);
+        assert_eq!(
+            classify("acks/bob/2026-12.yaml"),
+            Some(Place::Acks { actor: "bob".into(), month: "2026-12".into() })
+        );
+        assert_eq!(classify("acks/bob/2026-13.yaml"), None);
     }
 }

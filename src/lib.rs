@@ -21,6 +21,7 @@ pub mod error;
 pub mod hlc;
 pub mod hook;
 pub mod id;
+pub mod inbox;
 pub mod index;
 pub mod layout;
 pub mod merge;

@@ -326,3 +326,47 @@ fn git(ws: &Workspace) -> Command {
     cmd.current_dir(store.work_dir().unwrap_or(store.git_dir())).env("GIT_TERMINAL_PROMPT", "0");
     cmd
 }
+
+/// Keep following the branch until `stop` is set: call `on_tip(old, new)` at
+/// once for the current tip and whenever it moves (polled every 100 ms, so local
+/// writes show at once), and with a remote, sync with it every `interval`.
+/// A failed sync is passed to `on_error` and tried again next interval; an error
+/// from `on_tip` ends the loop.
+pub fn follow<T, E>(
+    ws: &Workspace,
+    remote: Option<(&str, &str, std::time::Duration)>,
+    stop: &std::sync::atomic::AtomicBool,
+    mut on_tip: T,
+    mut on_error: E,
+) -> Result<()>
+where
+    T: FnMut(Option<ObjectId>, ObjectId) -> Result<()>,
+    E: FnMut(&Error),
+{
+    use std::sync::atomic::Ordering;
+    let mut last: Option<ObjectId> = None;
+    let mut synced: Option<std::time::Instant> = None;
+    while !stop.load(Ordering::SeqCst) {
+        if let Some((remote, actor, interval)) = remote {
+            if synced.is_none_or(|t| t.elapsed() >= interval) {
+                if let Err(e) = sync(ws, remote, actor) {
+                    on_error(&e);
+                }
+                synced = Some(std::time::Instant::now());
+            }
+        }
+        if let Some(tip) = ws.store().tip()? {
+            if Some(tip) != last {
+                on_tip(last, tip)?;
+                last = Some(tip);
+            }
+        }
+        for _ in 0..10 {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    Ok(())
+}

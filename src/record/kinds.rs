@@ -215,6 +215,106 @@ pub struct TaskDone {
     pub summary: Option<String>,
 }
 
+/// `msg.send`: a message in a channel, a direct conversation or a task's discussion.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MsgSend {
+    /// Where: a channel name, `dm/<a>+<b>` (a direct conversation, names sorted)
+    /// or `task/<task id>` (a task's discussion).
+    pub channel: String,
+    /// The message.
+    pub text: String,
+    /// The first message of the thread this one belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::id::as_hex_opt")]
+    pub thread: Option<Id>,
+    /// The message this one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::id::as_hex_opt")]
+    pub reply_to: Option<Id>,
+    /// Actors named with `@name` in the text, sorted, each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+}
+
+/// `msg.join` / `msg.leave`: follow a channel in my inbox, or stop.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MsgMembership {
+    /// The channel (a plain channel name).
+    pub channel: String,
+}
+
+/// `msg.ack`: move my inbox read cursor up to (and including) an item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MsgAck {
+    /// The last item read.
+    #[serde(with = "crate::id::as_hex")]
+    pub upto: Id,
+    /// Its stamp (the cursor is the pair (at, id) of that item).
+    #[serde(with = "crate::hlc::as_text")]
+    pub upto_at: crate::hlc::Hlc,
+}
+
+/// Longest message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 8000;
+
+/// Where a message lives.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Channel {
+    /// A named channel: `general`.
+    Named(String),
+    /// A direct conversation between two actors, names sorted.
+    Direct(String, String),
+    /// A task's discussion.
+    Task(Id),
+}
+
+impl Channel {
+    /// Parse and check a channel as written in records.
+    pub fn parse(s: &str) -> Result<Channel, String> {
+        if let Some(pair) = s.strip_prefix("dm/") {
+            let (a, b) = pair.split_once('+').ok_or_else(|| format!("channel {s:?}: expected dm/<a>+<b>"))?;
+            validate_name(a)?;
+            validate_name(b)?;
+            if a >= b {
+                return Err(format!("channel {s:?}: the two names must differ and be sorted (dm/{b}+{a}?)"));
+            }
+            return Ok(Channel::Direct(a.to_owned(), b.to_owned()));
+        }
+        if let Some(hex) = s.strip_prefix("task/") {
+            return hex
+                .parse()
+                .map(Channel::Task)
+                .map_err(|_| format!("channel {s:?}: expected task/<64 hex task id>"));
+        }
+        validate_name(s).map_err(|_| {
+            format!("invalid channel name {s:?}: use 1 to 32 of a-z, 0-9, - and _, starting with a letter")
+        })?;
+        Ok(Channel::Named(s.to_owned()))
+    }
+
+    /// The direct conversation between `a` and `b`.
+    pub fn direct(a: &str, b: &str) -> Channel {
+        let (x, y) = if a < b { (a, b) } else { (b, a) };
+        Channel::Direct(x.to_owned(), y.to_owned())
+    }
+
+    /// Whether `actor` takes part in this direct conversation.
+    pub fn has_party(&self, actor: &str) -> bool {
+        matches!(self, Channel::Direct(a, b) if a == actor || b == actor)
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Channel::Named(n) => f.write_str(n),
+            Channel::Direct(a, b) => write!(f, "dm/{a}+{b}"),
+            Channel::Task(t) => write!(f, "task/{}", t.hex()),
+        }
+    }
+}
+
 /// Longest lease, in seconds (a week).
 pub const MAX_LEASE_SECS: u64 = 7 * 24 * 3600;
 /// Longest comment, note or reason, in characters.
@@ -356,6 +456,10 @@ kinds! {
     "task.unblock" => TaskUnblock(TaskUnblock),
     "task.done" => TaskDone(TaskDone),
     "receipt" => Receipt(Receipt),
+    "msg.send" => MsgSend(MsgSend),
+    "msg.join" => MsgJoin(MsgMembership),
+    "msg.leave" => MsgLeave(MsgMembership),
+    "msg.ack" => MsgAck(MsgAck),
 }
 
 impl Payload {
@@ -403,6 +507,14 @@ impl Payload {
             Payload::TaskUnblock(_) => {}
             Payload::TaskDone(d) => validate_text("summary", d.summary.as_deref())?,
             Payload::Receipt(r) => validate_receipt(r)?,
+            Payload::MsgSend(m) => validate_message(m)?,
+            Payload::MsgJoin(m) | Payload::MsgLeave(m) => {
+                match Channel::parse(&m.channel).map_err(Problem::BadField)? {
+                    Channel::Named(_) => {}
+                    _ => return field(format!("channel: {:?} is not a channel one joins or leaves", m.channel)),
+                }
+            }
+            Payload::MsgAck(_) => {}
         }
         Ok(())
     }
@@ -421,6 +533,16 @@ impl Payload {
             Payload::TaskDone(p) => Some(p.task),
             Payload::Receipt(r) => Some(r.task),
             Payload::Genesis(_) | Payload::ActorAdmit(_) => None,
+            Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => None,
+        }
+    }
+
+    /// The channel a message record is in.
+    pub fn channel(&self) -> Option<Channel> {
+        match self {
+            Payload::MsgSend(m) => Channel::parse(&m.channel).ok(),
+            Payload::MsgJoin(m) | Payload::MsgLeave(m) => Channel::parse(&m.channel).ok(),
+            _ => None,
         }
     }
 
@@ -430,6 +552,10 @@ impl Payload {
         match self {
             Payload::TaskCreate(t) => t.parent.iter().chain(&t.depends_on).copied().collect(),
             Payload::TaskEdit(e) => e.parent.iter().chain(&e.depends_on).copied().collect(),
+            Payload::MsgSend(_) => match self.channel() {
+                Some(Channel::Task(t)) => vec![t],
+                _ => Vec::new(),
+            },
             _ => Vec::new(),
         }
     }
@@ -458,6 +584,22 @@ fn validate_links(parent: Option<&Id>, depends: &[Id], dropped: &[Id]) -> Result
         if depends.contains(p) {
             return Err(Problem::BadField(format!("parent: task {} cannot also be a dependency", p.short())));
         }
+    }
+    Ok(())
+}
+
+fn validate_message(m: &MsgSend) -> Result<(), Problem> {
+    Channel::parse(&m.channel).map_err(Problem::BadField)?;
+    if m.text.trim().is_empty() || m.text.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(Problem::BadField(format!(
+            "text: a message is 1 to {MAX_MESSAGE_CHARS} characters, not all white space"
+        )));
+    }
+    for name in &m.mentions {
+        validate_name(name).map_err(|e| Problem::BadField(format!("mentions: {e}")))?;
+    }
+    if m.mentions.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Problem::BadField("mentions: names must be sorted, each once".into()));
     }
     Ok(())
 }

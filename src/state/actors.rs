@@ -2,11 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeSet;
+
 use crate::hlc::Hlc;
+use crate::id::Id;
 use crate::record::kinds::ActorAdmit;
 use crate::record::{Record, Role};
 use crate::sign::PublicKey;
 
+use super::messages::Personal;
 use super::{Refusal, State};
 
 /// An admitted actor.
@@ -28,6 +32,12 @@ pub struct Actor {
     pub records: u64,
     /// Stamp of its last counted record.
     pub last_at: Option<Hlc>,
+    /// Its inbox read cursor: everything at or before this (at, id) is read.
+    pub cursor: Option<(Hlc, Id)>,
+    /// Its unread mentions and handoffs.
+    pub personal: Vec<Personal>,
+    /// Tasks it holds (its claim may have run out).
+    pub holds: BTreeSet<Id>,
 }
 
 impl Actor {
@@ -41,6 +51,9 @@ impl Actor {
             admitted_at: by.at,
             records: 0,
             last_at: None,
+            cursor: None,
+            personal: Vec::new(),
+            holds: BTreeSet::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! hook) gets the same answer for the same records, whatever order they arrived in.
 
 pub mod actors;
+pub mod messages;
 pub mod tasks;
 
 use std::collections::BTreeMap;
@@ -155,6 +156,8 @@ pub struct State {
     pub actors: BTreeMap<String, Actor>,
     /// Tasks by id.
     pub tasks: BTreeMap<Id, Task>,
+    /// Channels by name as written in records (`general`, `dm/a+b`, `task/<id>`).
+    pub channels: BTreeMap<String, messages::ChannelInfo>,
     /// Order key of the last record folded.
     pub last: Option<(Hlc, Id)>,
     /// Number of records folded (counted or not).
@@ -210,6 +213,9 @@ impl State {
         match &r.payload {
             Payload::Genesis(_) => unreachable!("handled above"),
             Payload::ActorAdmit(a) => actors::check_admit(self, author, a),
+            Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => {
+                messages::check(self, author, r)
+            }
             _ => tasks::check(self, author, r),
         }
     }
@@ -235,6 +241,9 @@ impl State {
             }
             Payload::ActorAdmit(a) => {
                 self.actors.insert(a.name.clone(), Actor::new(&a.name, a.role, a.key, a.owner.clone(), r));
+            }
+            Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => {
+                messages::apply(self, r)
             }
             _ => tasks::apply(self, r),
         }

@@ -315,12 +315,32 @@ fn cycle_names(start: Id, trail: Vec<Id>) -> Vec<String> {
     std::iter::once(start).chain(trail).map(|t| t.short()).collect()
 }
 
-/// Apply a counted task record.
+/// Apply a counted task record, keeping each actor's set of held tasks and the
+/// receiver's inbox (for a handoff) in step.
 pub(super) fn apply(state: &mut State, r: &Record) {
     if let Payload::TaskCreate(t) = &r.payload {
         state.tasks.insert(r.id, Task::new(r, t));
         return;
     }
+    let Some(id) = r.task() else { return };
+    let holder = |state: &State| state.tasks.get(&id).and_then(|t| t.holder.as_ref().map(|c| c.actor.clone()));
+    let before = holder(state);
+    apply_to_task(state, r);
+    let after = holder(state);
+    if before != after {
+        if let Some(a) = before.and_then(|b| state.actors.get_mut(&b)) {
+            a.holds.remove(&id);
+        }
+        if let Some(a) = after.and_then(|b| state.actors.get_mut(&b)) {
+            a.holds.insert(id);
+        }
+    }
+    if let Payload::TaskHandoff(h) = &r.payload {
+        super::messages::handed_to(state, &h.to, r);
+    }
+}
+
+fn apply_to_task(state: &mut State, r: &Record) {
     let Some(task) = r.task().and_then(|id| state.tasks.get_mut(&id)) else { return };
     task.updated_at = r.at;
     let ms = r.at.ms;
@@ -409,6 +429,6 @@ pub(super) fn apply(state: &mut State, r: &Record) {
             task.done = Some(Done { by: r.author.clone(), at: r.at, receipt: d.receipt, summary: d.summary.clone() });
         }
         Payload::Receipt(_) => task.receipts.push(r.id),
-        Payload::Genesis(_) | Payload::ActorAdmit(_) | Payload::TaskCreate(_) => {}
+        _ => {}
     }
 }

@@ -43,6 +43,13 @@ pub enum Command {
     /// Receipts: evidence attached to a task.
     #[command(subcommand)]
     Receipt(ReceiptCommand),
+    /// Messages: send, list, join and leave channels.
+    #[command(subcommand)]
+    Msg(MsgCommand),
+    /// What is addressed to me and unread, oldest first.
+    Inbox(InboxArgs),
+    /// The stream of new records, for dashboards and supervisors.
+    Watch(WatchArgs),
     /// Records on the branch, newest first.
     Log(LogArgs),
     /// Verify the whole history of the branch: signatures, authority, append-only.
@@ -375,4 +382,98 @@ pub struct DemoArgs {
     /// Keep the demo workspace in DIR (must not exist or be empty) instead of deleting it.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+}
+
+/// `msg …`.
+#[derive(Subcommand, Debug)]
+pub enum MsgCommand {
+    /// Send a message: TEXT, or --file, or standard input.
+    Send {
+        /// The text (default: --file, else standard input).
+        text: Option<String>,
+        /// An actor (a direct message) or '#channel' (created on first use).
+        #[arg(long, value_name = "NAME|#CHANNEL", conflicts_with = "task")]
+        to: Option<String>,
+        /// Attach the message to a task's discussion.
+        #[arg(long, value_name = "ID")]
+        task: Option<String>,
+        /// Answer this message (same channel and thread).
+        #[arg(long = "reply-to", value_name = "ID")]
+        reply_to: Option<String>,
+        /// Post in this thread (the id of its first message).
+        #[arg(long, value_name = "ID")]
+        thread: Option<String>,
+        /// Read the text from this file.
+        #[arg(long, value_name = "FILE", conflicts_with = "text")]
+        file: Option<PathBuf>,
+    },
+    /// The messages of a channel ('#name', an actor for our direct messages, or --task).
+    List {
+        /// '#channel' or an actor's name.
+        channel: Option<String>,
+        /// A task's discussion.
+        #[arg(long, value_name = "ID", conflicts_with = "channel")]
+        task: Option<String>,
+        /// Only this thread (the id of its first message).
+        #[arg(long, value_name = "ID")]
+        thread: Option<String>,
+        /// Only messages from this time on (2026-12-01T10:00:00.000Z or 2026-12-01).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+    },
+    /// Follow a channel in my inbox.
+    Join {
+        /// The channel ('#name' or name).
+        channel: String,
+    },
+    /// Stop following a channel.
+    Leave {
+        /// The channel ('#name' or name).
+        channel: String,
+    },
+}
+
+/// `inbox`.
+#[derive(Args, Debug)]
+pub struct InboxArgs {
+    /// Mark items read: up to ID (an unread item's id prefix), or with no ID
+    /// everything shown.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "")]
+    pub ack: Option<String>,
+    /// Mark everything read (same as --ack with no ID).
+    #[arg(long, conflicts_with = "ack")]
+    pub all: bool,
+    /// Keep running and print new items as they arrive (exits 0 on SIGINT or SIGTERM).
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow and a remote: how often to sync, like 5s or 1m (default 5s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+    pub interval: Option<u64>,
+    /// With --follow: the remote to sync with (default: crew.remote, then origin; none: local only).
+    #[arg(long, value_name = "REMOTE")]
+    pub remote: Option<String>,
+}
+
+/// `watch`.
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Start from here: a commit of the branch (records after it) or a time
+    /// (records at or after it). Default: only what arrives from now on.
+    #[arg(long, value_name = "REV|TIME")]
+    pub since: Option<String>,
+    /// Only records of this kind, or kind prefix ending in `.` (task.).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only records by this actor.
+    #[arg(long)]
+    pub author: Option<String>,
+    /// Print what --since selects and exit instead of following.
+    #[arg(long = "no-follow")]
+    pub no_follow: bool,
+    /// How often to sync with the remote while following (default 5s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+    pub interval: Option<u64>,
+    /// The remote to sync with while following (default: crew.remote, then origin; none: local only).
+    #[arg(long, value_name = "REMOTE")]
+    pub remote: Option<String>,
 }

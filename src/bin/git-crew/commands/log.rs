@@ -9,15 +9,12 @@ use crate::render;
 pub fn run(cx: &Context, args: LogArgs) -> Result<i32> {
     let ws = cx.open()?;
     let (_, records) = ws.records()?;
-    let kind_matches = |kind: &str| match &args.kind {
-        None => true,
-        Some(k) if k.ends_with('.') => kind.starts_with(k.as_str()),
-        Some(k) => kind == k,
-    };
     let views: Vec<RecordView> = records
         .iter()
         .rev()
-        .filter(|r| args.author.as_ref().is_none_or(|a| &r.author == a) && kind_matches(r.kind()))
+        .filter(|r| {
+            args.author.as_ref().is_none_or(|a| &r.author == a) && super::kind_matches(args.kind.as_deref(), r.kind())
+        })
         .take(args.max.unwrap_or(usize::MAX))
         .map(RecordView::new)
         .collect();

@@ -8,6 +8,7 @@ mod init;
 mod install;
 mod log;
 mod merge_driver;
+mod msg;
 mod receipt;
 mod sync;
 mod task;
@@ -65,6 +66,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Board(a) => task::board(&cx, a),
         Command::Next(a) => task::next(&cx, a),
         Command::Receipt(c) => receipt::run(&cx, c),
+        Command::Msg(c) => msg::run(&cx, c),
+        Command::Inbox(a) => msg::inbox(&cx, a),
+        Command::Watch(a) => msg::watch(&cx, a),
         Command::Log(a) => log::run(&cx, a),
         Command::Verify(a) => verify::run(&cx, a),
         Command::Demo(a) => demo::run(&cx, a),
@@ -72,6 +76,35 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Sync(a) => sync::run(&cx, a),
         Command::MergeDriver(a) => merge_driver::run(&cx, a),
         Command::Hook(a) => hook::run(&cx, a),
+    }
+}
+
+/// Whether `kind` passes a `--kind` filter: a kind, or a prefix ending in `.`.
+pub fn kind_matches(filter: Option<&str>, kind: &str) -> bool {
+    match filter {
+        None => true,
+        Some(k) if k.ends_with('.') => kind.starts_with(k),
+        Some(k) => kind == k,
+    }
+}
+
+/// Set by SIGINT and SIGTERM: long-running commands (`inbox --follow`,
+/// `watch`) finish their current step and exit 0.
+pub static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Route SIGINT and SIGTERM to [`STOP`].
+pub fn stop_on_signals() {
+    #[cfg(unix)]
+    {
+        extern "C" fn on_signal(_: libc::c_int) {
+            STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            libc::signal(libc::SIGINT, handler);
+            libc::signal(libc::SIGTERM, handler);
+        }
     }
 }
 

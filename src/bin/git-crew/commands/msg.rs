@@ -1,0 +1,281 @@
+//! `git crew msg …`, `inbox` and `watch`.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use anyhow::Result;
+use git_crew::hlc::Hlc;
+use git_crew::inbox::{self, Item, NewMessage, Target};
+use git_crew::index::Need;
+use git_crew::record::kinds::Channel;
+use git_crew::record::Record;
+use git_crew::workspace::Workspace;
+use serde::Serialize;
+
+use super::{Context, RecordView};
+use crate::args::{InboxArgs, MsgCommand, WatchArgs};
+use crate::render;
+
+/// An inbox item for `--json`: the record plus why it is here.
+#[derive(Serialize)]
+struct ItemView {
+    reason: inbox::Reason,
+    #[serde(flatten)]
+    record: RecordView,
+}
+
+impl ItemView {
+    fn new(item: &Item) -> ItemView {
+        ItemView { reason: item.reason, record: RecordView::new(&item.record) }
+    }
+
+    fn line(&self) -> String {
+        format!("{:<8} {}", format!("{:?}", self.reason).to_lowercase(), self.record.line())
+    }
+}
+
+/// One line of the watch stream.
+#[derive(Serialize)]
+struct WatchView<'a> {
+    id: String,
+    kind: &'a str,
+    author: &'a str,
+    at: String,
+    subject: String,
+    summary: String,
+}
+
+impl<'a> WatchView<'a> {
+    fn new(r: &'a Record) -> WatchView<'a> {
+        WatchView {
+            id: r.id.hex(),
+            kind: r.kind(),
+            author: &r.author,
+            at: r.at.to_string(),
+            subject: inbox::subject(r),
+            summary: r.summary(),
+        }
+    }
+}
+
+fn me(cx: &Context, ws: &Workspace) -> Result<String> {
+    let snap = ws.snapshot_for(&Need::Core)?;
+    Ok(ws.whoami(cx.actor.as_deref(), &snap.state)?)
+}
+
+/// `#name` is a channel; a bare name is an actor.
+fn target(to: &str) -> Target {
+    match to.strip_prefix('#') {
+        Some(channel) => Target::Channel(channel.to_owned()),
+        None => Target::Actor(to.to_owned()),
+    }
+}
+
+/// A time: a full stamp, or a day (its midnight UTC).
+fn parse_time(s: &str) -> Result<Hlc> {
+    if let Ok(at) = s.parse::<Hlc>() {
+        return Ok(at);
+    }
+    let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        git_crew::Error::Invalid(format!("invalid time {s:?}: expected 2026-12-01T10:00:00.000Z or 2026-12-01"))
+    })?;
+    let ms = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or_default();
+    Ok(Hlc { ms, counter: 0 })
+}
+
+/// The remote a following command syncs with, if any.
+fn follow_remote(ws: &Workspace, remote: Option<String>) -> Option<String> {
+    remote.or_else(|| git_crew::sync::default_remote(ws))
+}
+
+pub fn run(cx: &Context, cmd: MsgCommand) -> Result<i32> {
+    let ws = cx.open()?;
+    match cmd {
+        MsgCommand::Send { text, to, task, reply_to, thread, file } => {
+            let me = me(cx, &ws)?;
+            let text = match (text, file) {
+                (Some(t), _) => t,
+                (None, Some(path)) => std::fs::read_to_string(&path)
+                    .map_err(|e| git_crew::Error::Invalid(format!("cannot read {}: {e}", path.display())))?,
+                (None, None) => {
+                    let mut t = String::new();
+                    std::io::stdin().read_to_string(&mut t)?;
+                    t
+                }
+            };
+            let to = match (to, task) {
+                (Some(to), _) => Some(target(&to)),
+                (None, Some(t)) => Some(Target::Task(ws.find_task(&t)?)),
+                (None, None) => None,
+            };
+            let record = ws.send(&me, NewMessage { to, text, reply_to, thread })?;
+            if cx.json {
+                render::json(&RecordView::new(&record));
+            } else {
+                println!("{} {}", record.id.short(), record.summary());
+            }
+        }
+        MsgCommand::List { channel, task, thread, since } => {
+            let me = me(cx, &ws)?;
+            let channel = match (channel, task) {
+                (_, Some(t)) => Channel::Task(ws.find_task(&t)?),
+                (Some(c), None) => match target(&c) {
+                    Target::Channel(name) => Channel::parse(&name).map_err(git_crew::Error::Invalid)?,
+                    _ => Channel::direct(&me, &c),
+                },
+                (None, None) => {
+                    return Err(git_crew::Error::Invalid("which channel? '#name', an actor, or --task ID".into()).into())
+                }
+            };
+            let since = since.as_deref().map(parse_time).transpose()?;
+            let thread = thread.map(|t| ws.find_message(&t).map(|r| r.id)).transpose()?;
+            let messages = ws.messages(&channel, since, thread)?;
+            let views: Vec<RecordView> = messages.iter().map(RecordView::new).collect();
+            if cx.json {
+                render::json(&views);
+            } else {
+                render::lines(views.iter().map(RecordView::line));
+            }
+        }
+        MsgCommand::Join { channel } => print_record(cx, &ws.membership(&me(cx, &ws)?, &channel, true)?),
+        MsgCommand::Leave { channel } => print_record(cx, &ws.membership(&me(cx, &ws)?, &channel, false)?),
+    }
+    Ok(0)
+}
+
+fn print_record(cx: &Context, record: &Record) {
+    if cx.json {
+        render::json(&RecordView::new(record));
+    } else {
+        println!("{} {}", record.id.short(), record.summary());
+    }
+}
+
+/// `git crew inbox`.
+pub fn inbox(cx: &Context, args: InboxArgs) -> Result<i32> {
+    let ws = cx.open()?;
+    let me = me(cx, &ws)?;
+    if args.ack.is_some() || args.all {
+        let upto = args.ack.as_deref().filter(|a| !a.is_empty());
+        let record = ws.ack(&me, upto)?;
+        if cx.json {
+            render::json(&serde_json::json!({ "ack": record.as_ref().map(RecordView::new) }));
+        } else {
+            match record {
+                Some(r) => println!("{} {}", r.id.short(), r.summary()),
+                None => println!("nothing unread"),
+            }
+        }
+        return Ok(0);
+    }
+    if !args.follow {
+        let (_, items) = ws.inbox(&me)?;
+        let views: Vec<ItemView> = items.iter().map(ItemView::new).collect();
+        if cx.json {
+            render::json(&views);
+        } else if views.is_empty() {
+            println!("nothing unread");
+        } else {
+            render::lines(views.iter().map(ItemView::line));
+        }
+        return Ok(0);
+    }
+    // Following: one JSON line (or text line) per new item, each printed once.
+    super::stop_on_signals();
+    let remote = follow_remote(&ws, args.remote);
+    let interval = Duration::from_secs(args.interval.unwrap_or(5));
+    let mut shown = std::collections::HashSet::new();
+    let follow_remote = remote.as_deref().map(|r| (r, me.as_str(), interval));
+    git_crew::sync::follow(
+        &ws,
+        follow_remote,
+        &super::STOP,
+        |_, _| {
+            let (_, items) = ws.inbox(&me)?;
+            let fresh: Vec<ItemView> = items.iter().filter(|i| shown.insert(i.record.id)).map(ItemView::new).collect();
+            let lines =
+                fresh.iter().map(|v| if cx.json { serde_json::to_string(v).unwrap_or_default() } else { v.line() });
+            stream(lines);
+            Ok(())
+        },
+        |e| eprintln!("warning: sync failed, will retry: {e}"),
+    )?;
+    Ok(0)
+}
+
+/// Print lines and flush at once: followers read them as they come.
+fn stream(lines: impl Iterator<Item = String>) {
+    let mut out = std::io::stdout().lock();
+    for l in lines {
+        let _ = writeln!(out, "{l}");
+    }
+    let _ = out.flush();
+}
+
+/// `git crew watch`.
+pub fn watch(cx: &Context, args: WatchArgs) -> Result<i32> {
+    let ws = cx.open()?;
+    let keep = |r: &Record| {
+        super::kind_matches(args.kind.as_deref(), r.kind()) && args.author.as_ref().is_none_or(|a| &r.author == a)
+    };
+    let print = |records: &[Record]| {
+        let lines = records.iter().filter(|r| keep(r)).map(|r| {
+            let v = WatchView::new(r);
+            if cx.json {
+                serde_json::to_string(&v).unwrap_or_default()
+            } else {
+                format!(
+                    "{} {} {:<10} {:<14} {:<12} {}",
+                    &v.id[..8],
+                    v.at,
+                    v.author,
+                    v.kind,
+                    render::fit(&v.subject, 12),
+                    v.summary
+                )
+            }
+        });
+        stream(lines);
+    };
+    // Where to start: a time (records at or after it, from the whole branch),
+    // a commit (records added since it), or the current tip.
+    let tip = ws.snapshot_for(&Need::Core)?.tip;
+    let start = match args.since.as_deref() {
+        None => Some(tip),
+        Some(since) => match ws.store().resolve_commit(since) {
+            Ok(rev) => {
+                print(&ws.records_between(Some(rev), tip)?);
+                Some(tip)
+            }
+            Err(_) => {
+                let from = parse_time(since)?;
+                let (_, records) = ws.records()?;
+                let backlog: Vec<Record> = records.into_iter().filter(|r| r.at >= from).collect();
+                print(&backlog);
+                Some(tip)
+            }
+        },
+    };
+    if args.no_follow {
+        return Ok(0);
+    }
+    super::stop_on_signals();
+    let me = cx.actor.clone().or_else(|| ws.store().config_string("crew.as")).unwrap_or_else(|| "crew".to_owned());
+    let remote = follow_remote(&ws, args.remote);
+    let interval = Duration::from_secs(args.interval.unwrap_or(5));
+    let mut last = start;
+    git_crew::sync::follow(
+        &ws,
+        remote.as_deref().map(|r| (r, me.as_str(), interval)),
+        &super::STOP,
+        |_, new| {
+            if last != Some(new) {
+                print(&ws.records_between(last, new)?);
+                last = Some(new);
+            }
+            Ok(())
+        },
+        |e| eprintln!("warning: sync failed, will retry: {e}"),
+    )?;
+    Ok(0)
+}

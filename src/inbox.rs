@@ -1,0 +1,335 @@
+//! Messages and the inbox: sending, reading a channel, what is unread for an
+//! actor, acknowledging it, and the stream of new records (`watch`).
+//!
+//! The fold keeps who sees what ([`crate::state::messages`]); the messages
+//! themselves are read from the branch, from the files of the channels and days
+//! that can hold unread items. Those blobs are at the tip the index has caught
+//! up to, so every record in them was verified when it arrived: they are
+//! decoded here without checking signatures again.
+//!
+//! An actor's inbox, oldest first, holds every record after its cursor that is
+//! not its own and is one of: a message in a direct conversation it takes part
+//! in, a message that mentions it, a message in a channel it joined (after it
+//! joined), a message on a task it holds, a handoff of a task to it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use gix::ObjectId;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::hlc::Hlc;
+use crate::id::{self, Id};
+use crate::index::{Need, Snapshot};
+use crate::layout;
+use crate::record::kinds::{Channel, MsgAck, MsgMembership, MsgSend};
+use crate::record::{self, validate_name, FileError, Payload, Record};
+use crate::state::messages::Why;
+use crate::state::State;
+use crate::workspace::Workspace;
+
+/// Why an item is in an inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// A direct message.
+    Direct,
+    /// A message that mentions the reader.
+    Mention,
+    /// A message in a channel the reader joined.
+    Channel,
+    /// A message on a task the reader holds.
+    Task,
+    /// A task handed to the reader.
+    Handoff,
+}
+
+/// One unread item.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// Why it is here.
+    pub reason: Reason,
+    /// The record.
+    pub record: Record,
+}
+
+/// Where a new message goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A named channel (created on first use).
+    Channel(String),
+    /// A direct message to this actor.
+    Actor(String),
+    /// A task's discussion.
+    Task(Id),
+}
+
+/// A message to send.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    /// Where, unless it follows from `reply_to` or `thread`.
+    pub to: Option<Target>,
+    /// The text; `@name` mentions in it reach the named actors.
+    pub text: String,
+    /// A message id prefix to answer.
+    pub reply_to: Option<String>,
+    /// The id prefix of a thread's first message.
+    pub thread: Option<String>,
+}
+
+/// The `@name` mentions in `text`, sorted, each once: an `@` at the start or
+/// after a character that cannot be in a name (so `a@b.c` is not one).
+pub fn mentions(text: &str) -> Vec<String> {
+    let is_name = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+    let mut out: Vec<String> = Vec::new();
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if c != '@' || (i > 0 && (is_name(chars[i - 1]) || chars[i - 1].is_ascii_uppercase())) {
+            continue;
+        }
+        let name: String = chars[i + 1..].iter().take_while(|c| is_name(**c)).collect();
+        let name = name.trim_end_matches(['-', '_']).to_owned();
+        if validate_name(&name).is_ok() {
+            out.push(name);
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+impl Workspace {
+    /// Every record of the files under `dir` whose day is `from_day` or later,
+    /// decoded without re-verifying (see the module docs). `dir` is a channel's
+    /// directory: `<day>/<author>.yaml` below it.
+    fn channel_records(&self, snap: &Snapshot, channel: &Channel, from_day: &str) -> Result<Vec<Record>> {
+        let store = self.store();
+        let tree = store.commit(snap.tip)?.tree;
+        let dir = layout::channel_dir(channel);
+        let mut out = Vec::new();
+        for day in store.list(tree, &dir)?.into_iter().filter(|d| d.as_str() >= from_day) {
+            for file in store.list(tree, &format!("{dir}/{day}"))? {
+                out.extend(self.trusted_file(snap, tree, &format!("{dir}/{day}/{file}"))?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn trusted_file(&self, snap: &Snapshot, tree: ObjectId, path: &str) -> Result<Vec<Record>> {
+        let bytes = self.store().read(tree, path)?.unwrap_or_default();
+        record::decode_file_trusted(&bytes, &snap.state.workspace).map_err(|p| Error::File(FileError::new(path, p)))
+    }
+
+    /// `actor`'s unread items, oldest first, and the state they were read at.
+    pub fn inbox(&self, actor: &str) -> Result<(Snapshot, Vec<Item>)> {
+        let snap = self.snapshot_for(&Need::Core)?;
+        let me = snap
+            .state
+            .actors
+            .get(actor)
+            .ok_or_else(|| Error::Invalid(format!("unknown actor {actor:?}: not admitted to this workspace")))?;
+        let cursor = me.cursor;
+        let since_day = cursor.map(|(at, _)| at.day()).unwrap_or_default();
+        let unread = |r: &Record| r.author != actor && cursor.is_none_or(|c| r.order_key() > c);
+        let mut items: BTreeMap<(Hlc, Id), Item> = BTreeMap::new();
+        for (name, info) in &snap.state.channels {
+            let Ok(channel) = Channel::parse(name) else { continue };
+            let (reason, joined) = match &channel {
+                Channel::Direct(..) if channel.has_party(actor) => (Reason::Direct, None),
+                Channel::Named(_) => match info.members.get(actor) {
+                    Some(at) => (Reason::Channel, Some(*at)),
+                    None => continue,
+                },
+                Channel::Task(t) if me.holds.contains(t) => (Reason::Task, None),
+                _ => continue,
+            };
+            let from = joined.map(|j| j.day()).filter(|d| *d > since_day).unwrap_or_else(|| since_day.clone());
+            for r in self.channel_records(&snap, &channel, &from)? {
+                let after_join = joined.is_none_or(|j| r.at > j);
+                if matches!(r.payload, Payload::MsgSend(_)) && unread(&r) && after_join {
+                    items.insert(r.order_key(), Item { reason, record: r });
+                }
+            }
+        }
+        let tree = self.store().commit(snap.tip)?.tree;
+        let mut files: HashMap<&str, Vec<Record>> = HashMap::new();
+        for p in &me.personal {
+            if !files.contains_key(p.path.as_str()) {
+                files.insert(&p.path, self.trusted_file(&snap, tree, &p.path)?);
+            }
+            let Some(r) = files[p.path.as_str()].iter().find(|r| r.id == p.id) else { continue };
+            if unread(r) {
+                let reason = match p.why {
+                    Why::Mention => Reason::Mention,
+                    Why::Handoff => Reason::Handoff,
+                };
+                items.insert(r.order_key(), Item { reason, record: r.clone() });
+            }
+        }
+        Ok((snap, items.into_values().collect()))
+    }
+
+    /// Move `actor`'s cursor to the unread item `upto` (an id prefix), or to
+    /// the newest one. `None` when there was nothing to acknowledge.
+    pub fn ack(&self, actor: &str, upto: Option<&str>) -> Result<Option<Record>> {
+        let (_, items) = self.inbox(actor)?;
+        let target = match upto {
+            Some(prefix) => {
+                let ids = items.iter().map(|i| i.record.id);
+                let id = id::resolve_prefix(&prefix.to_ascii_lowercase(), "unread item", ids)?;
+                items.into_iter().find(|i| i.record.id == id)
+            }
+            None => items.into_iter().last(),
+        };
+        let Some(item) = target else { return Ok(None) };
+        let payload = Payload::MsgAck(MsgAck { upto: item.record.id, upto_at: item.record.at });
+        let written = self.write(actor, &Need::Core, |_| Ok(vec![payload.clone()]))?;
+        Ok(written.records.into_iter().next())
+    }
+
+    /// Join (`true`) or leave a named channel.
+    pub fn membership(&self, actor: &str, channel: &str, join: bool) -> Result<Record> {
+        let m = MsgMembership { channel: channel.trim_start_matches('#').to_owned() };
+        let payload = if join { Payload::MsgJoin(m) } else { Payload::MsgLeave(m) };
+        let written = self.write(actor, &Need::Core, |_| Ok(vec![payload.clone()]))?;
+        Ok(written.records.into_iter().next().expect("one payload, one record"))
+    }
+
+    /// Find a message by id prefix anywhere on the branch.
+    pub fn find_message(&self, prefix: &str) -> Result<Record> {
+        let (_, records) = self.records()?;
+        let messages: Vec<&Record> = records.iter().filter(|r| matches!(r.payload, Payload::MsgSend(_))).collect();
+        let id = id::resolve_prefix(&prefix.to_ascii_lowercase(), "message", messages.iter().map(|r| r.id))?;
+        Ok(messages.into_iter().find(|r| r.id == id).expect("resolved from this list").clone())
+    }
+
+    /// Send a message as `actor`.
+    pub fn send(&self, actor: &str, msg: NewMessage) -> Result<Record> {
+        let snap = self.snapshot_for(&Need::Core)?;
+        let answered = match (&msg.reply_to, &msg.thread) {
+            (Some(r), _) => Some(self.find_message(r)?),
+            (None, Some(t)) => Some(self.find_message(t)?),
+            (None, None) => None,
+        };
+        let (answered_channel, thread) = match &answered {
+            Some(r) => match &r.payload {
+                Payload::MsgSend(m) => (Some(m.channel.clone()), Some(m.thread.unwrap_or(r.id))),
+                _ => (None, None),
+            },
+            None => (None, None),
+        };
+        let channel = match (&msg.to, answered_channel) {
+            (Some(to), answered) => {
+                let c = self.channel_for(&snap.state, actor, to)?.to_string();
+                if answered.as_ref().is_some_and(|a| *a != c) {
+                    return Err(Error::Invalid(format!(
+                        "the message answered is in {}, not {c}",
+                        answered.unwrap_or_default()
+                    )));
+                }
+                c
+            }
+            (None, Some(c)) => c,
+            (None, None) => {
+                return Err(Error::Invalid("say where: --to NAME, --to '#channel', --task ID or --reply-to ID".into()))
+            }
+        };
+        let mentions = mentions(&msg.text);
+        if let Some(unknown) = mentions.iter().find(|m| !snap.state.actors.contains_key(*m)) {
+            return Err(Error::Invalid(format!("@{unknown} is not an admitted actor; nothing sent")));
+        }
+        let reply_to = msg.reply_to.as_ref().and(answered.as_ref().map(|r| r.id));
+        let payload = Payload::MsgSend(MsgSend { channel, text: msg.text, thread, reply_to, mentions });
+        let need = match payload.linked_tasks().as_slice() {
+            [] => Need::Core,
+            linked => Need::Tasks(linked.to_vec()),
+        };
+        let written = self.write(actor, &need, |_| Ok(vec![payload.clone()]))?;
+        Ok(written.records.into_iter().next().expect("one payload, one record"))
+    }
+
+    fn channel_for(&self, state: &State, actor: &str, to: &Target) -> Result<Channel> {
+        match to {
+            Target::Channel(name) => Channel::parse(name.trim_start_matches('#')).map_err(Error::Invalid),
+            Target::Actor(name) => {
+                if !state.actors.contains_key(name) {
+                    return Err(Error::Invalid(format!(
+                        "unknown recipient {name:?}: not an admitted actor; nothing sent"
+                    )));
+                }
+                if name == actor {
+                    return Err(Error::Invalid("a direct message needs another actor".into()));
+                }
+                Ok(Channel::direct(actor, name))
+            }
+            Target::Task(t) => Ok(Channel::Task(*t)),
+        }
+    }
+
+    /// The messages of a channel, oldest first, from `since` on, optionally only
+    /// one thread (its first message and every message in it).
+    pub fn messages(&self, channel: &Channel, since: Option<Hlc>, thread: Option<Id>) -> Result<Vec<Record>> {
+        let snap = self.snapshot_for(&Need::Core)?;
+        let from = since.map(|s| s.day()).unwrap_or_default();
+        let mut out: Vec<Record> = self
+            .channel_records(&snap, channel, &from)?
+            .into_iter()
+            .filter(|r| since.is_none_or(|s| r.at >= s))
+            .filter(|r| match (&r.payload, thread) {
+                (Payload::MsgSend(m), Some(t)) => r.id == t || m.thread == Some(t),
+                (Payload::MsgSend(_), None) => true,
+                _ => false,
+            })
+            .collect();
+        out.sort_by_key(Record::order_key);
+        Ok(out)
+    }
+
+    /// The records that commit `new` holds and `old` (if any) does not, in fold
+    /// order. `new` must be at or behind the tip the index has verified.
+    pub fn records_between(&self, old: Option<ObjectId>, new: ObjectId) -> Result<Vec<Record>> {
+        let snap = self.snapshot_for(&Need::Core)?;
+        let store = self.store();
+        let old_tree = old.map(|o| store.commit(o).map(|c| c.tree)).transpose()?;
+        let new_tree = store.commit(new)?.tree;
+        let ws = snap.state.workspace;
+        let mut out = Vec::new();
+        for change in store.diff(old_tree, new_tree)? {
+            if !layout::classify(&change.path).is_some_and(|p| p.is_log()) {
+                continue;
+            }
+            let Some(n) = &change.new else { continue };
+            let before: std::collections::HashSet<Id> = match &change.old {
+                Some(o) => {
+                    let bytes = store.blob(o.oid)?;
+                    record::frame::split(&bytes)
+                        .map(|fs| fs.iter().map(|f| f.id(&bytes, &ws)).collect())
+                        .unwrap_or_default()
+                }
+                None => Default::default(),
+            };
+            let bytes = store.blob(n.oid)?;
+            let records =
+                record::decode_file_trusted(&bytes, &ws).map_err(|p| Error::File(FileError::new(&change.path, p)))?;
+            out.extend(records.into_iter().filter(|r| !before.contains(&r.id)));
+        }
+        out.sort_by_key(Record::order_key);
+        Ok(out)
+    }
+}
+
+/// What a record is about, for the watch stream: a task id, a channel, an
+/// actor, or the workspace.
+pub fn subject(r: &Record) -> String {
+    if let Some(t) = r.task() {
+        return t.hex();
+    }
+    if let Some(c) = r.payload.channel() {
+        return c.to_string();
+    }
+    match &r.payload {
+        Payload::ActorAdmit(a) => a.name.clone(),
+        Payload::MsgAck(_) => r.author.clone(),
+        _ => "workspace".to_owned(),
+    }
+}
