@@ -90,7 +90,85 @@ fn main() {
             verified as f64 / verify_secs
         );
     }
+    message_figures(&exe, runs, sizes.iter().copied().max().unwrap_or(0));
     remote_figures(&exe, runs);
+}
+
+/// `msg send` and a warm `inbox` with `n` messages on the branch, written by 50
+/// agents in five channels. The reader follows one channel and has read all
+/// but the last 1,000 messages, so about 200 are unread.
+fn message_figures(exe: &Path, runs: usize, n: usize) {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("repo");
+    let home = temp.path().join("home");
+    git(temp.path(), &["init", "-q", "repo"]);
+    let ws = Workspace::open(&dir, "crew", KeyStore::at(&home)).unwrap();
+    ws.init("admin", Some("bench")).unwrap();
+    ws.admit_new("admin", "reader", git_crew::record::Role::Human, None).unwrap();
+    let agents: Vec<String> = (0..50).map(|i| format!("agent{i:02}")).collect();
+    for a in &agents {
+        ws.admit_new("admin", a, git_crew::record::Role::Agent, None).unwrap();
+    }
+    ws.membership("reader", "general", true).unwrap();
+    let last_read = seed_messages(&ws, &agents, n);
+    if let Some((at, id)) = last_read {
+        let ack = Payload::MsgAck(git_crew::record::kinds::MsgAck { upto: id, upto_at: at });
+        ws.write("reader", &git_crew::index::Need::Core, |_| Ok(vec![ack.clone()])).unwrap();
+    }
+    let crew = |args: &[&str]| {
+        let out = Command::new(exe).current_dir(&dir).env("CREW_HOME", &home).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let unread: serde_json::Value = serde_json::from_slice(&crew(&["--as", "reader", "--json", "inbox"])).unwrap();
+    let inbox = time(runs, |_| {
+        crew(&["--as", "reader", "inbox"]);
+    });
+    let send = time(runs, |i| {
+        crew(&["--as", "agent00", "msg", "send", "--to", "#general", &format!("bench message {i}")]);
+    });
+    println!();
+    println!("| messages on branch | msg send median | inbox warm median | unread items |");
+    println!("|---:|---:|---:|---:|");
+    println!("| {n} | {} | {} | {} |", ms(median(&send)), ms(median(&inbox)), unread.as_array().map_or(0, Vec::len));
+}
+
+/// `n` messages in one commit, by `agents` in turn in five channels, one
+/// millisecond apart after everything on the branch. Returns the last one the
+/// reader has read (all but the last 1,000).
+fn seed_messages(ws: &Workspace, agents: &[String], n: usize) -> Option<(Hlc, git_crew::id::Id)> {
+    if n == 0 {
+        return None;
+    }
+    let snap = ws.snapshot().unwrap();
+    let keys: Vec<_> = agents.iter().map(|a| ws.keys().load(&snap.state.workspace, a).unwrap()).collect();
+    let start = snap.state.max_at().unwrap().ms + 1;
+    let mut files: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
+    let mut last_read = None;
+    for i in 0..n {
+        let at = Hlc { ms: start + i as i64, counter: 0 };
+        let channel = ["general", "builds", "reviews", "random", "ops"][i % 5].to_owned();
+        let text = format!("seeded message {i}: the build on main is green again");
+        let payload = Payload::MsgSend(git_crew::record::kinds::MsgSend {
+            channel,
+            text,
+            thread: None,
+            reply_to: None,
+            mentions: vec![],
+        });
+        let who = i % agents.len();
+        let (r, bytes) = record::encode(&snap.state.workspace, &agents[who], at, payload, &keys[who]).unwrap();
+        if i + 1000 < n {
+            last_read = Some((r.at, r.id));
+        }
+        files.entry(layout::path_of(&r)).or_default().extend_from_slice(&bytes);
+    }
+    let store = ws.store();
+    let tree = store.commit(snap.tip).unwrap().tree;
+    let edits: Vec<(String, Vec<u8>)> = files.into_iter().collect();
+    let commit = store.write_commit(&[snap.tip], Some(tree), &edits, "admin", &format!("seed {n} messages\n")).unwrap();
+    store.set_tip(Some(snap.tip), commit, "bench: seed messages").unwrap();
+    last_read
 }
 
 /// The server hook on a push of 1,000 records, and a sync round-trip.

@@ -7,6 +7,7 @@
 //! wins. Online claims go through [`crate::sync::publish`] instead, so the
 //! claim lands on the remote by compare-and-swap or not at all.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use gix::ObjectId;
@@ -21,7 +22,7 @@ use crate::record::kinds::{
     Artifact, TaskBlock, TaskClaim, TaskComment, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock,
 };
 use crate::record::{Payload, Record};
-use crate::state::{State, Status, Task};
+use crate::state::{State, Status, Summary};
 use crate::workspace::{Workspace, Written};
 
 /// Default lease of a claim: 30 minutes.
@@ -32,46 +33,53 @@ pub fn now_ms() -> i64 {
     Hlc::now().ms
 }
 
+/// The ids of the done tasks among `tasks`.
+fn done(tasks: &[Summary]) -> HashSet<Id> {
+    tasks.iter().filter(|t| t.done_by.is_some()).map(|t| t.id).collect()
+}
+
 /// Ready tasks (open, unblocked, dependencies done, unheld or lease run out)
-/// with `label` if given, most urgent first, then oldest, then by id.
-pub fn ready<'a>(state: &'a State, label: Option<&str>, now_ms: i64) -> Vec<&'a Task> {
-    let mut tasks: Vec<&Task> = state
-        .tasks
-        .values()
-        .filter(|t| label.is_none_or(|l| t.labels.iter().any(|x| x == l)))
-        .filter(|t| t.status(state, now_ms) == Status::Ready)
-        .collect();
-    tasks.sort_by_key(|t| t.board_key());
-    tasks
+/// with `label` if given, most urgent first, then oldest, then by id. A
+/// dependency missing from `tasks` counts as not done.
+pub fn ready<'a>(tasks: &'a [Summary], label: Option<&str>, now_ms: i64) -> Vec<&'a Summary> {
+    let done = done(tasks);
+    let mut out: Vec<&Summary> =
+        tasks.iter().filter(|t| t.has_label(label) && t.is_ready(|d| done.contains(d), now_ms)).collect();
+    out.sort_by_key(|t| t.board_key());
+    out
 }
 
 /// The single best ready task.
-pub fn next<'a>(state: &'a State, label: Option<&str>, now_ms: i64) -> Option<&'a Task> {
-    ready(state, label, now_ms).into_iter().next()
+pub fn next<'a>(tasks: &'a [Summary], label: Option<&str>, now_ms: i64) -> Option<&'a Summary> {
+    let done = done(tasks);
+    tasks
+        .iter()
+        .filter(|t| t.has_label(label) && t.is_ready(|d| done.contains(d), now_ms))
+        .min_by_key(|t| t.board_key())
 }
 
 /// Every task in its column, each column in board order.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default)]
 pub struct Board<'a> {
     /// Ready to claim.
-    pub ready: Vec<&'a Task>,
+    pub ready: Vec<&'a Summary>,
     /// Held, with the lease running.
-    pub in_progress: Vec<&'a Task>,
-    /// Blocked or waiting on dependencies.
-    pub blocked: Vec<(&'a Task, String)>,
+    pub in_progress: Vec<&'a Summary>,
+    /// Blocked or waiting on dependencies, and why.
+    pub blocked: Vec<(&'a Summary, String)>,
     /// Closed.
-    pub done: Vec<&'a Task>,
+    pub done: Vec<&'a Summary>,
 }
 
 impl<'a> Board<'a> {
-    /// Sort `state`'s tasks into columns at `now_ms`.
-    pub fn new(state: &'a State, label: Option<&str>, now_ms: i64) -> Board<'a> {
-        let mut tasks: Vec<&Task> =
-            state.tasks.values().filter(|t| label.is_none_or(|l| t.labels.iter().any(|x| x == l))).collect();
-        tasks.sort_by_key(|t| t.board_key());
+    /// Sort `tasks` into columns at `now_ms`.
+    pub fn new(tasks: &'a [Summary], label: Option<&str>, now_ms: i64) -> Board<'a> {
+        let done = done(tasks);
+        let mut sorted: Vec<&Summary> = tasks.iter().filter(|t| t.has_label(label)).collect();
+        sorted.sort_by_key(|t| t.board_key());
         let mut board = Board::default();
-        for t in tasks {
-            match t.status(state, now_ms) {
+        for t in sorted {
+            match t.status(|d| done.contains(d), now_ms) {
                 Status::Ready => board.ready.push(t),
                 Status::InProgress { .. } => board.in_progress.push(t),
                 Status::Blocked { why } => board.blocked.push((t, why)),
@@ -108,6 +116,12 @@ fn one(written: Written) -> Record {
 }
 
 impl Workspace {
+    /// The state (without tasks) and every task's summary: what `next` and
+    /// `board` read.
+    pub fn summaries(&self) -> Result<(crate::index::Snapshot, Vec<Summary>)> {
+        self.index().summaries(self.store())
+    }
+
     /// Resolve a task id or unique prefix without loading the whole board when
     /// the prefix names its shard (two or more hex digits).
     pub fn find_task(&self, prefix: &str) -> Result<Id> {
@@ -157,12 +171,16 @@ impl Workspace {
             let now = now_ms();
             let task = match target {
                 ClaimTarget::Task(id) => state.task(id).map_err(Error::Refused)?,
-                ClaimTarget::Next(label) => next(state, label.as_deref(), now).ok_or_else(|| {
-                    Error::Conflict(match label {
-                        Some(l) => format!("no ready task with label {l:?} to claim"),
-                        None => "no ready task to claim".to_owned(),
-                    })
-                })?,
+                ClaimTarget::Next(label) => {
+                    let summaries: Vec<Summary> = state.tasks.values().map(Summary::from).collect();
+                    let best = next(&summaries, label.as_deref(), now).map(|t| t.id).ok_or_else(|| {
+                        Error::Conflict(match label {
+                            Some(l) => format!("no ready task with label {l:?} to claim"),
+                            None => "no ready task to claim".to_owned(),
+                        })
+                    })?;
+                    state.task(&best).map_err(Error::Refused)?
+                }
             };
             task.claimable_by(state, actor, now).map_err(Error::Refused)?;
             Ok(vec![Payload::TaskClaim(TaskClaim { task: task.id, lease, offline })])

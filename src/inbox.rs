@@ -102,22 +102,30 @@ impl Workspace {
     /// Every record of the files under `dir` whose day is `from_day` or later,
     /// decoded without re-verifying (see the module docs). `dir` is a channel's
     /// directory: `<day>/<author>.yaml` below it.
-    fn channel_records(&self, snap: &Snapshot, channel: &Channel, from_day: &str) -> Result<Vec<Record>> {
+    fn channel_records(&self, snap: &Snapshot, channel: &Channel, after: Option<(Hlc, Id)>) -> Result<Vec<Record>> {
         let store = self.store();
         let tree = store.commit(snap.tip)?.tree;
         let dir = layout::channel_dir(channel);
+        let from_day = after.map(|(at, _)| at.day()).unwrap_or_default();
         let mut out = Vec::new();
-        for day in store.list(tree, &dir)?.into_iter().filter(|d| d.as_str() >= from_day) {
+        for day in store.list(tree, &dir)?.into_iter().filter(|d| *d >= from_day) {
             for file in store.list(tree, &format!("{dir}/{day}"))? {
-                out.extend(self.trusted_file(snap, tree, &format!("{dir}/{day}/{file}"))?);
+                out.extend(self.trusted_file(snap, tree, &format!("{dir}/{day}/{file}"), after)?);
             }
         }
         Ok(out)
     }
 
-    fn trusted_file(&self, snap: &Snapshot, tree: ObjectId, path: &str) -> Result<Vec<Record>> {
+    fn trusted_file(
+        &self,
+        snap: &Snapshot,
+        tree: ObjectId,
+        path: &str,
+        after: Option<(Hlc, Id)>,
+    ) -> Result<Vec<Record>> {
         let bytes = self.store().read(tree, path)?.unwrap_or_default();
-        record::decode_file_trusted(&bytes, &snap.state.workspace).map_err(|p| Error::File(FileError::new(path, p)))
+        record::decode_file_trusted_after(&bytes, &snap.state.workspace, after)
+            .map_err(|p| Error::File(FileError::new(path, p)))
     }
 
     /// `actor`'s unread items, oldest first, and the state they were read at.
@@ -129,7 +137,6 @@ impl Workspace {
             .get(actor)
             .ok_or_else(|| Error::Invalid(format!("unknown actor {actor:?}: not admitted to this workspace")))?;
         let cursor = me.cursor;
-        let since_day = cursor.map(|(at, _)| at.day()).unwrap_or_default();
         let unread = |r: &Record| r.author != actor && cursor.is_none_or(|c| r.order_key() > c);
         let mut items: BTreeMap<(Hlc, Id), Item> = BTreeMap::new();
         for (name, info) in &snap.state.channels {
@@ -143,8 +150,13 @@ impl Workspace {
                 Channel::Task(t) if me.holds.contains(t) => (Reason::Task, None),
                 _ => continue,
             };
-            let from = joined.map(|j| j.day()).filter(|d| *d > since_day).unwrap_or_else(|| since_day.clone());
-            for r in self.channel_records(&snap, &channel, &from)? {
+            // Read from the later of the cursor and the join.
+            let from = match (cursor, joined) {
+                (Some(c), Some(j)) if c.0 < j => Some((j, Id([0xff; 32]))),
+                (None, Some(j)) => Some((j, Id([0xff; 32]))),
+                (c, _) => c,
+            };
+            for r in self.channel_records(&snap, &channel, from)? {
                 let after_join = joined.is_none_or(|j| r.at > j);
                 if matches!(r.payload, Payload::MsgSend(_)) && unread(&r) && after_join {
                     items.insert(r.order_key(), Item { reason, record: r });
@@ -155,7 +167,7 @@ impl Workspace {
         let mut files: HashMap<&str, Vec<Record>> = HashMap::new();
         for p in &me.personal {
             if !files.contains_key(p.path.as_str()) {
-                files.insert(&p.path, self.trusted_file(&snap, tree, &p.path)?);
+                files.insert(&p.path, self.trusted_file(&snap, tree, &p.path, cursor)?);
             }
             let Some(r) = files[p.path.as_str()].iter().find(|r| r.id == p.id) else { continue };
             if unread(r) {
@@ -270,9 +282,10 @@ impl Workspace {
     /// one thread (its first message and every message in it).
     pub fn messages(&self, channel: &Channel, since: Option<Hlc>, thread: Option<Id>) -> Result<Vec<Record>> {
         let snap = self.snapshot_for(&Need::Core)?;
-        let from = since.map(|s| s.day()).unwrap_or_default();
+        // Everything at or after `since`: start just before it.
+        let from = since.filter(|s| s.ms > 0).map(|s| (Hlc { ms: s.ms - 1, counter: u32::MAX }, Id([0xff; 32])));
         let mut out: Vec<Record> = self
-            .channel_records(&snap, channel, &from)?
+            .channel_records(&snap, channel, from)?
             .into_iter()
             .filter(|r| since.is_none_or(|s| r.at >= s))
             .filter(|r| match (&r.payload, thread) {

@@ -22,6 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::io::{Read, Seek, Write};
+use std::ops::Not;
 use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
@@ -33,7 +34,7 @@ use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::layout;
 use crate::record::{self, frame, FileError, Payload, Problem, Record, GENESIS_KIND};
-use crate::state::{State, Task};
+use crate::state::{State, Summary, Task};
 use crate::store::Store;
 
 const MAGIC: &[u8; 8] = b"crewidx3";
@@ -71,6 +72,13 @@ struct Core {
 struct Shard {
     gen: u64,
     tasks: Vec<Task>,
+}
+
+/// The summaries of one shard's tasks, written with it.
+#[derive(Serialize, Deserialize)]
+struct SummaryShard {
+    gen: u64,
+    tasks: Vec<Summary>,
 }
 
 fn shard_of(id: &Id) -> u8 {
@@ -126,6 +134,37 @@ impl Index {
         };
         records.sort_by_key(Record::order_key);
         Ok((snap, records))
+    }
+
+    /// The state at the branch tip without tasks, and every task's summary.
+    pub fn summaries(&self, store: &Store) -> Result<(Snapshot, Vec<Summary>)> {
+        let snap = self.load(store, &Need::Core)?;
+        let gen = self.read_core().filter(|c| c.tip == snap.tip.as_bytes()).map(|c| c.gen);
+        let mut out = Vec::new();
+        for s in 0..=255u8 {
+            let cached = gen.and_then(|g| self.read_summaries(s, g));
+            match cached {
+                Some(tasks) => out.extend(tasks),
+                None => {
+                    // Damaged or raced: summarise the full shard instead.
+                    let full = self.load(store, &Need::Tasks(vec![Id([s; 32])]))?;
+                    out.extend(full.state.tasks.values().filter(|t| shard_of(&t.id) == s).map(Summary::from));
+                }
+            }
+        }
+        Ok((snap, out))
+    }
+
+    fn summary_path(&self, shard: u8) -> PathBuf {
+        self.dir.join("tasks").join(format!("{shard:02x}.sum"))
+    }
+
+    fn read_summaries(&self, shard: u8, gen: u64) -> Option<Vec<Summary>> {
+        let path = self.summary_path(shard);
+        if !path.exists() {
+            return self.shard_path(shard).exists().not().then(Vec::new);
+        }
+        read_sealed::<SummaryShard>(&path).filter(|s| s.gen <= gen).map(|s| s.tasks)
     }
 
     /// What the cache holds, as it is, without looking at the branch: the tip it
@@ -283,7 +322,13 @@ impl Index {
         };
         for s in shards {
             let tasks = by_shard.remove(&s).unwrap_or_default();
+            let summaries = SummaryShard { gen, tasks: tasks.iter().map(Summary::from).collect() };
             write_sealed(&self.shard_path(s), &Shard { gen, tasks });
+            // A summary that could not be written must not survive stale: without
+            // it, readers summarise the shard itself.
+            if !write_sealed(&self.summary_path(s), &summaries) {
+                let _ = fs::remove_file(self.summary_path(s));
+            }
         }
     }
 
@@ -384,15 +429,14 @@ fn read_sealed<T: DeserializeOwned>(path: &Path) -> Option<T> {
     postcard::from_bytes(unseal(&bytes)?).ok()
 }
 
-/// Write atomically (temp file, rename). Best effort, like all cache writes.
-fn write_sealed<T: Serialize>(path: &Path, value: &T) {
-    let Ok(payload) = postcard::to_stdvec(value) else { return };
-    let Some(dir) = path.parent() else { return };
+/// Write atomically (temp file, rename). Best effort, like all cache writes:
+/// whether it worked.
+fn write_sealed<T: Serialize>(path: &Path, value: &T) -> bool {
+    let Ok(payload) = postcard::to_stdvec(value) else { return false };
+    let Some(dir) = path.parent() else { return false };
     let _ = fs::create_dir_all(dir);
     let tmp = dir.join(format!(".tmp.{}", std::process::id()));
-    if fs::write(&tmp, seal(&payload)).is_ok() {
-        let _ = fs::rename(&tmp, path);
-    }
+    fs::write(&tmp, seal(&payload)).is_ok() && fs::rename(&tmp, path).is_ok()
 }
 
 /// The workspace id of the branch at `tree`: the id of the genesis record that

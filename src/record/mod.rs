@@ -319,8 +319,28 @@ pub fn decode_file_except(file: &[u8], ws: &Id, known: &HashSet<Id>) -> Result<(
 /// every other check. Only for blobs already verified: those at the tip the
 /// index has caught up to (`inbox`, `msg list`, `watch` read them).
 pub fn decode_file_trusted(file: &[u8], ws: &Id) -> Result<Vec<Record>, (usize, Problem)> {
+    decode_file_trusted_after(file, ws, None)
+}
+
+/// [`decode_file_trusted`], only the records after `after` in (`at`, id)
+/// order: the others are framed (a lexical scan) but not decoded.
+pub fn decode_file_trusted_after(
+    file: &[u8],
+    ws: &Id,
+    after: Option<(Hlc, Id)>,
+) -> Result<Vec<Record>, (usize, Problem)> {
     let frames = frame::split(file)?;
-    frames.iter().map(|f| decode_verified(file, f, f.id(file, ws))).collect()
+    let mut out = Vec::new();
+    for f in &frames {
+        if after.is_some_and(|(at, _)| f.at < at) {
+            continue;
+        }
+        let id = f.id(file, ws);
+        if after.is_none_or(|cut| (f.at, id) > cut) {
+            out.push(decode_verified(file, f, id)?);
+        }
+    }
+    Ok(out)
 }
 
 /// Verify and decode single framed records (each item is exactly one record,

@@ -18,7 +18,7 @@ use crate::id::Id;
 use crate::record::{Payload, Record, Role};
 
 pub use actors::Actor;
-pub use tasks::{Claim, Status, Task};
+pub use tasks::{Claim, Status, Summary, Task};
 
 /// Why the fold refuses a record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

@@ -103,12 +103,13 @@ pub struct Task {
     pub created_at: Hlc,
     /// Stamp of the last record that changed it.
     pub updated_at: Hlc,
-    /// The current claim (possibly with its lease run out).
-    pub holder: Option<Claim>,
+    /// The current claim (possibly with its lease run out). Boxed, like the
+    /// other optional parts, to keep the board's many tasks small in memory.
+    pub holder: Option<Box<Claim>>,
     /// Set while blocked.
-    pub blocked: Option<Block>,
+    pub blocked: Option<Box<Block>>,
     /// Set once done.
-    pub done: Option<Done>,
+    pub done: Option<Box<Done>>,
     /// Counted comments.
     pub comments: u32,
     /// Ids of its receipts, oldest first.
@@ -160,7 +161,7 @@ impl Task {
 
     /// The holder whose lease runs at `ms`.
     pub fn holder_at(&self, ms: i64) -> Option<&Claim> {
-        self.holder.as_ref().filter(|c| c.live_at(ms))
+        self.holder.as_deref().filter(|c| c.live_at(ms))
     }
 
     /// Whether `actor` holds the task at `ms`.
@@ -175,20 +176,7 @@ impl Task {
 
     /// Where the task stands at wall-clock `now_ms`.
     pub fn status(&self, state: &State, now_ms: i64) -> Status {
-        if self.done.is_some() {
-            return Status::Done;
-        }
-        if let Some(b) = &self.blocked {
-            return Status::Blocked { why: format!("blocked by {}: {}", b.by, b.reason) };
-        }
-        if let Some(c) = self.holder_at(now_ms) {
-            return Status::InProgress { holder: c.actor.clone(), lease_left_ms: c.expires_ms - now_ms };
-        }
-        let waiting: Vec<String> = self.waiting_on(state).map(|d| d.short()).collect();
-        if !waiting.is_empty() {
-            return Status::Blocked { why: format!("waiting on {}", waiting.join(", ")) };
-        }
-        Status::Ready
+        Summary::from(self).status(|d| state.tasks.get(d).is_some_and(|t| t.done.is_some()), now_ms)
     }
 
     /// Whether `actor` could claim the task now: the refusal if not. Stricter
@@ -206,6 +194,89 @@ impl Task {
     /// Ordering on the board: most urgent, then oldest, then id.
     pub fn board_key(&self) -> (u8, Hlc, Id) {
         (self.priority, self.created_at, self.id)
+    }
+}
+
+/// What the board needs of a task. Small, so `next` and `board` read these
+/// (the index keeps them beside the tasks) rather than whole tasks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The task id.
+    pub id: Id,
+    /// Title.
+    pub title: String,
+    /// Labels.
+    pub labels: Vec<String>,
+    /// Priority.
+    pub priority: u8,
+    /// When it was created.
+    pub created_at: Hlc,
+    /// Its dependencies.
+    pub depends_on: Vec<Id>,
+    /// The holder and when its lease runs out (ms).
+    pub holder: Option<(String, i64)>,
+    /// `blocked by NAME: reason`, while blocked.
+    pub blocked: Option<String>,
+    /// Who closed it.
+    pub done_by: Option<String>,
+}
+
+impl From<&Task> for Summary {
+    fn from(t: &Task) -> Summary {
+        Summary {
+            id: t.id,
+            title: t.title.clone(),
+            labels: t.labels.clone(),
+            priority: t.priority,
+            created_at: t.created_at,
+            depends_on: t.depends_on.clone(),
+            holder: t.holder.as_ref().map(|c| (c.actor.clone(), c.expires_ms)),
+            blocked: t.blocked.as_ref().map(|b| format!("blocked by {}: {}", b.by, b.reason)),
+            done_by: t.done.as_ref().map(|d| d.by.clone()),
+        }
+    }
+}
+
+impl Summary {
+    /// Ordering on the board: most urgent, then oldest, then id.
+    pub fn board_key(&self) -> (u8, Hlc, Id) {
+        (self.priority, self.created_at, self.id)
+    }
+
+    /// Whether it carries `label` (always, without a label).
+    pub fn has_label(&self, label: Option<&str>) -> bool {
+        label.is_none_or(|l| self.labels.iter().any(|x| x == l))
+    }
+
+    /// The holder whose lease runs at `now_ms`, and when it ends.
+    pub fn holder_at(&self, now_ms: i64) -> Option<(&str, i64)> {
+        self.holder.as_ref().filter(|(_, until)| *until > now_ms).map(|(a, until)| (a.as_str(), *until))
+    }
+
+    /// Where the task stands at `now_ms`, given which tasks are done.
+    pub fn status(&self, is_done: impl Fn(&Id) -> bool, now_ms: i64) -> Status {
+        if self.done_by.is_some() {
+            return Status::Done;
+        }
+        if let Some(why) = &self.blocked {
+            return Status::Blocked { why: why.clone() };
+        }
+        if let Some((holder, until)) = self.holder_at(now_ms) {
+            return Status::InProgress { holder: holder.to_owned(), lease_left_ms: until - now_ms };
+        }
+        let waiting: Vec<String> = self.depends_on.iter().filter(|d| !is_done(d)).map(Id::short).collect();
+        if !waiting.is_empty() {
+            return Status::Blocked { why: format!("waiting on {}", waiting.join(", ")) };
+        }
+        Status::Ready
+    }
+
+    /// Whether it is ready at `now_ms` ([`Status::Ready`], without building it).
+    pub fn is_ready(&self, is_done: impl Fn(&Id) -> bool, now_ms: i64) -> bool {
+        self.done_by.is_none()
+            && self.blocked.is_none()
+            && self.holder_at(now_ms).is_none()
+            && self.depends_on.iter().all(is_done)
     }
 }
 
@@ -383,7 +454,7 @@ fn apply_to_task(state: &mut State, r: &Record) {
             let record = if renewal { task.holder.as_ref().map_or(r.id, |h| h.record) } else { r.id };
             let displaced = task.holder.as_ref().filter(|h| h.actor != r.author && h.live_at(ms)).cloned();
             let task_short = task.id.short();
-            task.holder = Some(Claim {
+            task.holder = Some(Box::new(Claim {
                 actor: r.author.clone(),
                 record,
                 since,
@@ -392,7 +463,7 @@ fn apply_to_task(state: &mut State, r: &Record) {
                 offline: c.offline,
                 from,
                 note,
-            });
+            }));
             // An offline claim an online one displaced: it stops counting, and
             // its author learns that on the next sync.
             if let Some(lost) = displaced {
@@ -407,7 +478,7 @@ fn apply_to_task(state: &mut State, r: &Record) {
         Payload::TaskRelease(_) => task.holder = None,
         Payload::TaskHandoff(h) => {
             let lease_ms = task.holder.as_ref().map_or(0, |c| c.lease_ms);
-            task.holder = Some(Claim {
+            task.holder = Some(Box::new(Claim {
                 actor: h.to.clone(),
                 record: r.id,
                 since: r.at,
@@ -416,17 +487,18 @@ fn apply_to_task(state: &mut State, r: &Record) {
                 offline: false,
                 from: Some(r.author.clone()),
                 note: h.note.clone(),
-            });
+            }));
         }
         Payload::TaskComment(_) => task.comments += 1,
         Payload::TaskBlock(b) => {
-            task.blocked = Some(Block { by: r.author.clone(), at: r.at, reason: b.reason.clone() })
+            task.blocked = Some(Box::new(Block { by: r.author.clone(), at: r.at, reason: b.reason.clone() }))
         }
         Payload::TaskUnblock(_) => task.blocked = None,
         Payload::TaskDone(d) => {
             task.holder = None;
             task.blocked = None;
-            task.done = Some(Done { by: r.author.clone(), at: r.at, receipt: d.receipt, summary: d.summary.clone() });
+            task.done =
+                Some(Box::new(Done { by: r.author.clone(), at: r.at, receipt: d.receipt, summary: d.summary.clone() }));
         }
         Payload::Receipt(_) => task.receipts.push(r.id),
         _ => {}

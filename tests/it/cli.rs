@@ -299,7 +299,10 @@ fn the_demo_runs_and_verifies() {
     assert_eq!(titles("ready").len() + titles("blocked").len(), 5, "{}", out["board"]);
     // 1 genesis + 3 admissions + 9 tasks + the won claim, a receipt, its done,
     // three `next --claim` claims and a handoff.
-    assert_eq!(out["verify"]["records"], 1 + 3 + 9 + 3 + 3 + 1);
+    // Then the conversation: four joins, three messages and an ack.
+    assert_eq!(out["verify"]["records"], 1 + 3 + 9 + 3 + 3 + 1 + 4 + 3 + 1);
+    let reasons: Vec<&str> = out["inbox"].as_array().unwrap().iter().map(|i| i["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, ["channel", "direct"], "alice's inbox: the thread reply in #general, the reviewer's DM");
     assert_eq!(out["clones"], 4, "every clone converged on the remote's tip");
     assert!(keep.join("remote.git").is_dir());
     let run = w.crew(&w.root, &["demo", "--keep", keep.to_str().unwrap()]);

@@ -8,6 +8,7 @@ mod cli;
 mod concurrency;
 mod hooks;
 mod merge_laws;
+mod messages;
 mod schema;
 mod sync;
 mod tamper;

@@ -27,8 +27,8 @@ use git_crew::hlc::Hlc;
 use git_crew::id::Id;
 use git_crew::layout;
 use git_crew::record::kinds::{
-    ActorAdmit, Artifact, Genesis, Receipt, ReceiptClass, TaskBlock, TaskClaim, TaskComment, TaskCreate, TaskDone,
-    TaskEdit, TaskHandoff, TaskRelease, TaskUnblock,
+    ActorAdmit, Artifact, Channel, Genesis, MsgAck, MsgMembership, MsgSend, Receipt, ReceiptClass, TaskBlock,
+    TaskClaim, TaskComment, TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock,
 };
 use git_crew::record::{self, canonical, frame, Payload, Problem, Role, KINDS};
 use git_crew::sign::Keypair;
@@ -233,6 +233,16 @@ fn schema_property_order_is_the_canonical_key_order() {
             commits: vec!["0".repeat(40)],
             artifacts: vec![Artifact { path: "p".into(), sha256: "0".repeat(64), size: 1 }],
         }),
+        Payload::MsgSend(MsgSend {
+            channel: "general".into(),
+            text: "m @bob".into(),
+            thread: Some(Id([5; 32])),
+            reply_to: Some(Id([4; 32])),
+            mentions: vec!["bob".into()],
+        }),
+        Payload::MsgJoin(MsgMembership { channel: "general".into() }),
+        Payload::MsgLeave(MsgMembership { channel: "general".into() }),
+        Payload::MsgAck(MsgAck { upto: Id([3; 32]), upto_at: Hlc { ms: 0, counter: 1 } }),
     ];
     let mut seen = BTreeSet::new();
     for payload in &full {
@@ -394,6 +404,21 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
         artifacts: vec![artifact("reports/junit.xml", 0x01, 0), artifact("ü ber/\"x\".log", 0xfe, u64::MAX)],
     };
     ws_lib.add_receipt("bob", every_field).unwrap();
+    // Messages: bob joins a channel; alice writes in it mentioning bob, and to
+    // bob directly; carol writes in a task's discussion (named by a prefix);
+    // bob answers in the thread (thread and reply_to), leaves, and acknowledges
+    // what is unread (the mention and the direct message).
+    world.crew_ok(&dir, &["--as", "bob", "msg", "join", "#general"]);
+    let text = "Ship it?\n\t\"é\" 🚀 \\ @bob, a@b.c";
+    let in_general = write(&["--as", "alice", "msg", "send", "--to", "#general", text]);
+    world.crew_ok(&dir, &["--as", "alice", "msg", "send", "--to", "bob", "Got a minute?\r\n\u{85}\u{2028}"]);
+    world.crew_ok(&dir, &["--as", "carol", "msg", "send", "--task", &child[..8], "Starting on this"]);
+    world.crew_ok(&dir, &["--as", "bob", "msg", "send", "--reply-to", &in_general[..8], "Yes, @alice"]);
+    world.crew_ok(&dir, &["--as", "bob", "msg", "leave", "general"]);
+    let unread = world.crew_json(&dir, &["--as", "bob", "inbox"]);
+    assert_eq!(unread.as_array().map(Vec::len), Some(2), "bob's unread items: {unread}");
+    let acked = world.crew_json(&dir, &["--as", "bob", "inbox", "--ack"]);
+    assert!(acked["ack"]["id"].is_string(), "{acked}");
 
     let schemas = schemas();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -450,6 +475,10 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     assert_eq!(seen["task.release"], 2);
     assert_eq!(seen["task.done"], 2);
     assert_eq!(seen["receipt"], 4, "the CLI wrote one receipt, the post-commit hook one, the library two");
+    assert_eq!(seen["msg.send"], 4);
+    assert_eq!(seen["msg.join"], 1);
+    assert_eq!(seen["msg.leave"], 1);
+    assert_eq!(seen["msg.ack"], 1);
     let by_hook = Receipt {
         task,
         class: ReceiptClass::Commit,
@@ -471,6 +500,17 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     assert_eq!(child.priority, 3);
     assert_eq!(child.parent, Some(epic.parse().unwrap()));
     assert_eq!(child.depends_on, [dep.parse::<Id>().unwrap(), extra.parse().unwrap()]);
+    let general = &state.channels["general"];
+    assert_eq!(general.messages, 2);
+    assert!(general.members.is_empty(), "bob left: {:?}", general.members);
+    let dm = Channel::direct("alice", "bob").to_string();
+    assert_eq!(state.channels[&dm].messages, 1);
+    let discussion = Channel::Task(child.id).to_string();
+    assert_eq!(state.channels[&discussion].messages, 1);
+    let bob = &state.actors["bob"];
+    let acked_upto = acked["ack"]["fields"]["upto"].as_str().unwrap();
+    assert_eq!(bob.cursor.map(|(_, id)| id.hex()).as_deref(), Some(acked_upto));
+    assert!(bob.personal.is_empty(), "bob read his mention: {:?}", bob.personal);
     let out = world.crew_json(&dir, &["verify"]);
     assert_eq!(out["ok"], true, "{out}");
 }
@@ -548,6 +588,27 @@ fn link_rules_are_checked_by_the_decoder_not_the_schema() {
         let body = format!("{}{fields}", head(kind));
         assert!(schemas().is_valid(kind, &body_json(body.as_bytes())), "{body}");
         assert!(matches!(decode_body(&body, kind), Err((_, Problem::BadField(_)))), "{body}");
+    }
+}
+
+/// Order rules a JSON Schema cannot state (comparing two strings): the two
+/// names of a direct conversation differ and are sorted, and mentions are
+/// sorted. The schema accepts these bodies, the decoder refuses them.
+/// `schema/SIGNING.md` section 4.14.
+#[test]
+fn message_order_rules_are_checked_by_the_decoder_not_the_schema() {
+    let head = format!("v: 1\nkind: \"msg.send\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
+    let cases = [
+        "channel: \"dm/bob+alice\"\ntext: \"hi\"\n",
+        "channel: \"dm/alice+alice\"\ntext: \"hi\"\n",
+        "channel: \"dm/a0+a-b\"\ntext: \"'-' sorts before the digits\"\n",
+        "channel: \"dm/alice+al\"\ntext: \"a prefix sorts first\"\n",
+        "channel: \"general\"\ntext: \"@carol @bob\"\nmentions:\n  - \"carol\"\n  - \"bob\"\n",
+    ];
+    for fields in cases {
+        let body = format!("{head}{fields}");
+        assert!(schemas().is_valid("msg.send", &body_json(body.as_bytes())), "{body}");
+        assert!(matches!(decode_body(&body, "msg.send"), Err((_, Problem::BadField(_)))), "{body}");
     }
 }
 
@@ -645,6 +706,20 @@ fn hlc_candidate() -> impl Strategy<Value = String> {
     )
 }
 
+/// Channel candidates: names, direct conversations and task discussions, each
+/// a little wrong now and then.
+fn channel_candidate() -> impl Strategy<Value = String> {
+    let name = "[a-zA-Z0-9_.#-]{0,4}|[a-z][a-z0-9_-]{29,32}";
+    prop_oneof![
+        prop::string::string_regex(name).unwrap(),
+        (prop::string::string_regex(name).unwrap(), prop::string::string_regex(name).unwrap())
+            .prop_map(|(a, b)| format!("dm/{a}+{b}")),
+        prop::string::string_regex("(dm|Dm|dm/)[/+]?[a-z+]{0,6}").unwrap(),
+        prop::string::string_regex("task/[0-9a-f]{64}|task/[0-9a-fA-F]{63,65}|task/?[0-9a-f]{0,8}|Task/[0-9a-f]{64}")
+            .unwrap(),
+    ]
+}
+
 // Default 256 cases each (PROPTEST_CASES overrides): a case signs and verifies
 // a record, which is slow in a debug build.
 proptest! {
@@ -693,6 +768,35 @@ proptest! {
         let by_schema = schemas().is_valid("task.claim", &body_json(body.as_bytes()));
         prop_assert_eq!(by_schema, (1..=604_800).contains(&lease), "{}", lease);
         agree(schemas(), "task.claim", &body)?;
+    }
+
+    // A message's text: the rule of common.json text, with its own limit.
+    #[test]
+    fn message_text_rules_match_the_decoder(text in edgy_string(4)) {
+        let head = format!("v: 1\nkind: \"msg.send\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
+        agree(schemas(), "msg.send", &format!("{head}channel: \"general\"\ntext: {}\n", quoted(&text)))?;
+    }
+
+    // The schema's channel pattern is exact but for the order of a direct
+    // conversation's two names, which only the decoder checks.
+    #[test]
+    fn channel_pattern_matches_the_decoder(channel in channel_candidate()) {
+        let head = |kind: &str| format!("v: 1\nkind: \"{kind}\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
+        let send = format!("{}channel: {}\ntext: \"hi\"\n", head("msg.send"), quoted(&channel));
+        let by_schema = schemas().is_valid("msg.send", &body_json(send.as_bytes()));
+        let unsorted = channel
+            .strip_prefix("dm/")
+            .and_then(|pair| pair.split_once('+'))
+            .is_some_and(|(a, b)| a >= b);
+        prop_assert_eq!(by_schema && !unsorted, decode_body(&send, "msg.send").is_ok(), "{}", send);
+        prop_assert_eq!(decode_body(&send, "msg.send").is_ok(), Channel::parse(&channel).is_ok(), "{}", channel);
+        // Joins and leaves take only a plain channel name.
+        for kind in ["msg.join", "msg.leave"] {
+            let body = format!("{}channel: {}\n", head(kind), quoted(&channel));
+            let plain = matches!(Channel::parse(&channel), Ok(Channel::Named(_)));
+            prop_assert_eq!(schemas().is_valid(kind, &body_json(body.as_bytes())), plain, "{}", body);
+            agree(schemas(), kind, &body)?;
+        }
     }
 
     #[test]

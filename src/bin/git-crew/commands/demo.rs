@@ -222,6 +222,53 @@ fn board_scenario(demo: &Demo, alice: &Path, clones: &[PathBuf], say: &dyn Fn(&s
     Ok(())
 }
 
+/// Humans and agents talk as peers: a channel, a mention, a thread reply, a
+/// direct message and an ack, each delivered through the remote. Returns
+/// alice's inbox as text.
+fn conversation(demo: &Demo, alice: &Path, clones: &[PathBuf], say: &dyn Fn(&str)) -> Result<String> {
+    say("== Messages: a channel, a mention, a thread reply, a direct message, an ack");
+    let agents: Vec<&str> = AGENTS.iter().map(|(a, _)| *a).collect();
+    let everyone: Vec<(&str, &Path)> = std::iter::once(("alice", alice))
+        .chain(agents.iter().copied().zip(clones.iter().map(PathBuf::as_path)))
+        .collect();
+    let sync_all = || -> Result<()> {
+        for (name, dir) in &everyone {
+            demo.crew(dir, name, &["sync"])?;
+        }
+        Ok(())
+    };
+    for (name, dir) in &everyone {
+        demo.crew(dir, name, &["msg", "join", "#general"])?;
+    }
+    sync_all()?;
+    say("   everyone: msg join '#general'");
+    let text = "Morning all. @builder the redirect loop is the top priority today.";
+    let standup = id_of(&demo.crew(alice, "alice", &["--json", "msg", "send", "--to", "#general", text])?)?;
+    demo.crew(alice, "alice", &["sync"])?;
+    say(&format!("   alice: msg send --to '#general' \"{text}\""));
+    let builder = agents.iter().position(|a| *a == "builder").unwrap_or(1);
+    let reviewer = agents.iter().position(|a| *a == "reviewer").unwrap_or(2);
+    demo.crew(&clones[builder], "builder", &["sync"])?;
+    let inbox = demo.crew(&clones[builder], "builder", &["inbox"])?;
+    say(&format!("   builder: inbox →\n      {}", inbox.trim().replace('\n', "\n      ")));
+    let reply = "On it; the fix is with @reviewer for review.";
+    demo.crew(&clones[builder], "builder", &["msg", "send", "--reply-to", &standup, reply])?;
+    demo.crew(&clones[builder], "builder", &["inbox", "--ack"])?;
+    demo.crew(&clones[builder], "builder", &["sync"])?;
+    say(&format!("   builder: msg send --reply-to {} \"{reply}\"; inbox --ack", &standup[..8]));
+    let dm = "The token-expiry review needs a human decision on the grace period.";
+    demo.crew(&clones[reviewer], "reviewer", &["sync"])?;
+    demo.crew(&clones[reviewer], "reviewer", &["msg", "send", "--to", "alice", dm])?;
+    demo.crew(&clones[reviewer], "reviewer", &["sync"])?;
+    say(&format!("   reviewer: msg send --to alice \"{dm}\""));
+    sync_all()?;
+    let unread = demo.crew(&clones[builder], "builder", &["inbox"])?;
+    if !unread.contains("nothing unread") {
+        bail!("builder acked everything, but its inbox shows: {unread}");
+    }
+    demo.crew(alice, "alice", &["inbox"])
+}
+
 pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
     let (root, _temp) = match &args.keep {
         Some(dir) => {
@@ -294,7 +341,8 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
 
     demo.converged(&alice, &clones, "after the agents' writes")?;
     board_scenario(&demo, &alice, &clones, &say)?;
-    let (remote_tip, tips) = demo.converged(&alice, &clones, "after the board scenario")?;
+    let alice_inbox = conversation(&demo, &alice, &clones, &say)?;
+    let (remote_tip, tips) = demo.converged(&alice, &clones, "after the conversation")?;
     let workspace = Workspace::open(&alice, "crew", KeyStore::at(&demo.home))?;
     let report = git_crew::verify::verify(workspace.store(), false)?;
     if cx.json {
@@ -304,6 +352,7 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
             "root": root.display().to_string(),
             "kept": args.keep.is_some(),
             "board": serde_json::from_str::<serde_json::Value>(&board)?,
+            "inbox": serde_json::from_str::<serde_json::Value>(&demo.crew(&alice, "alice", &["--json", "inbox"])?)?,
             "log": serde_json::from_str::<serde_json::Value>(&log)?,
             "verify": report,
             "tip": remote_tip,
@@ -312,6 +361,8 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
     } else {
         println!("\n== The board (git crew board)");
         print!("{}", demo.crew(&alice, "alice", &["board"])?);
+        println!("\n== alice's inbox (git crew inbox)");
+        print!("{alice_inbox}");
         println!("\n== The log (git crew log)");
         print!("{}", demo.crew(&alice, "alice", &["log"])?);
         println!("\n== The branch history (git log crew): one commit per write, merges from sync");

@@ -6,7 +6,7 @@ use git_crew::id::Id;
 use git_crew::index::Need;
 use git_crew::record::kinds::TaskEdit;
 use git_crew::record::Record;
-use git_crew::state::{State, Status, Task};
+use git_crew::state::{State, Status, Summary, Task};
 use git_crew::workspace::{NewTask, Workspace};
 use serde::Serialize;
 
@@ -227,47 +227,82 @@ fn edit_payload(ws: &Workspace, a: EditArgs) -> Result<TaskEdit> {
     })
 }
 
+/// A task summary for `board --json`.
+#[derive(Serialize)]
+struct SummaryView<'a> {
+    id: String,
+    short: String,
+    title: &'a str,
+    labels: &'a [String],
+    priority: u8,
+    depends_on: Vec<String>,
+    #[serde(flatten)]
+    status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    done_by: Option<&'a str>,
+    created_at: String,
+}
+
 /// `git crew board`.
 pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
     let ws = cx.open()?;
-    let snap = ws.snapshot()?;
+    let (_, tasks) = ws.summaries()?;
     let now = board::now_ms();
-    let b = Board::new(&snap.state, args.label.as_deref(), now);
-    let state = &snap.state;
-    let views = |ts: &[&'_ Task]| -> Vec<serde_json::Value> {
-        ts.iter().map(|t| serde_json::to_value(TaskView::new(t, state, now)).unwrap_or_default()).collect()
-    };
+    let b = Board::new(&tasks, args.label.as_deref(), now);
+    fn view<'a>(t: &'a Summary, status: Status) -> SummaryView<'a> {
+        SummaryView {
+            id: t.id.hex(),
+            short: t.id.short(),
+            title: &t.title,
+            labels: &t.labels,
+            priority: t.priority,
+            depends_on: t.depends_on.iter().map(Id::hex).collect(),
+            status,
+            done_by: t.done_by.as_deref(),
+            created_at: t.created_at.to_string(),
+        }
+    }
     if cx.json {
-        let blocked: Vec<&Task> = b.blocked.iter().map(|(t, _)| *t).collect();
-        render::json(&serde_json::json!({
-            "ready": views(&b.ready),
-            "in_progress": views(&b.in_progress),
-            "blocked": views(&blocked),
-            "done": views(&b.done),
-        }));
+        #[derive(Serialize)]
+        struct Columns<'a> {
+            ready: Vec<SummaryView<'a>>,
+            in_progress: Vec<SummaryView<'a>>,
+            blocked: Vec<SummaryView<'a>>,
+            done: Vec<SummaryView<'a>>,
+        }
+        let in_progress = |t: &Summary| {
+            let (holder, until) = t.holder_at(now).unwrap_or_default();
+            Status::InProgress { holder: holder.to_owned(), lease_left_ms: until - now }
+        };
+        render::json(&Columns {
+            ready: b.ready.iter().map(|t| view(t, Status::Ready)).collect(),
+            in_progress: b.in_progress.iter().map(|t| view(t, in_progress(t))).collect(),
+            blocked: b.blocked.iter().map(|(t, why)| view(t, Status::Blocked { why: why.clone() })).collect(),
+            done: b.done.iter().map(|t| view(t, Status::Done)).collect(),
+        });
         return Ok(0);
     }
     let mut out = Vec::new();
     let mut column = |name: &str, rows: Vec<String>| {
         out.push(format!("{name} ({})", rows.len()));
-        out.extend(rows.into_iter().map(|r| format!("  {r}")));
+        out.extend(rows.into_iter().map(|r| format!("  {}", r.trim_end())));
     };
-    let short = |t: &Task| format!("{} P{} {}", t.id.short(), t.priority, render::fit(&t.title, 60));
+    let short = |t: &Summary| format!("{} P{} {}", t.id.short(), t.priority, render::fit(&t.title, 60));
     column("READY", b.ready.iter().map(|t| short(t)).collect());
     column(
         "IN PROGRESS",
         b.in_progress
             .iter()
             .map(|t| {
-                let c = t.holder_at(now).expect("in progress means held");
-                format!("{}  {} ({} left)", short(t), c.actor, left(c.expires_ms - now))
+                let (holder, until) = t.holder_at(now).unwrap_or_default();
+                format!("{}  {holder} ({} left)", short(t), left(until - now))
             })
             .collect(),
     );
     column("BLOCKED", b.blocked.iter().map(|(t, why)| format!("{}  {why}", short(t))).collect());
     column(
         "DONE",
-        b.done.iter().map(|t| format!("{}  by {}", short(t), t.done.as_ref().map_or("?", |d| &d.by))).collect(),
+        b.done.iter().map(|t| format!("{}  by {}", short(t), t.done_by.as_deref().unwrap_or("?"))).collect(),
     );
     render::lines(out);
     Ok(0)
@@ -276,33 +311,48 @@ pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
 /// `git crew next [--claim]`.
 pub fn next(cx: &Context, args: NextArgs) -> Result<i32> {
     let ws = cx.open()?;
-    if args.claim {
+    let now = board::now_ms();
+    let task = if args.claim {
         let me = me(cx, &ws)?;
         let mode = claim_mode(&ws, &args.how);
         let lease = args.how.lease.unwrap_or(DEFAULT_LEASE_SECS);
         let record = ws.claim(&me, &ClaimTarget::Next(args.label), lease, &mode)?;
         let task = record.task().expect("a claim names its task");
-        let snap = ws.snapshot_for(&Need::Tasks(vec![task]))?;
-        let t = snap.state.task(&task).map_err(git_crew::Error::Refused)?;
-        let now = board::now_ms();
+        Some((task, Some(record)))
+    } else {
+        let (_, tasks) = ws.summaries()?;
+        board::next(&tasks, args.label.as_deref(), now).map(|t| (t.id, None))
+    };
+    let Some((id, claim)) = task else {
         if cx.json {
-            render::json(
-                &serde_json::json!({ "task": TaskView::new(t, &snap.state, now), "claim": RecordView::new(&record) }),
-            );
+            render::json(&serde_json::json!({ "task": null }));
         } else {
-            println!("claimed {}", line(t, &snap.state, now));
+            println!("nothing ready");
         }
         return Ok(0);
-    }
-    let snap = ws.snapshot()?;
-    let now = board::now_ms();
-    let best = board::next(&snap.state, args.label.as_deref(), now);
-    if cx.json {
-        render::json(&serde_json::json!({ "task": best.map(|t| TaskView::new(t, &snap.state, now)) }));
-    } else if let Some(t) = best {
-        println!("{}", line(t, &snap.state, now));
-    } else {
-        println!("nothing ready");
+    };
+    let snap = ws.snapshot_for(&Need::Tasks(vec![id]))?;
+    let t = snap.state.task(&id).map_err(git_crew::Error::Refused)?.clone();
+    let (snap, t) = with_dependencies(&ws, snap, t)?;
+    let view = TaskView::new(&t, &snap.state, now);
+    match (cx.json, &claim) {
+        (true, Some(c)) => render::json(&serde_json::json!({ "task": view, "claim": RecordView::new(c) })),
+        (true, None) => render::json(&serde_json::json!({ "task": view })),
+        (false, Some(_)) => println!("claimed {}", line(&t, &snap.state, now)),
+        (false, None) => println!("{}", line(&t, &snap.state, now)),
     }
     Ok(0)
+}
+
+/// The snapshot with `task`'s dependencies loaded, so its status is right.
+fn with_dependencies(
+    ws: &Workspace,
+    snap: git_crew::index::Snapshot,
+    task: Task,
+) -> Result<(git_crew::index::Snapshot, Task)> {
+    if task.depends_on.is_empty() {
+        return Ok((snap, task));
+    }
+    let need = Need::Tasks(std::iter::once(task.id).chain(task.depends_on.iter().copied()).collect());
+    Ok((ws.snapshot_for(&need)?, task))
 }
