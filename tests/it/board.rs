@@ -9,14 +9,13 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::common::{served_bare, Daemon, Run, World};
+use crate::common::{all_at_once, served_bare, strings, Daemon, Run, World};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -93,33 +92,6 @@ fn verified(w: &World, dir: &Path) -> Value {
 
 fn short(id: &str) -> &str {
     &id[..8]
-}
-
-/// Spawn every job at once (each a directory and `git-crew` arguments), then
-/// wait for all: their outcomes, in order.
-fn all_at_once(w: &World, jobs: &[(PathBuf, Vec<String>)]) -> Vec<Run> {
-    let children: Vec<_> = jobs
-        .iter()
-        .map(|(dir, args)| {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            w.crew_cmd(dir, &args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|child| {
-            let out = child.wait_with_output().unwrap();
-            Run {
-                code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            }
-        })
-        .collect()
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// Of racing claims, the one that won (exactly one exit 0) and its author;

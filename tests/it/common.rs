@@ -254,3 +254,30 @@ impl Drop for Daemon {
         let _ = self.child.wait();
     }
 }
+
+/// Spawn every job at once (each a directory and `git-crew` arguments), then
+/// wait for all: their outcomes, in order.
+pub fn all_at_once(w: &World, jobs: &[(PathBuf, Vec<String>)]) -> Vec<Run> {
+    let children: Vec<Child> = jobs
+        .iter()
+        .map(|(dir, args)| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            w.crew_cmd(dir, &args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            Run {
+                code: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }
+        })
+        .collect()
+}
+
+pub fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}

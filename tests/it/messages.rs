@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use git_crew::hlc::Hlc;
 use serde_json::Value;
 
-use crate::common::{served_bare, Daemon, Run, World};
+use crate::common::{all_at_once, served_bare, strings, Daemon, Run, World};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -110,33 +110,6 @@ fn refused(w: &World, dir: &Path, actor: &str, args: &[&str], code: i32, needle:
     );
     assert_eq!(tip(w, dir), before, "git-crew {full:?} was refused but moved the crew branch");
     run
-}
-
-/// Spawn every job at once (each a directory and `git-crew` arguments), then
-/// wait for all: their outcomes, in order.
-fn all_at_once(w: &World, jobs: &[(PathBuf, Vec<String>)]) -> Vec<Run> {
-    let children: Vec<Child> = jobs
-        .iter()
-        .map(|(dir, args)| {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            w.crew_cmd(dir, &args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|child| {
-            let out = child.wait_with_output().unwrap();
-            Run {
-                code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            }
-        })
-        .collect()
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// A hooked bare remote, alice's clone `a` (admin, who admits bob, carol and
