@@ -1,7 +1,7 @@
 //! Benchmark harness: prints a table of the figures the issues set targets for.
 //!
 //! ```text
-//! cargo build --release --bins --examples && target/release/examples/bench [--sizes 0,10000,100000] [--runs 21] [--keep DIR]
+//! cargo build --release --bins --examples && target/release/examples/bench [--sizes 0,10000,100000] [--messages N] [--runs 21] [--keep DIR]
 //! ```
 //!
 //! For each size it seeds a workspace with that many `task.create` records (one
@@ -28,6 +28,7 @@ fn main() {
     let mut sizes = vec![0usize, 10_000, 100_000];
     let mut runs = 21usize;
     let mut keep: Option<std::path::PathBuf> = None;
+    let mut messages: Option<usize> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -36,6 +37,7 @@ fn main() {
             }
             "--runs" => runs = args.next().expect("--runs N").parse().expect("a number"),
             "--keep" => keep = Some(args.next().expect("--keep DIR").into()),
+            "--messages" => messages = Some(args.next().expect("--messages N").parse().expect("a number")),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -90,34 +92,28 @@ fn main() {
             verified as f64 / verify_secs
         );
     }
-    message_figures(&exe, runs, sizes.iter().copied().max().unwrap_or(0));
+    let messages = messages.unwrap_or_else(|| sizes.iter().copied().max().unwrap_or(0));
+    message_figures(&exe, runs, messages, keep.as_deref());
     remote_figures(&exe, runs);
 }
 
-/// `msg send` and a warm `inbox` with `n` messages on the branch, written by 50
-/// agents in five channels. The reader follows one channel and has read all
-/// but the last 1,000 messages, so about 200 are unread.
-fn message_figures(exe: &Path, runs: usize, n: usize) {
+/// `msg send` and a warm `inbox` with `n` messages on the branch: a team of 50
+/// agents and a human reader over the last 100 days, the messages spread evenly
+/// over time and five channels. The reader follows one channel and has read
+/// everything older than a day, so a fifth of a day's messages are unread.
+fn message_figures(exe: &Path, runs: usize, n: usize, keep: Option<&Path>) {
     let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path().join("repo");
-    let home = temp.path().join("home");
-    git(temp.path(), &["init", "-q", "repo"]);
-    let ws = Workspace::open(&dir, "crew", KeyStore::at(&home)).unwrap();
-    ws.init("admin", Some("bench")).unwrap();
-    ws.admit_new("admin", "reader", git_crew::record::Role::Human, None).unwrap();
-    let agents: Vec<String> = (0..50).map(|i| format!("agent{i:02}")).collect();
-    for a in &agents {
-        ws.admit_new("admin", a, git_crew::record::Role::Agent, None).unwrap();
-    }
-    ws.membership("reader", "general", true).unwrap();
-    let last_read = seed_messages(&ws, &agents, n);
-    if let Some((at, id)) = last_read {
-        let ack = Payload::MsgAck(git_crew::record::kinds::MsgAck { upto: id, upto_at: at });
-        ws.write("reader", &git_crew::index::Need::Core, |_| Ok(vec![ack.clone()])).unwrap();
-    }
+    let base = keep.map(|k| k.join("messages")).unwrap_or_else(|| temp.path().to_owned());
+    std::fs::create_dir_all(&base).unwrap();
+    let dir = base.join("repo");
+    let home = base.join("home");
+    git(&base, &["init", "-q", "repo"]);
+    let store = git_crew::store::Store::open(&dir, "crew").unwrap();
+    let keys = KeyStore::at(&home);
+    seed_history(&store, &keys, n);
     let crew = |args: &[&str]| {
         let out = Command::new(exe).current_dir(&dir).env("CREW_HOME", &home).args(args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "git crew {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         out.stdout
     };
     let unread: serde_json::Value = serde_json::from_slice(&crew(&["--as", "reader", "--json", "inbox"])).unwrap();
@@ -133,42 +129,67 @@ fn message_figures(exe: &Path, runs: usize, n: usize) {
     println!("| {n} | {} | {} | {} |", ms(median(&send)), ms(median(&inbox)), unread.as_array().map_or(0, Vec::len));
 }
 
-/// `n` messages in one commit, by `agents` in turn in five channels, one
-/// millisecond apart after everything on the branch. Returns the last one the
-/// reader has read (all but the last 1,000).
-fn seed_messages(ws: &Workspace, agents: &[String], n: usize) -> Option<(Hlc, git_crew::id::Id)> {
-    if n == 0 {
-        return None;
-    }
-    let snap = ws.snapshot().unwrap();
-    let keys: Vec<_> = agents.iter().map(|a| ws.keys().load(&snap.state.workspace, a).unwrap()).collect();
-    let start = snap.state.max_at().unwrap().ms + 1;
+/// A workspace begun 100 days ago, in one commit: the genesis (admin), a human
+/// `reader` and 50 agents, the reader's join of #general, `n` messages spread
+/// over the 100 days, and the reader's ack of everything before today.
+fn seed_history(store: &git_crew::store::Store, keys: &KeyStore, n: usize) {
+    use git_crew::record::kinds::{ActorAdmit, Genesis, MsgAck, MsgMembership, MsgSend};
+    use git_crew::record::Role;
+    use git_crew::sign::Keypair;
+    let day_ms = 86_400_000i64;
+    let now = Hlc::now().ms;
+    let start = now - 100 * day_ms;
+    let mut at = Hlc { ms: start, counter: 0 };
+    let mut tick = |ms: i64| {
+        at = Hlc::next(Hlc { ms, counter: 0 }, at);
+        at
+    };
+    let admin = Keypair::generate().unwrap();
+    let genesis = Payload::Genesis(Genesis { workspace: "bench".into(), nonce: "0".repeat(32), key: admin.public() });
+    let (g, g_bytes) = record::encode(&git_crew::id::Id::ZERO, "admin", tick(start), genesis, &admin).unwrap();
+    let ws = g.id;
+    keys.save(&ws, "admin", &admin).unwrap();
     let mut files: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
+    files.insert(layout::MANIFEST.to_owned(), g_bytes);
+    files.insert(layout::ATTRIBUTES.to_owned(), layout::ATTRIBUTES_CONTENT.to_vec());
+    let add =
+        |files: &mut std::collections::BTreeMap<String, Vec<u8>>, who: &str, key: &Keypair, at: Hlc, p: Payload| {
+            let (r, bytes) = record::encode(&ws, who, at, p, key).unwrap();
+            files.entry(layout::path_of(&r)).or_default().extend_from_slice(&bytes);
+            r
+        };
+    let mut people = vec![("reader".to_owned(), Role::Human, Keypair::generate().unwrap())];
+    people.extend((0..50).map(|i| (format!("agent{i:02}"), Role::Agent, Keypair::generate().unwrap())));
+    for (name, role, key) in &people {
+        keys.save(&ws, name, key).unwrap();
+        let owner = (*role == Role::Agent).then(|| "admin".to_owned());
+        let admit = ActorAdmit { name: name.clone(), role: *role, key: key.public(), owner };
+        add(&mut files, "admin", &admin, tick(start), Payload::ActorAdmit(admit));
+    }
+    let reader = &people[0].2;
+    let join = Payload::MsgJoin(MsgMembership { channel: "general".into() });
+    add(&mut files, "reader", reader, tick(start), join);
+    let step = 100 * day_ms / n.max(1) as i64;
     let mut last_read = None;
     for i in 0..n {
-        let at = Hlc { ms: start + i as i64, counter: 0 };
+        let ms = start + 1 + i as i64 * step;
+        let (name, _, key) = &people[1 + i % 50];
         let channel = ["general", "builds", "reviews", "random", "ops"][i % 5].to_owned();
         let text = format!("seeded message {i}: the build on main is green again");
-        let payload = Payload::MsgSend(git_crew::record::kinds::MsgSend {
-            channel,
-            text,
-            thread: None,
-            reply_to: None,
-            mentions: vec![],
-        });
-        let who = i % agents.len();
-        let (r, bytes) = record::encode(&snap.state.workspace, &agents[who], at, payload, &keys[who]).unwrap();
-        if i + 1000 < n {
-            last_read = Some((r.at, r.id));
+        let msg = MsgSend { channel, text, thread: None, reply_to: None, mentions: vec![] };
+        let r = add(&mut files, name, key, tick(ms), Payload::MsgSend(msg));
+        if ms < now - day_ms {
+            last_read = Some(r);
         }
-        files.entry(layout::path_of(&r)).or_default().extend_from_slice(&bytes);
     }
-    let store = ws.store();
-    let tree = store.commit(snap.tip).unwrap().tree;
+    if let Some(r) = last_read {
+        let ack = Payload::MsgAck(MsgAck { upto: r.id, upto_at: r.at });
+        add(&mut files, "reader", reader, tick(now - day_ms), ack);
+    }
     let edits: Vec<(String, Vec<u8>)> = files.into_iter().collect();
-    let commit = store.write_commit(&[snap.tip], Some(tree), &edits, "admin", &format!("seed {n} messages\n")).unwrap();
-    store.set_tip(Some(snap.tip), commit, "bench: seed messages").unwrap();
-    last_read
+    let commit =
+        store.write_commit(&[], None, &edits, "admin", &format!("seed a workspace with {n} messages\n")).unwrap();
+    store.set_tip(None, commit, "bench: seed").unwrap();
 }
 
 /// The server hook on a push of 1,000 records, and a sync round-trip.

@@ -192,18 +192,57 @@ impl Store {
     /// are collected first (headers only, no trees), then the walk from `new`
     /// stops at any of them.
     pub fn new_commits(&self, old: ObjectId, new: ObjectId) -> Result<(Vec<CommitInfo>, bool)> {
-        let known = self.ancestors(old)?;
-        let mut infos: HashMap<ObjectId, CommitInfo> = HashMap::new();
-        let mut stack = vec![new];
-        while let Some(id) = stack.pop() {
-            if known.contains(&id) || infos.contains_key(&id) {
+        // Paint both histories newest first (by commit time) and stop once every
+        // commit still queued is reachable from `old` and older than every new
+        // one: the cost follows what is new, not the length of the history.
+        // Clock skew can only make a known commit look new (verified again,
+        // which is safe), never the reverse: a commit counts as known only when
+        // an `old` path actually reached it.
+        const OLD: u8 = 1;
+        const NEW: u8 = 2;
+        let mut paint: HashMap<ObjectId, u8> = HashMap::new();
+        let mut seen: HashMap<ObjectId, (CommitInfo, i64)> = HashMap::new();
+        let mut done: HashMap<ObjectId, u8> = HashMap::new();
+        let mut queue: std::collections::BinaryHeap<(i64, ObjectId)> = std::collections::BinaryHeap::new();
+        for (id, flag) in [(old, OLD), (new, NEW)] {
+            let info = self.commit_with_time(id)?;
+            queue.push((info.1, id));
+            seen.insert(id, info);
+            *paint.entry(id).or_insert(0) |= flag;
+        }
+        while let Some((_, id)) = queue.pop() {
+            let flags = paint[&id];
+            if done.get(&id) == Some(&flags) {
                 continue;
             }
-            let info = self.commit(id)?;
-            stack.extend(info.parents.iter().copied());
-            infos.insert(id, info);
+            done.insert(id, flags);
+            let parents = seen[&id].0.parents.clone();
+            for p in parents {
+                let before = paint.get(&p).copied().unwrap_or(0);
+                if before | flags == before {
+                    continue;
+                }
+                paint.insert(p, before | flags);
+                if !seen.contains_key(&p) {
+                    let info = self.commit_with_time(p)?;
+                    seen.insert(p, info);
+                }
+                queue.push((seen[&p].1, p));
+            }
+            // Done when only known commits are queued and all are older than
+            // every new one: (without clock skew) no known path leads to a new
+            // commit any more.
+            if queue.iter().all(|(_, q)| paint[q] & OLD != 0) {
+                let oldest_new = seen.iter().filter(|(c, _)| paint[*c] == NEW).map(|(_, (_, t))| *t).min();
+                let newest_queued = queue.peek().map(|(t, _)| *t);
+                if oldest_new.is_none_or(|n| newest_queued.is_none_or(|q| q < n)) {
+                    break;
+                }
+            }
         }
-        let reached_old = old == new || infos.values().any(|c| c.parents.contains(&old));
+        let reached_old = paint.get(&old).is_some_and(|f| f & NEW != 0);
+        let infos: HashMap<ObjectId, CommitInfo> =
+            seen.into_iter().filter(|(id, _)| paint.get(id) == Some(&NEW)).map(|(id, (info, _))| (id, info)).collect();
         let mut ordered = Vec::with_capacity(infos.len());
         let mut done: HashSet<ObjectId> = HashSet::new();
         let mut stack = vec![(new, false)];
@@ -223,17 +262,12 @@ impl Store {
     }
 
     /// Every commit id reachable from `tip`, itself included.
-    fn ancestors(&self, tip: ObjectId) -> Result<HashSet<ObjectId>> {
-        let mut seen = HashSet::new();
-        let mut stack = vec![tip];
-        while let Some(id) = stack.pop() {
-            if !seen.insert(id) {
-                continue;
-            }
-            let commit = self.repo.find_commit(id).map_err(git(format!("reading commit {id}")))?;
-            stack.extend(commit.parent_ids().map(|p| p.detach()));
-        }
-        Ok(seen)
+    fn commit_with_time(&self, id: ObjectId) -> Result<(CommitInfo, i64)> {
+        let commit = self.repo.find_commit(id).map_err(git(format!("reading commit {id}")))?;
+        let tree = commit.tree_id().map_err(git(format!("reading tree of {id}")))?.detach();
+        let parents = commit.parent_ids().map(|p| p.detach()).collect();
+        let time = commit.time().map(|t| t.seconds).unwrap_or(0);
+        Ok((CommitInfo { id, parents, tree }, time))
     }
 
     /// The commit `HEAD` points to, and its message.
