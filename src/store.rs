@@ -223,9 +223,8 @@ impl Store {
                     continue;
                 }
                 paint.insert(p, before | flags);
-                if !seen.contains_key(&p) {
-                    let info = self.commit_with_time(p)?;
-                    seen.insert(p, info);
+                if let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(p) {
+                    slot.insert(self.commit_with_time(p)?);
                 }
                 queue.push((seen[&p].1, p));
             }
