@@ -188,16 +188,19 @@ impl Store {
     /// The commits reachable from `new` but not from `old`, parents before
     /// children, and whether `old` is an ancestor of (or equal to) `new`.
     ///
-    /// Exact, whatever the commit dates say: the commit ids reachable from `old`
-    /// are collected first (headers only, no trees), then the walk from `new`
-    /// stops at any of them.
+    /// Walks only the new part of the history (see the comment inside), so
+    /// under clock skew the list may repeat known commits; use
+    /// [`Store::new_commits_exact`] where a superset would be wrong.
     pub fn new_commits(&self, old: ObjectId, new: ObjectId) -> Result<(Vec<CommitInfo>, bool)> {
         // Paint both histories newest first (by commit time) and stop once every
         // commit still queued is reachable from `old` and older than every new
         // one: the cost follows what is new, not the length of the history.
-        // Clock skew can only make a known commit look new (verified again,
+        // This is exact while commit times never go back along parent links.
+        // With clock skew a known commit may be listed as new (verified again,
         // which is safe), never the reverse: a commit counts as known only when
-        // an `old` path actually reached it.
+        // an `old` path actually reached it. Whether `old` is an ancestor of
+        // `new` is always exact: no commit reachable only from `new` is left
+        // unvisited.
         const OLD: u8 = 1;
         const NEW: u8 = 2;
         let mut paint: HashMap<ObjectId, u8> = HashMap::new();
@@ -242,22 +245,32 @@ impl Store {
         let reached_old = paint.get(&old).is_some_and(|f| f & NEW != 0);
         let infos: HashMap<ObjectId, CommitInfo> =
             seen.into_iter().filter(|(id, _)| paint.get(id) == Some(&NEW)).map(|(id, (info, _))| (id, info)).collect();
-        let mut ordered = Vec::with_capacity(infos.len());
-        let mut done: HashSet<ObjectId> = HashSet::new();
-        let mut stack = vec![(new, false)];
-        while let Some((id, expanded)) = stack.pop() {
-            if !infos.contains_key(&id) || done.contains(&id) {
-                continue;
-            }
-            if expanded {
-                done.insert(id);
-                ordered.push(infos[&id].clone());
-            } else {
-                stack.push((id, true));
-                stack.extend(infos[&id].parents.iter().map(|p| (*p, false)));
+        Ok((topological(&infos, new), reached_old))
+    }
+
+    /// [`Store::new_commits`], exact whatever the commit dates say: every
+    /// commit id reachable from `old` is collected first (headers only), so the
+    /// cost follows the whole history.
+    pub fn new_commits_exact(&self, old: ObjectId, new: ObjectId) -> Result<(Vec<CommitInfo>, bool)> {
+        let mut known: HashSet<ObjectId> = HashSet::new();
+        let mut stack = vec![old];
+        while let Some(id) = stack.pop() {
+            if known.insert(id) {
+                stack.extend(self.commit(id)?.parents);
             }
         }
-        Ok((ordered, reached_old))
+        let mut infos: HashMap<ObjectId, CommitInfo> = HashMap::new();
+        let mut stack = vec![new];
+        while let Some(id) = stack.pop() {
+            if known.contains(&id) || infos.contains_key(&id) {
+                continue;
+            }
+            let info = self.commit(id)?;
+            stack.extend(info.parents.iter().copied());
+            infos.insert(id, info);
+        }
+        let reached_old = old == new || infos.values().any(|c| c.parents.contains(&old));
+        Ok((topological(&infos, new), reached_old))
     }
 
     /// Every commit id reachable from `tip`, itself included.
@@ -588,4 +601,24 @@ impl Store {
     pub fn config_string(&self, key: &str) -> Option<String> {
         self.repo.config_snapshot().string(key).map(|v| v.to_string())
     }
+}
+
+/// The commits of `infos` reachable from `tip` through `infos`, parents first.
+fn topological(infos: &HashMap<ObjectId, CommitInfo>, tip: ObjectId) -> Vec<CommitInfo> {
+    let mut ordered = Vec::with_capacity(infos.len());
+    let mut done: HashSet<ObjectId> = HashSet::new();
+    let mut stack = vec![(tip, false)];
+    while let Some((id, expanded)) = stack.pop() {
+        if !infos.contains_key(&id) || done.contains(&id) {
+            continue;
+        }
+        if expanded {
+            done.insert(id);
+            ordered.push(infos[&id].clone());
+        } else {
+            stack.push((id, true));
+            stack.extend(infos[&id].parents.iter().map(|p| (*p, false)));
+        }
+    }
+    ordered
 }

@@ -226,9 +226,14 @@ fn integrate(
     out: &mut Synced,
 ) -> Result<Option<ObjectId>> {
     let store = ws.store();
+    // Theirs already part of ours? (Asked exactly: under clock skew the list of
+    // new commits may repeat known ones.)
+    if store.new_commits(theirs, ours)?.1 {
+        return Ok(Some(ours));
+    }
     let (fresh, ours_is_ancestor) = store.new_commits(ours, theirs)?;
     if fresh.is_empty() {
-        return Ok(Some(ours)); // theirs is already part of ours
+        return Ok(Some(ours));
     }
     let Some((tip, base)) = ws.trusted_base()? else { return Ok(None) };
     if tip != ours {

@@ -155,7 +155,7 @@ impl Workspace {
     /// record at `at`.
     pub fn trusted_base_at(&self, at: ObjectId) -> Result<Base> {
         if let Some((tip, state, records)) = self.index.cached() {
-            let (later, at_is_ancestor) = self.store.new_commits(at, tip)?;
+            let (later, at_is_ancestor) = self.store.new_commits_exact(at, tip)?;
             if at_is_ancestor {
                 let added = crate::verify::records_added(&self.store, &state.workspace, &later)?;
                 let records: Vec<Record> = records.into_iter().filter(|r| !added.contains(&r.id)).collect();
