@@ -119,7 +119,11 @@ impl Workspace {
     /// The state (without tasks) and every task's summary: what `next` and
     /// `board` read.
     pub fn summaries(&self) -> Result<(crate::index::Snapshot, Vec<Summary>)> {
-        self.index().summaries(self.store())
+        let (snap, mut tasks) = self.index().summaries(self.store())?;
+        for t in &mut tasks {
+            t.drop_suspended_holder(&snap.state);
+        }
+        Ok((snap, tasks))
     }
 
     /// Resolve a task id or unique prefix without loading the whole board when
@@ -172,7 +176,15 @@ impl Workspace {
             let task = match target {
                 ClaimTarget::Task(id) => state.task(id).map_err(Error::Refused)?,
                 ClaimTarget::Next(label) => {
-                    let summaries: Vec<Summary> = state.tasks.values().map(Summary::from).collect();
+                    let summaries: Vec<Summary> = state
+                        .tasks
+                        .values()
+                        .map(|t| {
+                            let mut s = Summary::from(t);
+                            s.drop_suspended_holder(state);
+                            s
+                        })
+                        .collect();
                     let best = next(&summaries, label.as_deref(), now).map(|t| t.id).ok_or_else(|| {
                         Error::Conflict(match label {
                             Some(l) => format!("no ready task with label {l:?} to claim"),

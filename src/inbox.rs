@@ -341,8 +341,8 @@ pub fn subject(r: &Record) -> String {
         return c.to_string();
     }
     match &r.payload {
-        Payload::ActorAdmit(a) => a.name.clone(),
         Payload::MsgAck(_) => r.author.clone(),
+        p if p.actor().is_some() => p.actor().unwrap_or_default().to_owned(),
         _ => "workspace".to_owned(),
     }
 }

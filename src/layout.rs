@@ -87,9 +87,11 @@ pub fn path_of(record: &Record) -> String {
     if let Some(channel) = record.payload.channel() {
         return channel_path(&channel, &record.at.day(), &record.author);
     }
+    if let Some(actor) = record.payload.actor() {
+        return actor_path(actor);
+    }
     match (&record.payload, record.task()) {
         (Payload::MsgAck(_), _) => format!("acks/{}/{}.yaml", record.author, &record.at.day()[..7]),
-        (Payload::ActorAdmit(a), _) => actor_path(&a.name),
         (_, Some(task)) => task_path(&task),
         // Only the genesis is about neither an actor nor a task.
         _ => MANIFEST.to_owned(),

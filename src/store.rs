@@ -112,6 +112,14 @@ impl Store {
             return Err(StoreError::BadBranch(branch.to_owned()));
         }
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
+        // Many writers take turns on one ref lock; under load a turn can take
+        // longer than git's default 100 ms wait. Wait longer (with backoff)
+        // rather than fail a write that would have succeeded.
+        let mut config = repo.config_snapshot_mut();
+        config
+            .append_config(["core.filesRefLockTimeout=10000"], gix::config::Source::Api)
+            .map_err(git("configuring the ref lock timeout"))?;
+        config.commit().map_err(git("configuring the ref lock timeout"))?;
         Ok(Store { repo, branch: branch.to_owned(), refname, _overlay: None })
     }
 

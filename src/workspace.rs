@@ -18,7 +18,7 @@ use crate::id::{self, Id};
 use crate::index::{Index, Need, Snapshot};
 use crate::layout;
 use crate::merge;
-use crate::record::kinds::{ActorAdmit, Genesis, Receipt, TaskCreate};
+use crate::record::kinds::{ActorAdmit, ActorResume, ActorSuspend, Genesis, Receipt, TaskCreate};
 use crate::record::{self, validate_name, FileError, Payload, Record, Role};
 use crate::sign::{KeyStore, Keypair};
 use crate::state::State;
@@ -250,6 +250,11 @@ impl Workspace {
         let member = state.actors.get(actor).ok_or_else(|| {
             Error::Invalid(format!("unknown actor {actor:?}: not admitted to this workspace (see `git crew id list`)"))
         })?;
+        if let Some(s) = &member.suspended {
+            return Err(Error::Suspended(format!(
+                "{actor} is {s}; nothing written (an admin or the owner can `git crew resume {actor}`)"
+            )));
+        }
         let key = self.keys.load(&state.workspace, actor)?;
         if key.public() != member.key {
             return Err(Error::Invalid(format!(
@@ -383,6 +388,41 @@ impl Workspace {
                 Err(e)
             }
         }
+    }
+
+    /// The kill switch: suspend `names` (every agent not yet suspended, with
+    /// `all`) as `actor`, in one commit. Admins and an agent's owner may.
+    pub fn suspend(&self, actor: &str, names: &[String], all: bool, reason: Option<String>) -> Result<Written> {
+        self.write(actor, &Need::Core, |state| {
+            let targets: Vec<String> = if all {
+                let agents = state.actors.values().filter(|a| a.role == Role::Agent && a.suspended.is_none());
+                agents.map(|a| a.name.clone()).filter(|n| n != actor).collect()
+            } else {
+                for n in names {
+                    if !state.actors.contains_key(n) {
+                        return Err(Error::Invalid(format!("unknown actor {n:?}: not admitted to this workspace")));
+                    }
+                }
+                names.to_vec()
+            };
+            if targets.is_empty() {
+                return Err(Error::Invalid("nobody to suspend: every agent is suspended already".into()));
+            }
+            let suspend = |name: String| Payload::ActorSuspend(ActorSuspend { name, reason: reason.clone() });
+            Ok(targets.into_iter().map(suspend).collect())
+        })
+    }
+
+    /// Lift `name`'s suspension as `actor`.
+    pub fn resume(&self, actor: &str, name: &str) -> Result<Record> {
+        let payload = Payload::ActorResume(ActorResume { name: name.to_owned() });
+        let written = self.write(actor, &Need::Core, |state| {
+            if !state.actors.contains_key(name) {
+                return Err(Error::Invalid(format!("unknown actor {name:?}: not admitted to this workspace")));
+            }
+            Ok(vec![payload.clone()])
+        })?;
+        Ok(written.records.into_iter().next().expect("one payload, one record"))
     }
 
     /// Resolve a task id or unique prefix.

@@ -76,6 +76,26 @@ pub struct ActorAdmit {
     pub owner: Option<String>,
 }
 
+/// `actor.suspend`: the kill switch. An admin, or the agent's owner, stops an
+/// actor: nothing it writes counts until it is resumed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorSuspend {
+    /// The actor stopped.
+    pub name: String,
+    /// Why, for the actor and the people reading the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `actor.resume`: lift a suspension.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorResume {
+    /// The actor resumed.
+    pub name: String,
+}
+
 /// `task.create`: a new task; the record's id is the task id.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -446,6 +466,8 @@ macro_rules! kinds {
 kinds! {
     "crew.genesis" => Genesis(Genesis),
     "actor.admit" => ActorAdmit(ActorAdmit),
+    "actor.suspend" => ActorSuspend(ActorSuspend),
+    "actor.resume" => ActorResume(ActorResume),
     "task.create" => TaskCreate(TaskCreate),
     "task.edit" => TaskEdit(TaskEdit),
     "task.claim" => TaskClaim(TaskClaim),
@@ -484,6 +506,11 @@ impl Payload {
                     return field(format!("owner: agent {:?} must name the human who answers for it", a.name));
                 }
             }
+            Payload::ActorSuspend(a) => {
+                validate_name(&a.name).map_err(Problem::BadField)?;
+                validate_text("reason", a.reason.as_deref())?;
+            }
+            Payload::ActorResume(a) => validate_name(&a.name).map_err(Problem::BadField)?,
             Payload::TaskCreate(t) => {
                 validate_task_fields(&t.title, t.priority, &t.labels)?;
                 if t.body.as_deref() == Some("") {
@@ -532,8 +559,18 @@ impl Payload {
             Payload::TaskUnblock(p) => Some(p.task),
             Payload::TaskDone(p) => Some(p.task),
             Payload::Receipt(r) => Some(r.task),
-            Payload::Genesis(_) | Payload::ActorAdmit(_) => None,
+            Payload::Genesis(_) | Payload::ActorAdmit(_) | Payload::ActorSuspend(_) | Payload::ActorResume(_) => None,
             Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => None,
+        }
+    }
+
+    /// The actor an identity record is about (its file is that actor's).
+    pub fn actor(&self) -> Option<&str> {
+        match self {
+            Payload::ActorAdmit(a) => Some(&a.name),
+            Payload::ActorSuspend(a) => Some(&a.name),
+            Payload::ActorResume(a) => Some(&a.name),
+            _ => None,
         }
     }
 

@@ -66,6 +66,8 @@ impl Record {
                 Some(o) => format!("admit {} as {} (owner {o})", a.name, a.role.as_str()),
                 None => format!("admit {} as {}", a.name, a.role.as_str()),
             },
+            Payload::ActorSuspend(a) => with_text(format!("suspend {}", a.name), a.reason.as_deref()),
+            Payload::ActorResume(a) => format!("resume {}", a.name),
             Payload::TaskCreate(t) => format!("{:?}", t.title),
             Payload::Receipt(r) => {
                 let what = match (&r.summary, r.commits.first()) {

@@ -38,6 +38,31 @@ pub struct Actor {
     pub personal: Vec<Personal>,
     /// Tasks it holds (its claim may have run out).
     pub holds: BTreeSet<Id>,
+    /// Set while suspended (the kill switch).
+    pub suspended: Option<Suspension>,
+}
+
+/// Who suspended an actor, when and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    /// The admin or owner who suspended it.
+    pub by: String,
+    /// When.
+    pub at: Hlc,
+    /// Why.
+    pub reason: Option<String>,
+    /// The `actor.suspend` record.
+    pub record: Id,
+}
+
+impl std::fmt::Display for Suspension {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "suspended by {} at {}", self.by, self.at)?;
+        match &self.reason {
+            Some(r) => write!(f, ": {r}"),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Actor {
@@ -54,6 +79,7 @@ impl Actor {
             cursor: None,
             personal: Vec::new(),
             holds: BTreeSet::new(),
+            suspended: None,
         }
     }
 
@@ -75,6 +101,21 @@ pub(super) fn check_admit(state: &State, author: &Actor, a: &ActorAdmit) -> Resu
         if o.role == Role::Agent {
             return Err(Refusal::BadOwner(owner.clone()));
         }
+    }
+    Ok(())
+}
+
+/// `actor.suspend` and `actor.resume`: by an admin, or by the owner of the agent.
+pub(super) fn check_control(state: &State, author: &Actor, name: &str, suspend: bool) -> Result<(), Refusal> {
+    let target = state.actors.get(name).ok_or_else(|| Refusal::UnknownActor(name.to_owned()))?;
+    let owner = target.owner.as_deref() == Some(author.name.as_str());
+    if !author.is_admin() && !owner {
+        let action =
+            format!("{} {name:?} (admin or the agent's owner only)", if suspend { "suspend" } else { "resume" });
+        return Err(Refusal::NotAdmin { author: author.name.clone(), action });
+    }
+    if !suspend && target.suspended.is_none() {
+        return Err(Refusal::NotSuspended(name.to_owned()));
     }
     Ok(())
 }

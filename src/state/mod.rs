@@ -17,7 +17,7 @@ use crate::hlc::Hlc;
 use crate::id::Id;
 use crate::record::{Payload, Record, Role};
 
-pub use actors::Actor;
+pub use actors::{Actor, Suspension};
 pub use tasks::{Claim, Status, Summary, Task};
 
 /// Why the fold refuses a record.
@@ -96,6 +96,17 @@ pub enum Refusal {
     /// The task is not blocked.
     #[error("task {0} is not blocked")]
     NotBlocked(String),
+    /// The author is suspended.
+    #[error("{actor} is {suspension}")]
+    Suspended {
+        /// The author.
+        actor: String,
+        /// Who, when, why.
+        suspension: actors::Suspension,
+    },
+    /// Resuming an actor that is not suspended.
+    #[error("{0} is not suspended")]
+    NotSuspended(String),
     /// Dependencies are not done.
     #[error("task {task} is waiting on {}", waiting.join(", "))]
     NotReady {
@@ -112,7 +123,7 @@ pub enum Refusal {
 impl Refusal {
     /// Whether this refusal is because the author is suspended (exit 5).
     pub fn is_suspension(&self) -> bool {
-        false
+        matches!(self, Refusal::Suspended { .. })
     }
 
     /// Whether the record is void because of concurrent work (a lost claim, a
@@ -128,6 +139,8 @@ impl Refusal {
                 | Refusal::NotBlocked(_)
                 | Refusal::NotReady { .. }
                 | Refusal::DependencyCycle(_)
+                | Refusal::Suspended { .. }
+                | Refusal::NotSuspended(_)
         )
     }
 }
@@ -210,9 +223,14 @@ impl State {
             return Err(Refusal::BeforeGenesis);
         }
         let author = self.author(r)?;
+        if let Some(s) = &author.suspended {
+            return Err(Refusal::Suspended { actor: author.name.clone(), suspension: s.clone() });
+        }
         match &r.payload {
             Payload::Genesis(_) => unreachable!("handled above"),
             Payload::ActorAdmit(a) => actors::check_admit(self, author, a),
+            Payload::ActorSuspend(a) => actors::check_control(self, author, &a.name, true),
+            Payload::ActorResume(a) => actors::check_control(self, author, &a.name, false),
             Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => {
                 messages::check(self, author, r)
             }
@@ -239,6 +257,18 @@ impl State {
                 self.name = g.workspace.clone();
                 self.actors.insert(r.author.clone(), Actor::new(&r.author, Role::Admin, g.key, None, r));
             }
+            Payload::ActorSuspend(a) => {
+                if let Some(target) = self.actors.get_mut(&a.name) {
+                    let s =
+                        actors::Suspension { by: r.author.clone(), at: r.at, reason: a.reason.clone(), record: r.id };
+                    target.suspended = Some(s);
+                }
+            }
+            Payload::ActorResume(a) => {
+                if let Some(target) = self.actors.get_mut(&a.name) {
+                    target.suspended = None;
+                }
+            }
             Payload::ActorAdmit(a) => {
                 self.actors.insert(a.name.clone(), Actor::new(&a.name, a.role, a.key, a.owner.clone(), r));
             }
@@ -247,6 +277,11 @@ impl State {
             }
             _ => tasks::apply(self, r),
         }
+    }
+
+    /// Whether `actor` is suspended.
+    pub fn is_suspended(&self, actor: &str) -> bool {
+        self.actors.get(actor).is_some_and(|a| a.suspended.is_some())
     }
 
     /// The task `id`, or the refusal naming it.

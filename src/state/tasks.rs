@@ -176,13 +176,15 @@ impl Task {
 
     /// Where the task stands at wall-clock `now_ms`.
     pub fn status(&self, state: &State, now_ms: i64) -> Status {
-        Summary::from(self).status(|d| state.tasks.get(d).is_some_and(|t| t.done.is_some()), now_ms)
+        let mut summary = Summary::from(self);
+        summary.drop_suspended_holder(state);
+        summary.status(|d| state.tasks.get(d).is_some_and(|t| t.done.is_some()), now_ms)
     }
 
     /// Whether `actor` could claim the task now: the refusal if not. Stricter
     /// than the fold: dependencies must be done too.
     pub fn claimable_by(&self, state: &State, actor: &str, now_ms: i64) -> Result<(), Refusal> {
-        claim_rules(self, actor, false, now_ms)?;
+        claim_rules(state, self, actor, false, now_ms)?;
         let waiting: Vec<String> = self.waiting_on(state).map(|d| d.short()).collect();
         if waiting.is_empty() {
             Ok(())
@@ -243,6 +245,13 @@ impl Summary {
         (self.priority, self.created_at, self.id)
     }
 
+    /// A suspended holder holds nothing: its tasks are free for others.
+    pub fn drop_suspended_holder(&mut self, state: &State) {
+        if self.holder.as_ref().is_some_and(|(a, _)| state.is_suspended(a)) {
+            self.holder = None;
+        }
+    }
+
     /// Whether it carries `label` (always, without a label).
     pub fn has_label(&self, label: Option<&str>) -> bool {
         label.is_none_or(|l| self.labels.iter().any(|x| x == l))
@@ -281,15 +290,16 @@ impl Summary {
 }
 
 /// The fold's claim rule, at `ms`.
-fn claim_rules(task: &Task, actor: &str, offline: bool, ms: i64) -> Result<(), Refusal> {
+fn claim_rules(state: &State, task: &Task, actor: &str, offline: bool, ms: i64) -> Result<(), Refusal> {
     if task.done.is_some() {
         return Err(Refusal::TaskDone(task.id.short()));
     }
     if let Some(b) = &task.blocked {
         return Err(Refusal::TaskBlocked { task: task.id.short(), reason: b.reason.clone() });
     }
-    // An online claim displaces an offline holder; anything else is held.
-    let displaces = |c: &Claim| c.offline && !offline;
+    // An online claim displaces an offline holder, and any claim a suspended
+    // one (the kill switch frees its tasks); anything else is held.
+    let displaces = |c: &Claim| (c.offline && !offline) || state.is_suspended(&c.actor);
     match task.holder_at(ms) {
         Some(c) if c.actor != actor && !displaces(c) => {
             Err(Refusal::TaskHeld { task: task.id.short(), holder: c.actor.clone() })
@@ -325,7 +335,7 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
             }
             Ok(())
         }
-        Payload::TaskClaim(c) => claim_rules(task, &author.name, c.offline, ms),
+        Payload::TaskClaim(c) => claim_rules(state, task, &author.name, c.offline, ms),
         Payload::TaskRelease(_) => {
             let own = task.holder.as_ref().is_some_and(|c| c.actor == author.name);
             if own || (author.is_admin() && task.holder.is_some()) {

@@ -6,6 +6,7 @@ mod common;
 mod board;
 mod cli;
 mod concurrency;
+mod control;
 mod history;
 mod hooks;
 mod merge_laws;

@@ -539,6 +539,8 @@ fn watch_covers_every_kind_and_follows_new_records() {
     json_as(&w, &dir, "bob", &["msg", "leave", "#general"]);
     let ack = json_as(&w, &dir, "carol", &["inbox", "--ack"]);
     assert_eq!(ack["ack"]["kind"], "msg.ack", "{ack}");
+    json_as(&w, &dir, "alice", &["suspend", "bob", "--reason", "kill switch drill"]);
+    json_as(&w, &dir, "alice", &["resume", "bob"]);
 
     let log = w.crew_json(&dir, &["log"]);
     let log_ids: HashSet<String> = ids(&log).into_iter().collect();

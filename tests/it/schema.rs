@@ -27,8 +27,9 @@ use git_crew::hlc::Hlc;
 use git_crew::id::Id;
 use git_crew::layout;
 use git_crew::record::kinds::{
-    ActorAdmit, Artifact, Channel, Genesis, MsgAck, MsgMembership, MsgSend, Receipt, ReceiptClass, TaskBlock,
-    TaskClaim, TaskComment, TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock,
+    ActorAdmit, ActorResume, ActorSuspend, Artifact, Channel, Genesis, MsgAck, MsgMembership, MsgSend, Receipt,
+    ReceiptClass, TaskBlock, TaskClaim, TaskComment, TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease,
+    TaskUnblock,
 };
 use git_crew::record::{self, canonical, frame, Payload, Problem, Role, KINDS};
 use git_crew::sign::Keypair;
@@ -201,6 +202,8 @@ fn schema_property_order_is_the_canonical_key_order() {
     let full = [
         Payload::Genesis(Genesis { workspace: "w".into(), nonce: "00".into(), key }),
         Payload::ActorAdmit(ActorAdmit { name: "bob".into(), role: Role::Agent, key, owner: Some("alice".into()) }),
+        Payload::ActorSuspend(ActorSuspend { name: "bob".into(), reason: Some("r".into()) }),
+        Payload::ActorResume(ActorResume { name: "bob".into() }),
         Payload::TaskCreate(TaskCreate {
             title: "t".into(),
             body: Some("b".into()),
@@ -419,6 +422,9 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     assert_eq!(unread.as_array().map(Vec::len), Some(2), "bob's unread items: {unread}");
     let acked = world.crew_json(&dir, &["--as", "bob", "inbox", "--ack"]);
     assert!(acked["ack"]["id"].is_string(), "{acked}");
+    // The kill switch: the admin suspends an agent, with a reason, and resumes it.
+    world.crew_ok(&dir, &["--as", "alice", "suspend", "dave", "--reason", "Runaway loop:\n\t\"é\" 🚀 \\"]);
+    world.crew_ok(&dir, &["--as", "alice", "resume", "dave"]);
 
     let schemas = schemas();
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
@@ -469,6 +475,8 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
         assert!(seen.contains_key(*kind), "the CLI wrote no {kind} record in this test (seen: {seen:?})");
     }
     assert_eq!(seen["actor.admit"], 5);
+    assert_eq!(seen["actor.suspend"], 1);
+    assert_eq!(seen["actor.resume"], 1);
     assert_eq!(seen["task.create"], 8);
     assert_eq!(seen["task.edit"], 2);
     assert_eq!(seen["task.claim"], 4);

@@ -50,6 +50,16 @@ pub enum Command {
     Inbox(InboxArgs),
     /// The stream of new records, for dashboards and supervisors.
     Watch(WatchArgs),
+    /// The kill switch: stop an actor (or every agent) from writing.
+    Suspend(SuspendArgs),
+    /// Lift a suspension.
+    Resume {
+        /// The actor.
+        name: String,
+    },
+    /// Exit 0 while the actor may work, 5 once it is suspended (for agent loops:
+    /// `while git crew alive; do …; done`).
+    Alive,
     /// Records on the branch, newest first.
     Log(LogArgs),
     /// Verify the whole history of the branch: signatures, authority, append-only.
@@ -476,4 +486,18 @@ pub struct WatchArgs {
     /// The remote to sync with while following (default: crew.remote, then origin; none: local only).
     #[arg(long, value_name = "REMOTE")]
     pub remote: Option<String>,
+}
+
+/// `suspend`.
+#[derive(Args, Debug)]
+pub struct SuspendArgs {
+    /// The actors to stop.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub names: Vec<String>,
+    /// Every agent at once.
+    #[arg(long)]
+    pub all: bool,
+    /// Why (shown to the actor when its writes are refused).
+    #[arg(long)]
+    pub reason: Option<String>,
 }

@@ -269,6 +269,36 @@ fn conversation(demo: &Demo, alice: &Path, clones: &[PathBuf], say: &dyn Fn(&str
     demo.crew(alice, "alice", &["inbox"])
 }
 
+/// The human stops a misbehaving agent: its loop ends on `alive`, and its task
+/// goes to another agent.
+fn kill_switch(demo: &Demo, alice: &Path, clones: &[PathBuf], say: &dyn Fn(&str)) -> Result<()> {
+    say("== The kill switch: a misbehaving agent is suspended mid-run");
+    let agents: Vec<&str> = AGENTS.iter().map(|(a, _)| *a).collect();
+    let (planner, reviewer) = (0, agents.iter().position(|a| *a == "reviewer").unwrap_or(2));
+    let mine: serde_json::Value =
+        serde_json::from_str(&demo.crew(&clones[planner], agents[planner], &["--json", "task", "list", "--mine"])?)?;
+    let task = mine[0]["id"].as_str().ok_or_else(|| anyhow::anyhow!("the planner holds no task: {mine}"))?.to_owned();
+    let reason = "rewrote the same file 40 times";
+    demo.crew(alice, "alice", &["suspend", agents[planner], "--reason", reason])?;
+    demo.crew(alice, "alice", &["sync"])?;
+    say(&format!("   alice: suspend {} --reason \"{reason}\"; sync", agents[planner]));
+    demo.crew(&clones[planner], agents[planner], &["sync"])?;
+    let (code, out, _) = demo.crew_status(&clones[planner], agents[planner], &["alive"])?;
+    if code != 5 {
+        bail!("alive should exit 5 for a suspended agent, got {code}: {out}");
+    }
+    say(&format!("   {}: sync; alive → exit 5 ({}); its loop stops", agents[planner], out.trim()));
+    demo.crew(&clones[reviewer], agents[reviewer], &["sync"])?;
+    demo.crew(&clones[reviewer], agents[reviewer], &["task", "claim", &task])?;
+    demo.crew(&clones[reviewer], agents[reviewer], &["sync"])?;
+    say(&format!("   {}: task claim {} → won (a suspended holder holds nothing)", agents[reviewer], &task[..8]));
+    for (agent, dir) in agents.iter().zip(clones) {
+        demo.crew(dir, agent, &["sync"])?;
+    }
+    demo.crew(alice, "alice", &["sync"])?;
+    Ok(())
+}
+
 pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
     let (root, _temp) = match &args.keep {
         Some(dir) => {
@@ -342,6 +372,7 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
     demo.converged(&alice, &clones, "after the agents' writes")?;
     board_scenario(&demo, &alice, &clones, &say)?;
     let alice_inbox = conversation(&demo, &alice, &clones, &say)?;
+    kill_switch(&demo, &alice, &clones, &say)?;
     let (remote_tip, tips) = demo.converged(&alice, &clones, "after the conversation")?;
     let workspace = Workspace::open(&alice, "crew", KeyStore::at(&demo.home))?;
     let report = git_crew::verify::verify(workspace.store(), false)?;

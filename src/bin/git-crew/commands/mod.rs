@@ -1,6 +1,7 @@
 //! One file per command group. Each parses nothing itself (clap did), calls the
 //! library and renders.
 
+mod control;
 mod demo;
 mod hook;
 mod id;
@@ -69,6 +70,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Msg(c) => msg::run(&cx, c),
         Command::Inbox(a) => msg::inbox(&cx, a),
         Command::Watch(a) => msg::watch(&cx, a),
+        Command::Suspend(a) => control::suspend(&cx, a),
+        Command::Resume { name } => control::resume(&cx, &name),
+        Command::Alive => control::alive(&cx),
         Command::Log(a) => log::run(&cx, a),
         Command::Verify(a) => verify::run(&cx, a),
         Command::Demo(a) => demo::run(&cx, a),

@@ -1,0 +1,173 @@
+//! The kill switch across clones and a hooked remote: `suspend` stops an
+//! actor's writes (exit 5) on every clone that has seen it, `alive` flips to 5,
+//! the server refuses the suspended actor's pushes (backdated records
+//! included), its claims stop holding its tasks, and `resume` restores it.
+
+use std::path::{Path, PathBuf};
+
+use git_crew::hlc::Hlc;
+use git_crew::id::Id;
+use git_crew::record::kinds::TaskComment;
+use git_crew::record::{self, Payload};
+use serde_json::Value;
+
+use crate::common::{served_bare, World};
+
+fn tip(w: &World, dir: &Path) -> String {
+    w.tip(dir, "crew").expect("a crew branch")
+}
+
+/// An admin clone `a` (alice, with agents bob and carol) and a clone `b`,
+/// both synced through a hooked bare remote; and a task. Returns (a, b, remote, task id).
+fn team(w: &World) -> (PathBuf, PathBuf, PathBuf, String) {
+    let remote = served_bare(w, "remote.git");
+    let (a, _) = w.workspace("a");
+    w.agent(&a, "bob");
+    w.agent(&a, "carol");
+    w.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    let task = w.crew_json(&a, &["task", "add", "Fix the flaky test"])["id"].as_str().unwrap().to_owned();
+    w.crew_ok(&a, &["sync"]);
+    w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), "b"]);
+    let b = w.path("b");
+    w.crew_ok(&b, &["sync"]);
+    (a, b, remote, task)
+}
+
+fn alive(w: &World, dir: &Path, actor: &str) -> i32 {
+    w.crew(dir, &["--as", actor, "alive"]).code
+}
+
+#[test]
+fn suspension_stops_writes_after_one_sync_and_resume_restores() {
+    let w = World::new();
+    let (a, b, _remote, task) = team(&w);
+    w.crew_ok(&b, &["--as", "bob", "task", "claim", &task]);
+    assert_eq!(alive(&w, &b, "bob"), 0);
+
+    let out = w.crew_json(&a, &["suspend", "bob", "--reason", "looping on one test"]);
+    assert_eq!(out[0]["kind"], "actor.suspend", "{out}");
+    w.crew_ok(&a, &["sync"]);
+    // Before b has seen it, bob still looks alive there.
+    assert_eq!(alive(&w, &b, "bob"), 0);
+    w.crew_ok(&b, &["--as", "carol", "sync"]);
+    assert_eq!(alive(&w, &b, "bob"), 5, "alive flips to 5 after one sync");
+    let run = w.crew(&b, &["--json", "--as", "bob", "alive"]);
+    assert_eq!(run.code, 5);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["alive"], false);
+    assert_eq!(v["suspended"]["by"], "alice");
+    assert_eq!(v["suspended"]["reason"], "looping on one test");
+
+    // Any write as bob exits 5 with the reason and writes nothing.
+    let before = tip(&w, &b);
+    for args in [
+        vec!["task", "comment", &task[..8], "still here"],
+        vec!["task", "add", "a new idea"],
+        vec!["msg", "send", "--to", "alice", "hello"],
+        vec!["task", "release", &task[..8]],
+    ] {
+        let mut full = vec!["--json", "--as", "bob"];
+        full.extend(args.iter().copied());
+        let run = w.crew(&b, &full);
+        assert_eq!(run.code, 5, "{full:?}: {run:?}");
+        let err: Value = serde_json::from_str(&run.stderr).unwrap();
+        assert!(err["error"].as_str().unwrap().contains("looping on one test"), "{err}");
+        assert_eq!(tip(&w, &b), before, "{full:?} wrote something");
+    }
+
+    // Bob's claim no longer holds the task: carol can take it.
+    let board = w.crew_json(&b, &["board"]);
+    assert_eq!(board["ready"][0]["id"].as_str(), Some(task.as_str()), "{board}");
+    w.crew_ok(&b, &["--as", "carol", "task", "claim", &task]);
+
+    // Resume restores everything.
+    w.crew_ok(&a, &["sync"]);
+    w.crew_ok(&a, &["resume", "bob"]);
+    w.crew_ok(&a, &["sync"]);
+    w.crew_ok(&b, &["--as", "carol", "sync"]);
+    assert_eq!(alive(&w, &b, "bob"), 0);
+    w.crew_ok(&b, &["--as", "bob", "task", "comment", &task[..8], "back at it"]);
+    w.crew_ok(&b, &["--as", "bob", "sync"]);
+    for dir in [&a, &b] {
+        assert_eq!(w.crew_json(dir, &["verify"])["ok"], true);
+    }
+}
+
+#[test]
+fn the_server_refuses_a_suspended_actors_push_even_backdated() {
+    let w = World::new();
+    let (a, b, remote, task) = team(&w);
+    w.crew_ok(&a, &["suspend", "bob"]);
+    w.crew_ok(&a, &["sync"]);
+    let remote_tip = tip(&w, &remote);
+
+    // b has not seen the suspension: bob writes, then syncs; the server refuses.
+    w.crew_ok(&b, &["--as", "bob", "task", "comment", &task[..8], "written before I knew"]);
+    let run = w.crew(&b, &["--as", "bob", "sync"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("suspended"), "{}", run.stderr);
+    assert_eq!(tip(&w, &remote), remote_tip, "the remote moved");
+
+    // A record signed by bob and dated before the suspension, pushed with plain
+    // git on top of the remote's tip: refused too.
+    w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), "c"]);
+    let c = w.path("c");
+    w.crew_ok(&c, &["sync"]);
+    let wt = w.worktree(&c);
+    let ws: Id = w.crew_json(&c, &["verify"])["report"]["workspace"].as_str().unwrap().parse().unwrap();
+    let created: Hlc =
+        w.crew_json(&c, &["task", "show", &task])["task"]["created_at"].as_str().unwrap().parse().unwrap();
+    let backdated = Hlc { ms: created.ms, counter: created.counter + 1 };
+    let payload = Payload::TaskComment(TaskComment { task: task.parse().unwrap(), text: "backdated".into() });
+    let (r, bytes) = record::encode(&ws, "bob", backdated, payload, &w.key(&ws, "bob")).unwrap();
+    let path = git_crew::layout::path_of(&r);
+    let mut file = std::fs::read(wt.join(&path)).unwrap();
+    file.extend_from_slice(&bytes);
+    std::fs::write(wt.join(&path), file).unwrap();
+    w.commit_all(&wt, "bob: a comment from the past");
+    let push = w.git_output(&c, &["push", "--no-verify", remote.to_str().unwrap(), "crew"]);
+    assert!(!push.status.success(), "a backdated record by a suspended actor was accepted");
+    let stderr = String::from_utf8_lossy(&push.stderr);
+    assert!(stderr.contains("suspended") && stderr.contains(&r.id.short()), "{stderr}");
+    assert_eq!(tip(&w, &remote), remote_tip, "the remote moved");
+}
+
+#[test]
+fn only_admins_and_owners_suspend_and_all_stops_every_agent() {
+    let w = World::new();
+    let (dir, _) = w.workspace("r");
+    w.agent(&dir, "bob");
+    w.agent(&dir, "carol");
+    w.crew_ok(&dir, &["--as", "alice", "id", "new", "hank", "--role", "human"]);
+    w.crew_ok(&dir, &["--as", "alice", "id", "new", "zed", "--role", "agent", "--owner", "hank"]);
+    let before = tip(&w, &dir);
+    let run = w.crew(&dir, &["--as", "carol", "suspend", "bob"]);
+    assert_eq!(run.code, 1, "an agent may not suspend another: {run:?}");
+    let run = w.crew(&dir, &["--as", "hank", "suspend", "bob"]);
+    assert_eq!(run.code, 1, "hank does not own bob: {run:?}");
+    let run = w.crew(&dir, &["suspend", "nobody"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let run = w.crew(&dir, &["resume", "bob"]);
+    assert_eq!(run.code, 3, "bob is not suspended: {run:?}");
+    assert_eq!(tip(&w, &dir), before, "a refusal wrote something");
+
+    // The owner may stop its own agent, and start it again.
+    w.crew_ok(&dir, &["--as", "hank", "suspend", "zed", "--reason", "mine to stop"]);
+    assert_eq!(alive(&w, &dir, "zed"), 5);
+    w.crew_ok(&dir, &["--as", "hank", "resume", "zed"]);
+    assert_eq!(alive(&w, &dir, "zed"), 0);
+
+    // --all: every agent in one commit; humans and admins keep working.
+    let out = w.crew_json(&dir, &["suspend", "--all", "--reason", "stop the world"]);
+    let names: Vec<&str> = out.as_array().unwrap().iter().map(|r| r["fields"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["bob", "carol", "zed"]);
+    for agent in ["bob", "carol", "zed"] {
+        assert_eq!(alive(&w, &dir, agent), 5, "{agent}");
+    }
+    assert_eq!(alive(&w, &dir, "alice"), 0);
+    assert_eq!(alive(&w, &dir, "hank"), 0);
+    w.crew_ok(&dir, &["--as", "hank", "task", "add", "humans still write"]);
+    let run = w.crew(&dir, &["suspend", "--all"]);
+    assert_eq!(run.code, 1, "nobody left to suspend: {run:?}");
+    assert_eq!(w.crew_json(&dir, &["verify"])["ok"], true);
+}
