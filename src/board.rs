@@ -217,6 +217,9 @@ impl Workspace {
                 "cannot hand off to {to:?}: not an admitted actor (see `git crew id list`)"
             )));
         }
+        if snap.state.is_suspended(to) {
+            return Err(Error::Invalid(format!("cannot hand off to {to:?}: it is suspended")));
+        }
         self.task_write(actor, task, Payload::TaskHandoff(TaskHandoff { task, to: to.to_owned(), note }))
     }
 

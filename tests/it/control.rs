@@ -75,10 +75,16 @@ fn suspension_stops_writes_after_one_sync_and_resume_restores() {
         assert_eq!(tip(&w, &b), before, "{full:?} wrote something");
     }
 
-    // Bob's claim no longer holds the task: carol can take it.
+    // Bob's claim no longer holds the task: carol can take it, but not hand it
+    // to a suspended actor.
     let board = w.crew_json(&b, &["board"]);
     assert_eq!(board["ready"][0]["id"].as_str(), Some(task.as_str()), "{board}");
     w.crew_ok(&b, &["--as", "carol", "task", "claim", &task]);
+    let before = tip(&w, &b);
+    let run = w.crew(&b, &["--as", "carol", "task", "handoff", &task[..8], "--to", "bob"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("suspended"), "{}", run.stderr);
+    assert_eq!(tip(&w, &b), before);
 
     // Resume restores everything.
     w.crew_ok(&a, &["sync"]);
