@@ -176,9 +176,15 @@ impl Task {
 
     /// Where the task stands at wall-clock `now_ms`.
     pub fn status(&self, state: &State, now_ms: i64) -> Status {
-        let mut summary = Summary::from(self);
-        summary.drop_suspended_holder(state);
-        summary.status(|d| state.tasks.get(d).is_some_and(|t| t.done.is_some()), now_ms)
+        let holder = self.holder_at(now_ms).filter(|c| !state.is_suspended(&c.actor));
+        status_of(
+            self.done.is_some(),
+            self.blocked.as_deref().map(block_why),
+            holder.map(|c| (c.actor.as_str(), c.expires_ms)),
+            &self.depends_on,
+            |d| state.tasks.get(d).is_some_and(|t| t.done.is_some()),
+            now_ms,
+        )
     }
 
     /// Whether `actor` could claim the task now: the refusal if not. Stricter
@@ -233,7 +239,7 @@ impl From<&Task> for Summary {
             created_at: t.created_at,
             depends_on: t.depends_on.clone(),
             holder: t.holder.as_ref().map(|c| (c.actor.clone(), c.expires_ms)),
-            blocked: t.blocked.as_ref().map(|b| format!("blocked by {}: {}", b.by, b.reason)),
+            blocked: t.blocked.as_deref().map(block_why),
             done_by: t.done.as_ref().map(|d| d.by.clone()),
         }
     }
@@ -264,20 +270,14 @@ impl Summary {
 
     /// Where the task stands at `now_ms`, given which tasks are done.
     pub fn status(&self, is_done: impl Fn(&Id) -> bool, now_ms: i64) -> Status {
-        if self.done_by.is_some() {
-            return Status::Done;
-        }
-        if let Some(why) = &self.blocked {
-            return Status::Blocked { why: why.clone() };
-        }
-        if let Some((holder, until)) = self.holder_at(now_ms) {
-            return Status::InProgress { holder: holder.to_owned(), lease_left_ms: until - now_ms };
-        }
-        let waiting: Vec<String> = self.depends_on.iter().filter(|d| !is_done(d)).map(Id::short).collect();
-        if !waiting.is_empty() {
-            return Status::Blocked { why: format!("waiting on {}", waiting.join(", ")) };
-        }
-        Status::Ready
+        status_of(
+            self.done_by.is_some(),
+            self.blocked.clone(),
+            self.holder_at(now_ms),
+            &self.depends_on,
+            is_done,
+            now_ms,
+        )
     }
 
     /// Whether it is ready at `now_ms` ([`Status::Ready`], without building it).
@@ -287,6 +287,37 @@ impl Summary {
             && self.holder_at(now_ms).is_none()
             && self.depends_on.iter().all(is_done)
     }
+}
+
+/// `blocked by NAME: reason`.
+fn block_why(b: &Block) -> String {
+    format!("blocked by {}: {}", b.by, b.reason)
+}
+
+/// The one status rule, for whole tasks and summaries alike: done, blocked,
+/// held by a running lease, waiting on dependencies, or ready.
+fn status_of(
+    done: bool,
+    blocked: Option<String>,
+    holder: Option<(&str, i64)>,
+    depends_on: &[Id],
+    is_done: impl Fn(&Id) -> bool,
+    now_ms: i64,
+) -> Status {
+    if done {
+        return Status::Done;
+    }
+    if let Some(why) = blocked {
+        return Status::Blocked { why };
+    }
+    if let Some((holder, until)) = holder {
+        return Status::InProgress { holder: holder.to_owned(), lease_left_ms: until - now_ms };
+    }
+    let waiting: Vec<String> = depends_on.iter().filter(|d| !is_done(d)).map(Id::short).collect();
+    if !waiting.is_empty() {
+        return Status::Blocked { why: format!("waiting on {}", waiting.join(", ")) };
+    }
+    Status::Ready
 }
 
 /// The fold's claim rule, at `ms`.

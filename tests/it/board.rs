@@ -15,23 +15,11 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::common::{all_at_once, served_bare, strings, Daemon, Run, World};
+use crate::common::{all_at_once, json_as, served_bare, strings, tip, Daemon, Run, World};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// The crew tip of `dir`, which must exist.
-fn tip(w: &World, dir: &Path) -> String {
-    w.tip(dir, "crew").unwrap_or_else(|| panic!("no crew branch in {}", dir.display()))
-}
-
-/// `git-crew --json --as ACTOR ARGS…` in `dir`; panics unless it exits 0.
-fn json_as(w: &World, dir: &Path, actor: &str, args: &[&str]) -> Value {
-    let mut full = vec!["--as", actor];
-    full.extend_from_slice(args);
-    w.crew_json(dir, &full)
-}
 
 /// `task add TITLE EXTRA…` as `actor`: the new task's id.
 fn add(w: &World, dir: &Path, actor: &str, title: &str, extra: &[&str]) -> String {

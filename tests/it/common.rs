@@ -281,3 +281,15 @@ pub fn all_at_once(w: &World, jobs: &[(PathBuf, Vec<String>)]) -> Vec<Run> {
 pub fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
 }
+
+/// The crew tip of `dir`, which must exist.
+pub fn tip(w: &World, dir: &Path) -> String {
+    w.tip(dir, "crew").unwrap_or_else(|| panic!("no crew branch in {}", dir.display()))
+}
+
+/// `git-crew --json --as ACTOR ARGS…` in `dir`; panics unless it exits 0.
+pub fn json_as(w: &World, dir: &Path, actor: &str, args: &[&str]) -> Value {
+    let mut full = vec!["--as", actor];
+    full.extend_from_slice(args);
+    w.crew_json(dir, &full)
+}

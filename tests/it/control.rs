@@ -11,11 +11,7 @@ use git_crew::record::kinds::TaskComment;
 use git_crew::record::{self, Payload};
 use serde_json::Value;
 
-use crate::common::{served_bare, World};
-
-fn tip(w: &World, dir: &Path) -> String {
-    w.tip(dir, "crew").expect("a crew branch")
-}
+use crate::common::{served_bare, tip, World};
 
 /// An admin clone `a` (alice, with agents bob and carol) and a clone `b`,
 /// both synced through a hooked bare remote; and a task. Returns (a, b, remote, task id).

@@ -16,23 +16,11 @@ use std::time::{Duration, Instant};
 use git_crew::hlc::Hlc;
 use serde_json::Value;
 
-use crate::common::{all_at_once, served_bare, strings, Daemon, Run, World};
+use crate::common::{all_at_once, json_as, served_bare, strings, tip, Daemon, Run, World};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// The crew tip of `dir`, which must exist.
-fn tip(w: &World, dir: &Path) -> String {
-    w.tip(dir, "crew").unwrap_or_else(|| panic!("no crew branch in {}", dir.display()))
-}
-
-/// `git-crew --json --as ACTOR ARGS…` in `dir`; panics unless it exits 0.
-fn json_as(w: &World, dir: &Path, actor: &str, args: &[&str]) -> Value {
-    let mut full = vec!["--as", actor];
-    full.extend_from_slice(args);
-    w.crew_json(dir, &full)
-}
 
 /// `sync` as `actor` in `dir`.
 fn sync(w: &World, dir: &Path, actor: &str) -> Value {

@@ -17,7 +17,7 @@ use git_crew::record::{self, Payload};
 use git_crew::sign::Keypair;
 use serde_json::Value;
 
-use crate::common::{free_port, served_bare, Daemon, Run, World};
+use crate::common::{free_port, served_bare, tip, Daemon, Run, World};
 
 /// `git crew --json sync ARGS…` in `dir`; panics unless it exits 0.
 fn sync(w: &World, dir: &Path, args: &[&str]) -> Value {
@@ -32,11 +32,6 @@ fn titles(w: &World, dir: &Path) -> Vec<String> {
     let mut t: Vec<String> = v.as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap().to_owned()).collect();
     t.sort();
     t
-}
-
-/// The crew tip of `dir`, which must exist.
-fn tip(w: &World, dir: &Path) -> String {
-    w.tip(dir, "crew").unwrap_or_else(|| panic!("no crew branch in {}", dir.display()))
 }
 
 /// `verify` passes in `dir`; the number of records it verified.
