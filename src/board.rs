@@ -23,7 +23,7 @@ use crate::record::kinds::{
 };
 use crate::record::{Payload, Record};
 use crate::state::{State, Status, Summary};
-use crate::workspace::{Workspace, Written};
+use crate::workspace::Workspace;
 
 /// Default lease of a claim: 30 minutes.
 pub const DEFAULT_LEASE_SECS: u64 = 30 * 60;
@@ -111,9 +111,6 @@ pub enum ClaimTarget {
 }
 
 /// The records of one task operation.
-fn one(written: Written) -> Record {
-    written.records.into_iter().next().expect("one payload, one record")
-}
 
 impl Workspace {
     /// The state (without tasks) and every task's summary: what `next` and
@@ -121,7 +118,7 @@ impl Workspace {
     pub fn summaries(&self) -> Result<(crate::index::Snapshot, Vec<Summary>)> {
         let (snap, mut tasks) = self.index().summaries(self.store())?;
         for t in &mut tasks {
-            t.drop_suspended_holder(&snap.state);
+            t.drop_stopped_holder(&snap.state);
         }
         Ok((snap, tasks))
     }
@@ -151,7 +148,7 @@ impl Workspace {
     /// Write one record about `task` as `actor`; the fold's rules decide.
     fn task_write(&self, actor: &str, task: Id, payload: Payload) -> Result<Record> {
         let need = self.need_for(task)?;
-        Ok(one(self.write(actor, &need, |_| Ok(vec![payload.clone()]))?))
+        Ok(self.write(actor, &need, |_| Ok(vec![payload.clone()]))?.one())
     }
 
     /// `task edit`. Adding a dependency or parent checks for cycles across the
@@ -160,7 +157,7 @@ impl Workspace {
         let need =
             if edit.depends_on.is_empty() && edit.parent.is_none() { self.need_for(edit.task)? } else { Need::All };
         let payload = Payload::TaskEdit(edit);
-        Ok(one(self.write(actor, &need, |_| Ok(vec![payload.clone()]))?))
+        Ok(self.write(actor, &need, |_| Ok(vec![payload.clone()]))?.one())
     }
 
     /// Claim a task (or the best ready one) for `lease` seconds. Exits 3 (an
@@ -181,7 +178,7 @@ impl Workspace {
                         .values()
                         .map(|t| {
                             let mut s = Summary::from(t);
-                            s.drop_suspended_holder(state);
+                            s.drop_stopped_holder(state);
                             s
                         })
                         .collect();
@@ -201,7 +198,7 @@ impl Workspace {
             ClaimMode::Online(remote) => crate::sync::publish(self, remote, actor, &need, build)?,
             ClaimMode::Local | ClaimMode::Offline => self.write(actor, &need, build)?,
         };
-        Ok(one(written))
+        Ok(written.one())
     }
 
     /// `task release` (the holder; an admin may force it).
@@ -217,7 +214,7 @@ impl Workspace {
                 "cannot hand off to {to:?}: not an admitted actor (see `git crew id list`)"
             )));
         }
-        if snap.state.is_suspended(to) {
+        if snap.state.is_stopped(to) {
             return Err(Error::Invalid(format!("cannot hand off to {to:?}: it is suspended")));
         }
         self.task_write(actor, task, Payload::TaskHandoff(TaskHandoff { task, to: to.to_owned(), note }))

@@ -21,7 +21,7 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_CONFLICT: i32 = 3;
 /// Exit code: verification failed.
 pub const EXIT_VERIFY: i32 = 4;
-/// Exit code: the acting actor is suspended.
+/// Exit code: the acting actor is suspended (or its key revoked).
 pub const EXIT_SUSPENDED: i32 = 5;
 
 /// Everything that can go wrong in a workspace operation.
@@ -30,6 +30,9 @@ pub enum Error {
     /// Git access failed or the repository is unusable.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An identity request cannot be used.
+    #[error(transparent)]
+    Request(#[from] crate::identity::RequestError),
     /// A local key is missing or unreadable.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -76,6 +79,9 @@ pub enum Error {
     /// A remote could not be reached or refused an update.
     #[error("{0}")]
     Remote(String),
+    /// A write had no records to write (it changes nothing).
+    #[error("nothing to write")]
+    NothingToWrite,
     /// Writing kept losing the race for the branch.
     #[error("gave up after {0} attempts: the branch kept moving under concurrent writers; try again")]
     Contention(usize),
@@ -104,6 +110,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Verify(_) | Error::File(_) => EXIT_VERIFY,
+            Error::Request(crate::identity::RequestError::BadProof(_)) => EXIT_VERIFY,
             Error::Suspended(_) => EXIT_SUSPENDED,
             Error::Refused(r) if r.is_suspension() => EXIT_SUSPENDED,
             Error::Refused(r) if r.is_conflict() && !matches!(r, Refusal::DependencyCycle(_)) => EXIT_CONFLICT,

@@ -111,6 +111,21 @@ pub mod as_text {
     }
 }
 
+/// Serialize an optional [`Hlc`] as its canonical text, or null.
+pub mod as_text_opt {
+    use serde::Serializer;
+
+    use super::Hlc;
+
+    /// Serialize as canonical text, or null.
+    pub fn serialize<S: Serializer>(at: &Option<Hlc>, s: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => s.serialize_str(&at.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+}
+
 impl Hlc {
     /// The UTC date of the wall-clock part, `yyyy-mm-dd` (log files of messages
     /// are split by day).

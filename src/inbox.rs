@@ -204,7 +204,7 @@ impl Workspace {
         let m = MsgMembership { channel: channel.trim_start_matches('#').to_owned() };
         let payload = if join { Payload::MsgJoin(m) } else { Payload::MsgLeave(m) };
         let written = self.write(actor, &Need::Core, |_| Ok(vec![payload.clone()]))?;
-        Ok(written.records.into_iter().next().expect("one payload, one record"))
+        Ok(written.one())
     }
 
     /// Find a message by id prefix anywhere on the branch.
@@ -257,7 +257,7 @@ impl Workspace {
             linked => Need::Tasks(linked.to_vec()),
         };
         let written = self.write(actor, &need, |_| Ok(vec![payload.clone()]))?;
-        Ok(written.records.into_iter().next().expect("one payload, one record"))
+        Ok(written.one())
     }
 
     fn channel_for(&self, state: &State, actor: &str, to: &Target) -> Result<Channel> {

@@ -37,7 +37,7 @@ use crate::record::{self, frame, FileError, Payload, Problem, Record, GENESIS_KI
 use crate::state::{State, Summary, Task};
 use crate::store::Store;
 
-const MAGIC: &[u8; 8] = b"crewidx3";
+const MAGIC: &[u8; 8] = b"crewidx4";
 
 /// Which tasks a command needs in its [`Snapshot`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -82,8 +82,20 @@ pub fn channel_path(channel: &Channel, day: &str, author: &str) -> String {
     format!("{}/{day}/{author}.yaml", channel_dir(channel))
 }
 
-/// The file a record belongs to.
+/// The reference a session's heartbeat lives on (never a branch file).
+pub fn live_ref(actor: &str, session: &str) -> String {
+    format!("{LIVE_REFS}{actor}/{session}")
+}
+
+/// Where heartbeats live: `refs/crew/live/<actor>/<session>`.
+pub const LIVE_REFS: &str = "refs/crew/live/";
+
+/// The file a record belongs to. A heartbeat's "file" is its reference, which
+/// no branch path can match, so a beat committed to the branch is misplaced.
 pub fn path_of(record: &Record) -> String {
+    if let Payload::LiveBeat(b) = &record.payload {
+        return live_ref(&record.author, &b.session);
+    }
     if let Some(channel) = record.payload.channel() {
         return channel_path(&channel, &record.at.day(), &record.author);
     }

@@ -8,11 +8,12 @@
 //! caller asks it to (`KeyStore::from_env`).
 //!
 //! Module map, in data-flow order: [`hlc`] and [`id`] (stamps and ids),
-//! [`sign`] (keys and signatures), [`record`] (canonical encoding and decoding),
+//! [`sign`] (keys and signatures), [`identity`] (requests to be admitted), [`record`] (canonical encoding and decoding),
 //! [`layout`] (which file a record belongs to), [`merge`] (union of log files),
 //! [`store`] (the git branch through gix), [`state`] (the fold: identities and
 //! board), [`index`] (the incremental cache of the fold), [`verify`] (whole-history
-//! checks), [`workspace`] (the operations commands call).
+//! checks), [`workspace`] (the operations commands call), [`live`] (heartbeats,
+//! sessions and the audit).
 
 #![warn(missing_docs)]
 
@@ -21,9 +22,11 @@ pub mod error;
 pub mod hlc;
 pub mod hook;
 pub mod id;
+pub mod identity;
 pub mod inbox;
 pub mod index;
 pub mod layout;
+pub mod live;
 pub mod merge;
 pub mod record;
 pub mod sign;

@@ -76,6 +76,56 @@ impl<'de> Deserialize<'de> for PublicKey {
     }
 }
 
+impl std::str::FromStr for Signature {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bytes = unhex(s).and_then(|b| <[u8; 64]>::try_from(b).ok());
+        bytes.map(Signature).ok_or_else(|| format!("invalid signature {s:?}: expected 128 lowercase hex digits"))
+    }
+}
+
+impl fmt::Display for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
+}
+
+impl Serialize for Signature {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Domain prefix of a proof of possession: a key's signature saying "I am the
+/// key of this name in this workspace". Distinct from [`DOMAIN`], so no record
+/// signature is ever a proof and no proof is ever a record.
+pub const KEY_DOMAIN: &[u8] = b"git-crew key v1\0";
+
+/// The message a proof of possession signs: [`KEY_DOMAIN`], the workspace id,
+/// the actor name, a zero byte and the 32 key bytes.
+pub fn key_message(ws: &Id, name: &str, key: &PublicKey) -> Vec<u8> {
+    let mut m = Vec::with_capacity(KEY_DOMAIN.len() + 32 + name.len() + 1 + 32);
+    m.extend_from_slice(KEY_DOMAIN);
+    m.extend_from_slice(&ws.0);
+    m.extend_from_slice(name.as_bytes());
+    m.push(0);
+    m.extend_from_slice(&key.0);
+    m
+}
+
+/// Whether `proof` shows that whoever made it holds the private half of `key`
+/// and meant it for `name` in `ws`.
+pub fn verify_proof(ws: &Id, name: &str, key: &PublicKey, proof: &Signature) -> bool {
+    verify(key, &key_message(ws, name, key), proof)
+}
+
 /// The message a record's signature covers.
 pub fn message(ws: &Id, kind: &str, body: &[u8]) -> Vec<u8> {
     let mut m = Vec::with_capacity(DOMAIN.len() + 32 + kind.len() + 1 + body.len());
@@ -157,6 +207,11 @@ impl Keypair {
     /// Sign `msg`.
     pub fn sign(&self, msg: &[u8]) -> Signature {
         Signature(self.0.sign(msg).to_bytes())
+    }
+
+    /// A proof of possession of this key, for `name` in `ws` (see [`key_message`]).
+    pub fn prove(&self, ws: &Id, name: &str) -> Signature {
+        self.sign(&key_message(ws, name, &self.public()))
     }
 }
 
@@ -258,6 +313,48 @@ impl KeyStore {
     pub fn save(&self, ws: &Id, name: &str, key: &Keypair) -> Result<PathBuf, KeyError> {
         let path = self.path(ws, name);
         write_key_file(&path, key)?;
+        Ok(path)
+    }
+
+    /// Where a key waits to become `name`'s key: made by `id rotate` before the
+    /// rotation is written, or by `id request` for an actor that has a key here.
+    pub fn pending_path(&self, ws: &Id, name: &str) -> PathBuf {
+        self.root.join("keys").join(ws.hex()).join(format!("{name}.key.next"))
+    }
+
+    /// Store `key` as `name`'s pending key (replacing an older pending one).
+    pub fn save_pending(&self, ws: &Id, name: &str, key: &Keypair) -> Result<PathBuf, KeyError> {
+        let path = self.pending_path(ws, name);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(KeyError::Io { path, source: e }),
+            _ => {}
+        }
+        write_key_file(&path, key)?;
+        Ok(path)
+    }
+
+    /// The pending key of `name`, if any.
+    pub fn load_pending(&self, ws: &Id, name: &str) -> Option<Keypair> {
+        read_key_file(&self.pending_path(ws, name)).ok()
+    }
+
+    /// Make the pending key `name`'s key; the old key file moves to
+    /// `retired/<name>.<fingerprint>.key` (records it signed stay verifiable by
+    /// its public half on the branch; the file is kept, not destroyed, so an
+    /// operator decides when to shred it).
+    pub fn promote_pending(&self, ws: &Id, name: &str) -> Result<PathBuf, KeyError> {
+        let (path, pending) = (self.path(ws, name), self.pending_path(ws, name));
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| KeyError::Io { path, source }
+        };
+        if let Ok(old) = read_key_file(&path) {
+            let dir = self.root.join("keys").join(ws.hex()).join("retired");
+            create_private_dir(&dir).map_err(io(&dir))?;
+            let retired = dir.join(format!("{name}.{}.key", old.public().fingerprint()));
+            fs::rename(&path, &retired).map_err(io(&retired))?;
+        }
+        fs::rename(&pending, &path).map_err(io(&path))?;
         Ok(path)
     }
 

@@ -545,6 +545,44 @@ impl Store {
         self.cas_ref(&self.refname, old, new, reflog)
     }
 
+    /// Write a blob (objects only).
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<ObjectId> {
+        Ok(self.repo.write_blob(bytes).map_err(git("writing blob"))?.detach())
+    }
+
+    /// Point `name` at `new`, whatever it pointed to (for refs that are
+    /// overwritten by design, like heartbeats).
+    pub fn force_ref(&self, name: &str, new: ObjectId, reflog: &str) -> Result<()> {
+        self.repo
+            .reference(name, new, PreviousValue::Any, reflog)
+            .map(|_| ())
+            .map_err(git(format!("updating {name}")))
+    }
+
+    /// Every reference under `prefix` (e.g. `refs/crew/live/`), with the
+    /// object it points to, sorted by name.
+    pub fn refs_under(&self, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
+        let platform = self.repo.references().map_err(git("listing references"))?;
+        let iter = platform.prefixed(prefix).map_err(git(format!("listing {prefix}")))?;
+        let mut out = Vec::new();
+        for r in iter {
+            let r = r.map_err(|e| StoreError::Git { what: format!("listing {prefix}"), message: e.to_string() })?;
+            if let Some(id) = r.target().try_id() {
+                out.push((r.name().as_bstr().to_string(), id.to_owned()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Delete a reference if it exists.
+    pub fn delete_ref(&self, name: &str) -> Result<()> {
+        if let Some(r) = self.repo.try_find_reference(name).map_err(git(format!("reading {name}")))? {
+            r.delete().map_err(git(format!("deleting {name}")))?;
+        }
+        Ok(())
+    }
+
     /// Compare-and-swap any reference.
     pub fn cas_ref(&self, name: &str, old: Option<ObjectId>, new: ObjectId, reflog: &str) -> Result<()> {
         let expected = match old {

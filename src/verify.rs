@@ -181,17 +181,15 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
             failures.push(failure);
         }
         // The server (a base with a horizon) refuses anything new by an actor
-        // suspended before this push, even records dated before the suspension.
+        // suspended or revoked before this push, or signed with a key retired
+        // before it, even records dated before that.
         if base.horizon.is_some() {
             // (A merge commit's diff re-adds the other side's records, so "fresh"
             // may hold trusted ones: what counts is the base.)
             let trusted: HashSet<Id> = base.records.iter().map(|r| r.id).collect();
             for (record, (n, site)) in fresh.values().filter(|(r, _)| !trusted.contains(&r.id)) {
-                let actor = state.actors.get(&record.author);
-                let stopped = actor.and_then(|a| a.suspended.as_ref()).filter(|s| trusted.contains(&s.record));
-                if let Some(s) = stopped {
-                    let reason =
-                        format!("{} is {s}: the server refuses new records by a suspended actor", record.author);
+                if let Some(why) = state.stopped_by(record, |id| trusted.contains(id)) {
+                    let reason = format!("{why}: the server refuses new records by a stopped actor or an old key");
                     failures.push((*n, site.fail(None, Some(record.id), reason)));
                 }
             }

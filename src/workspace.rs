@@ -18,7 +18,7 @@ use crate::id::{self, Id};
 use crate::index::{Index, Need, Snapshot};
 use crate::layout;
 use crate::merge;
-use crate::record::kinds::{ActorAdmit, ActorResume, ActorSuspend, Genesis, Receipt, TaskCreate};
+use crate::record::kinds::{ActorResume, ActorSuspend, Genesis, Receipt, TaskCreate};
 use crate::record::{self, validate_name, FileError, Payload, Record, Role};
 use crate::sign::{KeyStore, Keypair};
 use crate::state::State;
@@ -44,6 +44,13 @@ pub struct Written {
     pub records: Vec<Record>,
     /// The commit that holds them.
     pub commit: ObjectId,
+}
+
+impl Written {
+    /// The one record of a write of one payload.
+    pub fn one(self) -> Record {
+        self.records.into_iter().next().expect("one payload, one record")
+    }
 }
 
 /// A commit of new records that no ref points to yet.
@@ -255,14 +262,29 @@ impl Workspace {
                 "{actor} is {s}; nothing written (an admin or the owner can `git crew resume {actor}`)"
             )));
         }
-        let key = self.keys.load(&state.workspace, actor)?;
-        if key.public() != member.key {
-            return Err(Error::Invalid(format!(
-                "the local key of {actor:?} ({}) is not its current key on the branch ({}); it may have been rotated",
-                key.public().fingerprint(),
-                member.key.fingerprint()
+        if let Some(v) = &member.revoked {
+            return Err(Error::Suspended(format!(
+                "the key of {actor} is {v}; nothing written (an admin can give it a new key: `git crew id rotate {actor} --request FILE`)"
             )));
         }
+        let ws = &state.workspace;
+        let key = match self.keys.load(ws, actor) {
+            Ok(key) if key.public() == member.key => key,
+            // A rotation this machine prepared has landed (here or, for an
+            // admin's re-key from our request, on another clone): take it up.
+            _ if self.keys.load_pending(ws, actor).is_some_and(|p| p.public() == member.key) => {
+                self.keys.promote_pending(ws, actor)?;
+                self.keys.load(ws, actor)?
+            }
+            Ok(key) => {
+                return Err(Error::Invalid(format!(
+                    "the local key of {actor:?} ({}) is not its current key on the branch ({}); it was rotated or revoked",
+                    key.public().fingerprint(),
+                    member.key.fingerprint()
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(key)
     }
 
@@ -300,6 +322,9 @@ impl Workspace {
         let snap = self.snapshot_for(need)?;
         let key = self.signer(actor, &snap.state)?;
         let payloads = build(&snap.state)?;
+        if payloads.is_empty() {
+            return Err(Error::NothingToWrite);
+        }
         let records = self.sign_all(actor, &snap.state, payloads, &key)?;
         let tree = self.store.commit(snap.tip)?.tree;
         let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -355,7 +380,7 @@ impl Workspace {
             linked => Need::Tasks(linked),
         };
         let written = self.write(actor, &need, |_| Ok(vec![payload.clone()]))?;
-        Ok(written.records.into_iter().next().expect("one payload, one record"))
+        Ok(written.one())
     }
 
     /// Attach a receipt to `task` as `actor`.
@@ -363,31 +388,7 @@ impl Workspace {
         let need = Need::Tasks(vec![receipt.task]);
         let payload = Payload::Receipt(receipt);
         let written = self.write(actor, &need, |_| Ok(vec![payload.clone()]))?;
-        Ok(written.records.into_iter().next().expect("one payload, one record"))
-    }
-
-    /// Admit a new actor whose key is generated on this machine (`id new`).
-    /// The key is stored first and removed again if the admission fails.
-    pub fn admit_new(&self, actor: &str, name: &str, role: Role, owner: Option<&str>) -> Result<(Record, PathBuf)> {
-        validate_name(name).map_err(Error::Invalid)?;
-        let snap = self.snapshot_for(&Need::Core)?;
-        if snap.state.actors.contains_key(name) {
-            return Err(Error::Invalid(format!("actor {name:?} already exists")));
-        }
-        let owner = match (role, owner) {
-            (Role::Agent, None) => Some(actor.to_owned()),
-            (_, o) => o.map(str::to_owned),
-        };
-        let key = Keypair::generate()?;
-        let payload = Payload::ActorAdmit(ActorAdmit { name: name.to_owned(), role, key: key.public(), owner });
-        let path = self.keys.save(&snap.state.workspace, name, &key)?;
-        match self.write(actor, &Need::Core, |_| Ok(vec![payload.clone()])) {
-            Ok(w) => Ok((w.records.into_iter().next().expect("one record"), path)),
-            Err(e) => {
-                let _ = std::fs::remove_file(&path);
-                Err(e)
-            }
-        }
+        Ok(written.one())
     }
 
     /// The kill switch: suspend `names` (every agent not yet suspended, with
@@ -422,7 +423,7 @@ impl Workspace {
             }
             Ok(vec![payload.clone()])
         })?;
-        Ok(written.records.into_iter().next().expect("one payload, one record"))
+        Ok(written.one())
     }
 
     /// Resolve a task id or unique prefix.

@@ -8,8 +8,9 @@
 use serde::{Deserialize, Serialize};
 use serde_norway::{Mapping, Value};
 
+use crate::hlc::Hlc;
 use crate::id::Id;
-use crate::sign::PublicKey;
+use crate::sign::{PublicKey, Signature};
 
 use super::{validate_name, Problem};
 
@@ -74,6 +75,75 @@ pub struct ActorAdmit {
     /// For agents: the human who answers for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// Proof that the key's holder asked for this name here: its signature of
+    /// `sign::key_message(workspace, name, key)`. Written by every admission
+    /// since identity requests exist; checked by the fold when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Signature>,
+}
+
+/// `actor.rotate`: replace an actor's key. By the actor itself (signed with
+/// the old key) or by an admin (from the actor's request). The old key counts
+/// only for records before this one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorRotate {
+    /// The actor.
+    pub name: String,
+    /// Its new key.
+    pub key: PublicKey,
+    /// The new key's proof of possession, as in `actor.admit`.
+    pub proof: Signature,
+}
+
+/// `actor.revoke`: the actor's key stops counting (a lost or leaked key). By an
+/// admin or the actor itself; an admin's `actor.rotate` gives it a new key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorRevoke {
+    /// The actor.
+    pub name: String,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `live.beat`: a heartbeat of one session of an actor. Never on the branch:
+/// it is the whole content of the blob `refs/crew/live/<author>/<session>`
+/// points to, overwritten by the next beat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveBeat {
+    /// The session: 1 to 64 of a-z, 0-9 and `-`.
+    pub session: String,
+    /// The machine it runs on.
+    pub host: String,
+    /// The process that beats.
+    pub pid: u32,
+    /// When the session started.
+    #[serde(with = "crate::hlc::as_text")]
+    pub started: Hlc,
+    /// Seconds after `at` the session counts as alive without another beat.
+    pub ttl: u64,
+    /// Whether the session reads the actor's messages (`inbox --follow`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub listening: bool,
+    /// The session ended cleanly: it is not alive, whatever `ttl` says.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ended: bool,
+}
+
+/// Longest heartbeat time-to-live, in seconds (a day).
+pub const MAX_TTL_SECS: u64 = 24 * 3600;
+
+/// Whether `s` is a session name: 1 to 64 of a-z, 0-9 and `-`.
+pub fn validate_session(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid session {s:?}: use 1 to 64 of a-z, 0-9 and -"))
+    }
 }
 
 /// `actor.suspend`: the kill switch. An admin, or the agent's owner, stops an
@@ -468,6 +538,9 @@ kinds! {
     "actor.admit" => ActorAdmit(ActorAdmit),
     "actor.suspend" => ActorSuspend(ActorSuspend),
     "actor.resume" => ActorResume(ActorResume),
+    "actor.rotate" => ActorRotate(ActorRotate),
+    "actor.revoke" => ActorRevoke(ActorRevoke),
+    "live.beat" => LiveBeat(LiveBeat),
     "task.create" => TaskCreate(TaskCreate),
     "task.edit" => TaskEdit(TaskEdit),
     "task.claim" => TaskClaim(TaskClaim),
@@ -511,6 +584,20 @@ impl Payload {
                 validate_text("reason", a.reason.as_deref())?;
             }
             Payload::ActorResume(a) => validate_name(&a.name).map_err(Problem::BadField)?,
+            Payload::ActorRotate(a) => validate_name(&a.name).map_err(Problem::BadField)?,
+            Payload::ActorRevoke(a) => {
+                validate_name(&a.name).map_err(Problem::BadField)?;
+                validate_text("reason", a.reason.as_deref())?;
+            }
+            Payload::LiveBeat(b) => {
+                validate_session(&b.session).map_err(Problem::BadField)?;
+                if b.host.is_empty() || b.host.chars().count() > 255 || b.host.chars().any(char::is_control) {
+                    return field("host: must be 1 to 255 characters without control characters".into());
+                }
+                if b.ttl == 0 || b.ttl > MAX_TTL_SECS {
+                    return field(format!("ttl: {} seconds is out of range 1..={MAX_TTL_SECS}", b.ttl));
+                }
+            }
             Payload::TaskCreate(t) => {
                 validate_task_fields(&t.title, t.priority, &t.labels)?;
                 if t.body.as_deref() == Some("") {
@@ -559,7 +646,13 @@ impl Payload {
             Payload::TaskUnblock(p) => Some(p.task),
             Payload::TaskDone(p) => Some(p.task),
             Payload::Receipt(r) => Some(r.task),
-            Payload::Genesis(_) | Payload::ActorAdmit(_) | Payload::ActorSuspend(_) | Payload::ActorResume(_) => None,
+            Payload::Genesis(_)
+            | Payload::ActorAdmit(_)
+            | Payload::ActorSuspend(_)
+            | Payload::ActorResume(_)
+            | Payload::ActorRotate(_)
+            | Payload::ActorRevoke(_)
+            | Payload::LiveBeat(_) => None,
             Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => None,
         }
     }
@@ -570,6 +663,8 @@ impl Payload {
             Payload::ActorAdmit(a) => Some(&a.name),
             Payload::ActorSuspend(a) => Some(&a.name),
             Payload::ActorResume(a) => Some(&a.name),
+            Payload::ActorRotate(a) => Some(&a.name),
+            Payload::ActorRevoke(a) => Some(&a.name),
             _ => None,
         }
     }

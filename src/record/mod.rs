@@ -68,6 +68,12 @@ impl Record {
             },
             Payload::ActorSuspend(a) => with_text(format!("suspend {}", a.name), a.reason.as_deref()),
             Payload::ActorResume(a) => format!("resume {}", a.name),
+            Payload::ActorRotate(a) => format!("rotate the key of {} to {}", a.name, a.key.fingerprint()),
+            Payload::ActorRevoke(a) => with_text(format!("revoke the key of {}", a.name), a.reason.as_deref()),
+            Payload::LiveBeat(b) => {
+                let what = if b.ended { "ended" } else if b.listening { "listening" } else { "alive" };
+                format!("session {} on {} (pid {}) {what}", b.session, b.host, b.pid)
+            }
             Payload::TaskCreate(t) => format!("{:?}", t.title),
             Payload::Receipt(r) => {
                 let what = match (&r.summary, r.commits.first()) {

@@ -17,7 +17,7 @@ use crate::hlc::Hlc;
 use crate::id::Id;
 use crate::record::{Payload, Record, Role};
 
-pub use actors::{Actor, Suspension};
+pub use actors::{Actor, RetiredKey, Revocation, Suspension};
 pub use tasks::{Claim, Status, Summary, Task};
 
 /// Why the fold refuses a record.
@@ -104,6 +104,28 @@ pub enum Refusal {
         /// Who, when, why.
         suspension: actors::Suspension,
     },
+    /// The author's key is revoked.
+    #[error("the key of {actor} is {revocation}")]
+    Revoked {
+        /// The author.
+        actor: String,
+        /// Who, when, why.
+        revocation: actors::Revocation,
+    },
+    /// The key is, or was, another actor's.
+    #[error("key {key} is already {actor}'s: every actor needs a key of its own")]
+    KeyInUse {
+        /// Fingerprint of the key.
+        key: String,
+        /// Who has (or had) it.
+        actor: String,
+    },
+    /// The proof of possession does not verify.
+    #[error("the proof of possession for {0:?} does not verify: the key's holder did not ask for this name in this workspace")]
+    BadProof(String),
+    /// A heartbeat on the branch.
+    #[error("heartbeats live on refs/crew/live/<actor>/<session>, never on the branch")]
+    BeatOnBranch,
     /// Resuming an actor that is not suspended.
     #[error("{0} is not suspended")]
     NotSuspended(String),
@@ -121,9 +143,10 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// Whether this refusal is because the author is suspended (exit 5).
+    /// Whether this refusal is because the author is stopped: suspended or its
+    /// key revoked (exit 5).
     pub fn is_suspension(&self) -> bool {
-        matches!(self, Refusal::Suspended { .. })
+        matches!(self, Refusal::Suspended { .. } | Refusal::Revoked { .. })
     }
 
     /// Whether the record is void because of concurrent work (a lost claim, a
@@ -140,6 +163,7 @@ impl Refusal {
                 | Refusal::NotReady { .. }
                 | Refusal::DependencyCycle(_)
                 | Refusal::Suspended { .. }
+                | Refusal::Revoked { .. }
                 | Refusal::NotSuspended(_)
         )
     }
@@ -226,9 +250,15 @@ impl State {
         if let Some(s) = &author.suspended {
             return Err(Refusal::Suspended { actor: author.name.clone(), suspension: s.clone() });
         }
+        if let Some(v) = &author.revoked {
+            return Err(Refusal::Revoked { actor: author.name.clone(), revocation: v.clone() });
+        }
         match &r.payload {
             Payload::Genesis(_) => unreachable!("handled above"),
+            Payload::LiveBeat(_) => Err(Refusal::BeatOnBranch),
             Payload::ActorAdmit(a) => actors::check_admit(self, author, a),
+            Payload::ActorRotate(a) => actors::check_rotate(self, author, a),
+            Payload::ActorRevoke(a) => actors::check_revoke(self, author, &a.name),
             Payload::ActorSuspend(a) => actors::check_control(self, author, &a.name, true),
             Payload::ActorResume(a) => actors::check_control(self, author, &a.name, false),
             Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => {
@@ -269,6 +299,20 @@ impl State {
                     target.suspended = None;
                 }
             }
+            Payload::ActorRotate(a) => {
+                if let Some(target) = self.actors.get_mut(&a.name) {
+                    let old = std::mem::replace(&mut target.key, a.key);
+                    target.retired.push(actors::RetiredKey { key: old, record: r.id, at: r.at });
+                    target.revoked = None;
+                }
+            }
+            Payload::ActorRevoke(a) => {
+                if let Some(target) = self.actors.get_mut(&a.name) {
+                    let v = actors::Revocation { by: r.author.clone(), at: r.at, reason: a.reason.clone(), record: r.id };
+                    target.revoked.get_or_insert(v);
+                }
+            }
+            Payload::LiveBeat(_) => {}
             Payload::ActorAdmit(a) => {
                 self.actors.insert(a.name.clone(), Actor::new(&a.name, a.role, a.key, a.owner.clone(), r));
             }
@@ -279,9 +323,27 @@ impl State {
         }
     }
 
-    /// Whether `actor` is suspended.
-    pub fn is_suspended(&self, actor: &str) -> bool {
-        self.actors.get(actor).is_some_and(|a| a.suspended.is_some())
+    /// Whether `actor` is stopped: suspended, or its key revoked. A stopped
+    /// actor's claims hold nothing.
+    pub fn is_stopped(&self, actor: &str) -> bool {
+        self.actors.get(actor).is_some_and(|a| !a.may_work())
+    }
+
+    /// Why `r` is unacceptable as a new record on a server, whatever its date:
+    /// a suspension or revocation of its author, or the rotation that retired
+    /// its key, where that control record is one the server already had
+    /// (`trusted`). A push may carry records written before a control record it
+    /// also carries.
+    pub fn stopped_by(&self, r: &Record, trusted: impl Fn(&Id) -> bool) -> Option<String> {
+        let actor = self.actors.get(&r.author)?;
+        if let Some(s) = actor.suspended.as_ref().filter(|s| trusted(&s.record)) {
+            return Some(format!("{} is {s}", r.author));
+        }
+        if let Some(v) = actor.revoked.as_ref().filter(|v| trusted(&v.record)) {
+            return Some(format!("the key of {} is {v}", r.author));
+        }
+        let retired = actor.retired.iter().find(|k| k.key == r.key && trusted(&k.record))?;
+        Some(format!("it is signed with a key of {} rotated out at {}", r.author, retired.at))
     }
 
     /// The task `id`, or the refusal naming it.

@@ -176,7 +176,7 @@ impl Task {
 
     /// Where the task stands at wall-clock `now_ms`.
     pub fn status(&self, state: &State, now_ms: i64) -> Status {
-        let holder = self.holder_at(now_ms).filter(|c| !state.is_suspended(&c.actor));
+        let holder = self.holder_at(now_ms).filter(|c| !state.is_stopped(&c.actor));
         status_of(
             self.done.is_some(),
             self.blocked.as_deref().map(block_why),
@@ -252,8 +252,8 @@ impl Summary {
     }
 
     /// A suspended holder holds nothing: its tasks are free for others.
-    pub fn drop_suspended_holder(&mut self, state: &State) {
-        if self.holder.as_ref().is_some_and(|(a, _)| state.is_suspended(a)) {
+    pub fn drop_stopped_holder(&mut self, state: &State) {
+        if self.holder.as_ref().is_some_and(|(a, _)| state.is_stopped(a)) {
             self.holder = None;
         }
     }
@@ -330,7 +330,7 @@ fn claim_rules(state: &State, task: &Task, actor: &str, offline: bool, ms: i64) 
     }
     // An online claim displaces an offline holder, and any claim a suspended
     // one (the kill switch frees its tasks); anything else is held.
-    let displaces = |c: &Claim| (c.offline && !offline) || state.is_suspended(&c.actor);
+    let displaces = |c: &Claim| (c.offline && !offline) || state.is_stopped(&c.actor);
     match task.holder_at(ms) {
         Some(c) if c.actor != actor && !displaces(c) => {
             Err(Refusal::TaskHeld { task: task.id.short(), holder: c.actor.clone() })
