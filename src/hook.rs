@@ -214,10 +214,22 @@ pub fn pre_push(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>> {
 }
 
 /// `pre-receive`: refuse any update of the workspace branch that is not a
-/// verified fast-forward. Other references are not this hook's business.
+/// verified fast-forward, and any heartbeat that is not a valid beat of the
+/// actor and session its ref names. Other references are not this hook's
+/// business.
 pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>> {
     let store: &Store = ws.store();
     let branch = format!("refs/heads/{}", store.branch());
+    let beats: Vec<&RefUpdate> = updates.iter().filter(|u| u.name.starts_with(crate::layout::LIVE_REFS)).collect();
+    if !beats.is_empty() {
+        let state = ws.snapshot_for(&crate::index::Need::Core)?.state;
+        for u in beats {
+            if !crate::live::is_live_ref(&u.name) {
+                return Err(Error::Invalid(format!("{}: live refs are refs/crew/live/<actor>/<session>", u.name)));
+            }
+            crate::live::check_update(store, &state, &u.name, u.new)?;
+        }
+    }
     let mut reports = Vec::new();
     for u in updates.iter().filter(|u| u.name == branch) {
         let Some(new) = u.new else {

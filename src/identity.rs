@@ -124,11 +124,10 @@ impl Request {
         if let Some((k, _)) = fields.iter().find(|(k, _)| !FIELDS.contains(k)) {
             return Err(RequestError::Malformed(format!("unknown field {k:?}")));
         }
-        let need = |k: &'static str| {
-            get(k).ok_or(RequestError::BadField { field: k, problem: "missing".into() })
-        };
+        let need = |k: &'static str| get(k).ok_or(RequestError::BadField { field: k, problem: "missing".into() });
         let bad = |field: &'static str| move |problem: String| RequestError::BadField { field, problem };
-        let workspace: Id = need("workspace")?.parse().map_err(|_| bad("workspace")("expected 64 hex digits".into()))?;
+        let workspace: Id =
+            need("workspace")?.parse().map_err(|_| bad("workspace")("expected 64 hex digits".into()))?;
         let name = need("name")?.to_owned();
         validate_name(&name).map_err(bad("name"))?;
         let role: Role = need("role")?.parse().map_err(bad("role"))?;
@@ -285,8 +284,11 @@ impl Workspace {
             }
             let key = Keypair::generate()?;
             self.keys().save_pending(&ws, name, &key)?;
-            let payload =
-                Payload::ActorRotate(ActorRotate { name: name.to_owned(), key: key.public(), proof: key.prove(&ws, name) });
+            let payload = Payload::ActorRotate(ActorRotate {
+                name: name.to_owned(),
+                key: key.public(),
+                proof: key.prove(&ws, name),
+            });
             return match self.write(actor, &Need::Core, |_| Ok(vec![payload.clone()])) {
                 Ok(w) => {
                     self.keys().promote_pending(&ws, name)?;
@@ -302,7 +304,8 @@ impl Workspace {
         if request.name != name {
             return Err(Error::Invalid(format!("the request is for {:?}, not {name:?}", request.name)));
         }
-        let payload = Payload::ActorRotate(ActorRotate { name: name.to_owned(), key: request.key, proof: request.proof });
+        let payload =
+            Payload::ActorRotate(ActorRotate { name: name.to_owned(), key: request.key, proof: request.proof });
         Ok(self.write(actor, &Need::Core, |_| Ok(vec![payload.clone()]))?.one())
     }
 
@@ -317,4 +320,3 @@ impl Workspace {
         Ok(written.one())
     }
 }
-

@@ -406,7 +406,12 @@ impl std::fmt::Display for Flag {
         match self {
             Flag::Deaf { actor } => write!(f, "deaf: agent {actor} has no live session listening for messages"),
             Flag::DuplicateListener { actor, sessions } => {
-                write!(f, "duplicate listener: {actor} listens in {} sessions ({})", sessions.len(), sessions.join(", "))
+                write!(
+                    f,
+                    "duplicate listener: {actor} listens in {} sessions ({})",
+                    sessions.len(),
+                    sessions.join(", ")
+                )
             }
             Flag::DeadHolder { actor, task } => {
                 write!(f, "dead holder: {actor} has no live session and its lease on {} ran out", task.short())
@@ -432,8 +437,7 @@ pub fn audit(state: &State, live: &Liveness, summaries: &[Summary], now_ms: i64)
             flags.push(Flag::DuplicateListener { actor: a.name.clone(), sessions: listening });
         }
     }
-    let alive: HashSet<&str> =
-        live.sessions.iter().filter(|s| s.live_at(now_ms)).map(|s| s.actor.as_str()).collect();
+    let alive: HashSet<&str> = live.sessions.iter().filter(|s| s.live_at(now_ms)).map(|s| s.actor.as_str()).collect();
     for (actor, held) in holdings(summaries, now_ms) {
         for h in held {
             if state.is_stopped(actor) {

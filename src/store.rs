@@ -553,10 +553,7 @@ impl Store {
     /// Point `name` at `new`, whatever it pointed to (for refs that are
     /// overwritten by design, like heartbeats).
     pub fn force_ref(&self, name: &str, new: ObjectId, reflog: &str) -> Result<()> {
-        self.repo
-            .reference(name, new, PreviousValue::Any, reflog)
-            .map(|_| ())
-            .map_err(git(format!("updating {name}")))
+        self.repo.reference(name, new, PreviousValue::Any, reflog).map(|_| ()).map_err(git(format!("updating {name}")))
     }
 
     /// Every reference under `prefix` (e.g. `refs/crew/live/`), with the

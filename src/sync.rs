@@ -2,7 +2,9 @@
 //! merge it in process by the union law, and push with compare-and-swap.
 //!
 //! Transport is the git CLI (`git fetch`, `git push`); everything else happens
-//! in process. A push that loses the race (the remote moved) fetches, merges
+//! in process. Heartbeats (`refs/crew/live/…`) travel with every sync: fetched
+//! beside the branch, taken when newer, pushed for this machine's sessions. A
+//! push that loses the race (the remote moved) fetches, merges
 //! and retries with jittered backoff, a bounded number of times. Nothing
 //! fetched is merged before it verifies, and a failure leaves the local branch
 //! untouched.
@@ -13,6 +15,8 @@ use gix::ObjectId;
 
 use crate::error::{Error, Result};
 use crate::index::Need;
+use crate::layout::LIVE_REFS;
+use crate::live;
 use crate::merge;
 use crate::record::Payload;
 use crate::state::State;
@@ -52,6 +56,8 @@ pub struct Synced {
     /// Claims that stopped counting because of what arrived (an offline claim
     /// that lost to an earlier or online one).
     pub lost_claims: Vec<LostClaim>,
+    /// Heartbeats of this machine's sessions pushed.
+    pub beats_pushed: usize,
 }
 
 /// A claim that lost, as `sync` reports it.
@@ -76,6 +82,7 @@ impl Synced {
             tip: String::new(),
             rounds: 0,
             lost_claims: Vec::new(),
+            beats_pushed: 0,
         }
     }
 }
@@ -145,12 +152,14 @@ pub fn sync(ws: &Workspace, remote: &str, actor: &str) -> Result<Synced> {
         out.tip = target.to_string();
         if Some(target) == theirs {
             out.lost_claims = newly_lost(ws, &before);
+            carry_beats(ws, remote, &mut out)?;
             return Ok(out);
         }
         match push(ws, remote, target) {
             Ok(()) => {
                 out.pushed = true;
                 out.lost_claims = newly_lost(ws, &before);
+                carry_beats(ws, remote, &mut out)?;
                 return Ok(out);
             }
             Err(PushError::Raced) => back_off(round, started),
@@ -269,11 +278,74 @@ fn integrate(
     }
 }
 
+/// A remote as one ref name component: its name, or a hash of its URL.
+fn remote_component(remote: &str) -> String {
+    let plain = !remote.is_empty() && remote.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if plain {
+        remote.to_owned()
+    } else {
+        crate::id::hex(&sha2_16(remote))
+    }
+}
+
 /// The remote-tracking ref a sync fetches into.
 fn tracking_ref(ws: &Workspace, remote: &str) -> String {
-    let plain = !remote.is_empty() && remote.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
-    let name = if plain { remote.to_owned() } else { crate::id::hex(&sha2_16(remote)) };
-    format!("refs/crew/remotes/{name}/{}", ws.store().branch())
+    format!("refs/crew/remotes/{}/{}", remote_component(remote), ws.store().branch())
+}
+
+/// Where a sync fetches the remote's heartbeats to.
+fn remote_live_prefix(remote: &str) -> String {
+    format!("refs/crew/remote-live/{}/", remote_component(remote))
+}
+
+/// Carry heartbeats both ways after the branch is in sync: take each fetched
+/// beat that is valid and newer than ours, then push the beats of sessions
+/// whose actor's key is on this machine where the remote's differ. Beats are
+/// overwritten by design, so their refs are forced; the server's hook accepts
+/// a beat only from the actor it names.
+fn carry_beats(ws: &Workspace, remote: &str, out: &mut Synced) -> Result<()> {
+    let store = ws.store();
+    let state = ws.snapshot_for(&Need::Core)?.state;
+    let prefix = remote_live_prefix(remote);
+    let theirs: std::collections::HashMap<String, ObjectId> = store
+        .refs_under(&prefix)?
+        .into_iter()
+        .map(|(name, oid)| (format!("{LIVE_REFS}{}", &name[prefix.len()..]), oid))
+        .collect();
+    for (name, oid) in &theirs {
+        let Ok(fetched) = live::read_beat(store, &state, name, *oid) else { continue };
+        let newer = match store.ref_target(name)? {
+            Some(mine) if mine == *oid => false,
+            Some(mine) => live::read_beat(store, &state, name, mine).map_or(true, |m| m.at < fetched.at),
+            None => true,
+        };
+        if newer {
+            store.force_ref(name, *oid, "git-crew: sync heartbeat")?;
+        }
+    }
+    let mine: Vec<String> = store
+        .refs_under(LIVE_REFS)?
+        .into_iter()
+        .filter(|(name, oid)| theirs.get(name) != Some(oid))
+        .filter(|(name, _)| {
+            let actor = name[LIVE_REFS.len()..].split('/').next().unwrap_or_default();
+            ws.keys().has(&state.workspace, actor)
+        })
+        .filter(|(name, oid)| live::read_beat(store, &state, name, *oid).is_ok())
+        .map(|(name, oid)| format!("+{oid}:{name}"))
+        .collect();
+    if mine.is_empty() {
+        return Ok(());
+    }
+    let pushed = git(ws).args(["push", "--porcelain", "--no-verify", remote]).args(&mine).output();
+    let pushed = pushed.map_err(|e| Error::Remote(format!("cannot run git push: {e}")))?;
+    if pushed.status.success() {
+        out.beats_pushed = mine.len();
+        Ok(())
+    } else {
+        let stderr = String::from_utf8_lossy(&pushed.stderr);
+        Err(Error::Remote(format!("the remote refused heartbeats: {}", stderr.trim())))
+    }
 }
 
 fn sha2_16(s: &str) -> Vec<u8> {
@@ -286,7 +358,9 @@ fn fetch(ws: &Workspace, remote: &str) -> Result<Option<ObjectId>> {
     let store = ws.store();
     let tracking = tracking_ref(ws, remote);
     let refspec = format!("+refs/heads/{}:{tracking}", store.branch());
-    let out = git(ws).args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, &refspec]).output();
+    let live = format!("+{LIVE_REFS}*:{}*", remote_live_prefix(remote));
+    let out =
+        git(ws).args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, &refspec, &live]).output();
     let out = out.map_err(|e| Error::Remote(format!("cannot run git fetch: {e}")))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -333,13 +407,18 @@ fn git(ws: &Workspace) -> Command {
 }
 
 /// Keep following the branch until `stop` is set: call `on_tip(old, new)` at
-/// once for the current tip and whenever it moves (polled every 100 ms, so local
-/// writes show at once), and with a remote, sync with it every `interval`.
-/// A failed sync is passed to `on_error` and tried again next interval; an error
-/// from `on_tip` ends the loop.
+/// once for the current tip, whenever it moves (polled every 100 ms, so local
+/// writes show at once) and at least every second with `old == Some(new)` (for
+/// what changes with time alone, like leases and sessions), and with a remote,
+/// sync with it every `interval`.
+/// With `beat`, the session beats (and renews its actor's leases) every
+/// [`live::Beating::interval`], before the sync that carries the beat, and ends
+/// with an `ended` beat. A failed sync or beat is passed to `on_error` and
+/// tried again next interval; an error from `on_tip` ends the loop.
 pub fn follow<T, E>(
     ws: &Workspace,
     remote: Option<(&str, &str, std::time::Duration)>,
+    beat: Option<&live::Beating>,
     stop: &std::sync::atomic::AtomicBool,
     mut on_tip: T,
     mut on_error: E,
@@ -349,21 +428,31 @@ where
     E: FnMut(&Error),
 {
     use std::sync::atomic::Ordering;
+    use std::time::Instant;
+    let due = |last: Option<Instant>, every: std::time::Duration| last.is_none_or(|t| t.elapsed() >= every);
     let mut last: Option<ObjectId> = None;
-    let mut synced: Option<std::time::Instant> = None;
+    let (mut synced, mut beaten, mut ticked): (Option<Instant>, Option<Instant>, Option<Instant>) = (None, None, None);
     while !stop.load(Ordering::SeqCst) {
-        if let Some((remote, actor, interval)) = remote {
-            if synced.is_none_or(|t| t.elapsed() >= interval) {
-                if let Err(e) = sync(ws, remote, actor) {
-                    on_error(&e);
-                }
-                synced = Some(std::time::Instant::now());
+        let mut sync_now = remote.is_some_and(|(_, _, interval)| due(synced, interval));
+        if let Some(b) = beat.filter(|b| due(beaten, b.interval())) {
+            let beaten_ok = ws.beat(b, false).and_then(|_| ws.renew_leases(&b.actor));
+            if let Err(e) = beaten_ok {
+                on_error(&e);
             }
+            beaten = Some(Instant::now());
+            sync_now |= remote.is_some();
+        }
+        if let Some((remote, actor, _)) = remote.filter(|_| sync_now) {
+            if let Err(e) = sync(ws, remote, actor) {
+                on_error(&e);
+            }
+            synced = Some(Instant::now());
         }
         if let Some(tip) = ws.store().tip()? {
-            if Some(tip) != last {
+            if Some(tip) != last || due(ticked, std::time::Duration::from_secs(1)) {
                 on_tip(last, tip)?;
                 last = Some(tip);
+                ticked = Some(Instant::now());
             }
         }
         for _ in 0..10 {
@@ -371,6 +460,17 @@ where
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+    if let Some(b) = beat {
+        // The session ends here and says so, so it stops counting at once.
+        let ended = ws.beat(b, true).map(|_| ());
+        let carried = ended.and_then(|()| match remote {
+            Some((remote, actor, _)) => sync(ws, remote, actor).map(|_| ()),
+            None => Ok(()),
+        });
+        if let Err(e) = carried {
+            on_error(&e);
         }
     }
     Ok(())

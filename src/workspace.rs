@@ -276,13 +276,11 @@ impl Workspace {
                 self.keys.promote_pending(ws, actor)?;
                 self.keys.load(ws, actor)?
             }
-            Ok(key) => {
-                return Err(Error::Invalid(format!(
-                    "the local key of {actor:?} ({}) is not its current key on the branch ({}); it was rotated or revoked",
-                    key.public().fingerprint(),
-                    member.key.fingerprint()
-                )))
-            }
+            Ok(key) => return Err(Error::Invalid(format!(
+                "the local key of {actor:?} ({}) is not its current key on the branch ({}); it was rotated or revoked",
+                key.public().fingerprint(),
+                member.key.fingerprint()
+            ))),
             Err(e) => return Err(e.into()),
         };
         Ok(key)

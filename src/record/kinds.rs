@@ -138,7 +138,8 @@ pub const MAX_TTL_SECS: u64 = 24 * 3600;
 
 /// Whether `s` is a session name: 1 to 64 of a-z, 0-9 and `-`.
 pub fn validate_session(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok =
+        !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(())
     } else {

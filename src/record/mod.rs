@@ -71,7 +71,13 @@ impl Record {
             Payload::ActorRotate(a) => format!("rotate the key of {} to {}", a.name, a.key.fingerprint()),
             Payload::ActorRevoke(a) => with_text(format!("revoke the key of {}", a.name), a.reason.as_deref()),
             Payload::LiveBeat(b) => {
-                let what = if b.ended { "ended" } else if b.listening { "listening" } else { "alive" };
+                let what = if b.ended {
+                    "ended"
+                } else if b.listening {
+                    "listening"
+                } else {
+                    "alive"
+                };
                 format!("session {} on {} (pid {}) {what}", b.session, b.host, b.pid)
             }
             Payload::TaskCreate(t) => format!("{:?}", t.title),

@@ -308,7 +308,8 @@ impl State {
             }
             Payload::ActorRevoke(a) => {
                 if let Some(target) = self.actors.get_mut(&a.name) {
-                    let v = actors::Revocation { by: r.author.clone(), at: r.at, reason: a.reason.clone(), record: r.id };
+                    let v =
+                        actors::Revocation { by: r.author.clone(), at: r.at, reason: a.reason.clone(), record: r.id };
                     target.revoked.get_or_insert(v);
                 }
             }

@@ -30,7 +30,7 @@ pub struct Cli {
 pub enum Command {
     /// Create a workspace on the branch, with you as its first admin.
     Init(InitArgs),
-    /// Identities: admit, list and show actors.
+    /// Identities: request, admit, new, list, show, rotate, revoke.
     #[command(subcommand)]
     Id(IdCommand),
     /// Tasks: add, list, show, edit, claim, release, handoff, comment, block, done.
@@ -60,6 +60,13 @@ pub enum Command {
     /// Exit 0 while the actor may work, 5 once it is suspended (for agent loops:
     /// `while git crew alive; do …; done`).
     Alive,
+    /// Beat once for a session of mine (and renew my claims' leases), then sync
+    /// it when a remote is configured. Loops call it every ttl/3.
+    Heartbeat(HeartbeatArgs),
+    /// Every actor: role, suspended, live sessions, last record, claims. With
+    /// --audit, flag deaf agents, duplicate listeners, dead and suspended
+    /// holders, and exit 6 when anything is flagged.
+    Status(StatusArgs),
     /// Records on the branch, newest first.
     Log(LogArgs),
     /// Verify the whole history of the branch: signatures, authority, append-only.
@@ -140,6 +147,53 @@ pub enum IdCommand {
         /// For an agent: the human who answers for it (default: you).
         #[arg(long, value_name = "NAME")]
         owner: Option<String>,
+    },
+    /// On the new actor's own machine: make its key here and print the request
+    /// an admin passes to `id admit` (or, for an admitted actor, to `id rotate
+    /// NAME --request`). Nothing is written to the branch.
+    Request {
+        /// The actor name asked for.
+        name: String,
+        /// The role asked for: admin, human or agent (the admin decides).
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// For an agent: the human who answers for it.
+        #[arg(long, value_name = "NAME")]
+        owner: Option<String>,
+        /// Write the request to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Admit the actor of a request (FILE, or - for standard input). Admin only;
+    /// an actor cannot admit itself.
+    Admit {
+        /// The request file, or - for standard input.
+        request: String,
+        /// The role to give (default: the one asked for).
+        #[arg(long)]
+        role: Option<String>,
+        /// For an agent: the human who answers for it (default: as asked, else you).
+        #[arg(long, value_name = "NAME")]
+        owner: Option<String>,
+    },
+    /// Give an actor a new key. Without --request: my own key, made here; the
+    /// old key counts only for records before the rotation. With --request (an
+    /// admin, from `id request NAME` on the actor's machine): re-key NAME.
+    Rotate {
+        /// The actor (default: me).
+        name: Option<String>,
+        /// The actor's request for its new key (FILE, or - for standard input).
+        #[arg(long, value_name = "FILE")]
+        request: Option<String>,
+    },
+    /// Revoke an actor's key (an admin, or the actor itself): nothing it signs
+    /// counts any more, until an admin rotates in a new key.
+    Revoke {
+        /// The actor.
+        name: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// List actors.
     List,
@@ -486,6 +540,39 @@ pub struct WatchArgs {
     /// The remote to sync with while following (default: crew.remote, then origin; none: local only).
     #[arg(long, value_name = "REMOTE")]
     pub remote: Option<String>,
+}
+
+/// `heartbeat`.
+#[derive(Args, Debug)]
+pub struct HeartbeatArgs {
+    /// The session name (default: one per host and parent process, so a shell
+    /// loop calling `heartbeat` keeps one session).
+    #[arg(long)]
+    pub session: Option<String>,
+    /// The session listens for my messages.
+    #[arg(long)]
+    pub listening: bool,
+    /// How long the beat keeps the session alive, like 90s or 5m (default 90s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+    pub ttl: Option<u64>,
+    /// End the session: the beat says so and it stops counting at once.
+    #[arg(long)]
+    pub end: bool,
+    /// The remote to sync with (default: crew.remote, then origin; none: local only).
+    #[arg(long, value_name = "REMOTE")]
+    pub remote: Option<String>,
+    /// Do not sync, even with a remote configured.
+    #[arg(long = "no-sync")]
+    pub no_sync: bool,
+}
+
+/// `status`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Flag deaf agents, duplicate listeners, dead holders and suspended
+    /// holders; exit 6 when anything is flagged.
+    #[arg(long)]
+    pub audit: bool,
 }
 
 /// `suspend`.

@@ -35,7 +35,8 @@ pub fn resume(cx: &Context, name: &str) -> Result<i32> {
     Ok(0)
 }
 
-/// Exit 0 while the actor may work, 5 once this clone has seen its suspension.
+/// Exit 0 while the actor may work, 5 once this clone has seen its suspension
+/// (or the revocation of its key).
 pub fn alive(cx: &Context) -> Result<i32> {
     let ws = cx.open()?;
     let snap = ws.snapshot_for(&Need::Core)?;
@@ -45,18 +46,22 @@ pub fn alive(cx: &Context) -> Result<i32> {
             "unknown actor {me:?}: not admitted to this workspace (see `git crew id list`)"
         ))
     })?;
-    let suspended = actor.suspended.as_ref();
+    let (suspended, revoked) = (actor.suspended.as_ref(), actor.revoked.as_ref());
     if cx.json {
+        let stop =
+            |by: &str, at: String, reason: &Option<String>| serde_json::json!({ "by": by, "at": at, "reason": reason });
         render::json(&serde_json::json!({
             "actor": me,
-            "alive": suspended.is_none(),
-            "suspended": suspended.map(|s| serde_json::json!({ "by": s.by, "at": s.at.to_string(), "reason": s.reason })),
+            "alive": actor.may_work(),
+            "suspended": suspended.map(|s| stop(&s.by, s.at.to_string(), &s.reason)),
+            "revoked": revoked.map(|v| stop(&v.by, v.at.to_string(), &v.reason)),
         }));
     } else {
-        match suspended {
-            Some(s) => println!("{me} is {s}"),
-            None => println!("{me} may work"),
+        match (suspended, revoked) {
+            (Some(s), _) => println!("{me} is {s}"),
+            (None, Some(v)) => println!("the key of {me} is {v}"),
+            (None, None) => println!("{me} may work"),
         }
     }
-    Ok(if suspended.is_some() { EXIT_SUSPENDED } else { 0 })
+    Ok(if actor.may_work() { 0 } else { EXIT_SUSPENDED })
 }

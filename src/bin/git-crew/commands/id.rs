@@ -1,6 +1,7 @@
 //! `git crew id …`.
 
 use anyhow::Result;
+use git_crew::identity::Request;
 use git_crew::record::Role;
 use git_crew::state::Actor;
 use serde::Serialize;
@@ -61,6 +62,55 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
                 println!("Private key: {}", key_path.display());
             }
         }
+        IdCommand::Request { name, role, owner, out } => {
+            let role: Role = role.parse().map_err(git_crew::Error::Invalid)?;
+            let made = ws.request_identity(&name, role, owner.as_deref())?;
+            let text = made.request.to_text();
+            let next = if made.rekey {
+                format!("git crew id rotate {name} --request FILE")
+            } else {
+                "git crew id admit FILE".to_owned()
+            };
+            if let Some(path) = &out {
+                std::fs::write(path, &text)
+                    .map_err(|e| git_crew::Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
+            }
+            if cx.json {
+                render::json(&serde_json::json!({
+                    "name": name,
+                    "request": text,
+                    "out": out.as_ref().map(|p| p.display().to_string()),
+                    "key_path": made.key_path.display().to_string(),
+                    "fingerprint": made.request.key.fingerprint(),
+                    "next": next,
+                }));
+            } else if out.is_none() {
+                print!("{text}");
+                eprintln!("Key kept at {}. An admin runs: {next}", made.key_path.display());
+            } else {
+                println!("Request for {name} written; key kept at {}.", made.key_path.display());
+                println!("An admin runs: {next}");
+            }
+        }
+        IdCommand::Admit { request, role, owner } => {
+            let role = role.map(|r| r.parse::<Role>()).transpose().map_err(git_crew::Error::Invalid)?;
+            let req = read_request(&request)?;
+            let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
+            let record = ws.admit(&me, &req, role, owner.as_deref())?;
+            print_record(cx, &record);
+        }
+        IdCommand::Rotate { name, request } => {
+            let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
+            let name = name.unwrap_or_else(|| me.clone());
+            let req = request.as_deref().map(read_request).transpose()?;
+            let record = ws.rotate(&me, &name, req.as_ref())?;
+            print_record(cx, &record);
+        }
+        IdCommand::Revoke { name, reason } => {
+            let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
+            let record = ws.revoke(&me, &name, reason)?;
+            print_record(cx, &record);
+        }
         IdCommand::List => {
             let actors: Vec<ActorView> =
                 snap.state.actors.values().map(|a| ActorView::new(a, has_key(&a.name))).collect();
@@ -102,4 +152,26 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// Read and verify an identity request from FILE or `-` (standard input).
+fn read_request(source: &str) -> Result<Request> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    let read = if source == "-" {
+        std::io::stdin().take(git_crew::identity::MAX_REQUEST_BYTES as u64 + 1).read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::read(source).map(|b| bytes = b)
+    };
+    read.map_err(|e| git_crew::Error::Invalid(format!("cannot read the request {source}: {e}")))?;
+    Ok(Request::parse(&bytes).map_err(git_crew::Error::from)?)
+}
+
+fn print_record(cx: &Context, record: &git_crew::record::Record) {
+    let view = RecordView::new(record);
+    if cx.json {
+        render::json(&view);
+    } else {
+        println!("{}", view.line());
+    }
 }

@@ -7,6 +7,7 @@ mod hook;
 mod id;
 mod init;
 mod install;
+mod live;
 mod log;
 mod merge_driver;
 mod msg;
@@ -73,6 +74,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Suspend(a) => control::suspend(&cx, a),
         Command::Resume { name } => control::resume(&cx, &name),
         Command::Alive => control::alive(&cx),
+        Command::Heartbeat(a) => live::heartbeat(&cx, a),
+        Command::Status(a) => live::status(&cx, a),
         Command::Log(a) => log::run(&cx, a),
         Command::Verify(a) => verify::run(&cx, a),
         Command::Demo(a) => demo::run(&cx, a),

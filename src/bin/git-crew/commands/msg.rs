@@ -186,9 +186,11 @@ pub fn inbox(cx: &Context, args: InboxArgs) -> Result<i32> {
     let interval = Duration::from_secs(args.interval.unwrap_or(5));
     let mut shown = std::collections::HashSet::new();
     let follow_remote = remote.as_deref().map(|r| (r, me.as_str(), interval));
+    let beat = super::live::session(&me, interval, true)?;
     git_crew::sync::follow(
         &ws,
         follow_remote,
+        Some(&beat),
         &super::STOP,
         |_, _| {
             let (_, items) = ws.inbox(&me)?;
@@ -264,16 +266,23 @@ pub fn watch(cx: &Context, args: WatchArgs) -> Result<i32> {
     let remote = follow_remote(&ws, args.remote);
     let interval = Duration::from_secs(args.interval.unwrap_or(5));
     let mut last = start;
+    // Watching is a session of its actor when there is one with a key here
+    // (it does not listen for messages).
+    let state = ws.snapshot_for(&Need::Core)?.state;
+    let watcher = ws.whoami(cx.actor.as_deref(), &state).ok().filter(|n| ws.signer(n, &state).is_ok());
+    let beat = watcher.map(|n| super::live::session(&n, interval, false)).transpose()?;
+    let mut flags = std::collections::BTreeSet::new();
     git_crew::sync::follow(
         &ws,
         remote.as_deref().map(|r| (r, me.as_str(), interval)),
+        beat.as_ref(),
         &super::STOP,
         |_, new| {
             if last != Some(new) {
                 print(&ws.records_between(last, new)?);
                 last = Some(new);
             }
-            Ok(())
+            super::live::emit_flag_changes(&ws, &mut flags, cx.json)
         },
         |e| eprintln!("warning: sync failed, will retry: {e}"),
     )?;

@@ -1,0 +1,151 @@
+//! `git crew heartbeat` and `status`, and the sessions of long-running commands.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::Result;
+use git_crew::hlc::Hlc;
+use git_crew::live::{ActorStatus, Beating, Flag};
+use git_crew::workspace::Workspace;
+use serde::Serialize;
+
+use super::{Context, RecordView};
+use crate::args::{HeartbeatArgs, StatusArgs};
+use crate::render;
+
+/// Exit code of `status --audit` when it flags anything.
+pub const EXIT_FLAGGED: i32 = 6;
+
+/// The session of a long-running command that beats every `interval`.
+pub fn session(actor: &str, interval: Duration, listening: bool) -> Result<Beating> {
+    let ttl = (interval.as_secs() * 3).max(3);
+    Ok(Beating::new(actor, None, std::process::id(), ttl, listening)?)
+}
+
+/// Print the audit flags that appeared (`audit.flag`) and cleared
+/// (`audit.clear`) since the last call.
+pub fn emit_flag_changes(ws: &Workspace, shown: &mut BTreeSet<Flag>, json: bool) -> git_crew::Result<()> {
+    let (_, flags) = ws.status(Hlc::now().ms)?;
+    let now: BTreeSet<Flag> = flags.into_iter().collect();
+    let mut out = std::io::stdout().lock();
+    for (event, flag) in
+        now.difference(shown).map(|f| ("audit.flag", f)).chain(shown.difference(&now).map(|f| ("audit.clear", f)))
+    {
+        let line = if json {
+            serde_json::to_string(&serde_json::json!({ "kind": event, "at": Hlc::now().to_string(), "audit": flag }))
+                .unwrap_or_default()
+        } else {
+            format!("{event} {flag}")
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
+    *shown = now;
+    Ok(())
+}
+
+/// The default session of `heartbeat`: one per host and parent process, so the
+/// loop that calls it keeps one session.
+fn loop_session() -> String {
+    use sha2::Digest;
+    let parent = std::os::unix::process::parent_id();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let digest = sha2::Sha256::digest(format!("{}\0{parent}", host.trim()).as_bytes());
+    git_crew::id::hex(&digest[..6])
+}
+
+pub fn heartbeat(cx: &Context, args: HeartbeatArgs) -> Result<i32> {
+    let ws = cx.open()?;
+    let state = ws.snapshot_for(&git_crew::index::Need::Core)?.state;
+    let me = ws.whoami(cx.actor.as_deref(), &state)?;
+    let session = args.session.unwrap_or_else(loop_session);
+    let pid = std::os::unix::process::parent_id();
+    let beating = Beating::new(&me, Some(session), pid, args.ttl.unwrap_or(90), args.listening)?;
+    let beat = ws.beat(&beating, args.end)?;
+    let renewed = if args.end { Vec::new() } else { ws.renew_leases(&me)? };
+    let remote = args.remote.or_else(|| git_crew::sync::default_remote(&ws)).filter(|_| !args.no_sync);
+    let synced = match &remote {
+        Some(r) => Some(git_crew::sync::sync(&ws, r, &me)?),
+        None => None,
+    };
+    if cx.json {
+        render::json(&serde_json::json!({
+            "actor": me,
+            "session": beating.session,
+            "ref": git_crew::layout::live_ref(&me, &beating.session),
+            "beat": RecordView::new(&beat),
+            "ttl": beating.ttl,
+            "ended": args.end,
+            "renewed": renewed.iter().map(RecordView::new).collect::<Vec<_>>(),
+            "synced": synced,
+        }));
+    } else {
+        let what = if args.end { "ended" } else { "alive" };
+        println!("{me} session {} {what} (ttl {}s)", beating.session, beating.ttl);
+        for r in &renewed {
+            println!("renewed {}", RecordView::new(r).line());
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct StatusView<'a> {
+    at: String,
+    actors: &'a [ActorStatus],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flags: Option<&'a [Flag]>,
+}
+
+pub fn status(cx: &Context, args: StatusArgs) -> Result<i32> {
+    let ws = cx.open()?;
+    let now = Hlc::now();
+    let (actors, flags) = ws.status(now.ms)?;
+    if cx.json {
+        let flags = args.audit.then_some(flags.as_slice());
+        render::json(&StatusView { at: now.to_string(), actors: &actors, flags });
+    } else {
+        for a in &actors {
+            print_actor(a, now.ms);
+        }
+        if args.audit {
+            if flags.is_empty() {
+                println!("audit: nothing flagged");
+            }
+            for f in &flags {
+                println!("flag: {f}");
+            }
+        }
+    }
+    Ok(if args.audit && !flags.is_empty() { EXIT_FLAGGED } else { 0 })
+}
+
+fn print_actor(a: &ActorStatus, now_ms: i64) {
+    let state = match (&a.suspended, &a.revoked) {
+        (Some(s), _) => format!("{s}"),
+        (None, Some(v)) => format!("key {v}"),
+        (None, None) => "active".to_owned(),
+    };
+    let last = a.last_record.map_or("never".to_owned(), |t| t.to_string());
+    println!("{} {:<6} {state}; last record {last}", render::fit(&a.name, 16), a.role.as_str());
+    for s in &a.sessions {
+        let listening = if s.listening { " listening" } else { "" };
+        println!(
+            "  session {} on {} pid {}{listening}, beat {} ({}s left)",
+            s.session,
+            s.host,
+            s.pid,
+            s.beat,
+            s.left_ms(now_ms) / 1000
+        );
+    }
+    for c in &a.claims {
+        let lease = if c.lease_left_ms > 0 {
+            format!("{}s left", c.lease_left_ms / 1000)
+        } else {
+            format!("ran out {}s ago", -c.lease_left_ms / 1000)
+        };
+        println!("  holds {} {:?}, lease {lease}", c.task.short(), c.title);
+    }
+}
