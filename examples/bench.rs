@@ -163,7 +163,7 @@ fn seed_history(store: &git_crew::store::Store, keys: &KeyStore, n: usize) {
     for (name, role, key) in &people {
         keys.save(&ws, name, key).unwrap();
         let owner = (*role == Role::Agent).then(|| "admin".to_owned());
-        let admit = ActorAdmit { name: name.clone(), role: *role, key: key.public(), owner };
+        let admit = ActorAdmit { name: name.clone(), role: *role, key: key.public(), owner, proof: None };
         add(&mut files, "admin", &admin, tick(start), Payload::ActorAdmit(admit));
     }
     let reader = &people[0].2;

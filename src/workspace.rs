@@ -276,11 +276,13 @@ impl Workspace {
                 self.keys.promote_pending(ws, actor)?;
                 self.keys.load(ws, actor)?
             }
-            Ok(key) => return Err(Error::Invalid(format!(
+            Ok(key) => {
+                return Err(Error::Invalid(format!(
                 "the local key of {actor:?} ({}) is not its current key on the branch ({}); it was rotated or revoked",
                 key.public().fingerprint(),
                 member.key.fingerprint()
-            ))),
+            )))
+            }
             Err(e) => return Err(e.into()),
         };
         Ok(key)

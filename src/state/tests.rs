@@ -27,7 +27,13 @@ fn authorization_is_checked_in_the_fold() {
     let (g, _) = encode(&Id::ZERO, "root", at(0), genesis, &admin).unwrap();
     let ws = g.id;
     let admit = |name: &str, key: &Keypair, role| {
-        Payload::ActorAdmit(ActorAdmit { name: name.into(), role, key: key.public(), owner: Some("root".into()) })
+        Payload::ActorAdmit(ActorAdmit {
+            name: name.into(),
+            role,
+            key: key.public(),
+            owner: Some("root".into()),
+            proof: None,
+        })
     };
     let (a1, _) = encode(&ws, "root", at(1), admit("bob", &bob, Role::Agent), &admin).unwrap();
     let (t1, _) = encode(&ws, "bob", at(2), task("ok"), &bob).unwrap();
@@ -67,7 +73,8 @@ impl Board {
         let mut b = Board { ws: g.id, keys, records: vec![g] };
         for (n, name) in ["bob", "carol"].iter().enumerate() {
             let key = b.keys[n + 1].1.public();
-            let admit = ActorAdmit { name: (*name).into(), role: Role::Agent, key, owner: Some("root".into()) };
+            let admit =
+                ActorAdmit { name: (*name).into(), role: Role::Agent, key, owner: Some("root".into()), proof: None };
             b.add("root", 1 + n as i64, Payload::ActorAdmit(admit));
         }
         b

@@ -4,9 +4,12 @@
 #![allow(dead_code)]
 
 use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use git_crew::id::Id;
@@ -292,4 +295,101 @@ pub fn json_as(w: &World, dir: &Path, actor: &str, args: &[&str]) -> Value {
     let mut full = vec!["--as", actor];
     full.extend_from_slice(args);
     w.crew_json(dir, &full)
+}
+
+/// A long-running `git-crew` child whose stdout lines arrive on a channel.
+pub struct Follower {
+    child: Child,
+    lines: Receiver<String>,
+    stderr: Option<JoinHandle<String>>,
+    what: String,
+}
+
+impl Follower {
+    pub fn spawn(w: &World, dir: &Path, args: &[&str]) -> Follower {
+        let mut child =
+            w.crew_cmd(dir, args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        Follower { child, lines, stderr: Some(stderr), what: format!("git-crew {args:?}") }
+    }
+
+    /// The next line, parsed as JSON, within `within`; panics otherwise.
+    pub fn next(&mut self, within: Duration) -> Value {
+        self.try_next(within).unwrap_or_else(|| panic!("{}: no line within {within:?}", self.what))
+    }
+
+    /// The next line, parsed as JSON, if one comes within `within`; panics if
+    /// the child closed its stdout.
+    pub fn try_next(&mut self, within: Duration) -> Option<Value> {
+        match self.lines.recv_timeout(within) {
+            Ok(line) => Some(
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("{}: not a JSON line ({e}): {line}", self.what)),
+            ),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.child.wait().unwrap();
+                let err = self.stderr.take().map(|h| h.join().unwrap()).unwrap_or_default();
+                panic!("{}: stdout closed ({status}): {err}", self.what)
+            }
+        }
+    }
+
+    /// Nothing more is printed for `period`.
+    pub fn quiet(&self, period: Duration) {
+        match self.lines.recv_timeout(period) {
+            Ok(line) => panic!("{}: unexpected line {line}", self.what),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => panic!("{}: exited while it should follow", self.what),
+        }
+    }
+
+    /// Send SIGTERM and wait (at most 10 s): the exit code and stderr.
+    pub fn terminate(mut self) -> (i32, String) {
+        assert!(self.child.try_wait().unwrap().is_none(), "{}: exited before SIGTERM", self.what);
+        let pid = self.child.id().to_string();
+        let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success(), "kill -TERM {pid} failed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{}: still running 10 s after SIGTERM", self.what);
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let err = self.stderr.take().map(|h| h.join().unwrap()).unwrap_or_default();
+        (status.code().unwrap_or(-1), err)
+    }
+}
+
+impl Follower {
+    /// Kill it with SIGKILL, as a crash would: no clean-up runs.
+    pub fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

@@ -579,6 +579,7 @@ const CASES: &[(&str, Tamper)] = &[
             role: Role::Agent,
             key: Keypair::from_seed([5; 32]).public(),
             owner: Some("alice".into()),
+            proof: None,
         });
         let body = record::body("bob", n.at(), &payload).unwrap();
         let (bytes, id) = record::seal(&n.ws, "actor.admit", &body, &n.key("bob"));

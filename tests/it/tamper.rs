@@ -129,6 +129,7 @@ impl Bench {
             role: Role::Agent,
             key: new_key,
             owner: Some("alice".into()),
+            proof: None,
         });
         let body = record::body(author, self.at(), &payload).unwrap();
         record::seal(&self.ws, "actor.admit", &body, key)
