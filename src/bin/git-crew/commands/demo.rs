@@ -278,10 +278,29 @@ fn kill_switch(demo: &Demo, alice: &Path, clones: &[PathBuf], say: &dyn Fn(&str)
     let mine: serde_json::Value =
         serde_json::from_str(&demo.crew(&clones[planner], agents[planner], &["--json", "task", "list", "--mine"])?)?;
     let task = mine[0]["id"].as_str().ok_or_else(|| anyhow::anyhow!("the planner holds no task: {mine}"))?.to_owned();
+    // Every agent's loop beats as a listening session; sync carries the beats.
+    for (agent, dir) in agents.iter().zip(clones) {
+        demo.crew(dir, agent, &["heartbeat", "--listening", "--session", "demo-loop"])?;
+    }
+    demo.crew(alice, "alice", &["sync"])?;
+    let (code, audit, _) = demo.crew_status(alice, "alice", &["status", "--audit"])?;
+    if code != 0 {
+        bail!("with every agent listening, status --audit should flag nothing, got {code}: {audit}");
+    }
+    let listening = audit.lines().filter(|l| l.contains(" listening,")).count();
+    say(&format!(
+        "   every agent: heartbeat --listening → {listening} live listeners; alice: status --audit → nothing flagged"
+    ));
     let reason = "rewrote the same file 40 times";
     demo.crew(alice, "alice", &["suspend", agents[planner], "--reason", reason])?;
     demo.crew(alice, "alice", &["sync"])?;
     say(&format!("   alice: suspend {} --reason \"{reason}\"; sync", agents[planner]));
+    let (code, audit, _) = demo.crew_status(alice, "alice", &["status", "--audit"])?;
+    let flags: Vec<&str> = audit.lines().filter_map(|l| l.strip_prefix("flag: ")).collect();
+    if code != 6 || !flags.iter().any(|f| f.starts_with("suspended holder")) {
+        bail!("status --audit should flag the suspended holder (exit 6), got {code}: {audit}");
+    }
+    say(&format!("   alice: status --audit → exit 6: {}", flags.join("; ")));
     demo.crew(&clones[planner], agents[planner], &["sync"])?;
     let (code, out, _) = demo.crew_status(&clones[planner], agents[planner], &["alive"])?;
     if code != 5 {
@@ -292,6 +311,12 @@ fn kill_switch(demo: &Demo, alice: &Path, clones: &[PathBuf], say: &dyn Fn(&str)
     demo.crew(&clones[reviewer], agents[reviewer], &["task", "claim", &task])?;
     demo.crew(&clones[reviewer], agents[reviewer], &["sync"])?;
     say(&format!("   {}: task claim {} → won (a suspended holder holds nothing)", agents[reviewer], &task[..8]));
+    demo.crew(alice, "alice", &["sync"])?;
+    let (code, audit, _) = demo.crew_status(alice, "alice", &["status", "--audit"])?;
+    if code != 0 {
+        bail!("status --audit should be clean once the task is claimed again, got {code}: {audit}");
+    }
+    say("   alice: status --audit → nothing flagged");
     for (agent, dir) in agents.iter().zip(clones) {
         demo.crew(dir, agent, &["sync"])?;
     }
