@@ -110,8 +110,6 @@ pub enum ClaimTarget {
     Next(Option<String>),
 }
 
-/// The records of one task operation.
-
 impl Workspace {
     /// The state (without tasks) and every task's summary: what `next` and
     /// `board` read.

@@ -111,11 +111,19 @@ pub mod as_text {
     }
 }
 
-/// Serialize an optional [`Hlc`] as its canonical text, or null.
+/// Serde for an optional [`Hlc`] as its canonical text, or null.
 pub mod as_text_opt {
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     use super::Hlc;
+
+    /// Deserialize from canonical text, or null.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Hlc>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(s) => s.parse().map(Some).map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
 
     /// Serialize as canonical text, or null.
     pub fn serialize<S: Serializer>(at: &Option<Hlc>, s: S) -> Result<S::Ok, S::Error> {

@@ -243,10 +243,14 @@ impl Index {
             }
         }
         fresh.sort_by_key(Record::order_key);
-        let in_order = match (core.state.last, fresh.first()) {
-            (Some(last), Some(first)) => last < first.order_key(),
-            _ => true,
-        };
+        // A new suspension may void records already folded (those it did not
+        // include), so it refolds like records that sort before the last.
+        let suspends = fresh.iter().any(|r| matches!(r.payload, Payload::ActorSuspend(_)));
+        let in_order = !suspends
+            && match (core.state.last, fresh.first()) {
+                (Some(last), Some(first)) => last < first.order_key(),
+                _ => true,
+            };
         let gen = core.gen + 1;
         let records_len = self.append_journal(core.records_len, &fresh);
         let state = if in_order {

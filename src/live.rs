@@ -401,6 +401,18 @@ pub enum Flag {
     },
 }
 
+impl Flag {
+    /// The actor flagged.
+    pub fn actor(&self) -> &str {
+        match self {
+            Flag::Deaf { actor }
+            | Flag::DuplicateListener { actor, .. }
+            | Flag::DeadHolder { actor, .. }
+            | Flag::SuspendedHolder { actor, .. } => actor,
+        }
+    }
+}
+
 impl std::fmt::Display for Flag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

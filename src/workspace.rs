@@ -409,7 +409,12 @@ impl Workspace {
             if targets.is_empty() {
                 return Err(Error::Invalid("nobody to suspend: every agent is suspended already".into()));
             }
-            let suspend = |name: String| Payload::ActorSuspend(ActorSuspend { name, reason: reason.clone() });
+            // Each suspension names what it includes: the target's last record here.
+            let suspend = |name: String| {
+                let last = state.actors.get(&name);
+                let (seen, seen_at) = (last.and_then(|a| a.last_record), last.and_then(|a| a.last_at));
+                Payload::ActorSuspend(ActorSuspend { name, reason: reason.clone(), seen, seen_at })
+            };
             Ok(targets.into_iter().map(suspend).collect())
         })
     }

@@ -157,6 +157,14 @@ pub struct ActorSuspend {
     /// Why, for the actor and the people reading the log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The actor's last counted record the suspender had seen. What the
+    /// suspension includes: the actor's records dated before the suspension
+    /// that sort after this one were not seen, and do not count.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::id::as_hex_opt")]
+    pub seen: Option<Id>,
+    /// That record's stamp (with `seen`, the pair is its place in fold order).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::hlc::as_text_opt")]
+    pub seen_at: Option<Hlc>,
 }
 
 /// `actor.resume`: lift a suspension.
@@ -583,6 +591,9 @@ impl Payload {
             Payload::ActorSuspend(a) => {
                 validate_name(&a.name).map_err(Problem::BadField)?;
                 validate_text("reason", a.reason.as_deref())?;
+                if a.seen.is_some() != a.seen_at.is_some() {
+                    return field("seen, seen_at: both or neither".into());
+                }
             }
             Payload::ActorResume(a) => validate_name(&a.name).map_err(Problem::BadField)?,
             Payload::ActorRotate(a) => validate_name(&a.name).map_err(Problem::BadField)?,

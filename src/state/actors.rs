@@ -32,6 +32,8 @@ pub struct Actor {
     pub records: u64,
     /// Stamp of its last counted record.
     pub last_at: Option<Hlc>,
+    /// Its last counted record.
+    pub last_record: Option<Id>,
     /// Its inbox read cursor: everything at or before this (at, id) is read.
     pub cursor: Option<(Hlc, Id)>,
     /// Its unread mentions and handoffs.
@@ -114,6 +116,7 @@ impl Actor {
             admitted_at: by.at,
             records: 0,
             last_at: None,
+            last_record: None,
             cursor: None,
             personal: Vec::new(),
             holds: BTreeSet::new(),

@@ -102,7 +102,7 @@ pub enum Refusal {
         /// The author.
         actor: String,
         /// Who, when, why.
-        suspension: actors::Suspension,
+        suspension: Box<actors::Suspension>,
     },
     /// The author's key is revoked.
     #[error("the key of {actor} is {revocation}")]
@@ -110,7 +110,7 @@ pub enum Refusal {
         /// The author.
         actor: String,
         /// Who, when, why.
-        revocation: actors::Revocation,
+        revocation: Box<actors::Revocation>,
     },
     /// The key is, or was, another actor's.
     #[error("key {key} is already {actor}'s: every actor needs a key of its own")]
@@ -126,6 +126,15 @@ pub enum Refusal {
     /// A heartbeat on the branch.
     #[error("heartbeats live on refs/crew/live/<actor>/<session>, never on the branch")]
     BeatOnBranch,
+    /// A record of a suspended actor that its suspension did not include:
+    /// dated before it, but not seen by the suspender.
+    #[error("{actor}'s record was not seen by its suspension {suspension} (dated before it, arrived after)")]
+    Unseen {
+        /// The author.
+        actor: String,
+        /// The suspension record, abbreviated.
+        suspension: String,
+    },
     /// Resuming an actor that is not suspended.
     #[error("{0} is not suspended")]
     NotSuspended(String),
@@ -164,6 +173,7 @@ impl Refusal {
                 | Refusal::DependencyCycle(_)
                 | Refusal::Suspended { .. }
                 | Refusal::Revoked { .. }
+                | Refusal::Unseen { .. }
                 | Refusal::NotSuspended(_)
         )
     }
@@ -201,6 +211,20 @@ pub struct State {
     pub records: u64,
     /// Records that did not count.
     pub ignored: Vec<Ignored>,
+    /// Per actor, the stretches of fold order its suspensions did not include.
+    pub unseen: BTreeMap<String, Vec<Unseen>>,
+}
+
+/// Records of an actor after `after` and dated before `before` were not seen
+/// by the suspension `record`, which stopped it at `before`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unseen {
+    /// The last record of the actor the suspension included (none: nothing).
+    pub after: Option<(Hlc, Id)>,
+    /// The suspension's stamp.
+    pub before: Hlc,
+    /// The suspension.
+    pub record: Id,
 }
 
 impl State {
@@ -210,14 +234,42 @@ impl State {
     }
 
     /// Fold `records` (in any order; they are sorted here) from the empty state.
+    ///
+    /// A suspension names the last record of the actor it saw, so what it
+    /// includes is known only once it is folded, while the records it did not
+    /// include sort before it. Hence two passes when there are suspensions: the
+    /// first finds the suspensions that count, the second folds again knowing
+    /// what each did not include. Both passes are functions of the record set.
     pub fn fold<'a>(ws: Id, records: impl IntoIterator<Item = &'a Record>) -> State {
         let mut sorted: Vec<&Record> = records.into_iter().collect();
         sorted.sort_by_key(|r| r.order_key());
-        let mut state = State::new(ws);
+        let first = State::fold_sorted(ws, &sorted, BTreeMap::new());
+        let unseen = first.unseen_windows(&sorted);
+        if unseen.is_empty() {
+            return first;
+        }
+        State::fold_sorted(ws, &sorted, unseen)
+    }
+
+    fn fold_sorted(ws: Id, sorted: &[&Record], unseen: BTreeMap<String, Vec<Unseen>>) -> State {
+        let mut state = State { unseen, ..State::new(ws) };
         for r in sorted {
             let _ = state.apply(r);
         }
         state
+    }
+
+    /// The stretches the counted suspensions among `sorted` did not include.
+    fn unseen_windows(&self, sorted: &[&Record]) -> BTreeMap<String, Vec<Unseen>> {
+        let refused: std::collections::HashSet<Id> = self.ignored.iter().map(|i| i.id).collect();
+        let mut out: BTreeMap<String, Vec<Unseen>> = BTreeMap::new();
+        for r in sorted.iter().filter(|r| !refused.contains(&r.id)) {
+            if let Payload::ActorSuspend(s) = &r.payload {
+                let after = s.seen_at.zip(s.seen);
+                out.entry(s.name.clone()).or_default().push(Unseen { after, before: r.at, record: r.id });
+            }
+        }
+        out
     }
 
     /// Apply one record, the next in (`at`, id) order. A refused record is kept
@@ -248,10 +300,18 @@ impl State {
         }
         let author = self.author(r)?;
         if let Some(s) = &author.suspended {
-            return Err(Refusal::Suspended { actor: author.name.clone(), suspension: s.clone() });
+            return Err(Refusal::Suspended { actor: author.name.clone(), suspension: Box::new(s.clone()) });
         }
         if let Some(v) = &author.revoked {
-            return Err(Refusal::Revoked { actor: author.name.clone(), revocation: v.clone() });
+            return Err(Refusal::Revoked { actor: author.name.clone(), revocation: Box::new(v.clone()) });
+        }
+        let key = r.order_key();
+        let missed = self
+            .unseen
+            .get(&r.author)
+            .and_then(|w| w.iter().find(|u| r.at < u.before && u.after.is_none_or(|after| key > after)));
+        if let Some(u) = missed {
+            return Err(Refusal::Unseen { actor: r.author.clone(), suspension: u.record.short() });
         }
         match &r.payload {
             Payload::Genesis(_) => unreachable!("handled above"),
@@ -281,6 +341,7 @@ impl State {
         if let Some(actor) = self.actors.get_mut(&r.author) {
             actor.records += 1;
             actor.last_at = Some(r.at);
+            actor.last_record = Some(r.id);
         }
         match &r.payload {
             Payload::Genesis(g) => {

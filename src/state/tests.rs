@@ -180,3 +180,105 @@ fn an_edit_closing_a_dependency_cycle_is_void() {
     assert!(matches!(&s.ignored[0].reason, Refusal::DependencyCycle(c) if c.len() == 3));
     assert_eq!(s.tasks[&t].status(&s, at(13).ms), Status::Blocked { why: format!("waiting on {}", a.short()) });
 }
+
+fn suspend(name: &str, seen: Option<(Hlc, Id)>) -> Payload {
+    Payload::ActorSuspend(crate::record::kinds::ActorSuspend {
+        name: name.into(),
+        reason: None,
+        seen: seen.map(|(_, id)| id),
+        seen_at: seen.map(|(at, _)| at),
+    })
+}
+
+#[test]
+fn a_suspension_voids_the_records_it_did_not_see_whatever_their_date() {
+    let mut b = Board::new();
+    let seen = b.add("bob", 10, task("seen by root"));
+    let seen_at = at(10);
+    // Written before the suspension's date, but root had not seen it.
+    let unseen = b.add("bob", 15, task("offline, dated before"));
+    b.add("root", 20, suspend("bob", Some((seen_at, seen))));
+    let state = b.state();
+    assert!(state.tasks.contains_key(&seen));
+    assert!(!state.tasks.contains_key(&unseen), "the suspension did not include it");
+    let why = state.ignored.iter().find(|i| i.id == unseen).map(|i| &i.reason);
+    assert!(matches!(why, Some(Refusal::Unseen { .. })), "{why:?}");
+    assert!(why.unwrap().is_conflict(), "void, not forged");
+    // The same records folded in any order give the same state.
+    let mut reversed = b.records.clone();
+    reversed.reverse();
+    assert_eq!(State::fold(b.ws, &reversed), state);
+    // A suspension that names nothing seen included none of the actor's records.
+    let mut none = Board::new();
+    let early = none.add("bob", 10, task("never seen by root"));
+    none.add("root", 20, suspend("bob", None));
+    assert!(!none.state().tasks.contains_key(&early));
+}
+
+#[test]
+fn an_unauthorized_suspension_voids_nothing() {
+    let mut b = Board::new();
+    let t = b.add("bob", 10, task("bob's"));
+    b.add("carol", 20, suspend("bob", None));
+    let state = b.state();
+    assert!(state.tasks.contains_key(&t), "carol may not suspend bob, so her window does not count");
+}
+
+#[test]
+fn a_rotation_retires_the_old_key_and_keys_are_never_shared() {
+    let mut b = Board::new();
+    let new = Keypair::from_seed([7; 32]);
+    let proof = new.prove(&b.ws, "bob");
+    let rotate = |key: &Keypair, proof| {
+        Payload::ActorRotate(crate::record::kinds::ActorRotate { name: "bob".into(), key: key.public(), proof })
+    };
+    b.add("bob", 10, rotate(&new, proof));
+    b.add("bob", 20, task("signed with the old key after the rotation"));
+    b.keys.push(("bob-new", Keypair::from_seed([7; 32])));
+    let (late, _) = encode(&b.ws, "bob", at(30), task("new key"), &new).unwrap();
+    b.records.push(late.clone());
+    let state = b.state();
+    let bob = &state.actors["bob"];
+    assert_eq!(bob.key, new.public());
+    assert_eq!(bob.retired.len(), 1);
+    assert!(state.tasks.contains_key(&late.id));
+    assert!(state.ignored.iter().any(|i| matches!(i.reason, Refusal::WrongKey { .. })));
+    // Carol cannot take bob's old key, and a proof for another name does not verify.
+    let old_bob = Keypair::from_seed([2; 32]);
+    let reuse = Payload::ActorRotate(crate::record::kinds::ActorRotate {
+        name: "carol".into(),
+        key: old_bob.public(),
+        proof: old_bob.prove(&b.ws, "carol"),
+    });
+    b.add("carol", 40, reuse);
+    let other = Keypair::from_seed([8; 32]);
+    let wrong_name = Payload::ActorRotate(crate::record::kinds::ActorRotate {
+        name: "carol".into(),
+        key: other.public(),
+        proof: other.prove(&b.ws, "dave"),
+    });
+    b.add("carol", 50, wrong_name);
+    let reasons: Vec<Refusal> = b.state().ignored.iter().map(|i| i.reason.clone()).collect();
+    assert!(reasons.iter().any(|r| matches!(r, Refusal::KeyInUse { actor, .. } if actor == "bob")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| matches!(r, Refusal::BadProof(n) if n == "carol")), "{reasons:?}");
+}
+
+#[test]
+fn a_revoked_key_signs_nothing_until_an_admin_rotates_in_a_new_one() {
+    let mut b = Board::new();
+    b.add("root", 10, Payload::ActorRevoke(crate::record::kinds::ActorRevoke { name: "bob".into(), reason: None }));
+    let void = b.add("bob", 20, task("after revocation"));
+    let fresh = Keypair::from_seed([9; 32]);
+    let rekey = Payload::ActorRotate(crate::record::kinds::ActorRotate {
+        name: "bob".into(),
+        key: fresh.public(),
+        proof: fresh.prove(&b.ws, "bob"),
+    });
+    b.add("root", 30, rekey);
+    let (back, _) = encode(&b.ws, "bob", at(40), task("with the new key"), &fresh).unwrap();
+    b.records.push(back.clone());
+    let state = b.state();
+    assert!(!state.tasks.contains_key(&void));
+    assert!(state.tasks.contains_key(&back.id));
+    assert!(state.actors["bob"].revoked.is_none());
+}

@@ -173,3 +173,44 @@ fn only_admins_and_owners_suspend_and_all_stops_every_agent() {
     assert_eq!(run.code, 1, "nobody left to suspend: {run:?}");
     assert_eq!(w.crew_json(&dir, &["verify"])["ok"], true);
 }
+
+/// Through a remote without the hook, the fold alone settles it: a record the
+/// suspended agent wrote offline before the suspension, which the suspender had
+/// not seen, does not count on any clone once both have synced, while what the
+/// suspension saw still counts.
+#[test]
+fn the_fold_ignores_what_a_suspension_did_not_see_through_a_plain_remote() {
+    let w = World::new();
+    let remote = w.bare("plain.git");
+    let (a, _) = w.workspace("a");
+    w.agent(&a, "bob");
+    w.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    let task = w.crew_json(&a, &["task", "add", "Watch bob"])["id"].as_str().unwrap().to_owned();
+    w.crew_ok(&a, &["sync"]);
+    w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), "b"]);
+    let b = w.path("b");
+    w.crew_ok(&b, &["--as", "bob", "sync"]);
+    let seen =
+        w.crew_json(&b, &["--as", "bob", "task", "comment", &task, "seen by alice"])["id"].as_str().unwrap().to_owned();
+    w.crew_ok(&b, &["--as", "bob", "sync"]);
+    w.crew_ok(&a, &["sync"]);
+    // Offline on b: dated now, before the suspension alice is about to write.
+    let unseen = w.crew_json(&b, &["--as", "bob", "task", "comment", &task, "written offline"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let suspension = w.crew_json(&a, &["suspend", "bob", "--reason", "runaway"]);
+    assert_eq!(suspension[0]["fields"]["seen"], seen.as_str(), "the suspension names what it saw: {suspension}");
+    w.crew_ok(&a, &["sync"]);
+    w.crew_ok(&b, &["--as", "bob", "sync"]);
+    w.crew_ok(&a, &["sync"]);
+    assert_eq!(tip(&w, &a), tip(&w, &b));
+    for dir in [&a, &b] {
+        let shown = w.crew_json(dir, &["task", "show", &task]);
+        let comments = shown["task"]["comments"].as_u64().unwrap();
+        assert_eq!(comments, 1, "only the comment the suspension saw counts in {}: {shown}", dir.display());
+        w.crew_ok(dir, &["verify"]);
+    }
+    let log = w.crew_json(&a, &["log", "--author", "bob"]);
+    assert!(log.as_array().unwrap().iter().any(|r| r["id"] == unseen.as_str()), "the record is kept, void: {log}");
+}

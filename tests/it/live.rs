@@ -214,7 +214,6 @@ fn watch_emits_audit_flags_as_they_appear() {
     w.crew_ok(&a, &["--as", "alice", "suspend", "bob", "--reason", "drill"]);
     let line = wait_for("suspended-holder", "bob");
     assert_eq!(line["audit"]["task"], task.as_str(), "{line}");
-    drop(wait_for);
     let (code, stderr) = watch.terminate();
     assert_eq!(code, 0, "{stderr}");
 }

@@ -24,14 +24,20 @@ pub fn session(actor: &str, interval: Duration, listening: bool) -> Result<Beati
 }
 
 /// Print the audit flags that appeared (`audit.flag`) and cleared
-/// (`audit.clear`) since the last call.
-pub fn emit_flag_changes(ws: &Workspace, shown: &mut BTreeSet<Flag>, json: bool) -> git_crew::Result<()> {
+/// (`audit.clear`) since the last call, those `keep` keeps (by event kind and
+/// the flag's actor).
+pub fn emit_flag_changes(
+    ws: &Workspace,
+    shown: &mut BTreeSet<Flag>,
+    json: bool,
+    keep: impl Fn(&str, &str) -> bool,
+) -> git_crew::Result<()> {
     let (_, flags) = ws.status(Hlc::now().ms)?;
     let now: BTreeSet<Flag> = flags.into_iter().collect();
     let mut out = std::io::stdout().lock();
-    for (event, flag) in
-        now.difference(shown).map(|f| ("audit.flag", f)).chain(shown.difference(&now).map(|f| ("audit.clear", f)))
-    {
+    let appeared = now.difference(shown).map(|f| ("audit.flag", f));
+    let cleared = shown.difference(&now).map(|f| ("audit.clear", f));
+    for (event, flag) in appeared.chain(cleared).filter(|(event, flag)| keep(event, flag.actor())) {
         let line = if json {
             serde_json::to_string(&serde_json::json!({ "kind": event, "at": Hlc::now().to_string(), "audit": flag }))
                 .unwrap_or_default()

@@ -282,7 +282,10 @@ pub fn watch(cx: &Context, args: WatchArgs) -> Result<i32> {
                 print(&ws.records_between(last, new)?);
                 last = Some(new);
             }
-            super::live::emit_flag_changes(&ws, &mut flags, cx.json)
+            let keep = |kind: &str, actor: &str| {
+                super::kind_matches(args.kind.as_deref(), kind) && args.author.as_deref().is_none_or(|a| a == actor)
+            };
+            super::live::emit_flag_changes(&ws, &mut flags, cx.json, keep)
         },
         |e| eprintln!("warning: sync failed, will retry: {e}"),
     )?;
