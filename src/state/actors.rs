@@ -74,11 +74,16 @@ pub struct Revocation {
 
 impl std::fmt::Display for Revocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "revoked by {} at {}", self.by, self.at)?;
-        match &self.reason {
-            Some(r) => write!(f, ": {r}"),
-            None => Ok(()),
-        }
+        describe(f, "revoked", &self.by, self.at, self.reason.as_deref())
+    }
+}
+
+/// `<what> by <who> at <when>[: <why>]`.
+fn describe(f: &mut std::fmt::Formatter<'_>, what: &str, by: &str, at: Hlc, why: Option<&str>) -> std::fmt::Result {
+    write!(f, "{what} by {by} at {at}")?;
+    match why {
+        Some(r) => write!(f, ": {r}"),
+        None => Ok(()),
     }
 }
 
@@ -97,11 +102,7 @@ pub struct Suspension {
 
 impl std::fmt::Display for Suspension {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "suspended by {} at {}", self.by, self.at)?;
-        match &self.reason {
-            Some(r) => write!(f, ": {r}"),
-            None => Ok(()),
-        }
+        describe(f, "suspended", &self.by, self.at, self.reason.as_deref())
     }
 }
 

@@ -297,6 +297,23 @@ pub fn json_as(w: &World, dir: &Path, actor: &str, args: &[&str]) -> Value {
     w.crew_json(dir, &full)
 }
 
+/// An admin clone `a` (alice, with agents bob and carol) and a clone `b`, both
+/// synced through a hooked bare remote, and a task titled `title`. Returns (a,
+/// b, remote, task id).
+pub fn team(w: &World, title: &str) -> (PathBuf, PathBuf, PathBuf, String) {
+    let remote = served_bare(w, "remote.git");
+    let (a, _) = w.workspace("a");
+    w.agent(&a, "bob");
+    w.agent(&a, "carol");
+    w.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    let task = w.crew_json(&a, &["task", "add", title])["id"].as_str().unwrap().to_owned();
+    w.crew_ok(&a, &["sync"]);
+    w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), "b"]);
+    let b = w.path("b");
+    w.crew_ok(&b, &["--as", "carol", "sync"]);
+    (a, b, remote, task)
+}
+
 /// A long-running `git-crew` child whose stdout lines arrive on a channel.
 pub struct Follower {
     child: Child,

@@ -11,22 +11,10 @@ use git_crew::record::kinds::TaskComment;
 use git_crew::record::{self, Payload};
 use serde_json::Value;
 
-use crate::common::{served_bare, tip, World};
+use crate::common::{tip, World};
 
-/// An admin clone `a` (alice, with agents bob and carol) and a clone `b`,
-/// both synced through a hooked bare remote; and a task. Returns (a, b, remote, task id).
 fn team(w: &World) -> (PathBuf, PathBuf, PathBuf, String) {
-    let remote = served_bare(w, "remote.git");
-    let (a, _) = w.workspace("a");
-    w.agent(&a, "bob");
-    w.agent(&a, "carol");
-    w.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
-    let task = w.crew_json(&a, &["task", "add", "Fix the flaky test"])["id"].as_str().unwrap().to_owned();
-    w.crew_ok(&a, &["sync"]);
-    w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), "b"]);
-    let b = w.path("b");
-    w.crew_ok(&b, &["sync"]);
-    (a, b, remote, task)
+    crate::common::team(w, "Fix the flaky test")
 }
 
 fn alive(w: &World, dir: &Path, actor: &str) -> i32 {

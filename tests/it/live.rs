@@ -13,22 +13,10 @@ use git_crew::record::kinds::LiveBeat;
 use git_crew::record::{self, Payload};
 use serde_json::Value;
 
-use crate::common::{served_bare, tip, Follower, World};
+use crate::common::{tip, Follower, World};
 
-/// Clone `a` (alice, agents bob and carol, a task) and clone `b`, synced
-/// through a hooked bare remote. Returns (a, b, remote, task id).
 fn team(w: &World) -> (PathBuf, PathBuf, PathBuf, String) {
-    let remote = served_bare(w, "remote.git");
-    let (a, _) = w.workspace("a");
-    w.agent(&a, "bob");
-    w.agent(&a, "carol");
-    w.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
-    let task = w.crew_json(&a, &["task", "add", "Keep the lights on"])["id"].as_str().unwrap().to_owned();
-    w.crew_ok(&a, &["sync"]);
-    w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), "b"]);
-    let b = w.path("b");
-    w.crew_ok(&b, &["--as", "carol", "sync"]);
-    (a, b, remote, task)
+    crate::common::team(w, "Keep the lights on")
 }
 
 /// `status --audit --json` on `dir` after a sync: (exit code, flags).
