@@ -9,6 +9,7 @@ mod concurrency;
 mod control;
 mod history;
 mod hooks;
+mod identity;
 mod live;
 mod merge_laws;
 mod messages;
