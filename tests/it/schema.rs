@@ -2,13 +2,20 @@
 //! and reads, and a frozen v1 sample guarding the byte format.
 //!
 //! - Every kind the CLI writes validates against its schema, and re-encodes to
-//!   the same bytes.
+//!   the same bytes: the records of the branch, and the heartbeats on
+//!   `refs/crew/live/<actor>/<session>`.
 //! - `tests/fixtures/valid/*.yaml` and `tests/fixtures/invalid/*.yaml` are
 //!   record bodies (no `---` or `sig:` line) named `<kind>-<why>.yaml`. Each is
 //!   checked against the schema of its kind AND, signed with a test key, against
-//!   the Rust decoder: the two must agree, so the schemas stay exact.
-//! - Property tests compare the schema's name, timestamp, title, label and
-//!   workspace rules with the decoder on generated values.
+//!   the Rust decoder: the two must agree, so the schemas stay exact. Every
+//!   proof of possession in a valid fixture is a real one for the test
+//!   workspace.
+//! - Property tests compare the schema's name, timestamp, title, label,
+//!   workspace, session, host and range rules with the decoder on generated
+//!   values.
+//! - The proof-of-possession message and the identity request text are pinned
+//!   to the worked examples of `schema/SIGNING.md` (5.4 and 13);
+//!   `tests/fixtures/identity/carol.request` is that request.
 //! - `tests/fixtures/v1/` is a frozen sample of format v1. It was generated once
 //!   by a throwaway test that called `git_crew::record::encode` on exactly the
 //!   records listed in [`v1_workspace`] and [`v1_log`] below (keys from
@@ -25,15 +32,16 @@ use std::sync::LazyLock;
 
 use git_crew::hlc::Hlc;
 use git_crew::id::Id;
+use git_crew::identity::{Request, RequestError};
 use git_crew::layout;
 use git_crew::record::kinds::{
-    ActorAdmit, ActorResume, ActorSuspend, Artifact, Channel, Genesis, MsgAck, MsgMembership, MsgSend, Receipt,
-    ReceiptClass, TaskBlock, TaskClaim, TaskComment, TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease,
-    TaskUnblock,
+    validate_session, ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, Artifact, Channel, Genesis,
+    LiveBeat, MsgAck, MsgMembership, MsgSend, Receipt, ReceiptClass, TaskBlock, TaskClaim, TaskComment, TaskCreate,
+    TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock, MAX_TTL_SECS,
 };
 use git_crew::record::{self, canonical, frame, Payload, Problem, Role, KINDS};
-use git_crew::sign::Keypair;
-use git_crew::state::State;
+use git_crew::sign::{self, Keypair, PublicKey, Signature};
+use git_crew::state::{Refusal, State};
 use git_crew::workspace::Workspace;
 use jsonschema::{PatternOptions, Registry, Validator};
 use proptest::prelude::*;
@@ -116,11 +124,23 @@ fn body_json(body: &[u8]) -> Value {
 /// decode the resulting one-record file.
 fn decode_body(body: &str, fallback_kind: &str) -> Result<record::Record, (usize, Problem)> {
     let kind = body.lines().find_map(|l| l.strip_prefix("kind: \"")?.strip_suffix('"')).unwrap_or(fallback_kind);
-    let ws = Id([0x42; 32]);
+    let ws = FIXTURE_WORKSPACE;
     let (bytes, _) = record::seal(&ws, kind, body, &Keypair::from_seed([9; 32]));
     let mut records = record::decode_file(&bytes, &ws)?;
     assert_eq!(records.len(), 1);
     Ok(records.remove(0))
+}
+
+/// The workspace id fixtures are signed for (and their proofs made for).
+const FIXTURE_WORKSPACE: Id = Id([0x42; 32]);
+
+/// The proof of possession a payload carries, with the name and key it is for.
+fn proof_of(payload: &Payload) -> Option<(&str, &PublicKey, &Signature)> {
+    match payload {
+        Payload::ActorAdmit(a) => a.proof.as_ref().map(|p| (a.name.as_str(), &a.key, p)),
+        Payload::ActorRotate(a) => Some((a.name.as_str(), &a.key, &a.proof)),
+        _ => None,
+    }
 }
 
 /// Fixture files of `tests/fixtures/<dir>`, as (kind, file name, body).
@@ -201,9 +221,31 @@ fn schema_property_order_is_the_canonical_key_order() {
     let key = Keypair::from_seed([1; 32]).public();
     let full = [
         Payload::Genesis(Genesis { workspace: "w".into(), nonce: "00".into(), key }),
-        Payload::ActorAdmit(ActorAdmit { name: "bob".into(), role: Role::Agent, key, owner: Some("alice".into()) }),
-        Payload::ActorSuspend(ActorSuspend { name: "bob".into(), reason: Some("r".into()) }),
+        Payload::ActorAdmit(ActorAdmit {
+            name: "bob".into(),
+            role: Role::Agent,
+            key,
+            owner: Some("alice".into()),
+            proof: Some(Signature([2; 64])),
+        }),
+        Payload::ActorSuspend(ActorSuspend {
+            name: "bob".into(),
+            reason: Some("r".into()),
+            seen: Some(Id([2; 32])),
+            seen_at: Some(Hlc { ms: 0, counter: 1 }),
+        }),
         Payload::ActorResume(ActorResume { name: "bob".into() }),
+        Payload::ActorRotate(ActorRotate { name: "bob".into(), key, proof: Signature([2; 64]) }),
+        Payload::ActorRevoke(ActorRevoke { name: "bob".into(), reason: Some("r".into()) }),
+        Payload::LiveBeat(LiveBeat {
+            session: "s".into(),
+            host: "h".into(),
+            pid: 1,
+            started: Hlc { ms: 0, counter: 0 },
+            ttl: 60,
+            listening: true,
+            ended: true,
+        }),
         Payload::TaskCreate(TaskCreate {
             title: "t".into(),
             body: Some("b".into()),
@@ -425,11 +467,54 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     // The kill switch: the admin suspends an agent, with a reason, and resumes it.
     world.crew_ok(&dir, &["--as", "alice", "suspend", "dave", "--reason", "Runaway loop:\n\t\"é\" 🚀 \\"]);
     world.crew_ok(&dir, &["--as", "alice", "resume", "dave"]);
+    // Identities: gina asks to join (a request made where her key is made) and
+    // an admin admits her from it, with its proof, as every admission carries
+    // one; she rotates her own key and writes with the new one; an admin
+    // revokes it, with a reason, and gives her a new key from a fresh request,
+    // which lifts the revocation; frank revokes his own key.
+    let request = world.path("gina.request");
+    let request = request.to_str().unwrap();
+    world.crew_ok(&dir, &["id", "request", "gina", "--role", "agent", "--owner", "bob", "--out", request]);
+    world.crew_ok(&dir, &["--as", "alice", "id", "admit", request]);
+    world.crew_ok(&dir, &["--as", "gina", "task", "comment", &epic, "Signed with my first key"]);
+    world.crew_ok(&dir, &["--as", "gina", "id", "rotate"]);
+    world.crew_ok(&dir, &["--as", "gina", "task", "comment", &epic, "Signed with my second key"]);
+    world.crew_ok(&dir, &["--as", "alice", "id", "revoke", "gina", "--reason", "Leaked:\n\t\"key\" 🚀 \\"]);
+    world.crew_ok(&dir, &["id", "request", "gina", "--out", request]);
+    world.crew_ok(&dir, &["--as", "alice", "id", "rotate", "gina", "--request", request]);
+    world.crew_ok(&dir, &["--as", "frank", "id", "revoke", "frank"]);
+    // Heartbeats: a session that beats, and one that listened and has ended.
+    world.crew_ok(&dir, &["--as", "bob", "heartbeat", "--session", "loop-1", "--ttl", "60s", "--no-sync"]);
+    world.crew_ok(&dir, &["--as", "carol", "heartbeat", "--session", "follow", "--listening", "--end", "--no-sync"]);
 
     let schemas = schemas();
+    // An actor whose key was rotated signed with several keys: every key made here.
+    let keys = local_keys(&world, &ws);
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut written: BTreeSet<String> = BTreeSet::new();
     let mut receipts = Vec::new();
+    // What every record the CLI wrote must satisfy, wherever it lives (`place`:
+    // its branch path, or the reference of a heartbeat).
+    let mut check = |place: &str, bytes: &[u8], f: &frame::Frame, r: &record::Record| {
+        let body = body_json(&bytes[f.body.clone()]);
+        if let Err(errors) = schemas.check(&f.kind, &body) {
+            panic!("{place}: record {} does not match schema/{}.json:\n{}", r.id, f.kind, errors.join("\n"));
+        }
+        for k in body.as_object().unwrap().keys() {
+            written.insert(format!("{}.{k}", f.kind));
+        }
+        assert_ne!(body.get("body"), Some(&Value::from("")), "{place}: an empty body is omitted");
+        *seen.entry(f.kind.clone()).or_default() += 1;
+        if let Payload::Receipt(rc) = &r.payload {
+            receipts.push((r.author.clone(), rc.clone()));
+        }
+        // Writers emit exactly the canonical encoding: the same inputs give the same bytes.
+        let key = keys.get(&r.key).unwrap_or_else(|| panic!("{place}: record {} signed with no key made here", r.id));
+        let (again, reencoded) = record::encode(&ws, &r.author, r.at, r.payload.clone(), key).unwrap();
+        assert_eq!(&again, r);
+        assert_eq!(reencoded, &bytes[f.span.clone()], "{place}: record {} does not re-encode to its bytes", r.id);
+        assert_eq!(layout::path_of(r), place);
+    };
     let mut all = Vec::new();
     let paths = world.git(&dir, &["ls-tree", "-r", "--name-only", "crew"]);
     for path in paths.lines() {
@@ -445,24 +530,8 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
         let records = record::decode_file(&bytes, &ws).unwrap_or_else(|e| panic!("{path}: {e:?}"));
         assert_eq!(frames.len(), records.len());
         for (f, r) in frames.iter().zip(&records) {
-            let body = body_json(&bytes[f.body.clone()]);
-            if let Err(errors) = schemas.check(&f.kind, &body) {
-                panic!("{path}: record {} does not match schema/{}.json:\n{}", r.id, f.kind, errors.join("\n"));
-            }
-            for k in body.as_object().unwrap().keys() {
-                written.insert(format!("{}.{k}", f.kind));
-            }
-            assert_ne!(body.get("body"), Some(&Value::from("")), "{path}: an empty body is omitted");
-            *seen.entry(f.kind.clone()).or_default() += 1;
-            if let Payload::Receipt(rc) = &r.payload {
-                receipts.push((r.author.clone(), rc.clone()));
-            }
-            // Writers emit exactly the canonical encoding: the same inputs give the same bytes.
-            let key = world.key(&ws, &r.author);
-            let (again, reencoded) = record::encode(&ws, &r.author, r.at, r.payload.clone(), &key).unwrap();
-            assert_eq!(&again, r);
-            assert_eq!(reencoded, &bytes[f.span.clone()], "{path}: record {} does not re-encode to its bytes", r.id);
-            assert_eq!(layout::path_of(r), path);
+            assert_ne!(r.kind(), "live.beat", "{path}: a heartbeat on the branch");
+            check(path, &bytes, f, r);
         }
         if let [first, ..] = records.as_slice() {
             if path == layout::MANIFEST {
@@ -471,10 +540,26 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
         }
         all.extend(records);
     }
+    // Heartbeats: each the whole content of the blob its live ref points to.
+    let live = world.git(&dir, &["for-each-ref", "--format=%(refname) %(objectname)", layout::LIVE_REFS]);
+    for line in live.lines() {
+        let (refname, oid) = line.split_once(' ').unwrap();
+        let bytes = world.git_output(&dir, &["cat-file", "blob", oid]).stdout;
+        let frames = frame::split(&bytes).unwrap_or_else(|e| panic!("{refname}: {e:?}"));
+        let [f] = frames.as_slice() else { panic!("{refname}: a beat is one record, not {}", frames.len()) };
+        assert_eq!(f.span, 0..bytes.len(), "{refname}: the beat is the whole blob");
+        let records = record::decode_file(&bytes, &ws).unwrap_or_else(|e| panic!("{refname}: {e:?}"));
+        let Payload::LiveBeat(beat) = &records[0].payload else { panic!("{refname}: not a beat") };
+        assert_eq!(refname, layout::live_ref(&records[0].author, &beat.session));
+        check(refname, &bytes, f, &records[0]);
+    }
     for kind in KINDS {
         assert!(seen.contains_key(*kind), "the CLI wrote no {kind} record in this test (seen: {seen:?})");
     }
-    assert_eq!(seen["actor.admit"], 5);
+    assert_eq!(seen["actor.admit"], 6);
+    assert_eq!(seen["actor.rotate"], 2);
+    assert_eq!(seen["actor.revoke"], 2);
+    assert_eq!(seen["live.beat"], 2);
     assert_eq!(seen["actor.suspend"], 1);
     assert_eq!(seen["actor.resume"], 1);
     assert_eq!(seen["task.create"], 8);
@@ -519,8 +604,33 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     let acked_upto = acked["ack"]["fields"]["upto"].as_str().unwrap();
     assert_eq!(bob.cursor.map(|(_, id)| id.hex()).as_deref(), Some(acked_upto));
     assert!(bob.personal.is_empty(), "bob read his mention: {:?}", bob.personal);
+    let gina = &state.actors["gina"];
+    assert_eq!(
+        (gina.retired.len(), gina.revoked.as_ref()),
+        (2, None),
+        "two rotations, the second lifting the revocation"
+    );
+    assert_eq!(gina.records, 3, "her comments (one per key) and her own rotation");
+    assert_eq!(state.actors["frank"].revoked.as_ref().map(|v| v.by.as_str()), Some("frank"));
     let out = world.crew_json(&dir, &["verify"]);
     assert_eq!(out["ok"], true, "{out}");
+}
+
+/// Every private key made on this machine for `ws` (current, pending and
+/// retired key files alike), by public key.
+fn local_keys(world: &World, ws: &Id) -> BTreeMap<PublicKey, Keypair> {
+    let dir = world.keys().root().join("keys").join(ws.hex());
+    let mut files = BTreeSet::new();
+    files_under(&dir, "", &mut files);
+    let mut out = BTreeMap::new();
+    for f in files {
+        let text = std::fs::read_to_string(dir.join(&f)).unwrap();
+        let Some(seed) = text.trim_end().strip_prefix("ed25519-seed ") else { continue };
+        let seed = git_crew::id::unhex(seed).and_then(|b| <[u8; 32]>::try_from(b).ok());
+        let key = Keypair::from_seed(seed.unwrap_or_else(|| panic!("{f}: not a key file")));
+        out.insert(key.public(), key);
+    }
+    out
 }
 
 /// 64 hex digits: the byte `b` 32 times.
@@ -539,7 +649,17 @@ fn valid_fixtures_validate_and_decode() {
             }
         }
         match decode_body(&body, &kind) {
-            Ok(r) => assert_eq!(r.kind(), kind, "valid/{name}"),
+            Ok(r) => {
+                assert_eq!(r.kind(), kind, "valid/{name}");
+                // The decoder does not check proofs (the fold does), but a
+                // valid fixture's proof is a real one.
+                if let Some((who, key, proof)) = proof_of(&r.payload) {
+                    assert!(
+                        sign::verify_proof(&FIXTURE_WORKSPACE, who, key, proof),
+                        "valid/{name}: not a proof of {key} for {who:?} in the fixture workspace"
+                    );
+                }
+            }
             Err(e) => panic!("valid/{name} matches the schema but the decoder refuses it: {e:?}"),
         }
         kinds.insert(kind);
@@ -570,11 +690,21 @@ fn invalid_fixtures_fail_the_schema_and_the_decoder() {
 /// the decoder refuses them as non-canonical. `schema/SIGNING.md` section 3.4.
 #[test]
 fn key_order_is_checked_by_the_encoding_not_the_schema() {
-    let head = format!("v: 1\nkind: \"task.create\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
-    for fields in ["priority: 2\ntitle: \"x\"\n", "title: \"x\"\npriority: 2\nbody: \"b\"\n"] {
-        let body = format!("{head}{fields}");
-        assert!(schemas().is_valid("task.create", &body_json(body.as_bytes())), "{body}");
-        assert!(matches!(decode_body(&body, "task.create"), Err((_, Problem::NonCanonical))), "{body}");
+    let head = |kind: &str| format!("v: 1\nkind: \"{kind}\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
+    let (key, proof) = (public(2), Keypair::from_seed([2; 32]).prove(&FIXTURE_WORKSPACE, "bob"));
+    let beat = format!("session: \"s\"\nhost: \"h\"\npid: 1\nstarted: \"{HEADER_AT}\"\nttl: 60\n");
+    let cases = [
+        ("task.create", "priority: 2\ntitle: \"x\"\n".to_owned()),
+        ("task.create", "title: \"x\"\npriority: 2\nbody: \"b\"\n".to_owned()),
+        ("actor.rotate", format!("name: \"bob\"\nproof: \"{proof}\"\nkey: \"{key}\"\n")),
+        ("actor.suspend", format!("name: \"bob\"\nseen_at: \"{HEADER_AT}\"\nseen: \"{}\"\n", id_hex(1))),
+        ("live.beat", format!("{beat}ended: true\nlistening: true\n")),
+        ("live.beat", beat.replace("ttl: 60\n", "").replace("pid: 1\n", "ttl: 60\npid: 1\n")),
+    ];
+    for (kind, fields) in cases {
+        let body = format!("{}{fields}", head(kind));
+        assert!(schemas().is_valid(kind, &body_json(body.as_bytes())), "{body}");
+        assert!(matches!(decode_body(&body, kind), Err((_, Problem::NonCanonical))), "{body}");
     }
 }
 
@@ -641,6 +771,182 @@ fn a_signature_with_small_order_r_is_refused_alone_and_in_a_batch() {
 }
 
 // ---------------------------------------------------------------------------
+// Proofs of possession, identity requests, heartbeats and key validity, as
+// `schema/SIGNING.md` states them.
+
+/// `schema/SIGNING.md`.
+fn signing_md() -> String {
+    std::fs::read_to_string(root().join("schema/SIGNING.md")).unwrap()
+}
+
+/// The worked example of SIGNING.md 5.4: carol's key (seed 3) of the v1
+/// sample, for the name carol in the sample's workspace.
+const CAROL_PROOF: &str = "a42936259908b8af7273e42edfc76d80b8d1c08337f25494849300daee631438140ed278b4a65f1c6576c77e73967191641e4942807db0061e4259a62c48a402";
+
+/// SIGNING.md 5.4: the key message byte for byte, and what a proof binds.
+#[test]
+fn the_proof_of_possession_is_the_key_message_of_signing_md() {
+    let ws: Id = V1_WORKSPACE.parse().unwrap();
+    let carol = Keypair::from_seed([3; 32]);
+    let key = carol.public().to_string();
+    assert_eq!(sign::KEY_DOMAIN, b"git-crew key v1\0");
+    let parts = ["6769742d63726577206b657920763100", V1_WORKSPACE, "6361726f6c", "00", key.as_str()];
+    let message = sign::key_message(&ws, "carol", &carol.public());
+    assert_eq!(git_crew::id::hex(&message), parts.concat());
+    assert_eq!(message.len(), 16 + 32 + 5 + 1 + 32);
+    let proof = carol.prove(&ws, "carol");
+    assert_eq!(proof.to_string(), CAROL_PROOF);
+    // Strictly verified under the key, as a record signature is.
+    assert!(sign::verify(&carol.public(), &message, &proof));
+    assert!(sign::verify_proof(&ws, "carol", &carol.public(), &proof));
+    // It binds the workspace, the name and the key.
+    assert!(!sign::verify_proof(&Id::ZERO, "carol", &carol.public(), &proof));
+    assert!(!sign::verify_proof(&ws, "carl", &carol.public(), &proof));
+    assert!(!sign::verify_proof(&ws, "carol", &public(4), &proof));
+    // No record signature is a proof, nor a proof a record signature.
+    assert_ne!(sign::DOMAIN[..10], sign::KEY_DOMAIN[..10]);
+    let doc = signing_md();
+    for part in parts.iter().chain([&CAROL_PROOF]) {
+        assert!(doc.contains(&format!("\n{part}")), "SIGNING.md 5.4 shows {part}");
+    }
+}
+
+/// SIGNING.md 13: `tests/fixtures/identity/carol.request` is what git-crew
+/// writes for carol and what the section shows; only the workspace, the name
+/// and the key are signed.
+#[test]
+fn identity_requests_are_as_signing_md_says() {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/identity/carol.request")).unwrap();
+    let ws: Id = V1_WORKSPACE.parse().unwrap();
+    let request = Request::new(ws, "carol", Role::Agent, Some("bob"), &Keypair::from_seed([3; 32]));
+    assert_eq!(request.to_text(), text);
+    assert_eq!(request.proof.to_string(), CAROL_PROOF);
+    assert_eq!(Request::parse(text.as_bytes()), Ok(request.clone()));
+    assert!(signing_md().contains(&format!("```text\n{text}```\n")), "SIGNING.md 13 shows the request");
+    let parse = |t: &str| Request::parse(t.as_bytes());
+    // Role and owner are suggestions, not signed.
+    assert!(parse(&text.replace("role: agent", "role: human").replace("owner: bob\n", "")).is_ok());
+    let other_key = public(4).to_string();
+    for (from, to) in
+        [("name: carol", "name: carl"), (V1_WORKSPACE, &id_hex(0x77)), (&request.key.to_string(), &other_key)]
+    {
+        assert!(matches!(parse(&text.replace(from, to)), Err(RequestError::BadProof(_))), "{from} -> {to}");
+    }
+    // Comments, blank lines, trailing white space and CRLF are ignored.
+    let annotated = text.replacen('\n', "\n# from carol's laptop\n\n", 1).replace('\n', " \r\n");
+    assert_eq!(parse(&annotated), Ok(request.clone()));
+    // The header line first; no unknown field, no field twice, no other line; 4096 bytes at most.
+    let malformed = [
+        text.replacen("# git-crew identity request v1\n", "", 1),
+        text.replacen("request v1", "request v2", 1),
+        format!("{text}note: hi\n"),
+        format!("{text}name: carol\n"),
+        format!("{text}just words\n"),
+        format!("{text}{}\n", "#".repeat(4096 - text.len())),
+    ];
+    for bad in &malformed {
+        assert!(matches!(parse(bad), Err(RequestError::Malformed(_))), "{bad}");
+    }
+    assert!(parse(&format!("{text}{}\n", "#".repeat(4095 - text.len()))).is_ok(), "4096 bytes");
+}
+
+/// A record of `author` at second `s` of a test history, signed with `key`.
+fn at_second(ws: &Id, author: &str, s: i64, payload: Payload, key: &Keypair) -> record::Record {
+    let at = Hlc { ms: 1_790_000_000_000 + s * 1000, counter: 0 };
+    record::encode(ws, author, at, payload, key).unwrap().0
+}
+
+/// A genesis by alice (seed 1), and the workspace id it makes.
+fn test_genesis() -> (record::Record, Id) {
+    let payload = Payload::Genesis(Genesis { workspace: "w".into(), nonce: "0".repeat(32), key: public(1) });
+    let genesis = at_second(&Id::ZERO, "alice", 0, payload, &Keypair::from_seed([1; 32]));
+    let ws = genesis.id;
+    (genesis, ws)
+}
+
+/// SIGNING.md 14 and 9.1 rule 9: a heartbeat's place is its live ref, which
+/// no branch path can be, and on the branch the fold refuses it.
+#[test]
+fn a_heartbeat_on_the_branch_is_refused() {
+    let (genesis, ws) = test_genesis();
+    let beat = LiveBeat {
+        session: "loop-1".into(),
+        host: "h".into(),
+        pid: 1,
+        started: genesis.at,
+        ttl: 60,
+        listening: false,
+        ended: false,
+    };
+    let beat = at_second(&ws, "alice", 1, Payload::LiveBeat(beat), &Keypair::from_seed([1; 32]));
+    assert_eq!(layout::path_of(&beat), "refs/crew/live/alice/loop-1");
+    assert_eq!(layout::path_of(&beat), layout::live_ref("alice", "loop-1"));
+    assert_eq!(layout::classify(&layout::path_of(&beat)), None);
+    let state = State::fold(ws, [&genesis, &beat]);
+    let reasons: Vec<&Refusal> = state.ignored.iter().map(|i| &i.reason).collect();
+    assert_eq!(reasons, [&Refusal::BeatOnBranch]);
+    assert!(!reasons[0].is_conflict(), "refused (a failure), not void");
+}
+
+/// SIGNING.md 5.4, 9.1 rules 3, 4, 7 and 8, and 9.4: proofs, fresh keys, the
+/// key current at each point of the fold order, revocation and the server's
+/// stricter rule for new records.
+#[test]
+fn key_validity_follows_the_fold_order() {
+    let (genesis, ws) = test_genesis();
+    let seed = |n: u8| Keypair::from_seed([n; 32]);
+    let (alice, bob1, bob2, bob3, dora) = (seed(1), seed(2), seed(3), seed(4), seed(5));
+    let admit = |name: &str, key: &Keypair, proof: Option<Signature>| {
+        Payload::ActorAdmit(ActorAdmit { name: name.into(), role: Role::Human, key: key.public(), owner: None, proof })
+    };
+    let rotate = |key: &Keypair, proof: Signature| {
+        Payload::ActorRotate(ActorRotate { name: "bob".into(), key: key.public(), proof })
+    };
+    let task = |title: &str| Payload::TaskCreate(TaskCreate { title: title.into(), priority: 2, ..Default::default() });
+    // (record, why it does not count; None: it counts)
+    let history: Vec<(record::Record, Option<&str>)> = vec![
+        (at_second(&ws, "alice", 1, admit("bob", &bob1, Some(bob1.prove(&ws, "bob"))), &alice), None),
+        (at_second(&ws, "alice", 2, admit("carl", &bob1, None), &alice), Some("KeyInUse")),
+        (at_second(&ws, "alice", 3, admit("dora", &dora, Some(dora.prove(&ws, "dana"))), &alice), Some("BadProof")),
+        (at_second(&ws, "alice", 4, admit("erin", &alice, None), &alice), Some("KeyInUse")),
+        (at_second(&ws, "bob", 5, task("old key, before the rotation"), &bob1), None),
+        (at_second(&ws, "bob", 6, rotate(&bob2, bob2.prove(&ws, "bob")), &bob1), None),
+        (at_second(&ws, "bob", 7, task("old key, after the rotation"), &bob1), Some("WrongKey")),
+        (at_second(&ws, "bob", 8, task("new key"), &bob2), None),
+        (at_second(&ws, "bob", 9, rotate(&bob1, bob1.prove(&ws, "bob")), &bob2), Some("KeyInUse")),
+        (at_second(&ws, "bob", 10, rotate(&bob2, bob2.prove(&ws, "bob")), &bob2), Some("KeyInUse")),
+        (at_second(&ws, "bob", 11, rotate(&bob3, bob3.prove(&ws, "bo")), &bob2), Some("BadProof")),
+        (
+            at_second(&ws, "bob", 12, Payload::ActorRevoke(ActorRevoke { name: "bob".into(), reason: None }), &bob2),
+            None,
+        ),
+        (at_second(&ws, "bob", 13, task("revoked"), &bob2), Some("Revoked")),
+        (at_second(&ws, "bob", 14, rotate(&bob3, bob3.prove(&ws, "bob")), &bob2), Some("Revoked")),
+        (at_second(&ws, "alice", 15, rotate(&bob3, bob3.prove(&ws, "bob")), &alice), None),
+        (at_second(&ws, "bob", 16, task("restored"), &bob3), None),
+    ];
+    let state = State::fold(ws, std::iter::once(&genesis).chain(history.iter().map(|(r, _)| r)));
+    let why: BTreeMap<Id, String> = state
+        .ignored
+        .iter()
+        .map(|i| (i.id, format!("{:?}", i.reason).split(['(', ' ']).next().unwrap().to_owned()))
+        .collect();
+    for (n, (r, expected)) in history.iter().enumerate() {
+        assert_eq!(why.get(&r.id).map(String::as_str), *expected, "record {} of the history", n + 1);
+    }
+    let bob = &state.actors["bob"];
+    assert_eq!((bob.key, bob.revoked.as_ref(), bob.retired.len()), (bob3.public(), None, 2));
+    // The server refuses a new record signed with a retired key, even dated
+    // before the rotation, once it has the rotation; the current key is fine.
+    let trusted: BTreeSet<Id> = history.iter().map(|(r, _)| r.id).collect();
+    let backdated = at_second(&ws, "bob", 5, task("backdated, old key"), &bob1);
+    assert!(state.stopped_by(&backdated, |id| trusted.contains(id)).is_some());
+    assert!(state.stopped_by(&backdated, |_| false).is_none(), "a rotation the server does not have yet");
+    let current = at_second(&ws, "bob", 5, task("backdated, current key"), &bob3);
+    assert!(state.stopped_by(&current, |id| trusted.contains(id)).is_none());
+}
+
+// ---------------------------------------------------------------------------
 // Schema and decoder agree on generated values.
 
 fn quoted(s: &str) -> String {
@@ -661,6 +967,13 @@ fn task_body(at: &str, title: &str, labels: &[String]) -> String {
     }
     b.push_str("priority: 2\n");
     b
+}
+
+/// A live.beat body with these field values (as written: quoted or not).
+fn beat_body(session: &str, host: &str, pid: &str, ttl: &str) -> String {
+    format!(
+        "v: 1\nkind: \"live.beat\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\nsession: {session}\nhost: {host}\npid: {pid}\nstarted: \"{HEADER_AT}\"\nttl: {ttl}\n"
+    )
 }
 
 /// Assert the schema of `kind` and the decoder agree on `body`.
@@ -808,6 +1121,53 @@ proptest! {
     }
 
     #[test]
+    fn ttl_range_matches_the_decoder(
+        ttl in prop_oneof![-3i64..4, 86_397i64..86_404, any::<i64>(), Just(i64::MAX)]
+    ) {
+        let body = beat_body("\"s\"", "\"h\"", "1", &ttl.to_string());
+        let by_schema = schemas().is_valid("live.beat", &body_json(body.as_bytes()));
+        prop_assert_eq!(by_schema, (1..=MAX_TTL_SECS as i64).contains(&ttl), "{}", ttl);
+        agree(schemas(), "live.beat", &body)?;
+    }
+
+    #[test]
+    fn pid_range_matches_the_decoder(
+        pid in prop_oneof![-3i64..4, 4_294_967_290i64..4_294_967_300, any::<i64>()]
+    ) {
+        let body = beat_body("\"s\"", "\"h\"", &pid.to_string(), "60");
+        let by_schema = schemas().is_valid("live.beat", &body_json(body.as_bytes()));
+        prop_assert_eq!(by_schema, u32::try_from(pid).is_ok(), "{}", pid);
+        agree(schemas(), "live.beat", &body)?;
+    }
+
+    #[test]
+    fn session_pattern_matches_the_decoder(session in "[a-zA-Z0-9_./ -]{0,3}|[a-z0-9-]{62,66}") {
+        let body = beat_body(&quoted(&session), "\"h\"", "1", "60");
+        let by_schema = schemas().is_valid("live.beat", &body_json(body.as_bytes()));
+        prop_assert_eq!(by_schema, validate_session(&session).is_ok(), "{}", session);
+        agree(schemas(), "live.beat", &body)?;
+    }
+
+    #[test]
+    fn host_rules_match_the_decoder(host in edgy_string(4)) {
+        agree(schemas(), "live.beat", &beat_body("\"s\"", &quoted(&host), "1", "60"))?;
+    }
+
+    // Around the limit of 255 characters, in one-byte and four-byte characters.
+    #[test]
+    fn host_length_matches_the_decoder(n in 250usize..260, c in prop::sample::select(vec!['h', 'é', '🚀'])) {
+        let host: String = std::iter::repeat_n(c, n).collect();
+        agree(schemas(), "live.beat", &beat_body("\"s\"", &quoted(&host), "1", "60"))?;
+    }
+
+    #[test]
+    fn proof_pattern_matches_the_decoder(proof in "[0-9a-f]{126,130}|[0-9a-fA-F]{128}|[0-9a-g]{0,4}") {
+        let head = format!("v: 1\nkind: \"actor.rotate\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
+        let body = format!("{head}name: \"bob\"\nkey: \"{}\"\nproof: {}\n", public(2), quoted(&proof));
+        agree(schemas(), "actor.rotate", &body)?;
+    }
+
+    #[test]
     fn workspace_name_rules_match_the_decoder(name in edgy_string(4)) {
         let key = Keypair::from_seed([1; 32]).public();
         let head = format!("v: 1\nkind: \"crew.genesis\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
@@ -860,6 +1220,7 @@ fn v1_workspace() -> Vec<Sample> {
                 role: Role::Human,
                 key: public(2),
                 owner: None,
+                proof: None,
             }),
             id: "cbdbb5b2186cc9b7ed37f827456568809518dcaa8fde976f9314a69df4aae220",
         },
@@ -873,6 +1234,7 @@ fn v1_workspace() -> Vec<Sample> {
                 role: Role::Agent,
                 key: public(3),
                 owner: Some("bob".into()),
+                proof: None,
             }),
             id: "2fd61631dda55486943e1668f103817ff15f21014cb32a1bf45b27e64587bc70",
         },
