@@ -24,6 +24,9 @@ struct ActorView {
     #[serde(skip_serializing_if = "Option::is_none")]
     last_at: Option<String>,
     local_key: bool,
+    suspended: bool,
+    revoked: bool,
+    retired_keys: Vec<String>,
 }
 
 impl ActorView {
@@ -39,6 +42,9 @@ impl ActorView {
             records: a.records,
             last_at: a.last_at.map(|t| t.to_string()),
             local_key,
+            suspended: a.suspended.is_some(),
+            revoked: a.revoked.is_some(),
+            retired_keys: a.retired.iter().map(|k| k.key.fingerprint()).collect(),
         }
     }
 }
@@ -148,6 +154,12 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
                 println!("admitted:    by {} at {}", view.admitted_by, view.admitted_at);
                 println!("records:     {}", view.records);
                 println!("key here:    {}", if view.local_key { "yes" } else { "no" });
+                if !view.retired_keys.is_empty() {
+                    println!("retired:     {}", view.retired_keys.join(", "));
+                }
+                if view.suspended || view.revoked {
+                    println!("stopped:     {}", if view.revoked { "key revoked" } else { "suspended" });
+                }
             }
         }
     }
