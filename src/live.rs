@@ -265,22 +265,18 @@ impl Workspace {
     /// out): one `task.claim` per task, for the same lease. What a beating
     /// session does so that a live holder keeps its tasks.
     pub fn renew_leases(&self, actor: &str) -> Result<Vec<Record>> {
-        let now = Hlc::now().ms;
-        let (snap, summaries) = self.index().summaries(self.store())?;
-        let held: Vec<Id> = summaries
-            .iter()
-            .filter(|s| s.done_by.is_none())
-            .filter(|s| s.holder_at(now).is_some_and(|(a, _)| a == actor))
-            .map(|s| s.id)
-            .collect();
-        if held.is_empty() || !snap.state.actors.get(actor).is_some_and(|a| a.may_work()) {
+        // The core knows which tasks the actor holds; only those are loaded.
+        let core = self.snapshot_for(&Need::Core)?.state;
+        let Some(me) = core.actors.get(actor).filter(|a| a.may_work() && !a.holds.is_empty()) else {
             return Ok(Vec::new());
-        }
+        };
+        let held: Vec<Id> = me.holds.iter().copied().collect();
         let written = self.write(actor, &Need::Tasks(held.clone()), |state| {
+            let now = Hlc::now().ms;
             let due = held.iter().filter_map(|id| {
-                let claim = state.tasks.get(id)?.holder_at(Hlc::now().ms).filter(|c| c.actor == actor)?;
-                let left = claim.expires_ms - Hlc::now().ms;
-                (left * 2 < claim.lease_ms).then(|| {
+                let task = state.tasks.get(id).filter(|t| t.done.is_none())?;
+                let claim = task.holder_at(now).filter(|c| c.actor == actor)?;
+                (2 * (claim.expires_ms - now) < claim.lease_ms).then(|| {
                     let lease = (claim.lease_ms / 1000).max(1) as u64;
                     Payload::TaskClaim(TaskClaim { task: *id, lease, offline: false })
                 })
@@ -294,12 +290,38 @@ impl Workspace {
         }
     }
 
-    /// Every actor's status at `now_ms`, and the audit's flags.
-    pub fn status(&self, now_ms: i64) -> Result<(Vec<ActorStatus>, Vec<Flag>)> {
+    /// Every actor's status at `now_ms`, the audit's flags, and the live refs
+    /// whose beat does not count.
+    pub fn status(&self, now_ms: i64) -> Result<Status> {
         let (snap, summaries) = self.index().summaries(self.store())?;
         let live = self.liveness(&snap.state)?;
-        Ok((status(&snap.state, &live, &summaries, now_ms), audit(&snap.state, &live, &summaries, now_ms)))
+        Ok(Status {
+            actors: status(&snap.state, &live, &summaries, now_ms),
+            flags: audit(&snap.state, &live, &summaries, now_ms),
+            invalid: live.invalid.into_iter().map(|(r, reason)| InvalidBeat { name: r, reason }).collect(),
+        })
     }
+}
+
+/// What `status` reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    /// Every actor.
+    pub actors: Vec<ActorStatus>,
+    /// The audit's flags.
+    pub flags: Vec<Flag>,
+    /// Live refs whose beat does not count (forged, stale key, misplaced).
+    pub invalid: Vec<InvalidBeat>,
+}
+
+/// A live ref whose beat does not count, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct InvalidBeat {
+    /// The ref.
+    #[serde(rename = "ref")]
+    pub name: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// One actor, as `status` shows it.

@@ -15,7 +15,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::common::{all_at_once, json_as, served_bare, strings, tip, Daemon, Run, World};
+use crate::common::{all_at_once, json_as, refused, served_bare, strings, tip, Daemon, Run, World};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -28,20 +28,6 @@ fn add(w: &World, dir: &Path, actor: &str, title: &str, extra: &[&str]) -> Strin
     let rec = json_as(w, dir, actor, &args);
     assert_eq!(rec["kind"], "task.create", "{rec}");
     rec["id"].as_str().unwrap().to_owned()
-}
-
-/// Run `git-crew --json --as ACTOR ARGS…` and expect exit `code`, stderr
-/// containing `needle`, and the crew tip unchanged.
-fn refused(w: &World, dir: &Path, actor: &str, args: &[&str], code: i32, needle: &str) -> Run {
-    let before = tip(w, dir);
-    let mut full = vec!["--json", "--as", actor];
-    full.extend_from_slice(args);
-    let run = w.crew(dir, &full);
-    assert_eq!(run.code, code, "git-crew {full:?}: want exit {code}, got {run:?}");
-    assert!(run.stderr.contains(needle), "git-crew {full:?}: stderr does not say {needle:?}: {}", run.stderr);
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    assert_eq!(tip(w, dir), before, "git-crew {full:?} was refused but moved the crew branch");
-    run
 }
 
 /// The board of `dir`.

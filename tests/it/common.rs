@@ -297,6 +297,27 @@ pub fn json_as(w: &World, dir: &Path, actor: &str, args: &[&str]) -> Value {
     w.crew_json(dir, &full)
 }
 
+/// Run `git-crew --json --as ACTOR ARGS…` and expect exit `code`, nothing on
+/// stdout, a JSON error on stderr with that exit and a message containing
+/// `needle`, no panic, and the crew tip unchanged.
+pub fn refused(w: &World, dir: &Path, actor: &str, args: &[&str], code: i32, needle: &str) -> Run {
+    let before = tip(w, dir);
+    let mut full = vec!["--json", "--as", actor];
+    full.extend_from_slice(args);
+    let run = w.crew(dir, &full);
+    assert_eq!(run.code, code, "git-crew {full:?}: want exit {code}, got {run:?}");
+    assert!(run.stdout.trim().is_empty(), "git-crew {full:?} was refused but printed {}", run.stdout);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let err: Value = serde_json::from_str(&run.stderr).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
+    assert_eq!(err["exit"], code, "{err}");
+    assert!(
+        err["error"].as_str().is_some_and(|e| e.contains(needle)),
+        "git-crew {full:?}: error is not about {needle:?}: {err}"
+    );
+    assert_eq!(tip(w, dir), before, "git-crew {full:?} was refused but moved the crew branch");
+    run
+}
+
 /// An admin clone `a` (alice, with agents bob and carol) and a clone `b`, both
 /// synced through a hooked bare remote, and a task titled `title`. Returns (a,
 /// b, remote, task id).

@@ -178,6 +178,18 @@ fn the_server_accepts_a_beat_only_from_the_actor_its_ref_names() {
     let deleted = w.git_output(&a, &["push", "--no-verify", remote.to_str().unwrap(), ":refs/crew/live/bob/s1"]);
     assert!(!deleted.status.success(), "a session ends with a signed beat, not a deletion");
     assert!(remote_refs().contains("refs/crew/live/bob/s1"));
+
+    // A forged beat put straight on a local ref is reported, and is no session.
+    let blob = w.path("forged.blob");
+    std::fs::write(&blob, beat_bytes(&w, &a, "carol", "carol", "s9")).unwrap();
+    let oid = w.git(&a, &["hash-object", "-w", blob.to_str().unwrap()]).trim().to_owned();
+    w.git(&a, &["update-ref", "refs/crew/live/bob/s9", &oid]);
+    let status = w.crew_json(&a, &["status"]);
+    let invalid = status["invalid_beats"].as_array().unwrap();
+    assert!(invalid.iter().any(|b| b["ref"] == "refs/crew/live/bob/s9"), "{status}");
+    let sessions: Vec<&Value> =
+        status["actors"].as_array().unwrap().iter().flat_map(|a| a["sessions"].as_array().unwrap()).collect();
+    assert!(sessions.iter().all(|s| s["session"] != "s9"), "{status}");
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use git_crew::hlc::Hlc;
 use serde_json::Value;
 
-use crate::common::{all_at_once, json_as, served_bare, strings, tip, Daemon, Follower, Run, World};
+use crate::common::{all_at_once, json_as, refused, served_bare, strings, tip, Daemon, Follower, Run, World};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -77,25 +77,6 @@ fn at(rec: &Value) -> Hlc {
 /// Ids of a JSON array of record views, in order.
 fn ids(v: &Value) -> Vec<String> {
     v.as_array().unwrap_or_else(|| panic!("not an array: {v}")).iter().map(id).collect()
-}
-
-/// Run `git-crew --json --as ACTOR ARGS…` and expect exit `code`, a JSON error
-/// on stderr containing `needle`, and the crew tip unchanged.
-fn refused(w: &World, dir: &Path, actor: &str, args: &[&str], code: i32, needle: &str) -> Run {
-    let before = tip(w, dir);
-    let mut full = vec!["--json", "--as", actor];
-    full.extend_from_slice(args);
-    let run = w.crew(dir, &full);
-    assert_eq!(run.code, code, "git-crew {full:?}: want exit {code}, got {run:?}");
-    assert!(run.stdout.trim().is_empty(), "git-crew {full:?} was refused but printed {}", run.stdout);
-    let err: Value = serde_json::from_str(&run.stderr).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
-    assert_eq!(err["exit"], code, "{err}");
-    assert!(
-        err["error"].as_str().is_some_and(|e| e.contains(needle)),
-        "git-crew {full:?}: error is not about {needle:?}: {err}"
-    );
-    assert_eq!(tip(w, dir), before, "git-crew {full:?} was refused but moved the crew branch");
-    run
 }
 
 /// A hooked bare remote, alice's clone `a` (admin, who admits bob, carol and

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use git_crew::hlc::Hlc;
-use git_crew::live::{ActorStatus, Beating, Flag};
+use git_crew::live::{ActorStatus, Beating, Flag, InvalidBeat};
 use git_crew::workspace::Workspace;
 use serde::Serialize;
 
@@ -32,8 +32,7 @@ pub fn emit_flag_changes(
     json: bool,
     keep: impl Fn(&str, &str) -> bool,
 ) -> git_crew::Result<()> {
-    let (_, flags) = ws.status(Hlc::now().ms)?;
-    let now: BTreeSet<Flag> = flags.into_iter().collect();
+    let now: BTreeSet<Flag> = ws.status(Hlc::now().ms)?.flags.into_iter().collect();
     let mut out = std::io::stdout().lock();
     let appeared = now.difference(shown).map(|f| ("audit.flag", f));
     let cleared = shown.difference(&now).map(|f| ("audit.clear", f));
@@ -102,24 +101,34 @@ struct StatusView<'a> {
     actors: &'a [ActorStatus],
     #[serde(skip_serializing_if = "Option::is_none")]
     flags: Option<&'a [Flag]>,
+    invalid_beats: &'a [InvalidBeat],
 }
 
 pub fn status(cx: &Context, args: StatusArgs) -> Result<i32> {
     let ws = cx.open()?;
     let now = Hlc::now();
-    let (actors, flags) = ws.status(now.ms)?;
+    let report = ws.status(now.ms)?;
+    let flags = &report.flags;
     if cx.json {
-        let flags = args.audit.then_some(flags.as_slice());
-        render::json(&StatusView { at: now.to_string(), actors: &actors, flags });
+        let view = StatusView {
+            at: now.to_string(),
+            actors: &report.actors,
+            flags: args.audit.then_some(flags.as_slice()),
+            invalid_beats: &report.invalid,
+        };
+        render::json(&view);
     } else {
-        for a in &actors {
+        for a in &report.actors {
             print_actor(a, now.ms);
+        }
+        for b in &report.invalid {
+            println!("invalid beat on {}: {}", b.name, b.reason);
         }
         if args.audit {
             if flags.is_empty() {
                 println!("audit: nothing flagged");
             }
-            for f in &flags {
+            for f in flags {
                 println!("flag: {f}");
             }
         }
