@@ -12,7 +12,6 @@ use std::path::Path;
 
 use gix::ObjectId;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::hlc::Hlc;
@@ -260,12 +259,32 @@ impl Workspace {
     }
 }
 
-/// The sha256 and size of a file, as a receipt records it. `shown` is the path
-/// written into the receipt.
-pub fn artifact(file: &Path, shown: &str) -> Result<Artifact> {
-    let bytes = std::fs::read(file)
-        .map_err(|e| Error::Io { what: format!("reading artifact {}", file.display()), source: e })?;
-    Ok(Artifact { path: shown.to_owned(), sha256: id::hex(&Sha256::digest(&bytes)), size: bytes.len() as u64 })
+/// The artifact a receipt records for `file` (relative to the current
+/// directory, or absolute): its normalised path relative to the work tree,
+/// sha256 and size. The file must be a regular file inside the work tree, at
+/// most `limit` bytes.
+pub fn artifact(ws: &Workspace, file: &Path, limit: u64) -> Result<Artifact> {
+    let top = work_tree(ws)?;
+    let rel = crate::artifact::relative_path(top, file)?;
+    Ok(crate::artifact::hash(top, &rel, limit)?)
+}
+
+/// How large an artifact may be here: `crew.maxArtifactBytes`, else
+/// [`crate::artifact::DEFAULT_MAX_ARTIFACT_BYTES`].
+pub fn artifact_limit(ws: &Workspace) -> Result<u64> {
+    match ws.store().config_string("crew.maxArtifactBytes") {
+        None => Ok(crate::artifact::DEFAULT_MAX_ARTIFACT_BYTES),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| Error::Invalid(format!("crew.maxArtifactBytes = {v:?}: expected a number of bytes"))),
+    }
+}
+
+fn work_tree(ws: &Workspace) -> Result<&Path> {
+    ws.store()
+        .work_dir()
+        .ok_or_else(|| Error::Invalid("this repository has no work tree: artifacts are files of a work tree".into()))
 }
 
 /// What `verify --artifacts` found for one artifact.
@@ -277,36 +296,33 @@ pub struct ArtifactCheck {
     pub task: String,
     /// The path recorded.
     pub path: String,
-    /// `ok`, `missing` or `mismatch`.
+    /// `ok`, `missing`, `mismatch` or `unreadable` (not a regular file
+    /// inside the work tree, or over the size limit).
     pub status: &'static str,
-    /// For a mismatch: the sha256 found on disk.
+    /// For a mismatch: the sha256 found on disk; when unreadable: why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found: Option<String>,
 }
 
-/// Re-hash every artifact of every receipt that is still on disk under `root`
-/// (relative paths resolve against it).
-pub fn check_artifacts(records: &[Record], root: &Path) -> Vec<ArtifactCheck> {
+/// Re-hash every artifact of every receipt that is still in the work tree.
+pub fn check_artifacts(ws: &Workspace, records: &[Record]) -> Result<Vec<ArtifactCheck>> {
+    let (top, limit) = (work_tree(ws)?, artifact_limit(ws)?);
     let mut out = Vec::new();
     for r in records {
         let Payload::Receipt(rc) = &r.payload else { continue };
         for a in &rc.artifacts {
-            let path = root.join(&a.path);
-            let (status, found) = match std::fs::read(&path) {
-                Err(_) => ("missing", None),
-                Ok(bytes) => {
-                    let sum = id::hex(&Sha256::digest(&bytes));
-                    if sum == a.sha256 && bytes.len() as u64 == a.size {
-                        ("ok", None)
-                    } else {
-                        ("mismatch", Some(sum))
-                    }
+            let (status, found) = match crate::artifact::hash(top, &a.path, limit) {
+                Ok(now) if now.sha256 == a.sha256 && now.size == a.size => ("ok", None),
+                Ok(now) => ("mismatch", Some(now.sha256)),
+                Err(crate::artifact::FileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    ("missing", None)
                 }
+                Err(e) => ("unreadable", Some(e.to_string())),
             };
             out.push(ArtifactCheck { receipt: r.id.hex(), task: rc.task.hex(), path: a.path.clone(), status, found });
         }
     }
-    out
+    Ok(out)
 }
 
 /// Resolve a code revision (a full or abbreviated commit id, a branch, a tag,

@@ -33,6 +33,9 @@ pub enum Error {
     /// An identity request cannot be used.
     #[error(transparent)]
     Request(#[from] crate::identity::RequestError),
+    /// A file a command was given cannot be read.
+    #[error(transparent)]
+    Read(#[from] crate::artifact::FileError),
     /// A local key is missing or unreadable.
     #[error(transparent)]
     Key(#[from] KeyError),

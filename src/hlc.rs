@@ -11,8 +11,17 @@ use std::str::FromStr;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-/// How far into the future a record may be dated before it is refused (ten minutes).
-pub const MAX_SKEW_MS: i64 = 10 * 60 * 1000;
+/// How far ahead of a judge's clock (the server hook's, a syncing client's) a
+/// record may be dated: two seconds. A record from further ahead is refused, so
+/// no writer's clock is dragged far forward by someone else's, and a claim
+/// cannot be dated past a running lease by more than this (the shortest lease,
+/// [`crate::record::kinds::MIN_LEASE_SECS`], is five times longer).
+pub const MAX_SKEW_MS: i64 = 2_000;
+
+/// The largest counter a stamp may carry. A writer that would pass it moves to
+/// the next millisecond instead, so no counter saturates or wraps, and a
+/// record at the largest counter stalls nobody.
+pub const MAX_COUNTER: u32 = 65_535;
 
 /// A hybrid logical clock stamp: milliseconds since the Unix epoch, then a counter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -25,7 +34,7 @@ pub struct Hlc {
 
 /// A string that is not a canonical HLC stamp.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid timestamp {0:?}: expected the form 2026-01-31T12:00:00.000Z or 2026-01-31T12:00:00.000Z~3")]
+#[error("invalid timestamp {0:?}: expected the form 2026-01-31T12:00:00.000Z or 2026-01-31T12:00:00.000Z~3 (a counter of 1 to 65535)")]
 pub struct HlcParseError(pub String);
 
 impl Hlc {
@@ -39,8 +48,10 @@ impl Hlc {
     pub fn next(now: Hlc, seen: Hlc) -> Hlc {
         if now.ms > seen.ms {
             Hlc { ms: now.ms, counter: 0 }
+        } else if seen.counter >= MAX_COUNTER {
+            Hlc { ms: seen.ms.saturating_add(1), counter: 0 }
         } else {
-            Hlc { ms: seen.ms, counter: seen.counter.saturating_add(1) }
+            Hlc { ms: seen.ms, counter: seen.counter + 1 }
         }
     }
 
@@ -76,7 +87,7 @@ impl FromStr for Hlc {
         let (time, counter) = match s.split_once('~') {
             Some((t, c)) => {
                 let counter: u32 = c.parse().map_err(|_| err())?;
-                if counter == 0 {
+                if counter == 0 || counter > MAX_COUNTER {
                     return Err(err());
                 }
                 (t, counter)
@@ -161,5 +172,12 @@ mod tests {
         let seen = Hlc { ms: 100, counter: 4 };
         assert_eq!(Hlc::next(Hlc { ms: 50, counter: 0 }, seen), Hlc { ms: 100, counter: 5 });
         assert_eq!(Hlc::next(Hlc { ms: 200, counter: 0 }, seen), Hlc { ms: 200, counter: 0 });
+        // The largest counter moves the writer to the next millisecond: no
+        // stamp repeats, however far ahead the stamp seen is.
+        let top = Hlc { ms: 100, counter: MAX_COUNTER };
+        assert_eq!(Hlc::next(Hlc { ms: 50, counter: 0 }, top), Hlc { ms: 101, counter: 0 });
+        assert!("2026-11-25T10:33:25.123Z~65535".parse::<Hlc>().is_ok());
+        assert!("2026-11-25T10:33:25.123Z~65536".parse::<Hlc>().is_err());
+        assert!("2026-11-25T10:33:25.123Z~4294967295".parse::<Hlc>().is_err());
     }
 }

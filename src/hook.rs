@@ -90,6 +90,14 @@ fn make_executable(_: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Make `store`'s repository a git-crew server: the `pre-receive` hook, and
+/// git's own object checks on every push (`receive.fsckObjects`), which refuse
+/// malformed trees and commits before any hook runs. Returns the hooks' paths.
+pub fn install_server(store: &Store) -> Result<Vec<PathBuf>> {
+    store.set_config(&[("receive", None, "fsckObjects", "true")])?;
+    SERVER_HOOKS.iter().map(|n| install(&store.hooks_dir(), n)).collect()
+}
+
 /// The values of `Crew-Task:` trailers in a commit message.
 pub fn task_trailers(message: &str) -> Vec<String> {
     message
@@ -227,7 +235,7 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
             if !crate::live::is_live_ref(&u.name) {
                 return Err(Error::Invalid(format!("{}: live refs are refs/crew/live/<actor>/<session>", u.name)));
             }
-            crate::live::check_update(store, &state, &u.name, u.new)?;
+            crate::live::check_update(store, &state, &u.name, u.old, u.new)?;
         }
     }
     let mut reports = Vec::new();

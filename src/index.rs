@@ -22,7 +22,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs;
 use std::io::{Read, Seek, Write};
-use std::ops::Not;
 use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
@@ -37,7 +36,7 @@ use crate::record::{self, frame, FileError, Payload, Problem, Record, GENESIS_KI
 use crate::state::{State, Summary, Task};
 use crate::store::Store;
 
-const MAGIC: &[u8; 8] = b"crewidx4";
+const MAGIC: &[u8; 8] = b"crewidx5";
 
 /// Which tasks a command needs in its [`Snapshot`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,6 +63,9 @@ struct Core {
     gen: u64,
     tip: Vec<u8>,
     records_len: u64,
+    /// How many tasks each shard file holds (256 entries), so a shard file
+    /// that is missing or holds another number is known to be damaged.
+    counts: Vec<u32>,
     /// The state without its tasks.
     state: State,
 }
@@ -130,7 +132,15 @@ impl Index {
             self.read_core().filter(|c| c.tip == snap.tip.as_bytes()).and_then(|c| self.read_journal(c.records_len));
         let mut records = match journal {
             Some(r) => r,
-            None => build_from_tip(store, snap.tip)?.1,
+            None => {
+                // A damaged journal: rebuild the cache from the branch.
+                let (state, records) = build_from_tip(store, snap.tip)?;
+                let _lock = self.lock();
+                if current_tip(store)? == snap.tip {
+                    self.write_everything(snap.tip, &state, &records);
+                }
+                records
+            }
         };
         records.sort_by_key(Record::order_key);
         Ok((snap, records))
@@ -139,16 +149,23 @@ impl Index {
     /// The state at the branch tip without tasks, and every task's summary.
     pub fn summaries(&self, store: &Store) -> Result<(Snapshot, Vec<Summary>)> {
         let snap = self.load(store, &Need::Core)?;
-        let gen = self.read_core().filter(|c| c.tip == snap.tip.as_bytes()).map(|c| c.gen);
+        let core = self.read_core().filter(|c| c.tip == snap.tip.as_bytes());
         let mut out = Vec::new();
         for s in 0..=255u8 {
-            let cached = gen.and_then(|g| self.read_summaries(s, g));
+            let cached = core.as_ref().and_then(|c| self.read_summaries(s, c.gen, c.count(s)));
             match cached {
                 Some(tasks) => out.extend(tasks),
                 None => {
-                    // Damaged or raced: summarise the full shard instead.
+                    // Damaged or raced: summarise the full shard instead, and
+                    // write the summaries again if the shard is still current.
                     let full = self.load(store, &Need::Tasks(vec![Id([s; 32])]))?;
-                    out.extend(full.state.tasks.values().filter(|t| shard_of(&t.id) == s).map(Summary::from));
+                    let summaries: Vec<Summary> =
+                        full.state.tasks.values().filter(|t| shard_of(&t.id) == s).map(Summary::from).collect();
+                    if let Some(c) = self.read_core().filter(|c| c.tip == full.tip.as_bytes()) {
+                        let _lock = self.lock();
+                        write_sealed(&self.summary_path(s), &SummaryShard { gen: c.gen, tasks: summaries.clone() });
+                    }
+                    out.extend(summaries);
                 }
             }
         }
@@ -159,12 +176,12 @@ impl Index {
         self.dir.join("tasks").join(format!("{shard:02x}.sum"))
     }
 
-    fn read_summaries(&self, shard: u8, gen: u64) -> Option<Vec<Summary>> {
+    fn read_summaries(&self, shard: u8, gen: u64, count: u32) -> Option<Vec<Summary>> {
         let path = self.summary_path(shard);
         if !path.exists() {
-            return self.shard_path(shard).exists().not().then(Vec::new);
+            return (count == 0).then(Vec::new);
         }
-        read_sealed::<SummaryShard>(&path).filter(|s| s.gen <= gen).map(|s| s.tasks)
+        read_sealed::<SummaryShard>(&path).filter(|s| s.gen <= gen && s.tasks.len() == count as usize).map(|s| s.tasks)
     }
 
     /// What the cache holds, as it is, without looking at the branch: the tip it
@@ -178,14 +195,14 @@ impl Index {
 
     /// The core plus the shards `need` names, if they are consistent with it.
     fn assemble(&self, tip: ObjectId, core: Core, need: &Need) -> Option<Snapshot> {
-        let mut state = core.state;
+        let Core { gen, counts, mut state, .. } = core;
         let shards: Vec<u8> = match need {
             Need::Core => Vec::new(),
             Need::Tasks(ids) => ids.iter().map(shard_of).collect::<BTreeSet<_>>().into_iter().collect(),
             Need::All => (0..=255).collect(),
         };
         for s in shards {
-            for task in self.read_shard(s, core.gen)? {
+            for task in self.read_shard(s, gen, shard_count(&counts, s))? {
                 state.tasks.insert(task.id, task);
             }
         }
@@ -253,9 +270,9 @@ impl Index {
             };
         let gen = core.gen + 1;
         let records_len = self.append_journal(core.records_len, &fresh);
-        let state = if in_order {
+        let (state, counts) = if in_order {
             let touched: BTreeSet<u8> = fresh.iter().filter_map(|r| r.task()).map(|t| shard_of(&t)).collect();
-            let mut state = core.state;
+            let Core { gen: old_gen, mut counts, mut state, .. } = core;
             // The fold checks links (parents, dependencies, cycles) against other
             // tasks: load those shards too. A cycle check may walk any task.
             let edits_links = fresh
@@ -268,22 +285,24 @@ impl Index {
                 touched.iter().copied().chain(linked).collect()
             };
             for &s in &load {
-                for task in self.read_shard(s, core.gen).unwrap_or_default() {
+                let Some(tasks) = self.read_shard(s, old_gen, shard_count(&counts, s)) else { return Ok(None) };
+                for task in tasks {
                     state.tasks.insert(task.id, task);
                 }
             }
             for r in &fresh {
                 let _ = state.apply(r);
             }
-            self.write_shards(gen, &state, Some(&touched));
-            state
+            self.write_shards(gen, &state, Some(&touched), &mut counts);
+            (state, counts)
         } else {
             let Some(all) = self.read_journal(records_len) else { return Ok(None) };
             let state = State::fold(ws, &all);
-            self.write_shards(gen, &state, None);
-            state
+            let mut counts = vec![0; 256];
+            self.write_shards(gen, &state, None, &mut counts);
+            (state, counts)
         };
-        let core = Core { gen, tip: tip.as_bytes().to_vec(), records_len, state: without_tasks(&state) };
+        let core = Core { gen, tip: tip.as_bytes().to_vec(), records_len, counts, state: without_tasks(&state) };
         self.write_core(&core);
         Ok(Some(core))
     }
@@ -305,17 +324,19 @@ impl Index {
     }
 
     /// The tasks of one shard, if the shard file is consistent with a core of
-    /// generation `gen` (a missing file is an empty shard).
-    fn read_shard(&self, shard: u8, gen: u64) -> Option<Vec<Task>> {
+    /// generation `gen` that says it holds `count` tasks (a missing file is an
+    /// empty shard, and only that).
+    fn read_shard(&self, shard: u8, gen: u64, count: u32) -> Option<Vec<Task>> {
         let path = self.shard_path(shard);
         if !path.exists() {
-            return Some(Vec::new());
+            return (count == 0).then(Vec::new);
         }
-        read_sealed::<Shard>(&path).filter(|s| s.gen <= gen).map(|s| s.tasks)
+        read_sealed::<Shard>(&path).filter(|s| s.gen <= gen && s.tasks.len() == count as usize).map(|s| s.tasks)
     }
 
-    /// Write the shards in `only` (or all) from `state`'s tasks.
-    fn write_shards(&self, gen: u64, state: &State, only: Option<&BTreeSet<u8>>) {
+    /// Write the shards in `only` (or all) from `state`'s tasks, noting how
+    /// many tasks each holds in `counts`.
+    fn write_shards(&self, gen: u64, state: &State, only: Option<&BTreeSet<u8>>, counts: &mut [u32]) {
         let mut by_shard: BTreeMap<u8, Vec<Task>> = BTreeMap::new();
         for task in state.tasks.values() {
             by_shard.entry(shard_of(&task.id)).or_default().push(task.clone());
@@ -326,6 +347,7 @@ impl Index {
         };
         for s in shards {
             let tasks = by_shard.remove(&s).unwrap_or_default();
+            counts[usize::from(s)] = tasks.len() as u32;
             let summaries = SummaryShard { gen, tasks: tasks.iter().map(Summary::from).collect() };
             write_sealed(&self.shard_path(s), &Shard { gen, tasks });
             // A summary that could not be written must not survive stale: without
@@ -344,8 +366,9 @@ impl Index {
         let _ = fs::remove_file(self.journal_path());
         let gen = self.read_core().map(|c| c.gen + 1).unwrap_or(1);
         let records_len = self.append_journal(0, records);
-        self.write_shards(gen, state, None);
-        self.write_core(&Core { gen, tip: tip.as_bytes().to_vec(), records_len, state: without_tasks(state) });
+        let mut counts = vec![0; 256];
+        self.write_shards(gen, state, None, &mut counts);
+        self.write_core(&Core { gen, tip: tip.as_bytes().to_vec(), records_len, counts, state: without_tasks(state) });
     }
 
     /// Every record in the journal, de-duplicated; `None` if it is damaged.
@@ -398,6 +421,18 @@ impl Index {
         file.lock().ok()?;
         Some(file)
     }
+}
+
+impl Core {
+    /// How many tasks shard `s` holds (a core without counts is damaged:
+    /// every shard then reads as inconsistent).
+    fn count(&self, s: u8) -> u32 {
+        shard_count(&self.counts, s)
+    }
+}
+
+fn shard_count(counts: &[u32], s: u8) -> u32 {
+    counts.get(usize::from(s)).copied().unwrap_or(u32::MAX)
 }
 
 fn current_tip(store: &Store) -> Result<ObjectId> {

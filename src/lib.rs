@@ -17,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod artifact;
 pub mod board;
 pub mod error;
 pub mod hlc;
@@ -28,6 +29,7 @@ pub mod index;
 pub mod layout;
 pub mod live;
 pub mod merge;
+pub mod object;
 pub mod record;
 pub mod sign;
 pub mod state;

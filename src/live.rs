@@ -183,21 +183,36 @@ pub fn read_beat(store: &Store, state: &State, refname: &str, oid: ObjectId) -> 
 
 /// The server's check of an update of a live ref: a new value that is a valid
 /// beat of the actor and session the ref names, signed with that actor's
-/// current key, not dated in the future. Deleting is refused: a session ends
-/// with a signed beat that says so.
-pub fn check_update(store: &Store, state: &State, refname: &str, new: Option<ObjectId>) -> Result<()> {
+/// current key, not dated in the future, and later than the beat it replaces
+/// (a live ref only moves forward in time, so an old beat cannot be replayed
+/// over a newer one). Deleting is refused: a session ends with a signed beat
+/// that says so.
+pub fn check_update(
+    store: &Store,
+    state: &State,
+    refname: &str,
+    old: Option<ObjectId>,
+    new: Option<ObjectId>,
+) -> Result<()> {
     let Some(new) = new else {
         return Err(Error::Conflict(format!(
             "refusing to delete {refname}: a session ends with a signed `ended` beat, not a deletion"
         )));
     };
     let r = read_beat(store, state, refname, new)?;
-    if r.at.ms > Hlc::now().ms + MAX_SKEW_MS {
+    if r.at.too_far_ahead_of(Hlc::now()) {
         return Err(Error::Invalid(format!(
-            "{refname}: beat dated {}, more than {} minutes in the future",
-            r.at,
-            MAX_SKEW_MS / 60_000
+            "{refname}: beat dated {}, more than {} ms ahead of the server's clock",
+            r.at, MAX_SKEW_MS
         )));
+    }
+    if let Some(previous) = old.and_then(|old| read_beat(store, state, refname, old).ok()) {
+        if r.at <= previous.at {
+            return Err(Error::Conflict(format!(
+                "{refname}: beat dated {} is not later than the beat it would replace ({}): live refs only move forward",
+                r.at, previous.at
+            )));
+        }
     }
     Ok(())
 }

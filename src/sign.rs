@@ -255,6 +255,23 @@ pub enum KeyError {
     /// No home directory to default `$CREW_HOME` to.
     #[error("cannot find a place for keys: set CREW_HOME (or HOME)")]
     NoHome,
+    /// The key store would be inside a git work tree, where a key could be
+    /// committed by accident.
+    #[error("the key store {path} is inside the git work tree {work_tree}: a private key there could be committed; set CREW_HOME to a directory outside every repository")]
+    InsideWorkTree {
+        /// The key store.
+        path: PathBuf,
+        /// The work tree that holds it.
+        work_tree: PathBuf,
+    },
+    /// A private key file that others may read.
+    #[error("the private key {path} is readable by others (mode {mode:o}): run `chmod 600 {path}` (as ssh does, git-crew refuses to use it)")]
+    Exposed {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The random source failed.
     #[error("cannot generate a key: {0}")]
     Random(String),
@@ -273,13 +290,18 @@ impl KeyStore {
     }
 
     /// The key store named by `$CREW_HOME`, else `$XDG_CONFIG_HOME/git-crew`, else
-    /// `$HOME/.config/git-crew`.
+    /// `$HOME/.config/git-crew`, as an absolute path. Refused inside a git work
+    /// tree: a key there is one `git add -A` away from a repository.
     pub fn from_env() -> Result<KeyStore, KeyError> {
         let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
         let root = var("CREW_HOME")
             .or_else(|| var("XDG_CONFIG_HOME").map(|p| p.join("git-crew")))
             .or_else(|| var("HOME").map(|p| p.join(".config").join("git-crew")))
             .ok_or(KeyError::NoHome)?;
+        let root = std::path::absolute(&root).map_err(|source| KeyError::Io { path: root.clone(), source })?;
+        if let Some(work_tree) = enclosing_work_tree(&root) {
+            return Err(KeyError::InsideWorkTree { path: root, work_tree });
+        }
         Ok(KeyStore::at(root))
     }
 
@@ -372,7 +394,13 @@ impl KeyStore {
     }
 }
 
+/// The nearest directory at or above `path` that holds a `.git` (a work tree).
+fn enclosing_work_tree(path: &Path) -> Option<PathBuf> {
+    path.ancestors().find(|dir| dir.join(".git").exists()).map(Path::to_owned)
+}
+
 fn read_key_file(path: &Path) -> Result<Keypair, KeyError> {
+    check_private(path)?;
     let text = fs::read_to_string(path).map_err(|source| KeyError::Io { path: path.to_owned(), source })?;
     let seed = text
         .trim_end()
@@ -395,6 +423,23 @@ fn write_key_file(path: &Path, key: &Keypair) -> Result<(), KeyError> {
     writeln!(file, "ed25519-seed {}", hex(&key.0.to_bytes())).map_err(io)?;
     file.sync_all().map_err(io)?;
     fs::rename(&tmp, path).map_err(io)
+}
+
+/// Refuse a key file that group or others may read or write.
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), KeyError> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs::metadata(path).map_err(|source| KeyError::Io { path: path.to_owned(), source })?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Exposed { path: path.to_owned(), mode });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_: &Path) -> Result<(), KeyError> {
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -447,5 +492,20 @@ mod tests {
         assert!(matches!(store.save(&Id::ZERO, "alice", &k), Err(KeyError::Exists { .. })));
         assert!(matches!(store.load(&Id::ZERO, "bob"), Err(KeyError::Missing { .. })));
         assert_eq!(store.local_actors(&Id::ZERO), vec!["alice".to_owned()]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_others_can_read_is_refused_with_the_chmod_to_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::at(dir.path());
+        let path = store.save(&Id::ZERO, "alice", &Keypair::from_seed([9; 32])).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        let err = store.load(&Id::ZERO, "alice").unwrap_err();
+        assert!(matches!(err, KeyError::Exposed { mode: 0o640, .. }), "{err}");
+        assert!(err.to_string().contains(&format!("chmod 600 {}", path.display())), "{err}");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(store.load(&Id::ZERO, "alice").is_ok());
     }
 }

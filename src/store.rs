@@ -8,12 +8,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use gix::bstr::{BString, ByteSlice};
-use gix::object::tree::{EntryKind, EntryMode};
-use gix::objs::tree::Entry as TreeEntry;
+use gix::bstr::ByteSlice;
 use gix::refs::transaction::PreviousValue;
 use gix::refs::Target;
 use gix::ObjectId;
+
+use crate::object::{self, Entry as TreeEntry, Malformed, Mode};
 
 /// Errors of the git store.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,9 @@ pub enum StoreError {
     /// Another writer moved the branch first.
     #[error("branch {0} moved while writing")]
     Raced(String),
+    /// A tree or commit on the branch is not in the one form it may take.
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
     /// A git operation failed.
     #[error("git: {what}: {message}")]
     Git {
@@ -54,7 +57,7 @@ pub struct FileEntry {
     /// Slash-separated path from the branch root.
     pub path: String,
     /// Git file mode.
-    pub mode: EntryMode,
+    pub mode: Mode,
     /// Blob (or link/commit) id.
     pub oid: ObjectId,
 }
@@ -62,7 +65,7 @@ pub struct FileEntry {
 impl FileEntry {
     /// Whether this is a plain, non-executable file.
     pub fn is_plain_file(&self) -> bool {
-        self.mode.kind() == EntryKind::Blob
+        self.mode == Mode::File
     }
 }
 
@@ -178,19 +181,25 @@ impl Store {
 
     /// A commit's parents and tree.
     pub fn commit(&self, id: ObjectId) -> Result<CommitInfo> {
-        let commit = self.repo.find_commit(id).map_err(git(format!("reading commit {id}")))?;
-        let tree = commit.tree_id().map_err(git(format!("reading tree of {id}")))?.detach();
-        let parents = commit.parent_ids().map(|p| p.detach()).collect();
-        Ok(CommitInfo { id, parents, tree })
+        let c = self.raw_commit(id)?;
+        Ok(CommitInfo { id, parents: c.parents, tree: c.tree })
     }
 
-    /// The author name and message summary of a commit.
-    pub fn commit_summary(&self, id: ObjectId) -> Result<(String, String)> {
-        let commit = self.repo.find_commit(id).map_err(git(format!("reading commit {id}")))?;
-        let author = commit.author().map(|a| a.name.to_string()).unwrap_or_default();
-        let summary =
-            commit.message_raw_sloppy().lines().next().map(|l| l.to_str_lossy().into_owned()).unwrap_or_default();
-        Ok((author, summary))
+    /// A commit of the branch, parsed strictly: every header and the message.
+    pub fn raw_commit(&self, id: ObjectId) -> Result<object::Commit> {
+        let data = self.object_data(id, gix::object::Kind::Commit)?;
+        Ok(object::parse_commit(id, &data)?)
+    }
+
+    fn object_data(&self, id: ObjectId, kind: gix::object::Kind) -> Result<Vec<u8>> {
+        let found = self.repo.find_object(id).map_err(git(format!("reading {kind} {id}")))?;
+        if found.kind != kind {
+            return Err(StoreError::Git {
+                what: format!("reading {kind} {id}"),
+                message: format!("it is a {}", found.kind),
+            });
+        }
+        Ok(found.detach().data)
     }
 
     /// The commits reachable from `new` but not from `old`, parents before
@@ -283,11 +292,8 @@ impl Store {
 
     /// Every commit id reachable from `tip`, itself included.
     fn commit_with_time(&self, id: ObjectId) -> Result<(CommitInfo, i64)> {
-        let commit = self.repo.find_commit(id).map_err(git(format!("reading commit {id}")))?;
-        let tree = commit.tree_id().map_err(git(format!("reading tree of {id}")))?.detach();
-        let parents = commit.parent_ids().map(|p| p.detach()).collect();
-        let time = commit.time().map(|t| t.seconds).unwrap_or(0);
-        Ok((CommitInfo { id, parents, tree }, time))
+        let c = self.raw_commit(id)?;
+        Ok((CommitInfo { id, parents: c.parents, tree: c.tree }, c.committer.seconds))
     }
 
     /// The commit `HEAD` points to, and its message.
@@ -385,12 +391,12 @@ impl Store {
         let mut parts = path.split('/').peekable();
         while let Some(part) = parts.next() {
             let entries = self.tree_entries(current)?;
-            let Some(entry) = entries.into_iter().find(|e| e.filename == part.as_bytes()) else {
+            let Some(entry) = entries.into_iter().find(|e| e.name == part) else {
                 return Ok(None);
             };
-            match (parts.peek().is_some(), entry.mode.is_tree()) {
-                (true, true) => current = entry.oid,
-                (false, false) if entry.mode.is_blob() => return self.blob(entry.oid).map(Some),
+            match (parts.peek().is_some(), entry.mode) {
+                (true, Mode::Tree) => current = entry.oid,
+                (false, Mode::File) => return self.blob(entry.oid).map(Some),
                 _ => return Ok(None),
             }
         }
@@ -402,22 +408,18 @@ impl Store {
         let mut current = tree;
         for part in dir.split('/').filter(|p| !p.is_empty()) {
             let entries = self.tree_entries(current)?;
-            match entries.into_iter().find(|e| e.filename == part.as_bytes() && e.mode.is_tree()) {
+            match entries.into_iter().find(|e| e.name == part && e.mode == Mode::Tree) {
                 Some(e) => current = e.oid,
                 None => return Ok(Vec::new()),
             }
         }
-        Ok(self.tree_entries(current)?.into_iter().map(|e| e.filename.to_string()).collect())
+        Ok(self.tree_entries(current)?.into_iter().map(|e| e.name).collect())
     }
 
-    fn tree_entries(&self, tree: ObjectId) -> Result<Vec<TreeEntry>> {
-        let t = self.repo.find_tree(tree).map_err(git(format!("reading tree {tree}")))?;
-        let decoded = t.decode().map_err(git(format!("decoding tree {tree}")))?;
-        Ok(decoded
-            .entries
-            .iter()
-            .map(|e| TreeEntry { mode: e.mode, filename: e.filename.to_owned(), oid: e.oid.to_owned() })
-            .collect())
+    /// The entries of a tree, parsed strictly (see [`crate::object`]).
+    pub fn tree_entries(&self, tree: ObjectId) -> Result<Vec<TreeEntry>> {
+        let data = self.object_data(tree, gix::object::Kind::Tree)?;
+        Ok(object::parse_tree(tree, &data)?)
     }
 
     /// Every non-tree entry of `tree`, recursively, with full paths.
@@ -429,8 +431,8 @@ impl Store {
 
     fn collect_files(&self, tree: ObjectId, prefix: &str, out: &mut Vec<FileEntry>) -> Result<()> {
         for e in self.tree_entries(tree)? {
-            let path = join(prefix, e.filename.as_ref());
-            if e.mode.is_tree() {
+            let path = join(prefix, &e.name);
+            if e.mode == Mode::Tree {
                 self.collect_files(e.oid, &path, out)?;
             } else {
                 out.push(FileEntry { path, mode: e.mode, oid: e.oid });
@@ -457,14 +459,14 @@ impl Store {
         if old == new {
             return Ok(());
         }
-        let load = |t: Option<ObjectId>| -> Result<BTreeMap<BString, TreeEntry>> {
+        let load = |t: Option<ObjectId>| -> Result<BTreeMap<String, TreeEntry>> {
             Ok(match t {
-                Some(t) => self.tree_entries(t)?.into_iter().map(|e| (e.filename.clone(), e)).collect(),
+                Some(t) => self.tree_entries(t)?.into_iter().map(|e| (e.name.clone(), e)).collect(),
                 None => BTreeMap::new(),
             })
         };
         let (old_entries, new_entries) = (load(old)?, load(new)?);
-        let names: std::collections::BTreeSet<&BString> = old_entries.keys().chain(new_entries.keys()).collect();
+        let names: std::collections::BTreeSet<&String> = old_entries.keys().chain(new_entries.keys()).collect();
         for name in names {
             let (o, n) = (old_entries.get(name), new_entries.get(name));
             if let (Some(o), Some(n)) = (o, n) {
@@ -472,10 +474,10 @@ impl Store {
                     continue;
                 }
             }
-            let path = join(prefix, name.as_ref());
-            let subtree = |e: Option<&TreeEntry>| e.filter(|e| e.mode.is_tree()).map(|e| e.oid);
+            let path = join(prefix, name);
+            let subtree = |e: Option<&TreeEntry>| e.filter(|e| e.mode == Mode::Tree).map(|e| e.oid);
             let file = |e: Option<&TreeEntry>| {
-                e.filter(|e| !e.mode.is_tree()).map(|e| FileEntry { path: path.clone(), mode: e.mode, oid: e.oid })
+                e.filter(|e| e.mode != Mode::Tree).map(|e| FileEntry { path: path.clone(), mode: e.mode, oid: e.oid })
             };
             if subtree(o).is_some() || subtree(n).is_some() {
                 self.diff_into(subtree(o), subtree(n), &path, out)?;
@@ -501,7 +503,8 @@ impl Store {
         let edits: Vec<(&str, &[u8])> = edits.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
         let tree = self.edit_tree(base_tree, &edits)?;
         let now = gix::date::Time { seconds: chrono::Utc::now().timestamp(), offset: 0 };
-        let sig = gix::actor::Signature { name: author.into(), email: format!("{author}@crew").into(), time: now };
+        let (name, email) = crate::record::ident(author);
+        let sig = gix::actor::Signature { name: name.into(), email: email.into(), time: now };
         let commit = gix::objs::Commit {
             tree,
             parents: parents.iter().copied().collect(),
@@ -525,17 +528,16 @@ impl Store {
                 Some((dir, rest)) => subdirs.entry(dir).or_default().push((rest, bytes)),
                 None => {
                     let oid = self.repo.write_blob(bytes).map_err(git(format!("writing blob for {path}")))?.detach();
-                    upsert(&mut entries, path, EntryKind::Blob.into(), oid);
+                    upsert(&mut entries, path, Mode::File, oid);
                 }
             }
         }
         for (dir, sub) in subdirs {
-            let existing = entries.iter().find(|e| e.filename == dir.as_bytes() && e.mode.is_tree()).map(|e| e.oid);
+            let existing = entries.iter().find(|e| e.name == dir && e.mode == Mode::Tree).map(|e| e.oid);
             let oid = self.edit_tree(existing, &sub)?;
-            upsert(&mut entries, dir, EntryKind::Tree.into(), oid);
+            upsert(&mut entries, dir, Mode::Tree, oid);
         }
-        entries.sort();
-        let tree = gix::objs::Tree { entries };
+        let tree = Raw(gix::object::Kind::Tree, object::write_tree(&entries));
         Ok(self.repo.write_object(&tree).map_err(git("writing tree"))?.detach())
     }
 
@@ -602,20 +604,37 @@ impl Store {
     }
 }
 
-fn upsert(entries: &mut Vec<TreeEntry>, name: &str, mode: EntryMode, oid: ObjectId) {
-    match entries.iter_mut().find(|e| e.filename == name.as_bytes()) {
+/// An object already serialised (our trees are written by [`object::write_tree`],
+/// the same rules the strict reader checks).
+struct Raw(gix::object::Kind, Vec<u8>);
+
+impl gix::objs::WriteTo for Raw {
+    fn write_to(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        out.write_all(&self.1)
+    }
+
+    fn kind(&self) -> gix::object::Kind {
+        self.0
+    }
+
+    fn size(&self) -> u64 {
+        self.1.len() as u64
+    }
+}
+
+fn upsert(entries: &mut Vec<TreeEntry>, name: &str, mode: Mode, oid: ObjectId) {
+    match entries.iter_mut().find(|e| e.name == name) {
         Some(e) => {
             e.mode = mode;
             e.oid = oid;
         }
-        None => entries.push(TreeEntry { mode, filename: name.into(), oid }),
+        None => entries.push(TreeEntry { mode, name: name.to_owned(), oid }),
     }
 }
 
-fn join(prefix: &str, name: &gix::bstr::BStr) -> String {
-    let name = name.to_str_lossy();
+fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
-        name.into_owned()
+        name.to_owned()
     } else {
         format!("{prefix}/{name}")
     }

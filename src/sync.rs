@@ -263,8 +263,7 @@ fn integrate(
             };
             edits.push((change.path, merge::union(&mine, &store.blob(new.oid)?, &ws_id)?));
         }
-        let message = format!("sync: merge {} records from {}\n", report.records, out.remote);
-        store.write_commit(&[ours, theirs], Some(ours_tree), &edits, actor, &message)?
+        store.write_commit(&[ours, theirs], Some(ours_tree), &edits, actor, crate::record::MERGE_MESSAGE)?
     };
     match store.set_tip(Some(ours), target, "git-crew: sync") {
         Ok(()) => {

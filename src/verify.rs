@@ -20,10 +20,10 @@ use crate::hlc::{Hlc, MAX_SKEW_MS};
 use crate::id::Id;
 use crate::index;
 use crate::layout::{self, Place};
-use crate::record::{self, frame, Problem, Record};
+use crate::record::{self, commit_message, frame, ident, Problem, Record, MERGE_MESSAGE};
 use crate::sign::{PublicKey, Signature};
 use crate::state::State;
-use crate::store::{Change, CommitInfo, Store};
+use crate::store::{Change, CommitInfo, Store, StoreError};
 
 /// One thing wrong with the branch, located as precisely as possible.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -85,7 +85,25 @@ pub struct Report {
 /// instead of stopping at the first. Failures are an [`Error::Verify`].
 pub fn verify(store: &Store, all: bool) -> Result<Report> {
     let tip = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
-    verify_commits(store, tip, store.history(tip)?, &Base::default(), all)
+    verify_commits(store, tip, store.history(tip).map_err(malformed)?, &Base::default(), all)
+}
+
+/// A malformed object met while walking the history is a verification
+/// failure (exit 4), not a git error.
+fn malformed(e: StoreError) -> Error {
+    match e {
+        StoreError::Malformed(m) => {
+            let failure = Failure {
+                commit: Some(m.id.to_string()),
+                path: None,
+                record: None,
+                offset: None,
+                reason: m.to_string(),
+            };
+            Error::Verify(VerifyError { failures: vec![failure] })
+        }
+        e => e.into(),
+    }
 }
 
 /// What is already trusted when verifying only the new part of a history: the
@@ -109,8 +127,8 @@ pub struct Base {
 /// the new part, not the history.
 pub fn verify_new(store: &Store, old: Option<ObjectId>, new: ObjectId, base: &Base, all: bool) -> Result<Report> {
     let commits = match old {
-        Some(old) => store.new_commits(old, new)?.0,
-        None => store.history(new)?,
+        Some(old) => store.new_commits(old, new).map_err(malformed)?.0,
+        None => store.history(new).map_err(malformed)?,
     };
     verify_commits(store, new, commits, base, all)
 }
@@ -138,22 +156,49 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
     let mut walker =
         Walker { store, ws, placed: HashMap::new(), frames: HashMap::new(), queue: Vec::new(), copies: Vec::new() };
     let mut failures: Vec<(usize, Failure)> = Vec::new();
+    // Per commit: the records it adds, i.e. those in none of its parents.
+    let mut added: Vec<Vec<Id>> = Vec::with_capacity(commits.len());
     'history: for (n, c) in commits.iter().enumerate() {
+        let site =
+            |reason: String| Failure { commit: Some(c.id.to_string()), path: None, record: None, offset: None, reason };
         let parents: Vec<Option<ObjectId>> = if c.parents.is_empty() {
+            if base.workspace.is_some() || n > 0 {
+                failures
+                    .push((n, site("a second root commit: the branch has exactly one, the one `init` wrote".into())));
+                break 'history;
+            }
             vec![None]
         } else {
             c.parents.iter().map(|p| store.commit(*p).map(|pc| Some(pc.tree))).collect::<Result<_, _>>()?
         };
+        let mut new_per_parent: Vec<HashSet<Id>> = Vec::with_capacity(parents.len());
         for parent_tree in parents {
-            for change in store.diff(parent_tree, c.tree)? {
-                if let Err(f) = walker.scan(n, c.id, &change) {
-                    failures.push((n, f));
-                    if !all {
-                        break 'history;
+            let mut new_here = HashSet::new();
+            let changes = match store.diff(parent_tree, c.tree) {
+                Ok(changes) => changes,
+                Err(StoreError::Malformed(m)) => {
+                    failures.push((n, site(m.to_string())));
+                    break 'history;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for change in changes {
+                match walker.scan(n, c.id, &change) {
+                    Ok(ids) => new_here.extend(ids),
+                    Err(f) => {
+                        failures.push((n, f));
+                        if !all {
+                            break 'history;
+                        }
                     }
                 }
             }
+            new_per_parent.push(new_here);
         }
+        let mut sets = new_per_parent.into_iter();
+        let first = sets.next().unwrap_or_default();
+        let rest: Vec<HashSet<Id>> = sets.collect();
+        added.push(first.into_iter().filter(|id| rest.iter().all(|s| s.contains(id))).collect());
     }
     let fresh = walker.verify_queued(&mut failures);
     if all || failures.is_empty() {
@@ -197,9 +242,25 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
     }
     if let Some(horizon) = base.horizon {
         for (record, (n, site)) in fresh.values().filter(|(r, _)| r.at > horizon) {
-            let reason =
-                format!("record dated {}, more than {} minutes in the future", record.at, MAX_SKEW_MS / 60_000);
+            let reason = format!("record dated {}, more than {MAX_SKEW_MS} ms ahead of this clock", record.at);
             failures.push((*n, site.fail(None, Some(record.id), reason)));
+        }
+    }
+    // The commit is as trustworthy as its records; checked for commits with
+    // no other failure, so each failure names one cause.
+    let blamed: HashSet<usize> = failures.iter().map(|(n, _)| *n).collect();
+    let horizon = failures.iter().map(|(n, _)| *n).min().unwrap_or(usize::MAX);
+    let trusted_by_id: HashMap<Id, &Record> = base.records.iter().map(|r| (r.id, r)).collect();
+    for (n, (c, ids)) in commits.iter().zip(&added).enumerate() {
+        if blamed.contains(&n) || (n > horizon && !all) {
+            continue;
+        }
+        let records: Option<Vec<&Record>> =
+            ids.iter().map(|id| fresh.get(id).map(|(r, _)| r).or_else(|| trusted_by_id.get(id).copied())).collect();
+        let Some(records) = records else { continue };
+        if let Err(reason) = check_commit(store, c, &records) {
+            failures
+                .push((n, Failure { commit: Some(c.id.to_string()), path: None, record: None, offset: None, reason }));
         }
     }
     failures.sort_by_key(|(n, _)| *n);
@@ -220,6 +281,54 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
     } else {
         Err(Error::Verify(VerifyError { failures: failures.into_iter().map(|(_, f)| f).collect() }))
     }
+}
+
+/// The commit is as trustworthy as its records: a commit that adds records
+/// adds at least one, all by one actor, is authored and committed by that
+/// actor (`name <name@crew>`) and carries the message derived from them; a
+/// merge adds no record that neither parent has and carries the fixed merge
+/// message. Dates are not checked.
+fn check_commit(store: &Store, c: &CommitInfo, added: &[&Record]) -> Result<(), String> {
+    let raw = store.raw_commit(c.id).map_err(|e| e.to_string())?;
+    let shown = |i: &crate::object::Ident| format!("{} <{}>", i.name, i.email);
+    if c.parents.len() > 1 {
+        if !added.is_empty() {
+            return Err(format!("a merge commit adds {} record(s) that neither parent has", added.len()));
+        }
+        if raw.message != MERGE_MESSAGE {
+            return Err(format!("a merge commit carries the message {MERGE_MESSAGE:?}, not {:?}", raw.message));
+        }
+        for who in [&raw.author, &raw.committer] {
+            let (name, email) = ident(&who.name);
+            if who.email != email || crate::record::validate_name(&name).is_err() {
+                return Err(format!("a merge commit is made by an actor (`name <name@crew>`), not {}", shown(who)));
+            }
+        }
+        return Ok(());
+    }
+    let Some(first) = added.first() else {
+        return Err("the commit adds no record: every commit on the branch carries records".into());
+    };
+    if let Some(other) = added.iter().find(|r| r.author != first.author) {
+        return Err(format!(
+            "the commit holds records of {} and {}: a commit holds one actor's records",
+            first.author, other.author
+        ));
+    }
+    let (name, email) = ident(&first.author);
+    for (role, who) in [("author", &raw.author), ("committer", &raw.committer)] {
+        if who.name != name || who.email != email {
+            return Err(format!("commit {role} {} is not {name} <{email}>, the author of its records", shown(who)));
+        }
+    }
+    let expected = commit_message(added.iter().copied());
+    if raw.message != expected {
+        return Err(format!(
+            "the commit message {:?} is not the one derived from its records, {expected:?}",
+            raw.message
+        ));
+    }
+    Ok(())
 }
 
 /// Ids of the records that `commits` add to log files (relative to their
@@ -319,7 +428,9 @@ struct Walker<'a> {
 
 impl Walker<'_> {
     /// Pass one: the structural checks of one changed path in commit number `n`.
-    fn scan(&mut self, n: usize, commit: ObjectId, change: &Change) -> Result<(), Failure> {
+    /// Returns the ids of the records the new version of the file holds that
+    /// the old one does not.
+    fn scan(&mut self, n: usize, commit: ObjectId, change: &Change) -> Result<Vec<Id>, Failure> {
         let site = Site { commit, path: change.path.clone() };
         let Some(place) = layout::classify(&change.path) else {
             return Err(site.fail(None, None, "file outside the workspace layout".into()));
@@ -328,9 +439,9 @@ impl Walker<'_> {
             return Err(site.fail(None, None, "file deleted: log files are append-only".into()));
         };
         if !new.is_plain_file() {
-            let mode = new.mode.value();
+            let mode = new.mode.octal();
             let reason =
-                format!("mode {mode:o} not allowed: only plain files (no symlinks, submodules or executable bits)");
+                format!("mode {mode} not allowed: only plain files (no symlinks, submodules or executable bits)");
             return Err(site.fail(None, None, reason));
         }
         let git_err = |e: crate::store::StoreError| site.fail(None, None, e.to_string());
@@ -339,7 +450,7 @@ impl Walker<'_> {
             if new_bytes != layout::ATTRIBUTES_CONTENT {
                 return Err(site.fail(None, None, "`.gitattributes` differs from the fixed content".into()));
             }
-            return Ok(());
+            return Ok(Vec::new());
         }
         let located = |(off, p): (usize, Problem)| site.fail(Some(off), None, p.to_string());
         let old = match change.old.as_ref().filter(|o| o.is_plain_file()) {
@@ -362,7 +473,9 @@ impl Walker<'_> {
             return Err(site.fail(Some(0), Some(new_frames[0].0), reason.into()));
         }
         let before: HashSet<&Fingerprint> = old.iter().collect();
+        let mut new_ids = Vec::new();
         for (fp, span) in new_frames.iter().zip(spans).filter(|(f, _)| !before.contains(f)) {
+            new_ids.push(fp.0);
             let (resigned, known) = match self.placed.get(&fp.0) {
                 None => (false, false),
                 Some(first) => (first != fp, first == fp),
@@ -376,7 +489,7 @@ impl Walker<'_> {
             }
             self.queue.push(Queued { n, site: site.clone(), bytes: new_bytes[span].to_vec(), resigned });
         }
-        Ok(())
+        Ok(new_ids)
     }
 
     /// Pass two: verify the queued records in batches, check every record is in

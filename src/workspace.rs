@@ -195,7 +195,7 @@ impl Workspace {
             (layout::MANIFEST.to_owned(), bytes),
             (layout::ATTRIBUTES.to_owned(), layout::ATTRIBUTES_CONTENT.to_vec()),
         ];
-        let commit = self.store.write_commit(&[], None, &edits, admin, &record.commit_line())?;
+        let commit = self.store.write_commit(&[], None, &edits, admin, &record::commit_message([&record]))?;
         match self.store.set_tip(None, commit, "git-crew: init") {
             Ok(()) => {}
             Err(StoreError::Raced(_)) => {
@@ -336,7 +336,7 @@ impl Workspace {
             };
             files.insert(path, merge::insert(&base, bytes, &snap.state.workspace)?);
         }
-        let message = commit_message(records.iter().map(|(r, _)| r));
+        let message = record::commit_message(records.iter().map(|(r, _)| r));
         let edits: Vec<(String, Vec<u8>)> = files.into_iter().collect();
         let commit = self.store.write_commit(&[snap.tip], Some(tree), &edits, actor, &message)?;
         let records = records.into_iter().map(|(r, _)| r).collect();
@@ -469,16 +469,6 @@ pub fn workspace_for_merge(dir: &Path, path: &str, sides: [&[u8]; 3]) -> Result<
 
 fn invalid(p: record::Problem) -> Error {
     Error::Invalid(p.to_string())
-}
-
-/// A commit message: the first record's line as the summary, then every record.
-pub fn commit_message<'a>(records: impl Iterator<Item = &'a Record>) -> String {
-    let lines: Vec<String> = records.map(Record::commit_line).collect();
-    match lines.as_slice() {
-        [] => String::from("git-crew: no records\n"),
-        [one] => format!("{one}\n"),
-        [first, ..] => format!("{first} (+{} more)\n\n{}\n", lines.len() - 1, lines.join("\n")),
-    }
 }
 
 /// Fault injection for crash-safety tests: with `GIT_CREW_CRASH_AT=<point>` in the

@@ -416,6 +416,10 @@ impl std::fmt::Display for Channel {
 
 /// Longest lease, in seconds (a week).
 pub const MAX_LEASE_SECS: u64 = 7 * 24 * 3600;
+/// The shortest lease: ten seconds, five times the clock skew a server allows
+/// ([`crate::hlc::MAX_SKEW_MS`]), so a writer whose clock runs ahead cannot
+/// take much of anyone's lease.
+pub const MIN_LEASE_SECS: u64 = 10;
 /// Longest comment, note or reason, in characters.
 pub const MAX_TEXT_CHARS: usize = 4000;
 
@@ -466,7 +470,8 @@ impl std::str::FromStr for ReceiptClass {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Artifact {
-    /// The path as given (relative to where the receipt was made).
+    /// The path relative to the top of the work tree, normalised
+    /// ([`crate::artifact::check_path`]).
     pub path: String,
     /// sha256 of the content, 64 lowercase hex digits.
     pub sha256: String,
@@ -619,8 +624,11 @@ impl Payload {
             }
             Payload::TaskEdit(e) => validate_edit(e)?,
             Payload::TaskClaim(c) => {
-                if c.lease == 0 || c.lease > MAX_LEASE_SECS {
-                    return field(format!("lease: {} seconds is out of range 1..={MAX_LEASE_SECS}", c.lease));
+                if !(MIN_LEASE_SECS..=MAX_LEASE_SECS).contains(&c.lease) {
+                    return field(format!(
+                        "lease: {} seconds is out of range {MIN_LEASE_SECS}..={MAX_LEASE_SECS}",
+                        c.lease
+                    ));
                 }
             }
             Payload::TaskRelease(r) => validate_text("reason", r.reason.as_deref())?,
@@ -821,11 +829,8 @@ fn validate_receipt(r: &Receipt) -> Result<(), Problem> {
         }
     }
     for a in &r.artifacts {
-        if a.path.is_empty() || a.path.chars().count() > 1024 || a.path.chars().any(char::is_control) {
-            return field(format!(
-                "artifacts: path {:?} must be 1 to 1024 characters without control characters",
-                a.path
-            ));
+        if let Err(why) = crate::artifact::check_path(&a.path) {
+            return field(format!("artifacts: path {:?} {why}", a.path));
         }
         if a.sha256.len() != 64 || !is_hex(&a.sha256) {
             return field(format!("artifacts: sha256 of {:?} must be 64 lowercase hex digits", a.path));

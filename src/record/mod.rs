@@ -134,6 +134,28 @@ impl Record {
     }
 }
 
+/// The message of a commit that adds `records`, derived from them alone so a
+/// verifier can check it: the first record's line (in fold order) as the
+/// summary; with several records, a count, then every record's line.
+pub fn commit_message<'a>(records: impl IntoIterator<Item = &'a Record>) -> String {
+    let mut sorted: Vec<&Record> = records.into_iter().collect();
+    sorted.sort_by_key(|r| r.order_key());
+    let lines: Vec<String> = sorted.iter().map(|r| r.commit_line()).collect();
+    match lines.as_slice() {
+        [] => String::from("git-crew: no records\n"),
+        [one] => format!("{one}\n"),
+        [first, ..] => format!("{first} (+{} more)\n\n{}\n", lines.len() - 1, lines.join("\n")),
+    }
+}
+
+/// The fixed message of a merge commit on the branch.
+pub const MERGE_MESSAGE: &str = "Merge crew records\n";
+
+/// The git identity (name, email) of the commits that hold `actor`'s records.
+pub fn ident(actor: &str) -> (String, String) {
+    (actor.to_owned(), format!("{actor}@crew"))
+}
+
 /// `head: "first line of text"`, cut to keep summaries one short line.
 fn with_text(head: String, text: Option<&str>) -> String {
     let Some(first) = text.and_then(|t| t.lines().find(|l| !l.trim().is_empty())) else { return head };

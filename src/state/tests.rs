@@ -101,15 +101,15 @@ fn claim(task: Id, lease: u64, offline: bool) -> Payload {
 fn first_claim_wins_and_a_lease_runs_out() {
     let mut b = Board::new();
     let t = b.add("root", 10, task("t"));
-    b.add("carol", 21, claim(t, 5, false));
-    b.add("bob", 20, claim(t, 5, false));
+    b.add("carol", 21, claim(t, 10, false));
+    b.add("bob", 20, claim(t, 10, false));
     let s = b.state();
     let holder = s.tasks[&t].holder.as_ref().unwrap();
     assert_eq!(holder.actor, "bob", "the earlier claim wins, whatever the arrival order");
     assert!(matches!(&s.ignored[0].reason, Refusal::TaskHeld { holder, .. } if holder == "bob"));
     assert!(s.ignored[0].reason.is_conflict(), "a lost claim is void, not a failure");
-    // Bob's lease (5 s from ms 20) is over at ms 5_021: carol's claim then counts.
-    b.add("carol", 5_021, claim(t, 5, false));
+    // Bob's lease (10 s from ms 20) is over at ms 10_021: carol's claim then counts.
+    b.add("carol", 10_021, claim(t, 10, false));
     assert_eq!(b.state().tasks[&t].holder.as_ref().unwrap().actor, "carol");
 }
 
@@ -117,13 +117,13 @@ fn first_claim_wins_and_a_lease_runs_out() {
 fn the_holders_records_renew_the_lease() {
     let mut b = Board::new();
     let t = b.add("root", 10, task("t"));
-    b.add("bob", 20, claim(t, 5, false));
+    b.add("bob", 20, claim(t, 10, false));
     let comment = Payload::TaskComment(crate::record::kinds::TaskComment { task: t, text: "on it".into() });
-    b.add("bob", 4_000, comment);
-    b.add("carol", 6_000, claim(t, 5, false));
+    b.add("bob", 8_000, comment);
+    b.add("carol", 12_000, claim(t, 10, false));
     let s = b.state();
     let holder = s.tasks[&t].holder.as_ref().unwrap();
-    assert_eq!((holder.actor.as_str(), holder.expires_ms), ("bob", at(4_000).ms + 5_000));
+    assert_eq!((holder.actor.as_str(), holder.expires_ms), ("bob", at(8_000).ms + 10_000));
     assert_eq!(s.ignored.len(), 1, "carol's claim fell inside the renewed lease");
 }
 

@@ -181,10 +181,52 @@ impl World {
         wt
     }
 
-    /// Commit everything in worktree `wt` with plain git.
+    /// Commit everything in worktree `wt` with plain git, as git-crew would
+    /// when the records it adds are valid: authored by their author with the
+    /// message derived from them (so a test trips only the check it means
+    /// to). Otherwise as "Test" with `message`.
     pub fn commit_all(&self, wt: &Path, message: &str) {
         self.git(wt, &["add", "-A"]);
-        self.git(wt, &["commit", "-q", "--no-verify", "-m", message]);
+        let (name, email, message) = match self.derived_commit(wt) {
+            Some((author, derived)) => (author.clone(), format!("{author}@crew"), derived),
+            None => ("Test".to_owned(), "test@example.com".to_owned(), message.to_owned()),
+        };
+        let mut cmd = Command::new("git");
+        self.env(&mut cmd);
+        cmd.current_dir(wt)
+            .env("GIT_AUTHOR_NAME", &name)
+            .env("GIT_AUTHOR_EMAIL", &email)
+            .env("GIT_COMMITTER_NAME", &name)
+            .env("GIT_COMMITTER_EMAIL", &email)
+            .args(["commit", "-q", "--no-verify", "--cleanup=verbatim", "-m", &message]);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "git commit failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// The author and message git-crew derives for the records staged in
+    /// `wt` (relative to HEAD), if they all decode and share one author.
+    fn derived_commit(&self, wt: &Path) -> Option<(String, String)> {
+        let manifest = self.git_output(wt, &["show", ":CREW.yaml"]).stdout;
+        let ws = git_crew::index::genesis_id(&manifest).ok()?;
+        // HEAD, or git's empty tree before the first commit.
+        let has_head = self.git_output(wt, &["rev-parse", "-q", "--verify", "HEAD"]).status.success();
+        let base = if has_head { "HEAD" } else { "4b825dc642cb6eb9a060e54bf8d69288fbee4904" };
+        let names = self.git(wt, &["diff", "--cached", "--name-only", "-z", base]);
+        let mut records = Vec::new();
+        for path in names.split('\0').filter(|p| p.ends_with(".yaml")) {
+            let old = self.git_output(wt, &["show", &format!("{base}:{path}")]).stdout;
+            let new = self.git_output(wt, &["show", &format!(":{path}")]).stdout;
+            let old_ids: std::collections::HashSet<Id> =
+                git_crew::record::frame::split(&old).ok()?.iter().map(|f| f.id(&old, &ws)).collect();
+            for f in git_crew::record::frame::split(&new).ok()? {
+                if !old_ids.contains(&f.id(&new, &ws)) {
+                    let bytes = &new[f.span.clone()];
+                    records.push(git_crew::record::decode_records(&[bytes], &ws).pop()?.ok()?);
+                }
+            }
+        }
+        let author = records.first()?.author.clone();
+        records.iter().all(|r| r.author == author).then(|| (author, git_crew::record::commit_message(&records)))
     }
 }
 

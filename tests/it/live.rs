@@ -87,11 +87,11 @@ fn two_listeners_as_one_actor_are_flagged_and_a_killed_one_ages_out() {
 fn beats_renew_a_live_holders_lease_and_a_dead_holders_lease_runs_out() {
     let w = World::new();
     let (a, b, _remote, task) = team(&w);
-    w.crew_ok(&b, &["--as", "bob", "task", "claim", &task, "--lease", "8s"]);
+    w.crew_ok(&b, &["--as", "bob", "task", "claim", &task, "--lease", "10s"]);
     let follower = Follower::spawn(&w, &b, &["--json", "--as", "bob", "inbox", "--follow", "--interval", "1s"]);
 
     // Well past the first lease, bob still holds the task: its session renews it.
-    std::thread::sleep(Duration::from_secs(11));
+    std::thread::sleep(Duration::from_secs(13));
     w.crew_ok(&a, &["--as", "carol", "sync"]);
     let before = tip(&w, &a);
     let run = w.crew(&a, &["--as", "carol", "task", "claim", &task]);

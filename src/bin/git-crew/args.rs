@@ -346,22 +346,33 @@ pub struct ClaimArgs {
 
 /// A lease: seconds, or a number with s, m, h or d.
 fn parse_lease(s: &str) -> Result<u64, String> {
+    let (min, max) = (git_crew::record::kinds::MIN_LEASE_SECS, git_crew::record::kinds::MAX_LEASE_SECS);
+    seconds(s, "lease", min, max)
+}
+
+/// A duration (an interval, a ttl): seconds, or a number with s, m, h or d,
+/// from 1 second to 7 days.
+fn parse_duration(s: &str) -> Result<u64, String> {
+    seconds(s, "duration", 1, git_crew::record::kinds::MAX_LEASE_SECS)
+}
+
+/// `s` (`90`, `90s`, `30m`, `2h`, `1d`) in seconds, within `min..=max`.
+fn seconds(s: &str, what: &str, min: u64, max: u64) -> Result<u64, String> {
     let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => s.split_at(i),
         None => (s, "s"),
     };
-    let n: u64 = digits.parse().map_err(|_| format!("invalid lease {s:?}: expected e.g. 90s, 30m, 2h or 1d"))?;
+    let n: u64 = digits.parse().map_err(|_| format!("invalid {what} {s:?}: expected e.g. 90s, 30m, 2h or 1d"))?;
     let scale = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("invalid lease {s:?}: the unit must be s, m, h or d")),
+        _ => return Err(format!("invalid {what} {s:?}: the unit must be s, m, h or d")),
     };
     let secs = n.saturating_mul(scale);
-    let max = git_crew::record::kinds::MAX_LEASE_SECS;
-    if secs == 0 || secs > max {
-        return Err(format!("lease {s:?} is out of range: 1s to {}d", max / 86_400));
+    if secs < min || secs > max {
+        return Err(format!("{what} {s:?} is out of range: {min}s to {}d", max / 86_400));
     }
     Ok(secs)
 }
@@ -511,7 +522,7 @@ pub struct InboxArgs {
     #[arg(long)]
     pub follow: bool,
     /// With --follow and a remote: how often to sync, like 5s or 1m (default 5s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub interval: Option<u64>,
     /// With --follow: the remote to sync with (default: crew.remote, then origin; none: local only).
     #[arg(long, value_name = "REMOTE")]
@@ -535,7 +546,7 @@ pub struct WatchArgs {
     #[arg(long = "no-follow")]
     pub no_follow: bool,
     /// How often to sync with the remote while following (default 5s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub interval: Option<u64>,
     /// The remote to sync with while following (default: crew.remote, then origin; none: local only).
     #[arg(long, value_name = "REMOTE")]
@@ -553,7 +564,7 @@ pub struct HeartbeatArgs {
     #[arg(long)]
     pub listening: bool,
     /// How long the beat keeps the session alive, like 90s or 5m (default 90s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub ttl: Option<u64>,
     /// End the session: the beat says so and it stops counting at once.
     #[arg(long)]

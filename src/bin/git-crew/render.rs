@@ -1,4 +1,11 @@
 //! Output: JSON for agents, plain text for people. No git, no crypto here.
+//!
+//! Anyone with a key can put any text in a record, so every piece of human
+//! output that can carry text from a record or the branch goes through
+//! [`escape`] (or [`block`]) before it reaches a terminal. JSON output is left
+//! exactly as serde_json writes it.
+
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -8,21 +15,61 @@ pub fn json<T: Serialize>(value: &T) {
 }
 
 /// Report an error on stderr: `error: …` for people, `{"error":…,"exit":…}` for agents.
+/// Errors can quote records (a block reason, a suspension's reason) and git's
+/// output, so the human form is a [`block`].
 pub fn error(err: &anyhow::Error, code: i32, as_json: bool) {
     let message = format!("{err:#}");
     if as_json {
         eprintln!("{}", serde_json::json!({ "error": message, "exit": code }));
     } else {
-        eprintln!("error: {message}");
+        eprintln!("error: {}", block(&message, "  "));
     }
 }
 
+/// `text` made safe to print on a terminal, on one line. Every C0 control
+/// (U+0000–U+001F), DEL, every C1 control (U+0080–U+009F) and the bidi
+/// controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) and the
+/// line and paragraph separators (U+2028, U+2029), which
+/// could move the cursor, retitle the window or reorder what a reader sees,
+/// become visible escapes: `\n`, `\r` and `\t`, and `\u{1b}` (hex) for the
+/// rest. A backslash stays as it is, so the result is for reading, not for
+/// parsing: `--json` gives the exact text.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control()
+                || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// [`escape`] for text meant to be read over several lines (a task's body, an
+/// error quoting git): its line breaks stay, and every line after the first
+/// starts with `indent`, so no line of it can pass for a line of our own output.
+pub fn block(text: &str, indent: &str) -> String {
+    text.lines().map(escape).collect::<Vec<_>>().join(&format!("\n{indent}"))
+}
+
 /// Print lines with one write, not one per line (stdout is line-buffered).
-pub fn lines<I: IntoIterator<Item = String>>(lines: I) {
+/// Each line is [`escape`]d: a line break inside one is shown, not made.
+pub fn lines<I>(lines: I)
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
     use std::io::Write;
     let mut text = String::new();
     for line in lines {
-        text.push_str(&line);
+        text.push_str(&escape(line.as_ref()));
         text.push('\n');
     }
     // A closed pipe (`git crew log | head`) is not an error worth reporting.

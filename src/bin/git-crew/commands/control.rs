@@ -30,7 +30,7 @@ pub fn resume(cx: &Context, name: &str) -> Result<i32> {
     if cx.json {
         render::json(&RecordView::new(&record));
     } else {
-        println!("{}", RecordView::new(&record).line());
+        render::lines([RecordView::new(&record).line()]);
     }
     Ok(0)
 }
@@ -57,11 +57,11 @@ pub fn alive(cx: &Context) -> Result<i32> {
             "revoked": revoked.map(|v| stop(&v.by, v.at.to_string(), &v.reason)),
         }));
     } else {
-        match (suspended, revoked) {
-            (Some(s), _) => println!("{me} is {s}"),
-            (None, Some(v)) => println!("the key of {me} is {v}"),
-            (None, None) => println!("{me} may work"),
-        }
+        render::lines([match (suspended, revoked) {
+            (Some(s), _) => format!("{me} is {s}"),
+            (None, Some(v)) => format!("the key of {me} is {v}"),
+            (None, None) => format!("{me} may work"),
+        }]);
     }
     Ok(if actor.may_work() { 0 } else { EXIT_SUSPENDED })
 }

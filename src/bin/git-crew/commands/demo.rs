@@ -14,6 +14,7 @@ use git_crew::workspace::Workspace;
 
 use super::Context;
 use crate::args::DemoArgs;
+use crate::render;
 
 const AGENTS: [(&str, &str); 3] = [
     ("planner", "Split the login epic into tasks"),
@@ -341,7 +342,7 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
     let demo = Demo { exe: std::env::current_exe()?, home: root.join("crew-home"), root: root.clone() };
     let say = |s: &str| {
         if !cx.json {
-            println!("{s}");
+            render::lines(s.lines());
         }
     };
 
@@ -404,7 +405,7 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
     if cx.json {
         let board = demo.crew(&alice, "alice", &["--json", "board"])?;
         let log = demo.crew(&alice, "alice", &["--json", "log"])?;
-        crate::render::json(&serde_json::json!({
+        render::json(&serde_json::json!({
             "root": root.display().to_string(),
             "kept": args.keep.is_some(),
             "board": serde_json::from_str::<serde_json::Value>(&board)?,
@@ -416,13 +417,13 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
         }));
     } else {
         println!("\n== The board (git crew board)");
-        print!("{}", demo.crew(&alice, "alice", &["board"])?);
+        render::lines(demo.crew(&alice, "alice", &["board"])?.lines());
         println!("\n== alice's inbox (git crew inbox)");
-        print!("{alice_inbox}");
+        render::lines(alice_inbox.lines());
         println!("\n== The log (git crew log)");
-        print!("{}", demo.crew(&alice, "alice", &["log"])?);
+        render::lines(demo.crew(&alice, "alice", &["log"])?.lines());
         println!("\n== The branch history (git log crew): one commit per write, merges from sync");
-        print!("{}", demo.git(&alice, &["log", "--graph", "--format=%h %an: %s", "crew"])?);
+        render::lines(demo.git(&alice, &["log", "--graph", "--format=%h %an: %s", "crew"])?.lines());
         println!("\n== git crew verify");
         println!("OK: {} records in {} commits verified.", report.records, report.commits);
         println!(

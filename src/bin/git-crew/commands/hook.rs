@@ -7,18 +7,20 @@ use git_crew::hook;
 
 use super::Context;
 use crate::args::HookArgs;
+use crate::render;
 
 pub fn run(cx: &Context, args: HookArgs) -> Result<i32> {
     match args.name.as_str() {
         "commit-msg" => {
             let file = args.args.first().context("commit-msg needs the message file")?;
-            let message = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+            let message = git_crew::artifact::read_text(std::path::Path::new(file), git_crew::artifact::MAX_TEXT_BYTES)
+                .map_err(git_crew::Error::from)?;
             hook::commit_msg(&cx.open()?, &message)?;
         }
         "post-commit" => {
             // A commit has already happened: report problems, never fail it.
             if let Err(e) = post_commit(cx) {
-                eprintln!("git-crew post-commit: no receipt recorded: {e:#}");
+                eprintln!("git-crew post-commit: no receipt recorded: {}", render::block(&format!("{e:#}"), "  "));
             }
         }
         "pre-push" => {
@@ -32,7 +34,7 @@ pub fn run(cx: &Context, args: HookArgs) -> Result<i32> {
             if let Err(e) = hook::pre_receive(&ws, &updates) {
                 if let git_crew::Error::Verify(v) = &e {
                     for f in &v.failures {
-                        eprintln!("git-crew: refused: {f}");
+                        eprintln!("git-crew: refused: {}", render::escape(&f.to_string()));
                     }
                 }
                 return Err(e.into());
@@ -52,7 +54,7 @@ fn post_commit(cx: &Context) -> Result<()> {
     let snap = ws.snapshot_for(&git_crew::index::Need::Core)?;
     let actor = ws.whoami(cx.actor.as_deref(), &snap.state)?;
     for r in hook::post_commit(&ws, &actor, commit, &message)? {
-        eprintln!("git-crew: {}", r.commit_line());
+        eprintln!("git-crew: {}", render::escape(&r.commit_line()));
     }
     Ok(())
 }

@@ -123,17 +123,17 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
             if cx.json {
                 render::json(&actors);
             } else {
-                for a in &actors {
+                render::lines(actors.iter().map(|a| {
                     let owner = a.owner.as_deref().map(|o| format!(" owner={o}")).unwrap_or_default();
                     let local = if a.local_key { " (key here)" } else { "" };
-                    println!(
+                    format!(
                         "{} {:<6} key={} records={}{owner}{local}",
                         render::fit(&a.name, 16),
                         a.role,
                         a.fingerprint,
                         a.records
-                    );
-                }
+                    )
+                }));
             }
         }
         IdCommand::Show { name } => {
@@ -145,21 +145,21 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
             if cx.json {
                 render::json(&view);
             } else {
-                println!("name:        {}", view.name);
-                println!("role:        {}", view.role);
+                let mut out = vec![format!("name:        {}", view.name), format!("role:        {}", view.role)];
                 if let Some(o) = &view.owner {
-                    println!("owner:       {o}");
+                    out.push(format!("owner:       {o}"));
                 }
-                println!("key:         {} ({})", view.fingerprint, view.key);
-                println!("admitted:    by {} at {}", view.admitted_by, view.admitted_at);
-                println!("records:     {}", view.records);
-                println!("key here:    {}", if view.local_key { "yes" } else { "no" });
+                out.push(format!("key:         {} ({})", view.fingerprint, view.key));
+                out.push(format!("admitted:    by {} at {}", view.admitted_by, view.admitted_at));
+                out.push(format!("records:     {}", view.records));
+                out.push(format!("key here:    {}", if view.local_key { "yes" } else { "no" }));
                 if !view.retired_keys.is_empty() {
-                    println!("retired:     {}", view.retired_keys.join(", "));
+                    out.push(format!("retired:     {}", view.retired_keys.join(", ")));
                 }
                 if view.suspended || view.revoked {
-                    println!("stopped:     {}", if view.revoked { "key revoked" } else { "suspended" });
+                    out.push(format!("stopped:     {}", if view.revoked { "key revoked" } else { "suspended" }));
                 }
+                render::lines(out);
             }
         }
     }
@@ -168,15 +168,14 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
 
 /// Read and verify an identity request from FILE or `-` (standard input).
 fn read_request(source: &str) -> Result<Request> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    let read = if source == "-" {
-        std::io::stdin().take(git_crew::identity::MAX_REQUEST_BYTES as u64 + 1).read_to_end(&mut bytes).map(|_| ())
+    let limit = git_crew::identity::MAX_REQUEST_BYTES as u64;
+    let text = if source == "-" {
+        git_crew::artifact::read_stdin_text(limit)
     } else {
-        std::fs::read(source).map(|b| bytes = b)
+        git_crew::artifact::read_text(std::path::Path::new(source), limit)
     };
-    read.map_err(|e| git_crew::Error::Invalid(format!("cannot read the request {source}: {e}")))?;
-    Ok(Request::parse(&bytes).map_err(git_crew::Error::from)?)
+    let text = text.map_err(git_crew::Error::from)?;
+    Ok(Request::parse(text.as_bytes()).map_err(git_crew::Error::from)?)
 }
 
 fn print_record(cx: &Context, record: &git_crew::record::Record) {
@@ -184,6 +183,6 @@ fn print_record(cx: &Context, record: &git_crew::record::Record) {
     if cx.json {
         render::json(&view);
     } else {
-        println!("{}", view.line());
+        render::lines([view.line()]);
     }
 }

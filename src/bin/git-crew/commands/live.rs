@@ -41,7 +41,7 @@ pub fn emit_flag_changes(
             serde_json::to_string(&serde_json::json!({ "kind": event, "at": Hlc::now().to_string(), "audit": flag }))
                 .unwrap_or_default()
         } else {
-            format!("{event} {flag}")
+            render::escape(&format!("{event} {flag}"))
         };
         let _ = writeln!(out, "{line}");
     }
@@ -87,10 +87,10 @@ pub fn heartbeat(cx: &Context, args: HeartbeatArgs) -> Result<i32> {
         }));
     } else {
         let what = if args.end { "ended" } else { "alive" };
-        println!("{me} session {} {what} (ttl {}s)", beating.session, beating.ttl);
-        for r in &renewed {
-            println!("renewed {}", RecordView::new(r).line());
-        }
+        let head = format!("{me} session {} {what} (ttl {}s)", beating.session, beating.ttl);
+        render::lines(
+            std::iter::once(head).chain(renewed.iter().map(|r| format!("renewed {}", RecordView::new(r).line()))),
+        );
     }
     Ok(0)
 }
@@ -118,42 +118,41 @@ pub fn status(cx: &Context, args: StatusArgs) -> Result<i32> {
         };
         render::json(&view);
     } else {
+        let mut out = Vec::new();
         for a in &report.actors {
-            print_actor(a, now.ms);
+            actor_lines(&mut out, a, now.ms);
         }
-        for b in &report.invalid {
-            println!("invalid beat on {}: {}", b.name, b.reason);
-        }
+        out.extend(report.invalid.iter().map(|b| format!("invalid beat on {}: {}", b.name, b.reason)));
         if args.audit {
             if flags.is_empty() {
-                println!("audit: nothing flagged");
+                out.push("audit: nothing flagged".to_owned());
             }
-            for f in flags {
-                println!("flag: {f}");
-            }
+            out.extend(flags.iter().map(|f| format!("flag: {f}")));
         }
+        render::lines(out);
     }
     Ok(if args.audit && !flags.is_empty() { EXIT_FLAGGED } else { 0 })
 }
 
-fn print_actor(a: &ActorStatus, now_ms: i64) {
+/// `status` lines about one actor.
+fn actor_lines(out: &mut Vec<String>, a: &ActorStatus, now_ms: i64) {
     let state = match (&a.suspended, &a.revoked) {
         (Some(s), _) => format!("{s}"),
         (None, Some(v)) => format!("key {v}"),
         (None, None) => "active".to_owned(),
     };
     let last = a.last_record.map_or("never".to_owned(), |t| t.to_string());
-    println!("{} {:<6} {state}; last record {last}", render::fit(&a.name, 16), a.role.as_str());
+    out.push(format!("{} {:<6} {state}; last record {last}", render::fit(&a.name, 16), a.role.as_str()));
     for s in &a.sessions {
         let listening = if s.listening { " listening" } else { "" };
-        println!(
+        out.push(format!(
             "  session {} on {} pid {}{listening}, beat {} ({}s left)",
             s.session,
             s.host,
             s.pid,
             s.beat,
             s.left_ms(now_ms) / 1000
-        );
+        ));
     }
     for c in &a.claims {
         let lease = if c.lease_left_ms > 0 {
@@ -161,6 +160,6 @@ fn print_actor(a: &ActorStatus, now_ms: i64) {
         } else {
             format!("ran out {}s ago", -c.lease_left_ms / 1000)
         };
-        println!("  holds {} {:?}, lease {lease}", c.task.short(), c.title);
+        out.push(format!("  holds {} {:?}, lease {lease}", c.task.short(), c.title));
     }
 }

@@ -1,6 +1,6 @@
 //! `git crew msg …`, `inbox` and `watch`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -95,13 +95,10 @@ pub fn run(cx: &Context, cmd: MsgCommand) -> Result<i32> {
             let me = me(cx, &ws)?;
             let text = match (text, file) {
                 (Some(t), _) => t,
-                (None, Some(path)) => std::fs::read_to_string(&path)
-                    .map_err(|e| git_crew::Error::Invalid(format!("cannot read {}: {e}", path.display())))?,
-                (None, None) => {
-                    let mut t = String::new();
-                    std::io::stdin().read_to_string(&mut t)?;
-                    t
-                }
+                (None, Some(path)) => git_crew::artifact::read_text(&path, git_crew::artifact::MAX_TEXT_BYTES)
+                    .map_err(git_crew::Error::from)?,
+                (None, None) => git_crew::artifact::read_stdin_text(git_crew::artifact::MAX_TEXT_BYTES)
+                    .map_err(git_crew::Error::from)?,
             };
             let to = match (to, task) {
                 (Some(to), _) => Some(target(&to)),
@@ -109,11 +106,7 @@ pub fn run(cx: &Context, cmd: MsgCommand) -> Result<i32> {
                 (None, None) => None,
             };
             let record = ws.send(&me, NewMessage { to, text, reply_to, thread })?;
-            if cx.json {
-                render::json(&RecordView::new(&record));
-            } else {
-                println!("{} {}", record.id.short(), record.summary());
-            }
+            print_record(cx, &record);
         }
         MsgCommand::List { channel, task, thread, since } => {
             let me = me(cx, &ws)?;
@@ -147,7 +140,7 @@ fn print_record(cx: &Context, record: &Record) {
     if cx.json {
         render::json(&RecordView::new(record));
     } else {
-        println!("{} {}", record.id.short(), record.summary());
+        render::lines([format!("{} {}", record.id.short(), record.summary())]);
     }
 }
 
@@ -162,7 +155,7 @@ pub fn inbox(cx: &Context, args: InboxArgs) -> Result<i32> {
             render::json(&serde_json::json!({ "ack": record.as_ref().map(RecordView::new) }));
         } else {
             match record {
-                Some(r) => println!("{} {}", r.id.short(), r.summary()),
+                Some(r) => print_record(cx, &r),
                 None => println!("nothing unread"),
             }
         }
@@ -195,12 +188,17 @@ pub fn inbox(cx: &Context, args: InboxArgs) -> Result<i32> {
         |_, _| {
             let (_, items) = ws.inbox(&me)?;
             let fresh: Vec<ItemView> = items.iter().filter(|i| shown.insert(i.record.id)).map(ItemView::new).collect();
-            let lines =
-                fresh.iter().map(|v| if cx.json { serde_json::to_string(v).unwrap_or_default() } else { v.line() });
+            let lines = fresh.iter().map(|v| {
+                if cx.json {
+                    serde_json::to_string(v).unwrap_or_default()
+                } else {
+                    render::escape(&v.line())
+                }
+            });
             stream(lines);
             Ok(())
         },
-        |e| eprintln!("warning: sync failed, will retry: {e}"),
+        |e| eprintln!("warning: sync failed, will retry: {}", render::block(&e.to_string(), "  ")),
     )?;
     Ok(0)
 }
@@ -226,7 +224,7 @@ pub fn watch(cx: &Context, args: WatchArgs) -> Result<i32> {
             if cx.json {
                 serde_json::to_string(&v).unwrap_or_default()
             } else {
-                format!(
+                render::escape(&format!(
                     "{} {} {:<10} {:<14} {:<12} {}",
                     &v.id[..8],
                     v.at,
@@ -234,7 +232,7 @@ pub fn watch(cx: &Context, args: WatchArgs) -> Result<i32> {
                     v.kind,
                     render::fit(&v.subject, 12),
                     v.summary
-                )
+                ))
             }
         });
         stream(lines);
@@ -287,7 +285,7 @@ pub fn watch(cx: &Context, args: WatchArgs) -> Result<i32> {
             };
             super::live::emit_flag_changes(&ws, &mut flags, cx.json, keep)
         },
-        |e| eprintln!("warning: sync failed, will retry: {e}"),
+        |e| eprintln!("warning: sync failed, will retry: {}", render::block(&e.to_string(), "  ")),
     )?;
     Ok(0)
 }

@@ -23,15 +23,16 @@ pub fn run(cx: &Context, cmd: ReceiptCommand) -> Result<i32> {
                 .iter()
                 .map(|rev| Ok(git_crew::board::resolve_commit(&ws, rev)?.to_string()))
                 .collect::<Result<Vec<_>>>()?;
+            let limit = git_crew::board::artifact_limit(&ws)?;
             let artifacts = artifacts
                 .iter()
-                .map(|path| Ok(git_crew::board::artifact(path, &shown_path(&ws, path))?))
+                .map(|path| Ok(git_crew::board::artifact(&ws, path, limit)?))
                 .collect::<Result<Vec<_>>>()?;
             let record = ws.add_receipt(&me, Receipt { task, class, summary, commits, artifacts })?;
             if cx.json {
                 render::json(&RecordView::new(&record));
             } else {
-                println!("{} {}", record.id.short(), record.summary());
+                render::lines([format!("{} {}", record.id.short(), record.summary())]);
             }
         }
         ReceiptCommand::Show { id } => {
@@ -40,25 +41,11 @@ pub fn run(cx: &Context, cmd: ReceiptCommand) -> Result<i32> {
             if cx.json {
                 render::json(&view);
             } else {
-                println!("{}", view.line());
-                println!("{}", serde_json::to_string_pretty(&view.fields())?);
+                // serde_json leaves DEL, C1 and bidi controls in strings as they are.
+                let (line, fields) = (view.line(), serde_json::to_string_pretty(&view.fields())?);
+                render::lines(std::iter::once(line.as_str()).chain(fields.lines()));
             }
         }
     }
     Ok(0)
-}
-
-/// The path recorded for an artifact: relative to the top of the work tree
-/// when the file is inside it (so `verify --artifacts` finds it from any
-/// clone), else as given.
-fn shown_path(ws: &git_crew::workspace::Workspace, path: &std::path::Path) -> String {
-    let top = ws.store().work_dir().and_then(|d| d.canonicalize().ok());
-    let abs = path.canonicalize().ok();
-    match (top, abs) {
-        (Some(top), Some(abs)) => match abs.strip_prefix(&top) {
-            Ok(rel) => rel.to_string_lossy().into_owned(),
-            Err(_) => abs.to_string_lossy().into_owned(),
-        },
-        _ => path.to_string_lossy().into_owned(),
-    }
 }

@@ -27,14 +27,14 @@ pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
             _ => "up to date",
         };
         let pushed = if done.pushed { ", pushed" } else { "" };
-        println!(
+        let head = format!(
             "{remote}: {} new record(s), {how}{pushed} (tip {}).",
             done.received,
             &done.tip[..12.min(done.tip.len())]
         );
-        for lost in &done.lost_claims {
-            println!("lost claim {} by {}: {}", &lost.claim[..8], lost.actor, lost.reason);
-        }
+        let lost =
+            done.lost_claims.iter().map(|l| format!("lost claim {} by {}: {}", &l.claim[..8], l.actor, l.reason));
+        render::lines(std::iter::once(head).chain(lost));
     }
     Ok(0)
 }

@@ -87,7 +87,7 @@ fn print_record(cx: &Context, record: &Record) {
     if cx.json {
         render::json(&RecordView::new(record));
     } else {
-        println!("{} {} {}", record.id.short(), record.kind(), record.summary());
+        render::lines([format!("{} {} {}", record.id.short(), record.kind(), record.summary())]);
     }
 }
 
@@ -152,24 +152,27 @@ pub fn run(cx: &Context, cmd: TaskCommand) -> Result<i32> {
             if cx.json {
                 render::json(&serde_json::json!({ "task": view, "children": children, "history": history }));
             } else {
-                println!("{}", line(task, &snap.state, now));
-                println!("id: {}", task_id.hex());
+                let mut head = vec![line(task, &snap.state, now), format!("id: {}", task_id.hex())];
                 if let Some(p) = task.parent {
-                    println!("parent: {}", p.short());
+                    head.push(format!("parent: {}", p.short()));
                 }
                 if !task.depends_on.is_empty() {
-                    println!("depends on: {}", task.depends_on.iter().map(Id::short).collect::<Vec<_>>().join(", "));
+                    head.push(format!(
+                        "depends on: {}",
+                        task.depends_on.iter().map(Id::short).collect::<Vec<_>>().join(", ")
+                    ));
                 }
                 if !children.is_empty() {
-                    println!("children: {}", children.iter().map(|c| &c[..8]).collect::<Vec<_>>().join(", "));
+                    head.push(format!("children: {}", children.iter().map(|c| &c[..8]).collect::<Vec<_>>().join(", ")));
                 }
+                render::lines(head);
+                // Indented, so no line of the body can pass for a header or history line.
                 if let Some(body) = &task.body {
-                    println!("\n{body}\n");
+                    println!("\n    {}\n", render::block(body, "    "));
                 }
-                println!("history:");
-                for r in &history {
-                    println!("  {}", r.line());
-                }
+                render::lines(
+                    std::iter::once("history:".to_owned()).chain(history.iter().map(|r| format!("  {}", r.line()))),
+                );
             }
         }
         TaskCommand::Edit(args) => {
@@ -338,8 +341,8 @@ pub fn next(cx: &Context, args: NextArgs) -> Result<i32> {
     match (cx.json, &claim) {
         (true, Some(c)) => render::json(&serde_json::json!({ "task": view, "claim": RecordView::new(c) })),
         (true, None) => render::json(&serde_json::json!({ "task": view })),
-        (false, Some(_)) => println!("claimed {}", line(&t, &snap.state, now)),
-        (false, None) => println!("{}", line(&t, &snap.state, now)),
+        (false, Some(_)) => render::lines([format!("claimed {}", line(&t, &snap.state, now))]),
+        (false, None) => render::lines([line(&t, &snap.state, now)]),
     }
     Ok(0)
 }

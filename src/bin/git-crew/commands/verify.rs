@@ -12,20 +12,20 @@ pub fn run(cx: &Context, args: VerifyArgs) -> Result<i32> {
     match git_crew::verify::verify(ws.store(), args.all) {
         Ok(report) if args.artifacts => {
             let (_, records) = ws.records()?;
-            let root = ws.store().work_dir().map(|d| d.to_owned()).unwrap_or(std::env::current_dir()?);
-            let checks = git_crew::board::check_artifacts(&records, &root);
-            let bad = checks.iter().filter(|c| c.status == "mismatch").count();
+            let checks = git_crew::board::check_artifacts(&ws, &records)?;
+            let bad = checks.iter().filter(|c| matches!(c.status, "mismatch" | "unreadable")).count();
             if cx.json {
                 render::json(&serde_json::json!({ "ok": bad == 0, "report": report, "artifacts": checks }));
             } else {
-                for c in &checks {
-                    println!("{:<8} {} (receipt {}, task {})", c.status, c.path, &c.receipt[..8], &c.task[..8]);
-                }
-                println!(
+                let rows = checks.iter().map(|c| {
+                    format!("{:<8} {} (receipt {}, task {})", c.status, c.path, &c.receipt[..8], &c.task[..8])
+                });
+                let total = format!(
                     "{} artifact(s): {bad} changed on disk; history of {} records verified.",
                     checks.len(),
                     report.records
                 );
+                render::lines(rows.chain(std::iter::once(total)));
             }
             Ok(if bad == 0 { 0 } else { EXIT_VERIFY })
         }
@@ -47,7 +47,7 @@ pub fn run(cx: &Context, args: VerifyArgs) -> Result<i32> {
                 render::json(&serde_json::json!({ "ok": false, "failures": v.failures }));
             }
             for f in &v.failures {
-                eprintln!("FAIL: {f}");
+                eprintln!("FAIL: {}", render::escape(&f.to_string()));
             }
             eprintln!("verification failed: {} problem(s)", v.failures.len());
             Ok(EXIT_VERIFY)

@@ -1,0 +1,595 @@
+//! The hostile agent: every guarantee tried the way an attacker would, with
+//! plain git plumbing, hand-signed records and an agent's own valid key,
+//! against a bare remote guarded by the server hook (and, where it says so, a
+//! remote without hooks). Each test asserts the refusal, the exit code and that
+//! nothing changed, then that honest work still goes through.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use git_crew::hlc::Hlc;
+use git_crew::id::Id;
+use git_crew::layout;
+use git_crew::record::kinds::{Artifact, Receipt, ReceiptClass, TaskComment};
+use git_crew::record::{self, Payload};
+
+use crate::common::{team, tip, World};
+
+/// Plain-git forgery on a clone: objects written with plumbing, commits with
+/// any identity and message, pushes of any commit.
+struct Forge<'a> {
+    w: &'a World,
+    /// A clone holding the crew branch.
+    dir: PathBuf,
+}
+
+impl<'a> Forge<'a> {
+    fn new(w: &'a World, dir: &Path) -> Forge<'a> {
+        Forge { w, dir: dir.to_owned() }
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        self.w.git(&self.dir, args).trim().to_owned()
+    }
+
+    fn git_stdin(&self, args: &[&str], input: &[u8]) -> String {
+        use std::io::Write;
+        let mut cmd = Command::new("git");
+        self.w.env(&mut cmd);
+        let mut child = cmd
+            .current_dir(&self.dir)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// The raw bytes of a tree object.
+    fn raw_tree(&self, tree: &str) -> Vec<u8> {
+        let mut cmd = Command::new("git");
+        self.w.env(&mut cmd);
+        cmd.current_dir(&self.dir).args(["cat-file", "tree", tree]).output().unwrap().stdout
+    }
+
+    /// Write `bytes` as a tree object, unchecked.
+    fn write_tree(&self, bytes: &[u8]) -> String {
+        self.git_stdin(&["hash-object", "-t", "tree", "--literally", "-w", "--stdin"], bytes)
+    }
+
+    /// The tree of `commit` with `path` set to `bytes` (a valid tree).
+    fn tree_with(&self, commit: &str, path: &str, bytes: &[u8]) -> String {
+        let blob = self.git_stdin(&["hash-object", "-w", "--stdin"], bytes);
+        let index = self.dir.join(".git").join("forge-index");
+        let run = |args: &[&str]| {
+            let mut cmd = Command::new("git");
+            self.w.env(&mut cmd);
+            let out = cmd.current_dir(&self.dir).env("GIT_INDEX_FILE", &index).args(args).output().unwrap();
+            assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        };
+        run(&["read-tree", commit]);
+        run(&["update-index", "--add", "--cacheinfo", &format!("100644,{blob},{path}")]);
+        let tree = run(&["write-tree"]);
+        let _ = std::fs::remove_file(&index);
+        tree
+    }
+
+    /// A commit of `tree` on `parents`, by `name <email>`, with `message`.
+    fn commit(&self, tree: &str, parents: &[&str], name: &str, email: &str, message: &str) -> String {
+        let mut args = vec!["commit-tree", tree];
+        for p in parents {
+            args.extend(["-p", p]);
+        }
+        let mut cmd = Command::new("git");
+        self.w.env(&mut cmd);
+        cmd.current_dir(&self.dir)
+            .env("GIT_AUTHOR_NAME", name)
+            .env("GIT_AUTHOR_EMAIL", email)
+            .env("GIT_COMMITTER_NAME", name)
+            .env("GIT_COMMITTER_EMAIL", email)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "commit-tree: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// A commit adding `records` (sealed bytes) to `path` on `parent`, made as
+    /// git-crew makes it: by their author, with the message derived from them.
+    fn honest(&self, ws: &Id, parent: &str, path: &str, records: &[&[u8]]) -> String {
+        let decoded: Vec<record::Record> =
+            records.iter().map(|b| record::decode_records(&[b], ws).pop().unwrap().unwrap()).collect();
+        let content = [&self.file(parent, path)[..], &records.concat()].concat();
+        let tree = self.tree_with(parent, path, &content);
+        let author = &decoded[0].author;
+        self.commit(&tree, &[parent], author, &format!("{author}@crew"), &record::commit_message(&decoded))
+    }
+
+    /// The content of `path` at `commit`.
+    fn file(&self, commit: &str, path: &str) -> Vec<u8> {
+        self.w.git_output(&self.dir, &["show", &format!("{commit}:{path}")]).stdout
+    }
+
+    /// Push `commit` to `remote`'s crew branch with plain git (no hooks here).
+    fn push(&self, remote: &Path, commit: &str) -> Output {
+        let refspec = format!("{commit}:refs/heads/crew");
+        self.w.git_output(&self.dir, &["push", "--no-verify", remote.to_str().unwrap(), &refspec])
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `remote`'s crew tip.
+fn remote_tip(w: &World, remote: &Path) -> String {
+    w.tip(remote, "crew").expect("the remote has a crew branch")
+}
+
+/// A push refused by the server, naming `why`, leaving the remote where it was.
+fn assert_refused(w: &World, remote: &Path, out: &Output, before: &str, why: &str) {
+    let said = stderr(out);
+    assert!(!out.status.success(), "the push was accepted; want a refusal about {why:?}");
+    assert!(said.contains(why), "the refusal does not say {why:?}:\n{said}");
+    assert!(!said.contains("panicked"), "{said}");
+    assert_eq!(remote_tip(w, remote), before, "a refused push moved the remote");
+}
+
+/// The root tree of `commit` with its `CREW.yaml` entry listed twice, and
+/// with a directory's mode written `040000`: two trees git reads leniently.
+fn malformed_trees(f: &Forge, commit: &str) -> [(String, &'static str); 2] {
+    let tree = f.git(&["rev-parse", &format!("{commit}^{{tree}}")]);
+    // Raw entries: `<mode> <name>\0<20-byte id>`.
+    let raw = f.raw_tree(&tree);
+    let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut rest = raw.as_slice();
+    while !rest.is_empty() {
+        let space = rest.iter().position(|b| *b == b' ').unwrap();
+        let nul = rest.iter().position(|b| *b == 0).unwrap();
+        entries.push((String::from_utf8(rest[..space].to_vec()).unwrap(), rest[space + 1..nul + 21].to_vec()));
+        rest = &rest[nul + 21..];
+    }
+    let entry = |mode: &str, tail: &[u8]| [mode.as_bytes(), b" ", tail].concat();
+    let mut dup = Vec::new();
+    let mut padded = Vec::new();
+    for (mode, tail) in &entries {
+        dup.extend(entry(mode, tail));
+        if tail.starts_with(layout::MANIFEST.as_bytes()) {
+            dup.extend(entry(mode, tail));
+        }
+        padded.extend(entry(if mode == "40000" { "040000" } else { mode }, tail));
+    }
+    [(f.write_tree(&dup), "duplicate entry \"CREW.yaml\""), (f.write_tree(&padded), "zero-padded mode")]
+}
+
+/// One push of a malformed tree bricked the workspace: every later push was
+/// refused. Now the server refuses it (git's own `receive.fsckObjects`, which
+/// `install --server` turns on, and the hook itself when that is off), sync
+/// refuses it from a remote without hooks, and honest pushes keep working.
+#[test]
+fn malformed_trees_are_refused_everywhere_and_the_workspace_keeps_working() {
+    let w = World::new();
+    let (a, _b, remote, _task) = team(&w, "Keep the workspace whole");
+    assert_eq!(w.git(&remote, &["config", "receive.fsckObjects"]).trim(), "true", "install --server turns it on");
+    let f = Forge::new(&w, &a);
+    let base = remote_tip(&w, &remote);
+    let cases = malformed_trees(&f, &base);
+    for fsck in ["true", "false"] {
+        w.git(&remote, &["config", "receive.fsckObjects", fsck]);
+        for (tree, why) in &cases {
+            let commit = f.commit(tree, &[&base], "alice", "alice@crew", "looks harmless\n");
+            let out = f.push(&remote, &commit);
+            let why = if fsck == "true" { "rejected" } else { why };
+            assert_refused(&w, &remote, &out, &base, why);
+        }
+    }
+    // A legitimate push after the refused ones still succeeds.
+    w.crew_ok(&a, &["task", "add", "Honest work"]);
+    let synced = w.crew_json(&a, &["sync"]);
+    assert_eq!(synced["pushed"], true, "{synced}");
+    assert_eq!(remote_tip(&w, &remote), tip(&w, &a));
+
+    // A remote without hooks takes the malformed commit; sync refuses it
+    // (exit 4, naming the object) and leaves the local branch as it was.
+    let loose = w.bare("loose.git");
+    assert!(f.push(&loose, &tip(&w, &a)).status.success());
+    let c = w.path("c");
+    w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), c.to_str().unwrap()]);
+    w.crew_ok(&c, &["--as", "carol", "sync"]);
+    let before = tip(&w, &c);
+    for (tree, why) in &cases {
+        let commit = f.commit(tree, &[&tip(&w, &a)], "alice", "alice@crew", "looks harmless\n");
+        assert!(f.push(&loose, &commit).status.success(), "a remote without hooks takes anything");
+        let run = w.crew(&c, &["--as", "carol", "sync", loose.to_str().unwrap()]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert!(run.stderr.contains(why), "{}", run.stderr);
+        assert_eq!(tip(&w, &c), before, "sync merged a malformed commit");
+        w.git(&loose, &["update-ref", "refs/heads/crew", &tip(&w, &a)]);
+    }
+    w.crew_ok(&c, &["verify"]);
+}
+
+/// A valid record by bob, committed as the attacker likes.
+fn bob_comment(w: &World, ws: &Id, task: &Id, text: &str) -> (Vec<u8>, Id) {
+    let payload = Payload::TaskComment(TaskComment { task: *task, text: text.into() });
+    let (r, bytes) = record::encode(ws, "bob", Hlc::now(), payload, &w.key(ws, "bob")).unwrap();
+    (bytes, r.id)
+}
+
+/// `git log --format='%an: %s' crew` is the reviewer's view: a commit whose
+/// author, committer or message is not what its records say, or that adds no
+/// record, is refused by the server and by `verify`.
+#[test]
+fn commits_that_lie_about_their_records_are_refused() {
+    let w = World::new();
+    let (a, _b, remote, task) = team(&w, "Review me");
+    let ws: Id = w.crew_json(&a, &["verify"])["report"]["workspace"].as_str().unwrap().parse().unwrap();
+    let task: Id = task.parse().unwrap();
+    let f = Forge::new(&w, &a);
+    let base = remote_tip(&w, &remote);
+    let path = layout::task_path(&task);
+    let (bytes, id) = bob_comment(&w, &ws, &task, "an honest comment");
+    let content = [f.file(&base, &path), bytes].concat();
+    let tree = f.tree_with(&base, &path, &content);
+    let derived = format!("task.comment {} comment on {}: \"an honest comment\"\n", id.short(), task.short());
+    let empty = f.git(&["rev-parse", &format!("{base}^{{tree}}")]);
+    let cases = [
+        (tree.clone(), "alice", "alice@crew", derived.clone(), "is not bob <bob@crew>"),
+        (tree.clone(), "bob", "bob@example.com", derived.clone(), "is not bob <bob@crew>"),
+        (tree.clone(), "bob", "bob@crew", "alice: admit mallory as admin\n".to_owned(), "is not the one derived"),
+        (empty, "bob", "bob@crew", "nothing to see\n".to_owned(), "adds no record"),
+    ];
+    let loose = w.bare("loose.git");
+    for (tree, name, email, message, why) in &cases {
+        let commit = f.commit(tree, &[&base], name, email, message);
+        assert_refused(&w, &remote, &f.push(&remote, &commit), &base, why);
+        // The same history, taken by a remote without hooks, fails verify.
+        let out = f.push(&loose, &commit);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let c = w.path(&format!("c-{}", &commit[..8]));
+        w.git(&w.root, &["clone", "-q", "-b", "crew", loose.to_str().unwrap(), c.to_str().unwrap()]);
+        let run = w.crew(&c, &["verify"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert!(run.stderr.contains(why) && run.stderr.contains(&commit[..12]), "{}", run.stderr);
+        w.git(&loose, &["update-ref", "refs/heads/crew", &base]);
+    }
+    // The honest form of the same commit is accepted.
+    let commit = f.commit(&tree, &[&base], "bob", "bob@crew", &derived);
+    let out = f.push(&remote, &commit);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = w.git(&remote, &["log", "-1", "--format=%an <%ae>: %s", "crew"]);
+    assert_eq!(log.trim(), format!("bob <bob@crew>: {}", derived.trim()));
+}
+
+/// Run `git-crew` with a deadline: it must finish (not hang on a device or
+/// FIFO) well within `limit`.
+fn crew_within(w: &World, dir: &Path, args: &[&str], limit: Duration) -> crate::common::Run {
+    let started = Instant::now();
+    let mut child =
+        w.crew_cmd(dir, args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("git-crew {args:?} did not return within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    crate::common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Receipts point only at regular files inside the work tree, and every file
+/// argument is bounded: `/dev/zero`, a FIFO, a directory, a file outside the
+/// work tree or a symbolic link out of it is a clear error (exit 1) with
+/// nothing written, at once.
+#[test]
+fn file_arguments_are_bounded_and_artifacts_stay_in_the_work_tree() {
+    let w = World::new();
+    let (a, _b, _remote, task) = team(&w, "Attach evidence");
+    let outside = w.path("outside.txt");
+    std::fs::write(&outside, "secret\n").unwrap();
+    std::os::unix::fs::symlink(&outside, a.join("link.txt")).unwrap();
+    std::fs::create_dir_all(a.join("dir")).unwrap();
+    let fifo = a.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let before = tip(&w, &a);
+    let limit = Duration::from_secs(10);
+    let cases: [(&str, &str); 5] = [
+        ("/dev/zero", "not inside the work tree"),
+        ("fifo", "not a regular file (a FIFO)"),
+        ("dir", "not a regular file (a directory)"),
+        (outside.to_str().unwrap(), "not inside the work tree"),
+        ("link.txt", "not inside the work tree"),
+    ];
+    for (path, why) in cases {
+        let run = crew_within(&w, &a, &["--as", "bob", "receipt", "add", "--task", &task, "--artifact", path], limit);
+        assert_eq!(run.code, 1, "{path}: {run:?}");
+        assert!(run.stderr.contains(why), "{path}: {}", run.stderr);
+        assert_eq!(tip(&w, &a), before, "{path}: something was written");
+    }
+    for (path, why) in [("/dev/zero", "a device"), ("fifo", "a FIFO"), ("dir", "a directory")] {
+        let run = crew_within(&w, &a, &["--as", "bob", "msg", "send", "--to", "#general", "--file", path], limit);
+        assert_eq!(run.code, 1, "{path}: {run:?}");
+        assert!(run.stderr.contains(why), "{path}: {}", run.stderr);
+    }
+    // A big file given as message text is refused by its size, not read whole.
+    let big = a.join("big.txt");
+    std::fs::write(&big, vec![b'x'; 2 * 1024 * 1024]).unwrap();
+    let run = crew_within(&w, &a, &["--as", "bob", "msg", "send", "--to", "#general", "--file", "big.txt"], limit);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("larger than"), "{}", run.stderr);
+    assert_eq!(tip(&w, &a), before);
+
+    // An artifact given by any path inside the work tree is recorded relative
+    // to its top, normalised.
+    std::fs::create_dir_all(a.join("reports")).unwrap();
+    std::fs::write(a.join("reports/junit.xml"), "<ok/>\n").unwrap();
+    let sub = a.join("reports");
+    let rec =
+        w.crew_json(&sub, &["--as", "bob", "receipt", "add", "--task", &task, "--artifact", "./../reports/junit.xml"]);
+    assert_eq!(rec["fields"]["artifacts"][0]["path"], "reports/junit.xml", "{rec}");
+}
+
+/// A hand-signed receipt whose artifact path is absolute or climbs out with
+/// `..` is refused by the server: `verify --artifacts` can never be sent to
+/// `/dev/zero` or `/etc/shadow`.
+#[test]
+fn receipts_with_paths_out_of_the_work_tree_are_refused_by_the_server() {
+    let w = World::new();
+    let (a, _b, remote, task) = team(&w, "Attach evidence");
+    let ws: Id = w.crew_json(&a, &["verify"])["report"]["workspace"].as_str().unwrap().parse().unwrap();
+    let task: Id = task.parse().unwrap();
+    let f = Forge::new(&w, &a);
+    let base = remote_tip(&w, &remote);
+    let path = layout::task_path(&task);
+    for (bad, why) in [
+        ("/dev/zero", "is absolute"),
+        ("/etc/shadow", "is absolute"),
+        ("../../etc/passwd", "is not normalised"),
+        ("reports/../../x", "is not normalised"),
+    ] {
+        let receipt = Receipt {
+            task,
+            class: ReceiptClass::Test,
+            summary: None,
+            commits: vec![],
+            artifacts: vec![Artifact { path: bad.into(), sha256: "0".repeat(64), size: 0 }],
+        };
+        // The library's encoder refuses to write it; the attacker seals the body by hand.
+        assert!(record::encode(&ws, "bob", Hlc::now(), Payload::Receipt(receipt.clone()), &w.key(&ws, "bob")).is_err());
+        let body = format!(
+            "v: 1\nkind: \"receipt\"\nauthor: \"bob\"\nat: \"{}\"\ntask: \"{}\"\nclass: \"test\"\nartifacts:\n  - path: \"{bad}\"\n    sha256: \"{}\"\n    size: 0\n",
+            Hlc::now(),
+            task.hex(),
+            "0".repeat(64)
+        );
+        let (bytes, _) = record::seal(&ws, "receipt", &body, &w.key(&ws, "bob"));
+        let tree = f.tree_with(&base, &path, &[f.file(&base, &path), bytes].concat());
+        let commit = f.commit(&tree, &[&base], "bob", "bob@crew", "receipt\n");
+        assert_refused(&w, &remote, &f.push(&remote, &commit), &base, why);
+    }
+}
+
+/// Every kind of file the cache holds, deleted or garbled, is detected and
+/// rebuilt: no read shows anything else than it would without a cache.
+#[test]
+fn a_damaged_cache_is_rebuilt_not_trusted() {
+    let w = World::new();
+    let (dir, _) = w.workspace("r");
+    w.agent(&dir, "bob");
+    for n in 0..40 {
+        w.crew_ok(&dir, &["--as", "bob", "task", "add", &format!("task {n}")]);
+    }
+    let reads: [&[&str]; 4] = [&["task", "list"], &["board"], &["next"], &["log", "-n", "100"]];
+    let expected: Vec<String> = reads.iter().map(|r| w.crew_ok(&dir, &[&["--json"], *r].concat())).collect();
+    let cache = std::fs::read_dir(dir.join(".git/crew/cache")).unwrap().next().unwrap().unwrap().path();
+    let files_in = |dir: &Path| -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.into_path())
+            .collect();
+        files.sort();
+        files
+    };
+    // One file of every kind the cache holds, and every task shard at once.
+    let files = files_in(&cache);
+    let mut by_kind: std::collections::BTreeMap<String, PathBuf> = std::collections::BTreeMap::new();
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let kind = match (f.parent() == Some(cache.as_path()), f.extension()) {
+            (false, Some(e)) => format!("tasks/*.{}", e.to_string_lossy()),
+            _ => name,
+        };
+        by_kind.entry(kind).or_insert_with(|| f.clone());
+    }
+    let kinds: Vec<&String> = by_kind.keys().collect();
+    assert!(kinds.len() >= 5, "core, journal, task shards, summaries, lock: {kinds:?}");
+    let warm = || {
+        for r in &reads {
+            w.crew_ok(&dir, &[&["--json"], *r].concat());
+        }
+    };
+    let check = |what: &str| {
+        for (r, want) in reads.iter().zip(&expected) {
+            let got = w.crew_ok(&dir, &[&["--json"], *r].concat());
+            assert_eq!(&got, want, "{r:?} after {what}");
+        }
+    };
+    for (kind, file) in &by_kind {
+        for damage in ["delete", "garble", "truncate"] {
+            warm();
+            // The lock holds no data: it comes back with the next update.
+            if kind == "lock" && !file.exists() {
+                continue;
+            }
+            assert!(file.exists(), "the {kind} file came back after the cache was rebuilt");
+            match damage {
+                "delete" => std::fs::remove_file(file).unwrap(),
+                "garble" => {
+                    let mut bytes = std::fs::read(file).unwrap();
+                    let mid = bytes.len() / 2;
+                    if let Some(b) = bytes.get_mut(mid) {
+                        *b ^= 0x55;
+                    }
+                    std::fs::write(file, bytes).unwrap();
+                }
+                _ => {
+                    let bytes = std::fs::read(file).unwrap();
+                    std::fs::write(file, &bytes[..bytes.len() / 3]).unwrap();
+                }
+            }
+            check(&format!("{damage} of the {kind} file {}", file.display()));
+        }
+    }
+    warm();
+    for f in files_in(&cache.join("tasks")) {
+        std::fs::remove_file(f).unwrap();
+    }
+    check("deleting every task shard");
+}
+
+/// `CREW_HOME` is made absolute and refused inside a git work tree; a private
+/// key others can read is refused with the `chmod` to run, as ssh does.
+#[test]
+fn keys_stay_outside_repositories_and_private() {
+    let w = World::new();
+    let dir = w.repo("r");
+    // A relative CREW_HOME inside the repository would put the key in the work tree.
+    let run = {
+        let mut cmd = w.crew_cmd(&dir, &["init", "--admin", "alice"]);
+        cmd.env("CREW_HOME", "keys");
+        let out = cmd.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert_eq!(run.0, Some(1), "{}", run.1);
+    assert!(run.1.contains("inside the git work tree"), "{}", run.1);
+    assert!(!dir.join("keys").exists(), "nothing written");
+    assert_eq!(w.tip(&dir, "crew"), None);
+
+    let (dir, ws) = w.workspace("s");
+    let key = w.keys().path(&ws, "alice");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = tip(&w, &dir);
+    let run = w.crew(&dir, &["task", "add", "Exposed"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains(&format!("chmod 600 {}", key.display())), "{}", run.stderr);
+    assert_eq!(tip(&w, &dir), before);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    w.crew_ok(&dir, &["task", "add", "Private again"]);
+}
+
+/// A live ref only moves forward in time: an actor's older valid beat cannot
+/// be pushed over its newer one.
+#[test]
+fn an_old_beat_cannot_replace_a_newer_one() {
+    let w = World::new();
+    let (_a, b, remote, _task) = team(&w, "Beat");
+    let beat = |n: &str| {
+        w.crew_ok(&b, &["--as", "carol", "heartbeat", "--session", "s1", "--no-sync"]);
+        let oid = w.git(&b, &["rev-parse", "refs/crew/live/carol/s1"]).trim().to_owned();
+        w.git(&b, &["update-ref", &format!("refs/old/{n}"), &oid]);
+        oid
+    };
+    let old = beat("1");
+    std::thread::sleep(Duration::from_millis(20));
+    let new = beat("2");
+    let push =
+        |oid: &str| w.git_output(&b, &["push", "--no-verify", "origin", &format!("+{oid}:refs/crew/live/carol/s1")]);
+    assert!(push(&new).status.success());
+    let out = push(&old);
+    assert!(!out.status.success(), "an older beat replaced a newer one");
+    assert!(stderr(&out).contains("live refs only move forward"), "{}", stderr(&out));
+    assert_eq!(w.git(&remote, &["rev-parse", "refs/crew/live/carol/s1"]).trim(), new);
+}
+
+/// A record whose stamp would stall every clock (the counter at its largest,
+/// minutes ahead) or a claim dated past a running lease is refused.
+#[test]
+fn clocks_cannot_be_weaponised() {
+    let w = World::new();
+    let (a, _b, remote, task) = team(&w, "Time");
+    let ws: Id = w.crew_json(&a, &["verify"])["report"]["workspace"].as_str().unwrap().parse().unwrap();
+    let task: Id = task.parse().unwrap();
+    let f = Forge::new(&w, &a);
+    let base = remote_tip(&w, &remote);
+    let path = layout::task_path(&task);
+    let comment = |at: &str| {
+        let body = format!(
+            "v: 1\nkind: \"task.comment\"\nauthor: \"bob\"\nat: \"{at}\"\ntask: \"{}\"\ntext: \"tick\"\n",
+            task.hex()
+        );
+        record::seal(&ws, "task.comment", &body, &w.key(&ws, "bob")).0
+    };
+    let ahead = |ms: i64, counter: u32| {
+        let t = Hlc { ms: Hlc::now().ms + ms, counter: 0 }.to_string();
+        if counter == 0 {
+            t
+        } else {
+            format!("{t}~{counter}")
+        }
+    };
+    for (at, why) in [
+        (ahead(9 * 60_000, 0), "ahead of this clock"),
+        (ahead(0, 4_294_967_295), "malformed or missing `at:` header"),
+        (ahead(0, 65_536), "malformed or missing `at:` header"),
+    ] {
+        let tree = f.tree_with(&base, &path, &[f.file(&base, &path), comment(&at)].concat());
+        let commit = f.commit(&tree, &[&base], "bob", "bob@crew", "tick\n");
+        assert_refused(&w, &remote, &f.push(&remote, &commit), &base, why);
+    }
+    // A claim dated past the skew (its author's clock "ahead") is refused too.
+    let claim = |at: &str| {
+        let body = format!(
+            "v: 1\nkind: \"task.claim\"\nauthor: \"bob\"\nat: \"{at}\"\ntask: \"{}\"\nlease: 1800\n",
+            task.hex()
+        );
+        record::seal(&ws, "task.claim", &body, &w.key(&ws, "bob")).0
+    };
+    let commit = f.honest(&ws, &base, &path, &[&claim(&ahead(5_000, 0))]);
+    assert_refused(&w, &remote, &f.push(&remote, &commit), &base, "ahead of this clock");
+
+    // The largest counter, within the skew, is accepted and stalls nobody:
+    // the next honest stamps move to the next millisecond, and two identical
+    // comments written back to back stay two records.
+    let top = comment(&ahead(500, 65_535));
+    let commit = f.honest(&ws, &base, &path, &[&top]);
+    let out = f.push(&remote, &commit);
+    assert!(out.status.success(), "{}", stderr(&out));
+    w.crew_ok(&a, &["sync"]);
+    for _ in 0..2 {
+        w.crew_ok(&a, &["--as", "bob", "task", "comment", &task.hex(), "same words"]);
+    }
+    let shown = w.crew_json(&a, &["task", "show", &task.hex()]);
+    let same = shown["history"].as_array().unwrap().iter().filter(|r| r["fields"]["text"] == "same words").count();
+    assert_eq!(same, 2, "{shown}");
+    let stamps: Vec<&str> = shown["history"].as_array().unwrap().iter().map(|r| r["at"].as_str().unwrap()).collect();
+    let mut sorted = stamps.clone();
+    sorted.dedup();
+    assert_eq!(sorted.len(), stamps.len(), "no two records share a stamp: {stamps:?}");
+    w.crew_ok(&a, &["sync"]);
+    w.crew_ok(&a, &["verify"]);
+}
