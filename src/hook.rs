@@ -198,11 +198,6 @@ pub fn parse_pre_push(input: &str) -> Result<Vec<RefUpdate>> {
         .collect()
 }
 
-/// The trusted base at the branch tip (empty before the branch exists).
-fn base_at_tip(ws: &Workspace) -> Result<Base> {
-    Ok(ws.trusted_base()?.map(|(_, base)| base).unwrap_or_default())
-}
-
 /// `pre-push`: verify the part of the workspace branch that is about to leave.
 pub fn pre_push(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>> {
     let branch = format!("refs/heads/{}", ws.store().branch());
@@ -247,12 +242,21 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
         let report = match u.old {
             None => verify::verify_new(store, None, new, &Base { horizon, ..Base::default() }, false)?,
             Some(old) => {
+                if store.tip()? != Some(old) {
+                    // Another push landed since this one was prepared: what it
+                    // would add is judged on a tip it was not written on.
+                    return Err(Error::Conflict(format!(
+                        "stale push: {branch} moved since this push was prepared (fetch first, then push again)"
+                    )));
+                }
                 if !store.new_commits(old, new)?.1 {
                     return Err(Error::Conflict(format!(
                         "refusing a non-fast-forward update of {branch}: history is append-only (fetch, merge with `git crew sync`, push again)"
                     )));
                 }
-                let base = Base { horizon, ..base_at_tip(ws)? };
+                // Judged on the tip it was written on: if another push lands
+                // meanwhile, git's update of the ref (from `old`) fails anyway.
+                let base = Base { horizon, ..ws.trusted_base_at(old)? };
                 verify::verify_new(store, Some(old), new, &base, false)?
             }
         };

@@ -143,8 +143,8 @@ impl Workspace {
             let Ok(channel) = Channel::parse(name) else { continue };
             let (reason, joined) = match &channel {
                 Channel::Direct(..) if channel.has_party(actor) => (Reason::Direct, None),
-                Channel::Named(_) => match info.members.get(actor) {
-                    Some(at) => (Reason::Channel, Some(*at)),
+                Channel::Named(_) => match info.member_since(actor) {
+                    Some(at) => (Reason::Channel, Some(at)),
                     None => continue,
                 },
                 Channel::Task(t) if me.holds.contains(t) => (Reason::Task, None),

@@ -260,14 +260,14 @@ impl Index {
             }
         }
         fresh.sort_by_key(Record::order_key);
-        // A new suspension may void records already folded (those it did not
-        // include), so it refolds like records that sort before the last.
-        let suspends = fresh.iter().any(|r| matches!(r.payload, Payload::ActorSuspend(_)));
-        let in_order = !suspends
-            && match (core.state.last, fresh.first()) {
-                (Some(last), Some(first)) => last < first.order_key(),
-                _ => true,
-            };
+        // The branch only grows at the end of each file, and records that sort
+        // after everything do so (verify checks it on every commit), and the
+        // fold judges a record by where it sorts: so new records applied on
+        // top of the cached state give the state a whole fold would. The one
+        // exception is a suspension that did not see records of its target
+        // folded already (possible only without a server's hook): it voids
+        // them, so the state is folded again.
+        let in_order = !fresh.iter().any(|r| voids_folded(&core.state, r));
         let gen = core.gen + 1;
         let records_len = self.append_journal(core.records_len, &fresh);
         let (state, counts) = if in_order {
@@ -433,6 +433,15 @@ impl Core {
 
 fn shard_count(counts: &[u32], s: u8) -> u32 {
     counts.get(usize::from(s)).copied().unwrap_or(u32::MAX)
+}
+
+/// Whether `r` is a suspension whose window (the records of its target dated
+/// before it and after what it saw) holds a record already folded in `state`.
+fn voids_folded(state: &State, r: &Record) -> bool {
+    let Payload::ActorSuspend(s) = &r.payload else { return false };
+    let Some(target) = state.actors.get(&s.name) else { return false };
+    let last = target.last_at.zip(target.last_record);
+    last.is_some_and(|last| last.0 < r.at && s.seen_at.zip(s.seen).is_none_or(|seen| last > seen))
 }
 
 fn current_tip(store: &Store) -> Result<ObjectId> {

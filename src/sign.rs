@@ -149,6 +149,12 @@ pub fn verify(key: &PublicKey, msg: &[u8], sig: &Signature) -> bool {
     vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig.0)).is_ok()
 }
 
+/// Whether `key` can sign at all: a curve point that is not of small order
+/// (a weak key verifies forged signatures).
+pub fn is_valid_key(key: &PublicKey) -> bool {
+    verifying_key(key).is_some()
+}
+
 /// The decompressed, non-weak key. Decompression costs about a third of a
 /// verification and a workspace has few keys, so keys are memoised per thread.
 fn verifying_key(key: &PublicKey) -> Option<VerifyingKey> {

@@ -118,11 +118,17 @@ impl Store {
         // Many writers take turns on one ref lock; under load a turn can take
         // longer than git's default 100 ms wait. Wait longer (with backoff)
         // rather than fail a write that would have succeeded.
+        // Commits on the branch carry the actor as author and committer; only
+        // the reflog of a moved branch asks git for an identity, which a fresh
+        // machine or an agent's sandbox may not have configured.
         let mut config = repo.config_snapshot_mut();
-        config
-            .append_config(["core.filesRefLockTimeout=10000"], gix::config::Source::Api)
-            .map_err(git("configuring the ref lock timeout"))?;
-        config.commit().map_err(git("configuring the ref lock timeout"))?;
+        let settings = [
+            "core.filesRefLockTimeout=10000",
+            "gitoxide.committer.nameFallback=git-crew",
+            "gitoxide.committer.emailFallback=git-crew@localhost",
+        ];
+        config.append_config(settings, gix::config::Source::Api).map_err(git("configuring the repository"))?;
+        config.commit().map_err(git("configuring the repository"))?;
         Ok(Store { repo, branch: branch.to_owned(), refname, _overlay: None })
     }
 

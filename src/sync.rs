@@ -17,7 +17,6 @@ use crate::error::{Error, Result};
 use crate::index::Need;
 use crate::layout::LIVE_REFS;
 use crate::live;
-use crate::merge;
 use crate::record::Payload;
 use crate::state::State;
 use crate::verify::{self, Base};
@@ -58,6 +57,12 @@ pub struct Synced {
     pub lost_claims: Vec<LostClaim>,
     /// Heartbeats of this machine's sessions pushed.
     pub beats_pushed: usize,
+    /// Unpublished records of this clone re-made on top of what was
+    /// published (they sorted before it).
+    pub remade: Vec<crate::rebase::Remade>,
+    /// Unpublished records of this clone dropped: they do not count on top
+    /// of what was published (a lost claim, a write by a suspended actor).
+    pub dropped: Vec<crate::rebase::Dropped>,
 }
 
 /// A claim that lost, as `sync` reports it.
@@ -83,6 +88,8 @@ impl Synced {
             rounds: 0,
             lost_claims: Vec::new(),
             beats_pushed: 0,
+            remade: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 }
@@ -120,9 +127,8 @@ enum PushError {
     Refused(String),
 }
 
-/// Sync the workspace branch with `remote` (a remote name or URL). `actor`
-/// names the author of merge commits.
-pub fn sync(ws: &Workspace, remote: &str, actor: &str) -> Result<Synced> {
+/// Sync the workspace branch with `remote` (a remote name or URL).
+pub fn sync(ws: &Workspace, remote: &str) -> Result<Synced> {
     let store = ws.store();
     let mut out = Synced::new(remote);
     let before = refused_claims(ws);
@@ -144,29 +150,41 @@ pub fn sync(ws: &Workspace, remote: &str, actor: &str) -> Result<Synced> {
             }
             (Some(ours), None) => ours,
             (Some(ours), Some(theirs)) if ours == theirs => ours,
-            (Some(ours), Some(theirs)) => match integrate(ws, ours, theirs, actor, &mut out)? {
+            (Some(ours), Some(theirs)) => match integrate(ws, ours, theirs, &mut out)? {
                 Some(tip) => tip,
                 None => continue, // a local writer moved the branch meanwhile
             },
         };
         out.tip = target.to_string();
         if Some(target) == theirs {
-            out.lost_claims = newly_lost(ws, &before);
-            carry_beats(ws, remote, &mut out)?;
-            return Ok(out);
+            return finish(ws, remote, &before, out);
         }
         match push(ws, remote, target) {
             Ok(()) => {
                 out.pushed = true;
-                out.lost_claims = newly_lost(ws, &before);
-                carry_beats(ws, remote, &mut out)?;
-                return Ok(out);
+                return finish(ws, remote, &before, out);
             }
             Err(PushError::Raced) => back_off(round, started),
             Err(PushError::Refused(why)) => return Err(Error::Remote(why)),
         }
     }
     Err(Error::Contention(MAX_ROUNDS))
+}
+
+/// The end of a sync: report the claims that lost (dropped on replay, or
+/// refused now that were not before), and carry heartbeats.
+fn finish(
+    ws: &Workspace,
+    remote: &str,
+    before: &std::collections::HashSet<crate::id::Id>,
+    mut out: Synced,
+) -> Result<Synced> {
+    let dropped = out.dropped.iter().filter(|d| d.kind == "task.claim");
+    let dropped =
+        dropped.map(|d| LostClaim { claim: d.record.clone(), actor: d.author.clone(), reason: d.reason.clone() });
+    out.lost_claims = dropped.chain(newly_lost(ws, before)).collect();
+    carry_beats(ws, remote, &mut out)?;
+    Ok(out)
 }
 
 /// Write records as `actor` and publish them on `remote` by compare-and-swap
@@ -186,14 +204,14 @@ where
         let theirs = fetch(ws, remote)?;
         let ours = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
         if let Some(theirs) = theirs.filter(|t| *t != ours) {
-            if integrate(ws, ours, theirs, actor, &mut scratch)?.is_none() {
+            if integrate(ws, ours, theirs, &mut scratch)?.is_none() {
                 continue;
             }
         }
         let staged = ws.stage(actor, need, &mut build)?;
         match push(ws, remote, staged.written.commit) {
             Ok(()) => {
-                adopt(ws, &staged, actor)?;
+                adopt(ws, &staged)?;
                 return Ok(staged.written);
             }
             Err(PushError::Raced) => back_off(round, started),
@@ -205,7 +223,7 @@ where
 
 /// Move the local branch to a published commit: a fast-forward, or a merge if
 /// a local writer moved the branch meanwhile.
-fn adopt(ws: &Workspace, staged: &Staged, actor: &str) -> Result<()> {
+fn adopt(ws: &Workspace, staged: &Staged) -> Result<()> {
     let store = ws.store();
     let commit = staged.written.commit;
     match store.set_tip(Some(staged.parent), commit, &staged.reflog()) {
@@ -218,63 +236,75 @@ fn adopt(ws: &Workspace, staged: &Staged, actor: &str) -> Result<()> {
     }
     for _ in 0..MAX_ROUNDS {
         let local = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
-        if integrate(ws, local, commit, actor, &mut Synced::new("local"))?.is_some() {
+        if integrate(ws, local, commit, &mut Synced::new("local"))?.is_some() {
             return Ok(());
         }
     }
     Err(Error::Contention(MAX_ROUNDS))
 }
 
-/// Verify what `theirs` adds to `ours`, then fast-forward or merge. `None` when
-/// the local branch moved under us.
-fn integrate(
-    ws: &Workspace,
-    ours: ObjectId,
-    theirs: ObjectId,
-    actor: &str,
-    out: &mut Synced,
-) -> Result<Option<ObjectId>> {
+/// Verify what `theirs` adds to what both sides have, then fast-forward to
+/// it, or replay this clone's unpublished commits on top of it
+/// ([`crate::rebase`]). `None` when the local branch moved under us.
+fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, out: &mut Synced) -> Result<Option<ObjectId>> {
     let store = ws.store();
-    // Theirs already part of ours? (Asked exactly: under clock skew the list of
-    // new commits may repeat known ones.)
-    if store.new_commits(theirs, ours)?.1 {
-        return Ok(Some(ours));
-    }
-    let (fresh, ours_is_ancestor) = store.new_commits(ours, theirs)?;
-    if fresh.is_empty() {
-        return Ok(Some(ours));
-    }
+    let (unpublished, theirs_in_ours) = store.new_commits_exact(theirs, ours)?;
     let Some((tip, base)) = ws.trusted_base()? else { return Ok(None) };
     if tip != ours {
         return Ok(None);
     }
-    let ws_id = base.workspace.unwrap_or_default();
-    let report = verify::verify_new(store, Some(ours), theirs, &base, false)?;
-    let target = if ours_is_ancestor {
+    let base = if unpublished.is_empty() { base } else { without(ws, base, &unpublished)? };
+    if theirs_in_ours {
+        // Nothing new over there. What we are about to publish must pass what
+        // the server checks (a plain `git merge` may have joined appends to
+        // one file); if it does not, it is replayed on top instead.
+        if verify::verify_range(store, ours, unpublished.clone(), &base).is_ok() {
+            return Ok(Some(ours));
+        }
+    }
+    let (fresh, _) = store.new_commits(ours, theirs)?;
+    let (report, new) = verify::verify_range(store, theirs, fresh, &base)?;
+    let target = if unpublished.is_empty() {
         theirs
     } else {
-        let (ours_tree, theirs_tree) = (store.commit(ours)?.tree, store.commit(theirs)?.tree);
-        let mut edits = Vec::new();
-        for change in store.diff(Some(ours_tree), theirs_tree)? {
-            let Some(new) = change.new else { continue };
-            let mine = match change.old {
-                Some(old) => store.blob(old.oid)?,
-                None => Vec::new(),
-            };
-            edits.push((change.path, merge::union(&mine, &store.blob(new.oid)?, &ws_id)?));
-        }
-        store.write_commit(&[ours, theirs], Some(ours_tree), &edits, actor, crate::record::MERGE_MESSAGE)?
+        let ws_id = base.workspace.unwrap_or_default();
+        let published: std::collections::HashSet<crate::id::Id> =
+            base.records.iter().chain(&new).map(|r| r.id).collect();
+        let state = crate::state::State::fold(ws_id, base.records.iter().chain(&new));
+        let replayed = crate::rebase::replay(ws, theirs, state, &published, &unpublished)?;
+        out.remade.extend(replayed.remade);
+        out.dropped.extend(replayed.dropped);
+        replayed.tip
     };
     match store.set_tip(Some(ours), target, "git-crew: sync") {
         Ok(()) => {
             out.received += report.records;
-            out.fast_forward |= ours_is_ancestor;
-            out.merged |= !ours_is_ancestor;
+            out.fast_forward |= unpublished.is_empty();
+            out.merged |= !unpublished.is_empty();
             Ok(Some(target))
         }
         Err(crate::store::StoreError::Raced(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The trusted base at `ours` without what `unpublished` (commits of ours the
+/// remote does not have) added: what both sides have.
+fn without(ws: &Workspace, base: Base, unpublished: &[crate::store::CommitInfo]) -> Result<Base> {
+    let ws_id = base.workspace.unwrap_or_default();
+    let added = verify::records_added(ws.store(), &ws_id, unpublished)?;
+    let inside: std::collections::HashSet<ObjectId> = unpublished.iter().map(|c| c.id).collect();
+    let mut forks = unpublished.iter().flat_map(|c| c.parents.iter()).filter(|p| !inside.contains(*p));
+    let tip = match (forks.next(), forks.next()) {
+        (Some(one), None) => Some(*one),
+        _ => None,
+    };
+    Ok(Base {
+        records: base.records.into_iter().filter(|r| !added.contains(&r.id)).collect(),
+        ignored: base.ignored.into_iter().filter(|id| !added.contains(id)).collect(),
+        tip,
+        ..base
+    })
 }
 
 /// A remote as one ref name component: its name, or a hash of its URL.
@@ -386,8 +416,10 @@ fn push(ws: &Workspace, remote: &str, tip: ObjectId) -> Result<(), PushError> {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lost_race = stdout.lines().any(|l| l.starts_with('!') && !l.contains("remote rejected"))
         && (stdout.contains("fetch first") || stdout.contains("non-fast-forward") || stdout.contains("stale info"));
-    // A ref lock held by a concurrent push on the remote is a lost race too.
-    let locked = stdout.contains("failed to lock") || stderr.contains("cannot lock ref");
+    // A ref lock held by a concurrent push on the remote is a lost race too,
+    // and so is our server's word that another push landed first.
+    let locked =
+        stdout.contains("failed to lock") || stderr.contains("cannot lock ref") || stderr.contains("stale push:");
     if lost_race || locked {
         Err(PushError::Raced)
     } else {
@@ -416,7 +448,7 @@ fn git(ws: &Workspace) -> Command {
 /// tried again next interval; an error from `on_tip` ends the loop.
 pub fn follow<T, E>(
     ws: &Workspace,
-    remote: Option<(&str, &str, std::time::Duration)>,
+    remote: Option<(&str, std::time::Duration)>,
     beat: Option<&live::Beating>,
     stop: &std::sync::atomic::AtomicBool,
     mut on_tip: T,
@@ -432,7 +464,7 @@ where
     let mut last: Option<ObjectId> = None;
     let (mut synced, mut beaten, mut ticked): (Option<Instant>, Option<Instant>, Option<Instant>) = (None, None, None);
     while !stop.load(Ordering::SeqCst) {
-        let mut sync_now = remote.is_some_and(|(_, _, interval)| due(synced, interval));
+        let mut sync_now = remote.is_some_and(|(_, interval)| due(synced, interval));
         if let Some(b) = beat.filter(|b| due(beaten, b.interval())) {
             let beaten_ok = ws.beat(b, false).and_then(|_| ws.renew_leases(&b.actor));
             if let Err(e) = beaten_ok {
@@ -441,8 +473,8 @@ where
             beaten = Some(Instant::now());
             sync_now |= remote.is_some();
         }
-        if let Some((remote, actor, _)) = remote.filter(|_| sync_now) {
-            if let Err(e) = sync(ws, remote, actor) {
+        if let Some((remote, _)) = remote.filter(|_| sync_now) {
+            if let Err(e) = sync(ws, remote) {
                 on_error(&e);
             }
             synced = Some(Instant::now());
@@ -465,7 +497,7 @@ where
         // The session ends here and says so, so it stops counting at once.
         let ended = ws.beat(b, true).map(|_| ());
         let carried = ended.and_then(|()| match remote {
-            Some((remote, actor, _)) => sync(ws, remote, actor).map(|_| ()),
+            Some((remote, _)) => sync(ws, remote).map(|_| ()),
             None => Ok(()),
         });
         if let Err(e) = carried {

@@ -85,7 +85,7 @@ pub struct Report {
 /// instead of stopping at the first. Failures are an [`Error::Verify`].
 pub fn verify(store: &Store, all: bool) -> Result<Report> {
     let tip = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
-    verify_commits(store, tip, store.history(tip).map_err(malformed)?, &Base::default(), all)
+    Ok(verify_commits(store, tip, store.history(tip).map_err(malformed)?, &Base::default(), all)?.0)
 }
 
 /// A malformed object met while walking the history is a verification
@@ -118,6 +118,8 @@ pub struct Base {
     pub ignored: HashSet<Id>,
     /// Refuse new records dated after this (the server's clock plus the allowed skew).
     pub horizon: Option<Hlc>,
+    /// The commit whose records `records` are, when known.
+    pub tip: Option<ObjectId>,
 }
 
 /// Verify the commits reachable from `new` but not from `old` (everything if
@@ -130,13 +132,32 @@ pub fn verify_new(store: &Store, old: Option<ObjectId>, new: ObjectId, base: &Ba
         Some(old) => store.new_commits(old, new).map_err(malformed)?.0,
         None => store.history(new).map_err(malformed)?,
     };
-    verify_commits(store, new, commits, base, all)
+    Ok(verify_commits(store, new, commits, base, all)?.0)
 }
 
-fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: &Base, all: bool) -> Result<Report> {
+/// [`verify_new`] of exactly `commits` (parents first, as
+/// [`Store::new_commits`] gives them), returning the records new to the base
+/// too.
+pub fn verify_range(
+    store: &Store,
+    tip: ObjectId,
+    commits: Vec<CommitInfo>,
+    base: &Base,
+) -> Result<(Report, Vec<Record>)> {
+    verify_commits(store, tip, commits, base, false)
+}
+
+fn verify_commits(
+    store: &Store,
+    tip: ObjectId,
+    commits: Vec<CommitInfo>,
+    base: &Base,
+    all: bool,
+) -> Result<(Report, Vec<Record>)> {
     let Some(first) = commits.first() else {
         let ws = base.workspace.unwrap_or_default();
-        return Ok(Report { tip: tip.to_string(), workspace: ws.hex(), commits: 0, records: 0, failures: Vec::new() });
+        let report = Report { tip: tip.to_string(), workspace: ws.hex(), commits: 0, records: 0, failures: Vec::new() };
+        return Ok((report, Vec::new()));
     };
     let ws = match base.workspace {
         Some(ws) => ws,
@@ -158,21 +179,38 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
     let mut failures: Vec<(usize, Failure)> = Vec::new();
     // Per commit: the records it adds, i.e. those in none of its parents.
     let mut added: Vec<Vec<Id>> = Vec::with_capacity(commits.len());
+    // Per commit: its latest record in fold order (what a record sorting
+    // after everything must sort after).
+    let mut latest: HashMap<ObjectId, Option<(Hlc, Id)>> = HashMap::new();
+    if let Some(tip) = base.tip {
+        latest.insert(tip, base.records.iter().map(Record::order_key).max());
+    }
     'history: for (n, c) in commits.iter().enumerate() {
         let site =
             |reason: String| Failure { commit: Some(c.id.to_string()), path: None, record: None, offset: None, reason };
-        let parents: Vec<Option<ObjectId>> = if c.parents.is_empty() {
+        let parents: Vec<(Option<ObjectId>, Option<record::OrderKey>)> = if c.parents.is_empty() {
             if base.workspace.is_some() || n > 0 {
                 failures
                     .push((n, site("a second root commit: the branch has exactly one, the one `init` wrote".into())));
                 break 'history;
             }
-            vec![None]
+            vec![(None, None)]
         } else {
-            c.parents.iter().map(|p| store.commit(*p).map(|pc| Some(pc.tree))).collect::<Result<_, _>>()?
+            let mut parents = Vec::with_capacity(c.parents.len());
+            for p in &c.parents {
+                let tree = store.commit(*p)?.tree;
+                let max = match latest.get(p) {
+                    Some(max) => *max,
+                    None => latest_in(store, &ws, tree)?,
+                };
+                parents.push((Some(tree), max));
+            }
+            parents
         };
         let mut new_per_parent: Vec<HashSet<Id>> = Vec::with_capacity(parents.len());
-        for parent_tree in parents {
+        let mut max = None;
+        for (parent_tree, parent_max) in parents {
+            max = max.max(parent_max);
             let mut new_here = HashSet::new();
             let changes = match store.diff(parent_tree, c.tree) {
                 Ok(changes) => changes,
@@ -183,8 +221,11 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
                 Err(e) => return Err(e.into()),
             };
             for change in changes {
-                match walker.scan(n, c.id, &change) {
-                    Ok(ids) => new_here.extend(ids),
+                match walker.scan(n, c.id, &change, parent_max) {
+                    Ok(a) => {
+                        new_here.extend(a.ids);
+                        max = max.max(a.max);
+                    }
                     Err(f) => {
                         failures.push((n, f));
                         if !all {
@@ -195,6 +236,7 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
             }
             new_per_parent.push(new_here);
         }
+        latest.insert(c.id, max);
         let mut sets = new_per_parent.into_iter();
         let first = sets.next().unwrap_or_default();
         let rest: Vec<HashSet<Id>> = sets.collect();
@@ -238,6 +280,32 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
                     failures.push((*n, site.fail(None, Some(record.id), reason)));
                 }
             }
+            // Published outcomes are final: nothing it publishes is void (a lost
+            // claim is dropped by its writer's sync, not published), and no
+            // record it published stops counting.
+            for ignored in state.ignored.iter().filter(|i| i.reason.is_conflict()) {
+                let what = format!("{} by {:?} does not count: {}", ignored.kind, ignored.author, ignored.reason);
+                match fresh.get(&ignored.id).filter(|_| !trusted.contains(&ignored.id)) {
+                    Some((_, (n, site))) => {
+                        let reason = format!("{what}; the server publishes only records that count (fetch and try again: `git crew sync` drops it)");
+                        failures.push((*n, site.fail(None, Some(ignored.id), reason)));
+                    }
+                    None if !base.ignored.contains(&ignored.id) => failures.push((
+                        usize::MAX,
+                        Failure {
+                            commit: None,
+                            path: None,
+                            record: Some(ignored.id.hex()),
+                            offset: None,
+                            reason: format!(
+                                "the push would overturn the published record {}: {what}",
+                                ignored.id.short()
+                            ),
+                        },
+                    )),
+                    None => {}
+                }
+            }
         }
     }
     if let Some(horizon) = base.horizon {
@@ -271,13 +339,15 @@ fn verify_commits(store: &Store, tip: ObjectId, commits: Vec<CommitInfo>, base: 
         // New to the base: a merge commit's diff against one side re-adds the
         // other side's records, which may be trusted already.
         let trusted: HashSet<Id> = base.records.iter().map(|r| r.id).collect();
-        Ok(Report {
+        let new: Vec<Record> = fresh.into_values().map(|(r, _)| r).filter(|r| !trusted.contains(&r.id)).collect();
+        let report = Report {
             tip: tip.to_string(),
             workspace: ws.hex(),
             commits: commits.len(),
-            records: fresh.keys().filter(|id| !trusted.contains(id)).count(),
+            records: new.len(),
             failures: Vec::new(),
-        })
+        };
+        Ok((report, new))
     } else {
         Err(Error::Verify(VerifyError { failures: failures.into_iter().map(|(_, f)| f).collect() }))
     }
@@ -331,8 +401,9 @@ fn check_commit(store: &Store, c: &CommitInfo, added: &[&Record]) -> Result<(), 
     Ok(())
 }
 
-/// Ids of the records that `commits` add to log files (relative to their
-/// parents), read lexically: no signature is checked here.
+/// Ids of the records that `commits` add to log files (those in a commit's
+/// version of a file and not in a parent's), read lexically: no signature is
+/// checked here.
 pub fn records_added(store: &Store, ws: &Id, commits: &[CommitInfo]) -> Result<HashSet<Id>> {
     let mut added = HashSet::new();
     for c in commits {
@@ -344,14 +415,36 @@ pub fn records_added(store: &Store, ws: &Id, commits: &[CommitInfo]) -> Result<H
         for parent_tree in parents {
             for change in store.diff(parent_tree, c.tree)? {
                 let Some(new) = change.new.filter(|n| n.is_plain_file()) else { continue };
-                let bytes = store.blob(new.oid)?;
-                if let Ok(frames) = frame::split(&bytes) {
-                    added.extend(frames.iter().map(|f| f.id(&bytes, ws)));
-                }
+                let ids = |oid| -> Result<HashSet<Id>> {
+                    let bytes = store.blob(oid)?;
+                    Ok(frame::split(&bytes).map(|fs| fs.iter().map(|f| f.id(&bytes, ws)).collect()).unwrap_or_default())
+                };
+                let old = match change.old.filter(|o| o.is_plain_file()) {
+                    Some(o) => ids(o.oid)?,
+                    None => HashSet::new(),
+                };
+                added.extend(ids(new.oid)?.into_iter().filter(|id| !old.contains(id)));
             }
         }
     }
     Ok(added)
+}
+
+/// The latest record (in fold order) of every log file at `tree`, read
+/// lexically: for a parent that is neither verified here nor the base's tip
+/// (an old commit a merge reaches back to), so the cost is paid only then.
+fn latest_in(store: &Store, ws: &Id, tree: ObjectId) -> Result<Option<(Hlc, Id)>> {
+    let mut max = None;
+    for file in store.files(tree)? {
+        if !layout::classify(&file.path).is_some_and(|p| p.is_log()) {
+            continue;
+        }
+        let bytes = store.blob(file.oid)?;
+        if let Ok(frames) = frame::split(&bytes) {
+            max = max.max(frames.iter().map(|f| (f.at, f.id(&bytes, ws))).max());
+        }
+    }
+    Ok(max)
 }
 
 fn root_workspace(store: &Store, tree: ObjectId) -> Result<Id, String> {
@@ -377,8 +470,23 @@ fn decode_in_parallel(items: &[&[u8]], ws: &Id) -> Vec<Result<Record, (usize, Pr
     })
 }
 
-/// The records of a blob and their byte spans.
-type Framed = (Vec<Fingerprint>, Vec<Range<usize>>);
+/// One record of a blob, located lexically.
+#[derive(Clone)]
+struct Located {
+    fp: Fingerprint,
+    span: Range<usize>,
+    /// Its place in the fold order, `(at, id)`.
+    key: (Hlc, Id),
+    kind: String,
+    author: String,
+}
+
+/// What one commit adds to one file, relative to one parent.
+struct Added {
+    ids: Vec<Id>,
+    /// The latest of them in the fold order.
+    max: Option<(Hlc, Id)>,
+}
 
 /// A commit and file where something was found.
 #[derive(Clone)]
@@ -403,6 +511,9 @@ impl Site {
 struct Queued {
     n: usize,
     site: Site,
+    /// Where it starts in its file.
+    start: usize,
+    id: Id,
     bytes: Vec<u8>,
     /// It reappeared with another signature than an already placed record.
     resigned: bool,
@@ -421,16 +532,31 @@ struct Walker<'a> {
     /// The first appearance of every record id: its exact bytes' fingerprint.
     placed: HashMap<Id, Fingerprint>,
     /// Framed blobs, by blob id.
-    frames: HashMap<ObjectId, Framed>,
+    frames: HashMap<ObjectId, Vec<Located>>,
     queue: Vec<Queued>,
     copies: Vec<Copy>,
 }
 
 impl Walker<'_> {
-    /// Pass one: the structural checks of one changed path in commit number `n`.
-    /// Returns the ids of the records the new version of the file holds that
-    /// the old one does not.
-    fn scan(&mut self, n: usize, commit: ObjectId, change: &Change) -> Result<Vec<Id>, Failure> {
+    /// Pass one: the structural checks of one changed path in commit number `n`,
+    /// against one parent whose latest record (in fold order) is `parent_max`.
+    /// Returns the records the new version of the file holds that the old one
+    /// does not.
+    ///
+    /// A file only grows at its end: every record added sorts after every
+    /// record the file had, and a record whose kind sorts after everything
+    /// ([`record::kinds::sorts_after_everything`]) sorts after every record of
+    /// the parent. So a push can add to what was published, never reorder it:
+    /// a record dated before a published one, whoever signs it, cannot change
+    /// what that one decided.
+    fn scan(
+        &mut self,
+        n: usize,
+        commit: ObjectId,
+        change: &Change,
+        parent_max: Option<(Hlc, Id)>,
+    ) -> Result<Added, Failure> {
+        let none = Added { ids: Vec::new(), max: None };
         let site = Site { commit, path: change.path.clone() };
         let Some(place) = layout::classify(&change.path) else {
             return Err(site.fail(None, None, "file outside the workspace layout".into()));
@@ -450,46 +576,65 @@ impl Walker<'_> {
             if new_bytes != layout::ATTRIBUTES_CONTENT {
                 return Err(site.fail(None, None, "`.gitattributes` differs from the fixed content".into()));
             }
-            return Ok(Vec::new());
+            return Ok(none);
         }
         let located = |(off, p): (usize, Problem)| site.fail(Some(off), None, p.to_string());
         let old = match change.old.as_ref().filter(|o| o.is_plain_file()) {
             Some(o) => {
                 let bytes = self.store.blob(o.oid).map_err(git_err)?;
-                self.framed(o.oid, &bytes).map_err(located)?.0
+                self.framed(o.oid, &bytes).map_err(located)?
             }
             None => Vec::new(),
         };
-        let (new_frames, spans) = self.framed(new.oid, &new_bytes).map_err(located)?;
-        let present: HashSet<&Fingerprint> = new_frames.iter().collect();
-        if let Some((id, _, _)) = old.iter().find(|f| !present.contains(f)) {
-            return Err(site.fail(None, Some(*id), "record removed or edited: log files are append-only".into()));
+        let new_frames = self.framed(new.oid, &new_bytes).map_err(located)?;
+        let present: HashSet<&Fingerprint> = new_frames.iter().map(|f| &f.fp).collect();
+        if let Some(gone) = old.iter().find(|f| !present.contains(&f.fp)) {
+            let reason = "record removed or edited: log files are append-only";
+            return Err(site.fail(None, Some(gone.fp.0), reason.into()));
         }
         if new_frames.is_empty() {
             return Err(site.fail(None, None, "empty log file: a log file holds at least one record".into()));
         }
-        if place == Place::Manifest && new_frames[0].0 != self.ws {
+        if place == Place::Manifest && new_frames[0].fp.0 != self.ws {
             let reason = "CREW.yaml must begin with this workspace's genesis record";
-            return Err(site.fail(Some(0), Some(new_frames[0].0), reason.into()));
+            return Err(site.fail(Some(0), Some(new_frames[0].fp.0), reason.into()));
         }
-        let before: HashSet<&Fingerprint> = old.iter().collect();
-        let mut new_ids = Vec::new();
-        for (fp, span) in new_frames.iter().zip(spans).filter(|(f, _)| !before.contains(f)) {
-            new_ids.push(fp.0);
-            let (resigned, known) = match self.placed.get(&fp.0) {
+        let before: HashSet<&Fingerprint> = old.iter().map(|f| &f.fp).collect();
+        let end = old.last();
+        let mut added = none;
+        for f in new_frames.iter().filter(|f| !before.contains(&f.fp)) {
+            if let Some(end) = end.filter(|end| end.key >= f.key) {
+                let reason = format!(
+                    "record sorts before {}, the last record the file already had ({} by {} at {}): a file only grows at its end, so this would overturn what was published; re-make it on top (`git crew sync` does)",
+                    end.fp.0.short(), end.kind, end.author, end.key.0
+                );
+                return Err(site.fail(Some(f.span.start), Some(f.fp.0), reason));
+            }
+            if record::kinds::sorts_after_everything(&f.kind) && parent_max.is_some_and(|m| m >= f.key) {
+                let (at, id) = parent_max.unwrap_or_default();
+                let reason = format!(
+                    "a {} sorts after every record it was written on, but this one sorts before {} (at {at}): re-make it on top (`git crew sync` does)",
+                    f.kind, id.short()
+                );
+                return Err(site.fail(Some(f.span.start), Some(f.fp.0), reason));
+            }
+            added.ids.push(f.fp.0);
+            added.max = added.max.max(Some(f.key));
+            let (resigned, known) = match self.placed.get(&f.fp.0) {
                 None => (false, false),
-                Some(first) => (first != fp, first == fp),
+                Some(first) => (*first != f.fp, *first == f.fp),
             };
             if known {
-                self.copies.push(Copy { n, site: site.clone(), id: fp.0 });
+                self.copies.push(Copy { n, site: site.clone(), id: f.fp.0 });
                 continue;
             }
             if !resigned {
-                self.placed.insert(fp.0, *fp);
+                self.placed.insert(f.fp.0, f.fp);
             }
-            self.queue.push(Queued { n, site: site.clone(), bytes: new_bytes[span].to_vec(), resigned });
+            let bytes = new_bytes[f.span.clone()].to_vec();
+            self.queue.push(Queued { n, site: site.clone(), start: f.span.start, id: f.fp.0, bytes, resigned });
         }
-        Ok(new_ids)
+        Ok(added)
     }
 
     /// Pass two: verify the queued records in batches, check every record is in
@@ -504,7 +649,7 @@ impl Walker<'_> {
             let record = match decoded {
                 Ok(r) => r,
                 Err((offset, p)) => {
-                    failures.push((q.n, q.site.fail(Some(offset), None, p.to_string())));
+                    failures.push((q.n, q.site.fail(Some(q.start + offset), Some(q.id), p.to_string())));
                     continue;
                 }
             };
@@ -530,20 +675,22 @@ impl Walker<'_> {
         records
     }
 
-    /// The records of a blob in file order, with their byte spans, framed once
-    /// per blob; refuses a file that is not sorted by (`at`, id).
-    fn framed(&mut self, oid: ObjectId, bytes: &[u8]) -> Result<Framed, (usize, Problem)> {
+    /// The records of a blob in file order, located, framed once per blob;
+    /// refuses a file that is not sorted by (`at`, id).
+    fn framed(&mut self, oid: ObjectId, bytes: &[u8]) -> Result<Vec<Located>, (usize, Problem)> {
         if let Some(framed) = self.frames.get(&oid) {
             return Ok(framed.clone());
         }
-        let frames = frame::split(bytes)?;
-        let fps: Vec<Fingerprint> = frames.iter().map(|f| (f.id(bytes, &self.ws), f.key, f.sig)).collect();
-        for (i, pair) in frames.windows(2).enumerate() {
-            if (pair[0].at, fps[i].0) >= (pair[1].at, fps[i + 1].0) {
-                return Err((pair[1].span.start, Problem::OutOfOrder));
-            }
+        let framed: Vec<Located> = frame::split(bytes)?
+            .into_iter()
+            .map(|f| {
+                let id = f.id(bytes, &self.ws);
+                Located { fp: (id, f.key, f.sig), key: (f.at, id), span: f.span, kind: f.kind, author: f.author }
+            })
+            .collect();
+        if let Some(pair) = framed.windows(2).find(|pair| pair[0].key >= pair[1].key) {
+            return Err((pair[1].span.start, Problem::OutOfOrder));
         }
-        let framed = (fps, frames.iter().map(|f| f.span.clone()).collect());
         self.frames.insert(oid, framed.clone());
         Ok(framed)
     }

@@ -152,7 +152,8 @@ impl Workspace {
         }
         let (snap, records) = self.records()?;
         let ignored = snap.state.ignored.iter().map(|i| i.id).collect();
-        Ok(Some((snap.tip, Base { workspace: Some(snap.state.workspace), records, ignored, horizon: None })))
+        let base = Base { workspace: Some(snap.state.workspace), records, ignored, horizon: None, tip: Some(snap.tip) };
+        Ok(Some((snap.tip, base)))
     }
 
     /// What verifying commits on top of commit `at` may trust: every record at
@@ -167,12 +168,12 @@ impl Workspace {
                 let added = crate::verify::records_added(&self.store, &state.workspace, &later)?;
                 let records: Vec<Record> = records.into_iter().filter(|r| !added.contains(&r.id)).collect();
                 let ignored = state.ignored.iter().map(|i| i.id).filter(|id| !added.contains(id)).collect();
-                return Ok(Base { workspace: Some(state.workspace), records, ignored, horizon: None });
+                return Ok(Base { workspace: Some(state.workspace), records, ignored, horizon: None, tip: Some(at) });
             }
         }
         let (state, records) = crate::index::build_from_tip(&self.store, at)?;
         let ignored = state.ignored.iter().map(|i| i.id).collect();
-        Ok(Base { workspace: Some(state.workspace), records, ignored, horizon: None })
+        Ok(Base { workspace: Some(state.workspace), records, ignored, horizon: None, tip: Some(at) })
     }
 
     /// Create a workspace on the branch, with `admin` as its first admin. The

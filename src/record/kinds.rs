@@ -499,6 +499,15 @@ pub struct Receipt {
     pub artifacts: Vec<Artifact>,
 }
 
+/// Whether records of `kind` sort after every record of the commit they are
+/// written on (see `schema/SIGNING.md`, section 8): identity and control
+/// records, and task edits (which may link tasks). Their verdicts reach past
+/// their own file (who may write, which links close a cycle), so they never
+/// go behind anything already published.
+pub fn sorts_after_everything(kind: &str) -> bool {
+    kind.starts_with("actor.") || kind == "task.edit"
+}
+
 /// Longest receipt summary, in characters.
 pub const MAX_SUMMARY_CHARS: usize = 2000;
 
@@ -519,6 +528,34 @@ macro_rules! kinds {
         pub const KINDS: &[&str] = &[$($kind),*];
 
         impl Payload {
+    /// The ids of other records this payload refers to by id (not tasks: a
+    /// task's id is its creation's, which is never re-made).
+    pub fn record_refs(&self) -> Vec<Id> {
+        match self {
+            Payload::TaskDone(d) => d.receipt.into_iter().collect(),
+            Payload::MsgSend(m) => m.thread.into_iter().chain(m.reply_to).collect(),
+            Payload::MsgAck(a) => vec![a.upto],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Replace references to records by the records that replace them.
+    pub fn rename_refs(&mut self, renamed: &std::collections::HashMap<Id, Id>) {
+        let swap = |id: &mut Id| {
+            if let Some(new) = renamed.get(id) {
+                *id = *new;
+            }
+        };
+        match self {
+            Payload::TaskDone(d) => d.receipt.iter_mut().for_each(swap),
+            Payload::MsgSend(m) => m.thread.iter_mut().chain(m.reply_to.iter_mut()).for_each(swap),
+            Payload::MsgAck(a) => swap(&mut a.upto),
+            _ => {}
+        }
+    }
+}
+
+impl Payload {
             /// The dotted kind name.
             pub fn kind(&self) -> &'static str {
                 match self { $( Payload::$variant(_) => $kind, )* }

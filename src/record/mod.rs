@@ -27,6 +27,10 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The kind of the record that creates a workspace.
 pub const GENESIS_KIND: &str = "crew.genesis";
 
+/// Where a record sorts: its `at`, then its id. Files and the fold order
+/// records by it.
+pub type OrderKey = (Hlc, Id);
+
 /// A verified, decoded record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -49,7 +53,7 @@ impl Record {
     }
 
     /// The fold and file order: by `at`, then by id.
-    pub fn order_key(&self) -> (Hlc, Id) {
+    pub fn order_key(&self) -> OrderKey {
         (self.at, self.id)
     }
 

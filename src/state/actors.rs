@@ -28,6 +28,8 @@ pub struct Actor {
     pub admitted_by: String,
     /// When it was admitted.
     pub admitted_at: Hlc,
+    /// The record that admitted it (the genesis, for the first admin).
+    pub admitted_record: Id,
     /// Records it has authored that counted.
     pub records: u64,
     /// Stamp of its last counted record.
@@ -46,6 +48,38 @@ pub struct Actor {
     pub revoked: Option<Revocation>,
     /// Keys it had before, oldest first, each valid only before its rotation.
     pub retired: Vec<RetiredKey>,
+    /// Every stretch of the fold order in which it was stopped (suspended,
+    /// or its key revoked), oldest first, so a record is judged by where it
+    /// sorts, not by what was folded before it arrived.
+    pub stops: Vec<Stop>,
+}
+
+/// A stretch of fold order in which an actor was stopped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stop {
+    /// The suspension or revocation that began it: who, when, why.
+    pub by: Suspension,
+    /// The resumption (or, for a revocation, the rotation) that ended it.
+    pub to: Option<(Hlc, Id)>,
+    /// A revocation (else a suspension).
+    pub revoked: bool,
+}
+
+impl Stop {
+    fn from(&self) -> (Hlc, Id) {
+        (self.by.at, self.by.record)
+    }
+
+    /// Why a record by the stopped actor does not count.
+    pub fn refusal(&self, actor: &str) -> Refusal {
+        let b = &self.by;
+        if self.revoked {
+            let revocation = Revocation { by: b.by.clone(), at: b.at, reason: b.reason.clone(), record: b.record };
+            Refusal::Revoked { actor: actor.to_owned(), revocation: Box::new(revocation) }
+        } else {
+            Refusal::Suspended { actor: actor.to_owned(), suspension: Box::new(b.clone()) }
+        }
+    }
 }
 
 /// A key an actor no longer signs with.
@@ -115,6 +149,7 @@ impl Actor {
             owner,
             admitted_by: by.author.clone(),
             admitted_at: by.at,
+            admitted_record: by.id,
             records: 0,
             last_at: None,
             last_record: None,
@@ -124,6 +159,38 @@ impl Actor {
             suspended: None,
             revoked: None,
             retired: Vec::new(),
+            stops: Vec::new(),
+        }
+    }
+
+    /// Whether it was admitted before the point `key` of the fold order.
+    pub fn admitted_before(&self, key: (Hlc, Id)) -> bool {
+        (self.admitted_at, self.admitted_record) < key
+    }
+
+    /// The key it signed with at the point `key` of the fold order: the key
+    /// of its admission or of the last rotation before that point.
+    pub fn key_at(&self, key: (Hlc, Id)) -> PublicKey {
+        self.retired.iter().find(|r| (r.at, r.record) > key).map_or(self.key, |r| r.key)
+    }
+
+    /// The stop (suspension or revocation) in force at the point `key` of the
+    /// fold order, if any.
+    pub fn stop_at(&self, key: (Hlc, Id)) -> Option<&Stop> {
+        self.stops.iter().find(|s| s.from() < key && s.to.is_none_or(|to| to > key))
+    }
+
+    /// Open a stop at the point of `by` (unless one of its kind is open).
+    pub(super) fn stop(&mut self, by: Suspension, revoked: bool) {
+        if !self.stops.iter().any(|s| s.revoked == revoked && s.to.is_none()) {
+            self.stops.push(Stop { by, to: None, revoked });
+        }
+    }
+
+    /// Close the open stop of its kind at `at`.
+    pub(super) fn unstop(&mut self, at: (Hlc, Id), revoked: bool) {
+        if let Some(s) = self.stops.iter_mut().find(|s| s.revoked == revoked && s.to.is_none()) {
+            s.to = Some(at);
         }
     }
 
@@ -152,6 +219,9 @@ fn check_new_key(
     key: &PublicKey,
     proof: Option<&crate::sign::Signature>,
 ) -> Result<(), Refusal> {
+    if !crate::sign::is_valid_key(key) {
+        return Err(Refusal::WeakKey(key.fingerprint()));
+    }
     if let Some(holder) = state.actors.values().find(|a| a.has_had_key(key)) {
         return Err(Refusal::KeyInUse { key: key.fingerprint(), actor: holder.name.clone() });
     }
@@ -205,6 +275,11 @@ pub(super) fn check_control(state: &State, author: &Actor, name: &str, suspend: 
         let action =
             format!("{} {name:?} (admin or the agent's owner only)", if suspend { "suspend" } else { "resume" });
         return Err(Refusal::NotAdmin { author: author.name.clone(), action });
+    }
+    if suspend && author.name == name {
+        return Err(Refusal::NotPermitted(format!(
+            "{name} cannot suspend itself (an actor stops itself by revoking its key)"
+        )));
     }
     if !suspend && target.suspended.is_none() {
         return Err(Refusal::NotSuspended(name.to_owned()));

@@ -28,12 +28,36 @@ pub struct ChannelInfo {
     pub created_by: String,
     /// When.
     pub created_at: Hlc,
-    /// Members (named channels) and when they joined.
-    pub members: std::collections::BTreeMap<String, Hlc>,
+    /// The record that created it (the first in fold order).
+    pub created_record: Id,
+    /// Each actor's joins (`true`) and leaves (named channels), in fold
+    /// order: a member is one whose last is a join, since the first join after
+    /// its last leave.
+    pub membership: std::collections::BTreeMap<String, Vec<(crate::record::OrderKey, bool)>>,
     /// Messages counted.
     pub messages: u64,
-    /// Stamp of the last message.
+    /// Stamp of its latest record (message, join or leave).
     pub last_at: Hlc,
+}
+
+impl ChannelInfo {
+    /// When `actor` joined, if it is a member.
+    pub fn member_since(&self, actor: &str) -> Option<Hlc> {
+        let mut since = None;
+        for (key, joined) in self.membership.get(actor).into_iter().flatten() {
+            since = match (since, joined) {
+                (_, false) => None,
+                (None, true) => Some(key.0),
+                (kept, true) => kept,
+            };
+        }
+        since
+    }
+
+    /// The members, by name.
+    pub fn members(&self) -> impl Iterator<Item = &str> {
+        self.membership.keys().map(String::as_str).filter(|a| self.member_since(a).is_some())
+    }
 }
 
 /// Why something is in an actor's inbox although it is in a file they do not follow.
@@ -71,17 +95,17 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
                         )));
                     }
                     for party in [&a, &b] {
-                        state.actors.get(party).ok_or_else(|| Refusal::UnknownActor(party.clone()))?;
+                        state.actor_at(party, r.order_key())?;
                     }
                 }
                 Ok(Channel::Task(t)) => {
-                    state.task(&t)?;
+                    state.task_at(&t, r.order_key())?;
                 }
                 Ok(Channel::Named(_)) => {}
                 Err(e) => return Err(Refusal::NotPermitted(e)),
             }
             for name in &m.mentions {
-                state.actors.get(name).ok_or_else(|| Refusal::UnknownActor(name.clone()))?;
+                state.actor_at(name, r.order_key())?;
             }
             Ok(())
         }
@@ -97,17 +121,16 @@ pub(super) fn apply(state: &mut State, r: &Record) {
         Payload::MsgSend(m) => {
             let info = channel(state, &m.channel, r);
             info.messages += 1;
-            info.last_at = r.at;
             let path = crate::layout::path_of(r);
             for name in m.mentions.iter().filter(|n| **n != r.author) {
                 push_personal(state, name, Personal { at: r.at, id: r.id, path: path.clone(), why: Why::Mention });
             }
         }
-        Payload::MsgJoin(m) => {
-            channel(state, &m.channel, r).members.entry(r.author.clone()).or_insert(r.at);
-        }
-        Payload::MsgLeave(m) => {
-            channel(state, &m.channel, r).members.remove(&r.author);
+        Payload::MsgJoin(m) | Payload::MsgLeave(m) => {
+            let joined = matches!(r.payload, Payload::MsgJoin(_));
+            let events = channel(state, &m.channel, r).membership.entry(r.author.clone()).or_default();
+            let at = events.partition_point(|(k, _)| *k < r.order_key());
+            events.insert(at, (r.order_key(), joined));
         }
         Payload::MsgAck(MsgAck { upto, upto_at }) => {
             if let Some(actor) = state.actors.get_mut(&r.author) {
@@ -136,12 +159,19 @@ fn push_personal(state: &mut State, name: &str, item: Personal) {
     }
 }
 
+/// The channel a record is in, created by the first record that sorts in it.
 fn channel<'a>(state: &'a mut State, name: &str, r: &Record) -> &'a mut ChannelInfo {
-    state.channels.entry(name.to_owned()).or_insert_with(|| ChannelInfo {
+    let info = state.channels.entry(name.to_owned()).or_insert_with(|| ChannelInfo {
         created_by: r.author.clone(),
         created_at: r.at,
-        members: Default::default(),
+        created_record: r.id,
+        membership: Default::default(),
         messages: 0,
         last_at: r.at,
-    })
+    });
+    if r.order_key() < (info.created_at, info.created_record) {
+        (info.created_by, info.created_at, info.created_record) = (r.author.clone(), r.at, r.id);
+    }
+    info.last_at = info.last_at.max(r.at);
+    info
 }

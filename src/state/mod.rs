@@ -17,7 +17,7 @@ use crate::hlc::Hlc;
 use crate::id::Id;
 use crate::record::{Payload, Record, Role};
 
-pub use actors::{Actor, RetiredKey, Revocation, Suspension};
+pub use actors::{Actor, RetiredKey, Revocation, Stop, Suspension};
 pub use tasks::{Claim, Status, Summary, Task};
 
 /// Why the fold refuses a record.
@@ -123,6 +123,14 @@ pub enum Refusal {
     /// The proof of possession does not verify.
     #[error("the proof of possession for {0:?} does not verify: the key's holder did not ask for this name in this workspace")]
     BadProof(String),
+    /// A key that is not a usable ed25519 point (small order, or not a point).
+    #[error("key {0} is not a usable ed25519 key (not a point, or of small order)")]
+    WeakKey(String),
+    /// The record is about something whose own record is void (a task whose
+    /// creation, an actor whose admission, did not count because of concurrent
+    /// work), so it is void too.
+    #[error("{0} does not exist: the record that made it is void")]
+    VoidSubject(String),
     /// A heartbeat on the branch.
     #[error("heartbeats live on refs/crew/live/<actor>/<session>, never on the branch")]
     BeatOnBranch,
@@ -175,6 +183,7 @@ impl Refusal {
                 | Refusal::Revoked { .. }
                 | Refusal::Unseen { .. }
                 | Refusal::NotSuspended(_)
+                | Refusal::VoidSubject(_)
         )
     }
 }
@@ -213,6 +222,10 @@ pub struct State {
     pub ignored: Vec<Ignored>,
     /// Per actor, the stretches of fold order its suspensions did not include.
     pub unseen: BTreeMap<String, Vec<Unseen>>,
+    /// Tasks (and receipts) whose own record is void, and actors whose
+    /// admission is void, with where that record sorts: what refers to them
+    /// from later in the fold order is void too, not a failure.
+    pub void_subjects: BTreeMap<String, (Hlc, Id)>,
 }
 
 /// Records of an actor after `after` and dated before `before` were not seen
@@ -276,9 +289,19 @@ impl State {
     /// in [`State::ignored`] and changes nothing else.
     pub fn apply(&mut self, r: &Record) -> Result<(), Refusal> {
         self.records += 1;
-        self.last = Some(r.order_key());
+        self.last = self.last.max(Some(r.order_key()));
         let outcome = self.check(r).map(|()| self.mutate(r));
         if let Err(reason) = &outcome {
+            if reason.is_conflict() {
+                let subject = match &r.payload {
+                    Payload::TaskCreate(_) | Payload::Receipt(_) => Some(r.id.hex()),
+                    Payload::ActorAdmit(a) => Some(a.name.clone()),
+                    _ => None,
+                };
+                if let Some(subject) = subject {
+                    self.void_subjects.insert(subject, r.order_key());
+                }
+            }
             self.ignored.push(Ignored {
                 id: r.id,
                 kind: r.kind().to_owned(),
@@ -295,17 +318,17 @@ impl State {
             let own = self.name.is_empty() && self.actors.is_empty() && r.id == self.workspace && g.key == r.key;
             return if own { Ok(()) } else { Err(Refusal::Genesis) };
         }
-        if self.actors.is_empty() {
+        // Before the genesis, where the record sorts (applied at the end,
+        // a record sorting before the genesis finds it folded already).
+        let genesis = self.actors.values().find(|a| a.admitted_record == self.workspace);
+        if genesis.is_none_or(|g| r.order_key() < (g.admitted_at, g.admitted_record)) {
             return Err(Refusal::BeforeGenesis);
         }
         let author = self.author(r)?;
-        if let Some(s) = &author.suspended {
-            return Err(Refusal::Suspended { actor: author.name.clone(), suspension: Box::new(s.clone()) });
-        }
-        if let Some(v) = &author.revoked {
-            return Err(Refusal::Revoked { actor: author.name.clone(), revocation: Box::new(v.clone()) });
-        }
         let key = r.order_key();
+        if let Some(stop) = author.stop_at(key) {
+            return Err(stop.refusal(&author.name));
+        }
         let missed = self
             .unseen
             .get(&r.author)
@@ -328,20 +351,58 @@ impl State {
         }
     }
 
-    /// The author of `r`, if admitted and `r` is signed with their current key.
+    /// The author of `r`, if admitted before `r` and `r` is signed with the
+    /// key the author had at that point of the fold order.
+    ///
+    /// Every check of the fold is written this way, by where a record sorts
+    /// (its `(at, id)`) rather than by what happened to be folded before it:
+    /// so a record applied after records that sort later in other files (as
+    /// the server and the cache do with a push) gets the verdict the whole
+    /// fold gives it.
     pub fn author(&self, r: &Record) -> Result<&Actor, Refusal> {
-        let actor = self.actors.get(&r.author).ok_or_else(|| Refusal::UnknownAuthor(r.author.clone()))?;
-        if actor.key != r.key {
+        let key = r.order_key();
+        let actor = self
+            .actors
+            .get(&r.author)
+            .filter(|a| a.admitted_before(key))
+            .ok_or_else(|| self.missing(&r.author, key, Refusal::UnknownAuthor(r.author.clone())))?;
+        if actor.key_at(key) != r.key {
             return Err(Refusal::WrongKey { author: r.author.clone(), key: r.key.fingerprint() });
         }
         Ok(actor)
     }
 
+    /// The actor `name`, if admitted before the point `key` of the fold order.
+    pub fn actor_at(&self, name: &str, key: (Hlc, Id)) -> Result<&Actor, Refusal> {
+        self.actors
+            .get(name)
+            .filter(|a| a.admitted_before(key))
+            .ok_or_else(|| self.missing(name, key, Refusal::UnknownActor(name.to_owned())))
+    }
+
+    /// Why something referred to by name or id from the point `key` is
+    /// missing: void if the record that would have made it is void and sorts
+    /// before `key`, else `refusal`.
+    pub(crate) fn missing(&self, subject: &str, key: (Hlc, Id), refusal: Refusal) -> Refusal {
+        if self.void_subjects.get(subject).is_some_and(|made| *made < key) {
+            Refusal::VoidSubject(subject.to_owned())
+        } else {
+            refusal
+        }
+    }
+
+    /// Whether `actor` was stopped (suspended or revoked) at the point `key`.
+    pub fn stopped_at(&self, actor: &str, key: (Hlc, Id)) -> bool {
+        self.actors.get(actor).is_some_and(|a| a.stop_at(key).is_some())
+    }
+
     fn mutate(&mut self, r: &Record) {
         if let Some(actor) = self.actors.get_mut(&r.author) {
             actor.records += 1;
-            actor.last_at = Some(r.at);
-            actor.last_record = Some(r.id);
+            if actor.last_at.zip(actor.last_record) < Some(r.order_key()) {
+                actor.last_at = Some(r.at);
+                actor.last_record = Some(r.id);
+            }
         }
         match &r.payload {
             Payload::Genesis(g) => {
@@ -352,12 +413,21 @@ impl State {
                 if let Some(target) = self.actors.get_mut(&a.name) {
                     let s =
                         actors::Suspension { by: r.author.clone(), at: r.at, reason: a.reason.clone(), record: r.id };
+                    target.stop(s.clone(), false);
                     target.suspended = Some(s);
+                }
+                // Its window holds for records that arrive after it (applied at
+                // the end); those folded before it are the second pass's job.
+                let window = Unseen { after: a.seen_at.zip(a.seen), before: r.at, record: r.id };
+                let windows = self.unseen.entry(a.name.clone()).or_default();
+                if !windows.contains(&window) {
+                    windows.push(window);
                 }
             }
             Payload::ActorResume(a) => {
                 if let Some(target) = self.actors.get_mut(&a.name) {
                     target.suspended = None;
+                    target.unstop(r.order_key(), false);
                 }
             }
             Payload::ActorRotate(a) => {
@@ -365,12 +435,16 @@ impl State {
                     let old = std::mem::replace(&mut target.key, a.key);
                     target.retired.push(actors::RetiredKey { key: old, record: r.id, at: r.at });
                     target.revoked = None;
+                    target.unstop(r.order_key(), true);
                 }
             }
             Payload::ActorRevoke(a) => {
                 if let Some(target) = self.actors.get_mut(&a.name) {
                     let v =
                         actors::Revocation { by: r.author.clone(), at: r.at, reason: a.reason.clone(), record: r.id };
+                    let as_stop =
+                        actors::Suspension { by: v.by.clone(), at: v.at, reason: v.reason.clone(), record: v.record };
+                    target.stop(as_stop, true);
                     target.revoked.get_or_insert(v);
                 }
             }
@@ -411,6 +485,14 @@ impl State {
     /// The task `id`, or the refusal naming it.
     pub fn task(&self, id: &Id) -> Result<&Task, Refusal> {
         self.tasks.get(id).ok_or_else(|| Refusal::UnknownTask(id.short()))
+    }
+
+    /// The task `id`, if created before the point `key` of the fold order.
+    pub fn task_at(&self, id: &Id, key: (Hlc, Id)) -> Result<&Task, Refusal> {
+        self.tasks
+            .get(id)
+            .filter(|t| (t.created_at, t.id) < key)
+            .ok_or_else(|| self.missing(&id.hex(), key, Refusal::UnknownTask(id.short())))
     }
 
     /// The last stamp folded, if any.

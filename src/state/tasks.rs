@@ -6,10 +6,11 @@
 //!   and attaches receipts. Parents and dependencies must name existing tasks;
 //!   an edit that would close a dependency or parent cycle is void.
 //! - A claim counts if the task is open, not blocked, and not held by another
-//!   actor whose lease is still running at the claim's `at`. The first such
-//!   claim in fold order wins; later ones are void (lost). An online claim also
-//!   displaces a holder whose claim was written `--offline`: the online writer
-//!   published by compare-and-swap and did not see it.
+//!   actor whose lease is still running at the claim's `at` (a holder stopped
+//!   at that point holds nothing). The first such claim in fold order wins;
+//!   later ones are void (lost). Whether a claim was written `--offline`
+//!   changes nothing here: an offline claim that would overturn a published
+//!   one is re-made by `sync` before it is published (see `crate::sync`).
 //! - A lease runs `lease` seconds from the claim and is renewed by any counted
 //!   record of the holder about the task while it runs.
 //! - Only the holder releases, hands off or closes (`task.done`); an admin may
@@ -26,7 +27,7 @@ use crate::id::Id;
 use crate::record::kinds::TaskCreate;
 use crate::record::{Payload, Record};
 
-use super::{Actor, Ignored, Refusal, State};
+use super::{Actor, Refusal, State};
 
 /// Who holds a task, and until when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,7 +191,7 @@ impl Task {
     /// Whether `actor` could claim the task now: the refusal if not. Stricter
     /// than the fold: dependencies must be done too.
     pub fn claimable_by(&self, state: &State, actor: &str, now_ms: i64) -> Result<(), Refusal> {
-        claim_rules(state, self, actor, false, now_ms)?;
+        claim_rules(state, self, actor, (Hlc { ms: now_ms, counter: u32::MAX }, Id([0xff; 32])))?;
         let waiting: Vec<String> = self.waiting_on(state).map(|d| d.short()).collect();
         if waiting.is_empty() {
             Ok(())
@@ -320,18 +321,18 @@ fn status_of(
     Status::Ready
 }
 
-/// The fold's claim rule, at `ms`.
-fn claim_rules(state: &State, task: &Task, actor: &str, offline: bool, ms: i64) -> Result<(), Refusal> {
+/// The fold's claim rule, at the point `key` of the fold order.
+fn claim_rules(state: &State, task: &Task, actor: &str, key: (Hlc, Id)) -> Result<(), Refusal> {
     if task.done.is_some() {
         return Err(Refusal::TaskDone(task.id.short()));
     }
     if let Some(b) = &task.blocked {
         return Err(Refusal::TaskBlocked { task: task.id.short(), reason: b.reason.clone() });
     }
-    // An online claim displaces an offline holder, and any claim a suspended
-    // one (the kill switch frees its tasks); anything else is held.
-    let displaces = |c: &Claim| (c.offline && !offline) || state.is_stopped(&c.actor);
-    match task.holder_at(ms) {
+    // A claim displaces a holder stopped at that point (the kill switch frees
+    // its tasks); anything else is held until its lease runs out.
+    let displaces = |c: &Claim| state.stopped_at(&c.actor, key);
+    match task.holder_at(key.0.ms) {
         Some(c) if c.actor != actor && !displaces(c) => {
             Err(Refusal::TaskHeld { task: task.id.short(), holder: c.actor.clone() })
         }
@@ -341,14 +342,15 @@ fn claim_rules(state: &State, task: &Task, actor: &str, offline: bool, ms: i64) 
 
 /// Whether the task record `r` by `author` counts now.
 pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Refusal> {
+    let key = r.order_key();
     for linked in r.payload.linked_tasks() {
-        state.task(&linked)?;
+        state.task_at(&linked, key)?;
     }
     if let Payload::TaskCreate(_) = r.payload {
         return Ok(());
     }
     let Some(id) = r.task() else { return Ok(()) };
-    let task = state.task(&id)?;
+    let task = state.task_at(&id, key)?;
     let ms = r.at.ms;
     let holds = || task.held_by(&author.name, ms);
     let not_holder = || Refusal::NotHolder { task: task.id.short(), actor: author.name.clone() };
@@ -366,7 +368,7 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
             }
             Ok(())
         }
-        Payload::TaskClaim(c) => claim_rules(state, task, &author.name, c.offline, ms),
+        Payload::TaskClaim(_) => claim_rules(state, task, &author.name, key),
         Payload::TaskRelease(_) => {
             let own = task.holder.as_ref().is_some_and(|c| c.actor == author.name);
             if own || (author.is_admin() && task.holder.is_some()) {
@@ -375,26 +377,29 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
                 Err(not_holder())
             }
         }
+        // A record that names something that does not exist is refused
+        // whatever the board says; only then can it be void.
         Payload::TaskHandoff(h) => {
-            if !holds() {
-                return Err(not_holder());
-            }
+            state.actor_at(&h.to, key)?;
             if h.to == author.name {
                 return Err(Refusal::NotPermitted(format!("{} cannot hand a task to itself", author.name)));
             }
-            state.actors.get(&h.to).map(|_| ()).ok_or_else(|| Refusal::UnknownActor(h.to.clone()))
+            if !holds() {
+                return Err(not_holder());
+            }
+            Ok(())
         }
         Payload::TaskDone(d) => {
+            if let Some(rc) = d.receipt.filter(|rc| !task.receipts.contains(rc)) {
+                return Err(state.missing(&rc.hex(), key, Refusal::UnknownReceipt(rc.short())));
+            }
             if task.done.is_some() {
                 return Err(Refusal::TaskDone(task.id.short()));
             }
             if !(holds() || (author.is_admin() && task.holder.is_some())) {
                 return Err(not_holder());
             }
-            match d.receipt {
-                Some(rc) if !task.receipts.contains(&rc) => Err(Refusal::UnknownReceipt(rc.short())),
-                _ => Ok(()),
-            }
+            Ok(())
         }
         Payload::TaskUnblock(_) if task.blocked.is_none() => Err(Refusal::NotBlocked(task.id.short())),
         Payload::TaskBlock(_) if task.done.is_some() => Err(Refusal::TaskDone(task.id.short())),
@@ -493,8 +498,6 @@ fn apply_to_task(state: &mut State, r: &Record) {
             };
             let since = if renewal { task.holder.as_ref().map_or(r.at, |h| h.since) } else { r.at };
             let record = if renewal { task.holder.as_ref().map_or(r.id, |h| h.record) } else { r.id };
-            let displaced = task.holder.as_ref().filter(|h| h.actor != r.author && h.live_at(ms)).cloned();
-            let task_short = task.id.short();
             task.holder = Some(Box::new(Claim {
                 actor: r.author.clone(),
                 record,
@@ -505,16 +508,6 @@ fn apply_to_task(state: &mut State, r: &Record) {
                 from,
                 note,
             }));
-            // An offline claim an online one displaced: it stops counting, and
-            // its author learns that on the next sync.
-            if let Some(lost) = displaced {
-                state.ignored.push(Ignored {
-                    id: lost.record,
-                    kind: "task.claim".to_owned(),
-                    author: lost.actor,
-                    reason: Refusal::TaskHeld { task: task_short, holder: r.author.clone() },
-                });
-            }
         }
         Payload::TaskRelease(_) => task.holder = None,
         Payload::TaskHandoff(h) => {

@@ -58,13 +58,15 @@ impl World {
                 .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
         )
         .unwrap();
+        // No git identity anywhere: git-crew must not need one (tests that
+        // commit with plain git give theirs, see `git`).
         cmd.env("HOME", self.root.join("home"))
             .env("XDG_CONFIG_HOME", self.root.join("home/.config"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "Test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .env_remove("GIT_AUTHOR_NAME")
+            .env_remove("GIT_AUTHOR_EMAIL")
+            .env_remove("GIT_COMMITTER_NAME")
+            .env_remove("GIT_COMMITTER_EMAIL")
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("CREW_HOME", &self.home)
             .env("PATH", path)
@@ -102,10 +104,15 @@ impl World {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Run git in `dir` and return whatever happened.
+    /// Run git in `dir` and return whatever happened. Plain git in tests
+    /// commits as "Test" (git-crew itself runs with no identity at all).
     pub fn git_output(&self, dir: &Path, args: &[&str]) -> Output {
         let mut cmd = Command::new("git");
         self.env(&mut cmd);
+        cmd.env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com");
         cmd.current_dir(dir).args(args).output().unwrap()
     }
 

@@ -91,12 +91,19 @@ fn the_server_refuses_a_suspended_actors_push_even_backdated() {
     w.crew_ok(&a, &["sync"]);
     let remote_tip = tip(&w, &remote);
 
-    // b has not seen the suspension: bob writes, then syncs; the server refuses.
-    w.crew_ok(&b, &["--as", "bob", "task", "comment", &task[..8], "written before I knew"]);
-    let run = w.crew(&b, &["--as", "bob", "sync"]);
-    assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("suspended"), "{}", run.stderr);
+    // b has not seen the suspension: bob writes, then syncs. His comment does
+    // not count on top of the suspension, so his sync drops it and says why;
+    // nothing reaches the remote, and the clone is not stuck.
+    let comment = w.crew_json(&b, &["--as", "bob", "task", "comment", &task[..8], "written before I knew"]);
+    let out = w.crew_json(&b, &["--as", "bob", "sync"]);
+    let dropped = out["dropped"].as_array().unwrap();
+    assert_eq!(dropped.len(), 1, "{out}");
+    assert_eq!(dropped[0]["record"], comment["id"], "{out}");
+    assert!(dropped[0]["reason"].as_str().unwrap().contains("suspended"), "{out}");
     assert_eq!(tip(&w, &remote), remote_tip, "the remote moved");
+    assert_eq!(tip(&w, &b), remote_tip, "the clone is at the published tip");
+    let again = w.crew_json(&b, &["--as", "bob", "sync"]);
+    assert_eq!(again["dropped"], serde_json::json!([]), "not retried: {again}");
 
     // A record signed by bob and dated before the suspension, pushed with plain
     // git on top of the remote's tip: refused too.
@@ -162,10 +169,10 @@ fn only_admins_and_owners_suspend_and_all_stops_every_agent() {
     assert_eq!(w.crew_json(&dir, &["verify"])["ok"], true);
 }
 
-/// Through a remote without the hook, the fold alone settles it: a record the
-/// suspended agent wrote offline before the suspension, which the suspender had
-/// not seen, does not count on any clone once both have synced, while what the
-/// suspension saw still counts.
+/// Through a remote without the hook: a record the suspended agent wrote
+/// offline before the suspension, which the suspender had not seen, does not
+/// count on top of it, so the agent's sync drops it and says so instead of
+/// publishing it; what the suspension saw still counts, and both clones agree.
 #[test]
 fn the_fold_ignores_what_a_suspension_did_not_see_through_a_plain_remote() {
     let w = World::new();
@@ -190,7 +197,11 @@ fn the_fold_ignores_what_a_suspension_did_not_see_through_a_plain_remote() {
     let suspension = w.crew_json(&a, &["suspend", "bob", "--reason", "runaway"]);
     assert_eq!(suspension[0]["fields"]["seen"], seen.as_str(), "the suspension names what it saw: {suspension}");
     w.crew_ok(&a, &["sync"]);
-    w.crew_ok(&b, &["--as", "bob", "sync"]);
+    let out = w.crew_json(&b, &["--as", "bob", "sync"]);
+    let dropped = out["dropped"].as_array().unwrap();
+    assert_eq!(dropped.len(), 1, "{out}");
+    assert_eq!(dropped[0]["record"], unseen.as_str(), "{out}");
+    assert!(dropped[0]["reason"].as_str().unwrap().contains("suspended by alice"), "{out}");
     w.crew_ok(&a, &["sync"]);
     assert_eq!(tip(&w, &a), tip(&w, &b));
     for dir in [&a, &b] {
@@ -200,5 +211,5 @@ fn the_fold_ignores_what_a_suspension_did_not_see_through_a_plain_remote() {
         w.crew_ok(dir, &["verify"]);
     }
     let log = w.crew_json(&a, &["log", "--author", "bob"]);
-    assert!(log.as_array().unwrap().iter().any(|r| r["id"] == unseen.as_str()), "the record is kept, void: {log}");
+    assert!(!log.as_array().unwrap().iter().any(|r| r["id"] == unseen.as_str()), "never published: {log}");
 }

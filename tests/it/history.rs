@@ -30,6 +30,8 @@ fn commit(w: &World, dir: &Path, parents: &[&str], time: i64, n: usize) -> Strin
         .args(&args)
         .env("GIT_COMMITTER_DATE", &date)
         .env("GIT_AUTHOR_DATE", &date)
+        .envs([("GIT_AUTHOR_NAME", "Test"), ("GIT_AUTHOR_EMAIL", "t@example.com")])
+        .envs([("GIT_COMMITTER_NAME", "Test"), ("GIT_COMMITTER_EMAIL", "t@example.com")])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

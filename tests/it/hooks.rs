@@ -407,9 +407,13 @@ fn pull(w: &World, wt: &Path) -> Output {
     merge.args(["merge", "-q", "--no-edit", "-m", msg, "FETCH_HEAD"]).output().unwrap()
 }
 
-/// After a clean pull in `c.wt`: a merge commit that verifies and holds every
-/// record of both sides exactly once.
-fn assert_clean_merge(net: &Net, c: &Concurrent) {
+/// After a clean pull in `c.wt`: the driver's merge commit holds every
+/// record of both sides exactly once, but it joins two appends to one file
+/// (both receipts are on one task), so `verify` and the server refuse it: a
+/// receipt dated before one that was published would sort in front of it.
+/// `git crew sync` is the way through: it replays b's work on top of what was
+/// published (b's receipt re-made), pushes, and both clones agree.
+fn assert_union_then_sync_publishes(net: &Net, c: &Concurrent) {
     let w = &net.w;
     let tip = w.tip(&c.b, "crew").unwrap();
     let parents = w.git(&c.b, &["rev-list", "--parents", "-n", "1", &tip]);
@@ -418,21 +422,32 @@ fn assert_clean_merge(net: &Net, c: &Concurrent) {
     let file = w.git(&c.b, &["show", &format!("crew:{}", net.task_file())]);
     assert!(!file.contains("<<<<<<<") && !file.contains("======="), "conflict markers:\n{file}");
     assert_eq!(file.matches("kind: \"receipt\"").count(), 2, "{file}");
-    let v = w.crew_json(&c.b, &["verify"]);
-    assert_eq!(v["ok"], true, "{v}");
-    let ids: Vec<String> = net.receipts(&c.b).iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
-    let mut want = vec![c.receipt_a.clone(), c.receipt_b.clone()];
-    let mut got = ids.clone();
-    got.sort();
-    want.sort();
-    assert_eq!(got, want, "both receipts exactly once");
-    let log = w.crew_json(&c.b, &["log"]);
-    let count = |id: &str| log.as_array().unwrap().iter().filter(|r| r["id"] == id).count();
-    assert_eq!(count(&c.task_a), 1, "a's task is on b's branch once");
-    // The task's history shows both receipts after its creation, in order.
-    let shown = w.crew_json(&c.b, &["task", "show", &net.task.hex()[..8]]);
-    let kinds: Vec<&str> = shown["history"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, vec!["task.create", "receipt", "receipt"], "{shown}");
+    let run = w.crew(&c.b, &["verify"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(run.stderr.contains("a file only grows at its end"), "{}", run.stderr);
+    let pushed = w.git_output(&c.b, &["push", "--no-verify", "origin", "crew"]);
+    assert!(!pushed.status.success(), "the server must refuse the merge");
+    assert!(stderr(&pushed).contains("a file only grows at its end"), "{}", stderr(&pushed));
+
+    let synced = w.crew_json(&c.b, &["sync"]);
+    assert_eq!(synced["pushed"], true, "{synced}");
+    assert_eq!(synced["dropped"], serde_json::json!([]), "{synced}");
+    // b wrote its receipt after a's, so it goes on top as it is.
+    assert_eq!(synced["remade"], serde_json::json!([]), "{synced}");
+    assert_eq!(net.remote_tip(), w.tip(&c.b, "crew"));
+    let parents = w.git(&c.b, &["rev-list", "--parents", "-n", "1", "crew"]);
+    assert_eq!(parents.split_whitespace().count(), 2, "replayed, not merged: {parents}");
+    w.crew_json(&net.a, &["sync"]);
+    assert_eq!(w.tip(&net.a, "crew"), net.remote_tip());
+    for dir in [&net.a, &c.b] {
+        assert_eq!(w.crew_json(dir, &["verify"])["ok"], true);
+        let ids: Vec<String> = net.receipts(dir).iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(ids.len(), 2, "both receipts, once each: {ids:?}");
+        assert!(ids.contains(&c.receipt_a) && ids.contains(&c.receipt_b), "{ids:?}");
+        let log = w.crew_json(dir, &["log"]);
+        let count = |id: &str| log.as_array().unwrap().iter().filter(|r| r["id"] == id).count();
+        assert_eq!(count(&c.task_a), 1, "a's task is on the branch once");
+    }
 }
 
 #[test]
@@ -442,14 +457,28 @@ fn plain_git_pull_with_the_driver_merges_concurrent_writes() {
     let c = concurrent_writes(&net, true);
     let pulled = pull(w, &c.wt);
     assert!(pulled.status.success(), "git pull failed: {}{}", String::from_utf8_lossy(&pulled.stdout), stderr(&pulled));
-    assert_clean_merge(&net, &c);
-    // The merge goes back through both hooks (pre-push here, pre-receive there).
-    let pushed = w.git_output(&c.b, &["push", "-q", "origin", "crew"]);
+    assert_union_then_sync_publishes(&net, &c);
+}
+
+/// Concurrent writes to different files merge with plain git and the driver
+/// into a merge commit the branch accepts (the fixed message, by an actor).
+#[test]
+fn plain_git_merges_of_writes_to_different_files_verify_and_publish() {
+    let net = Net::new(true);
+    let w = &net.w;
+    let b = net.clone("b", "bob");
+    w.crew_ok(&b, &["install"]);
+    w.crew_ok(&net.a, &["task", "add", "Written in a"]);
+    let pushed = w.git_output(&net.a, &["push", "-q", "origin", "crew"]);
     assert!(pushed.status.success(), "{}", stderr(&pushed));
-    assert_eq!(net.remote_tip(), w.tip(&c.b, "crew"));
-    let synced = w.crew_json(&net.a, &["sync"]);
-    assert_eq!(synced["fast_forward"], true, "{synced}");
-    assert_eq!(w.tip(&net.a, "crew"), net.remote_tip());
+    w.crew_ok(&b, &["--as", "bob", "task", "add", "Written in b"]);
+    let wt = w.worktree(&b);
+    let pulled = pull(w, &wt);
+    assert!(pulled.status.success(), "{}", stderr(&pulled));
+    assert_eq!(w.crew_json(&b, &["verify"])["ok"], true);
+    let pushed = w.git_output(&b, &["push", "-q", "origin", "crew"]);
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    assert_eq!(net.remote_tip(), w.tip(&b, "crew"));
 }
 
 #[test]
@@ -484,15 +513,13 @@ fn plain_git_pull_without_the_driver_leaves_markers_that_verify_and_the_server_r
     assert!(said.contains(CONFLICT_MARKER), "{said}");
     assert_eq!(net.remote_tip().unwrap(), remote_before, "the remote is unchanged");
 
-    // The same scenario with the driver configured merges cleanly.
+    // The same scenario with the driver configured merges the bytes cleanly,
+    // and sync publishes b's work on top.
     w.git(&c.wt, &["reset", "-q", "--hard", &c.before]);
     w.crew_ok(&c.b, &["install"]);
     let pulled = pull(w, &c.wt);
     assert!(pulled.status.success(), "git pull failed: {}{}", String::from_utf8_lossy(&pulled.stdout), stderr(&pulled));
-    assert_clean_merge(&net, &c);
-    let pushed = w.git_output(&c.b, &["push", "-q", "origin", "crew"]);
-    assert!(pushed.status.success(), "{}", stderr(&pushed));
-    assert_eq!(net.remote_tip(), w.tip(&c.b, "crew"));
+    assert_union_then_sync_publishes(&net, &c);
 }
 
 // ---------------------------------------------------------------------------

@@ -113,7 +113,12 @@ impl<'a> Forge<'a> {
     fn honest(&self, ws: &Id, parent: &str, path: &str, records: &[&[u8]]) -> String {
         let decoded: Vec<record::Record> =
             records.iter().map(|b| record::decode_records(&[b], ws).pop().unwrap().unwrap()).collect();
-        let content = [&self.file(parent, path)[..], &records.concat()].concat();
+        // In sorted position, as the merge law puts records: what refuses a
+        // backdated record is then the rule it breaks, not its place.
+        let mut content = self.file(parent, path);
+        for r in records {
+            content = git_crew::merge::insert(&content, r, ws).unwrap();
+        }
         let tree = self.tree_with(parent, path, &content);
         let author = &decoded[0].author;
         self.commit(&tree, &[parent], author, &format!("{author}@crew"), &record::commit_message(&decoded))
@@ -592,4 +597,117 @@ fn clocks_cannot_be_weaponised() {
     assert_eq!(sorted.len(), stamps.len(), "no two records share a stamp: {stamps:?}");
     w.crew_ok(&a, &["sync"]);
     w.crew_ok(&a, &["verify"]);
+}
+
+/// A hand-signed `task.claim` by `who`, dated `at`.
+fn claim_record(w: &World, ws: &Id, who: &str, task: &Id, at: Hlc) -> Vec<u8> {
+    let payload = Payload::TaskClaim(git_crew::record::kinds::TaskClaim { task: *task, lease: 1800, offline: false });
+    record::encode(ws, who, at, payload, &w.key(ws, who)).unwrap().1
+}
+
+/// The `at` of a record shown by `--json`.
+fn at_of(v: &serde_json::Value) -> Hlc {
+    v["at"].as_str().unwrap().parse().unwrap()
+}
+
+fn workspace_of(w: &World, dir: &Path) -> Id {
+    w.crew_json(dir, &["verify"])["report"]["workspace"].as_str().unwrap().parse().unwrap()
+}
+
+/// Published outcomes are final. carol's claim, won by compare-and-swap, cannot
+/// be taken by bob, an admitted agent with a valid key, signing a claim dated
+/// a millisecond before hers: not on top of the tip, not through a merge of a
+/// side branch forged from before her claim, not dated after it while she
+/// holds it. Each push is refused naming her claim, the remote stays, and her
+/// `task done` goes through; then a backdated claim cannot reopen the done task.
+#[test]
+fn a_published_claim_cannot_be_stolen_nor_a_done_task_reopened() {
+    let w = World::new();
+    let (a, b, remote, task) = team(&w, "Contested");
+    let ws = workspace_of(&w, &a);
+    let task: Id = task.parse().unwrap();
+    let won = w.crew_json(&b, &["--as", "carol", "task", "claim", &task.hex()]);
+    assert_eq!(remote_tip(&w, &remote), tip(&w, &b), "the claim was published");
+    w.crew_ok(&a, &["sync"]);
+    let f = Forge::new(&w, &a);
+    let base = remote_tip(&w, &remote);
+    let path = layout::task_path(&task);
+    let claim_at = at_of(&won);
+    let before = Hlc { ms: claim_at.ms - 1, counter: 0 };
+    let named = won["id"].as_str().unwrap()[..8].to_owned();
+
+    // 1. Backdated, on top of the tip.
+    let steal = claim_record(&w, &ws, "bob", &task, before);
+    let commit = f.honest(&ws, &base, &path, &[&steal]);
+    assert_refused(&w, &remote, &f.push(&remote, &commit), &base, &format!("sorts before {named}"));
+
+    // 2. Backdated, on a side branch forged from before the claim, merged in
+    // (the fixed merge message, by an actor) either way round.
+    let fork = f.git(&["rev-parse", &format!("{base}~1")]);
+    let side = f.honest(&ws, &fork, &path, &[&steal]);
+    let union = git_crew::merge::union(&f.file(&base, &path), &f.file(&side, &path), &ws).unwrap();
+    let merged = f.tree_with(&base, &path, &union);
+    for parents in [[base.as_str(), side.as_str()], [side.as_str(), base.as_str()]] {
+        let commit = f.commit(&merged, &parents, "bob", "bob@crew", git_crew::record::MERGE_MESSAGE);
+        let out = f.push(&remote, &commit);
+        assert_refused(&w, &remote, &out, &base, "a file only grows at its end");
+    }
+
+    // 3. Dated after her claim, while she holds the task: it does not count,
+    // and the server publishes nothing that does not count.
+    let late = claim_record(&w, &ws, "bob", &task, Hlc::now());
+    let commit = f.honest(&ws, &base, &path, &[&late]);
+    assert_refused(&w, &remote, &f.push(&remote, &commit), &base, "held by carol");
+
+    // The rightful holder closes the task.
+    let done = w.crew_json(&b, &["--as", "carol", "task", "done", &task.hex()]);
+    assert_eq!(done["kind"], "task.done", "{done}");
+    w.crew_ok(&b, &["--as", "carol", "sync"]);
+    w.crew_ok(&a, &["sync"]);
+    let base = remote_tip(&w, &remote);
+    // 4. A claim dated before the done cannot turn it back to in progress.
+    let reopen = claim_record(&w, &ws, "bob", &task, Hlc { ms: at_of(&done).ms - 1, counter: 0 });
+    let commit = f.honest(&ws, &base, &path, &[&reopen]);
+    assert_refused(&w, &remote, &f.push(&remote, &commit), &base, "sorts before");
+    for dir in [&a, &b] {
+        let shown = w.crew_json(dir, &["task", "show", &task.hex()]);
+        assert_eq!(shown["task"]["status"], "done", "{shown}");
+    }
+}
+
+/// Where the server runs no hooks, the overturning push lands on the remote;
+/// every client's sync refuses it (exit 4, naming the rule), merges nothing and
+/// keeps its branch, a fresh clone gets no branch from it.
+#[test]
+fn without_hooks_every_client_refuses_an_overturn() {
+    let w = World::new();
+    let (a, b, remote, task) = team(&w, "Contested");
+    let ws = workspace_of(&w, &a);
+    let task: Id = task.parse().unwrap();
+    let loose = w.bare("loose.git");
+    for dir in [&a, &b] {
+        w.git(dir, &["remote", "set-url", "origin", loose.to_str().unwrap()]);
+    }
+    let f = Forge::new(&w, &a);
+    assert!(f.push(&loose, &remote_tip(&w, &remote)).status.success());
+    let won = w.crew_json(&b, &["--as", "carol", "task", "claim", &task.hex()]);
+    w.crew_ok(&a, &["sync"]);
+    let base = remote_tip(&w, &loose);
+    let steal = claim_record(&w, &ws, "bob", &task, Hlc { ms: at_of(&won).ms - 1, counter: 0 });
+    let commit = f.honest(&ws, &base, &layout::task_path(&task), &[&steal]);
+    assert!(f.push(&loose, &commit).status.success(), "a remote without hooks takes it");
+    for dir in [&a, &b] {
+        let before = tip(&w, dir);
+        let run = w.crew(dir, &["sync"]);
+        assert_eq!(run.code, 4, "{run:?}");
+        assert!(run.stderr.contains("a file only grows at its end"), "{}", run.stderr);
+        assert_eq!(tip(&w, dir), before, "sync merged an overturn");
+        let shown = w.crew_json(dir, &["task", "show", &task.hex()]);
+        assert_eq!(shown["task"]["holder"], "carol", "{shown}");
+    }
+    let fresh = w.path("fresh");
+    w.git(&w.root, &["clone", "-q", loose.to_str().unwrap(), fresh.to_str().unwrap()]);
+    let run = w.crew(&fresh, &["sync"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert_eq!(w.tip(&fresh, "crew"), None);
 }

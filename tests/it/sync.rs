@@ -91,8 +91,8 @@ fn two_clones_converge_through_a_bare_remote() {
     let actors = w.crew_json(&b, &["id", "list"]);
     assert_eq!(actors.as_array().unwrap().len(), 3, "{actors}");
 
-    // Both write; a syncs first (plain push), then b (merge and push), then a
-    // (fast-forward to b's merge).
+    // Both write; a syncs first (plain push), then b (replays its work on top
+    // and pushes), then a (fast-forward).
     w.crew_ok(&a, &["--as", "bob", "task", "add", "a: one"]);
     w.crew_ok(&a, &["--as", "bob", "task", "add", "a: two"]);
     w.crew_ok(&b, &["--as", "carol", "task", "add", "b: one"]);
@@ -102,15 +102,15 @@ fn two_clones_converge_through_a_bare_remote() {
     assert_synced(&out, "origin", 2, false, true, true);
     assert_eq!(out["tip"].as_str(), Some(tip(&w, &b).as_str()));
     assert_eq!(w.tip(&remote, "crew"), Some(tip(&w, &b)));
-    let merge_parents = w.git(&b, &["rev-list", "--parents", "-n", "1", "crew"]);
-    assert_eq!(merge_parents.split_whitespace().count(), 3, "a merge commit: {merge_parents}");
+    let parents = w.git(&b, &["rev-list", "--parents", "-n", "1", "crew"]);
+    assert_eq!(parents.split_whitespace().count(), 2, "a linear history, no merge commit: {parents}");
     let author = w.git(&b, &["log", "-1", "--format=%an", "crew"]);
-    assert_eq!(author.trim(), "carol", "the merge is authored by the --as actor");
+    assert_eq!(author.trim(), "carol", "the replayed commit is still carol's");
     let out = sync(&w, &a, &[]);
     assert!(out["fast_forward"] == true && out["merged"] == false && out["pushed"] == false, "{out}");
     assert_eq!(tip(&w, &a), tip(&w, &b));
 
-    // The other order: b first, then a merges, then b fast-forwards.
+    // The other order: b first, then a replays on top, then b fast-forwards.
     w.crew_ok(&b, &["--as", "carol", "task", "add", "b: two"]);
     w.crew_ok(&a, &["--as", "bob", "task", "add", "a: three"]);
     let out = sync(&w, &b, &[]);

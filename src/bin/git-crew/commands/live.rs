@@ -71,7 +71,7 @@ pub fn heartbeat(cx: &Context, args: HeartbeatArgs) -> Result<i32> {
     let renewed = if args.end { Vec::new() } else { ws.renew_leases(&me)? };
     let remote = args.remote.or_else(|| git_crew::sync::default_remote(&ws)).filter(|_| !args.no_sync);
     let synced = match &remote {
-        Some(r) => Some(git_crew::sync::sync(&ws, r, &me)?),
+        Some(r) => Some(git_crew::sync::sync(&ws, r)?),
         None => None,
     };
     if cx.json {

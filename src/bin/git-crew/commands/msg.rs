@@ -178,7 +178,7 @@ pub fn inbox(cx: &Context, args: InboxArgs) -> Result<i32> {
     let remote = follow_remote(&ws, args.remote);
     let interval = Duration::from_secs(args.interval.unwrap_or(5));
     let mut shown = std::collections::HashSet::new();
-    let follow_remote = remote.as_deref().map(|r| (r, me.as_str(), interval));
+    let follow_remote = remote.as_deref().map(|r| (r, interval));
     let beat = super::live::session(&me, interval, true)?;
     git_crew::sync::follow(
         &ws,
@@ -260,7 +260,6 @@ pub fn watch(cx: &Context, args: WatchArgs) -> Result<i32> {
         return Ok(0);
     }
     super::stop_on_signals();
-    let me = cx.actor.clone().or_else(|| ws.store().config_string("crew.as")).unwrap_or_else(|| "crew".to_owned());
     let remote = follow_remote(&ws, args.remote);
     let interval = Duration::from_secs(args.interval.unwrap_or(5));
     let mut last = start;
@@ -272,7 +271,7 @@ pub fn watch(cx: &Context, args: WatchArgs) -> Result<i32> {
     let mut flags = std::collections::BTreeSet::new();
     git_crew::sync::follow(
         &ws,
-        remote.as_deref().map(|r| (r, me.as_str(), interval)),
+        remote.as_deref().map(|r| (r, interval)),
         beat.as_ref(),
         &super::STOP,
         |_, new| {

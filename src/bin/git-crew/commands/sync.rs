@@ -16,13 +16,12 @@ pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
         )
         .into()),
     };
-    let actor = cx.actor.clone().or_else(|| ws.store().config_string("crew.as")).unwrap_or_else(|| "crew".to_owned());
-    let done = git_crew::sync::sync(&ws, &remote, &actor)?;
+    let done = git_crew::sync::sync(&ws, &remote)?;
     if cx.json {
         render::json(&done);
     } else {
         let how = match (done.fast_forward, done.merged) {
-            (_, true) => "merged",
+            (_, true) => "replayed local work on top",
             (true, false) => "fast-forwarded",
             _ => "up to date",
         };
@@ -34,7 +33,10 @@ pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
         );
         let lost =
             done.lost_claims.iter().map(|l| format!("lost claim {} by {}: {}", &l.claim[..8], l.actor, l.reason));
-        render::lines(std::iter::once(head).chain(lost));
+        let remade = done.remade.iter().map(|r| format!("re-made {} {} as {}", r.kind, &r.old[..8], &r.new[..8]));
+        let dropped =
+            done.dropped.iter().map(|d| format!("dropped {} {} by {}: {}", d.kind, &d.record[..8], d.author, d.reason));
+        render::lines(std::iter::once(head).chain(lost).chain(remade).chain(dropped));
     }
     Ok(0)
 }

@@ -1,0 +1,239 @@
+//! Bringing this clone's unpublished records on top of what was published.
+//!
+//! Once a record is published it stays as it was decided: a file only grows
+//! at its end, and records that sort after everything (identity and control
+//! records, task edits) go after everything (see [`crate::verify`]). So a
+//! clone that wrote while offline, or whose push lost a race, cannot merge its
+//! records in where their stamps would put them: a claim dated before one that
+//! was published meanwhile would overturn it. Instead, `sync` replays its
+//! unpublished commits, one by one, on top of the published tip:
+//!
+//! - a record already published (by an earlier push of ours) is skipped;
+//! - a record that still goes after everything it must and still counts is
+//!   kept as it is, byte for byte;
+//! - otherwise, if its author's key is on this machine, it is *re-made*: the
+//!   same payload (its references to other re-made records updated, a
+//!   suspension's `seen` taken again), signed with a fresh stamp on top; if
+//!   that counts, it replaces the old record, else it is dropped;
+//! - a record nobody here can re-make, or that does not count when re-made (a
+//!   claim on a task someone else now holds, a write by a suspended actor), is
+//!   dropped and reported, never retried.
+//!
+//! The result is one commit per replayed commit, each by its records' author
+//! with the message derived from them, on top of the published tip: the
+//! history stays linear and every commit satisfies the rules a server checks.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use gix::ObjectId;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::hlc::Hlc;
+use crate::id::Id;
+use crate::layout;
+use crate::merge;
+use crate::record::{self, frame, kinds, Payload, Record};
+use crate::state::State;
+use crate::store::CommitInfo;
+use crate::workspace::Workspace;
+
+/// A record that was re-made on top.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Remade {
+    /// The unpublished record.
+    pub old: String,
+    /// The record that replaces it.
+    pub new: String,
+    /// Its kind.
+    pub kind: String,
+}
+
+/// A record that was dropped: it does not count on top of what was published.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Dropped {
+    /// The record.
+    pub record: String,
+    /// Its kind.
+    pub kind: String,
+    /// Its author.
+    pub author: String,
+    /// Why it does not count.
+    pub reason: String,
+}
+
+/// What a replay made.
+#[derive(Debug)]
+pub struct Replayed {
+    /// The new tip (the published tip when nothing was kept).
+    pub tip: ObjectId,
+    /// Records kept or re-made.
+    pub kept: usize,
+    /// Records re-made.
+    pub remade: Vec<Remade>,
+    /// Records dropped.
+    pub dropped: Vec<Dropped>,
+}
+
+/// Replay `commits` (this clone's unpublished commits, parents first) on top
+/// of `onto`, whose folded state (every task) is `state` and whose records are
+/// `published`. Writes commits; moves no ref.
+pub fn replay(
+    ws: &Workspace,
+    onto: ObjectId,
+    mut state: State,
+    published: &HashSet<Id>,
+    commits: &[CommitInfo],
+) -> Result<Replayed> {
+    let store = ws.store();
+    let ws_id = state.workspace;
+    let mut tip = onto;
+    let mut tree = store.commit(onto)?.tree;
+    let mut out = Replayed { tip, kept: 0, remade: Vec::new(), dropped: Vec::new() };
+    let mut renamed: HashMap<Id, Id> = HashMap::new();
+    let mut ends: BTreeMap<String, Option<(Hlc, Id)>> = BTreeMap::new();
+    for c in commits.iter().filter(|c| c.parents.len() <= 1) {
+        let mut records = added_records(ws, &ws_id, c)?;
+        records.sort_by_key(|(r, _)| r.order_key());
+        let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut kept: Vec<Record> = Vec::new();
+        for (r, stored) in records {
+            if published.contains(&r.id) {
+                continue;
+            }
+            let path = layout::path_of(&r);
+            let end = match ends.get(&path) {
+                Some(end) => *end,
+                None => {
+                    let bytes = store.read(tree, &path)?.unwrap_or_default();
+                    let end = frame::split(&bytes)
+                        .map_err(|p| Error::File(record::FileError::new(&path, p)))?
+                        .last()
+                        .map(|f| (f.at, f.id(&bytes, &ws_id)));
+                    ends.insert(path.clone(), end);
+                    end
+                }
+            };
+            let fits = end.is_none_or(|e| r.order_key() > e)
+                && (!kinds::sorts_after_everything(r.kind()) || state.last.is_none_or(|l| r.order_key() > l))
+                && saw_everything(&state, &r);
+            let placed = if fits && state.check(&r).is_ok() && !renames_anything(&r, &renamed) {
+                Some((r.clone(), stored, None))
+            } else {
+                match remake(ws, &state, &r, &renamed, end) {
+                    Ok((new, bytes)) => Some((new, bytes, Some(r.clone()))),
+                    Err(reason) => {
+                        out.dropped.push(Dropped {
+                            record: r.id.hex(),
+                            kind: r.kind().to_owned(),
+                            author: r.author.clone(),
+                            reason,
+                        });
+                        None
+                    }
+                }
+            };
+            let Some((placed, bytes, old)) = placed else { continue };
+            let base = match files.remove(&path) {
+                Some(b) => b,
+                None => store.read(tree, &path)?.unwrap_or_default(),
+            };
+            files.insert(path.clone(), merge::insert(&base, &bytes, &ws_id)?);
+            ends.insert(path, Some(placed.order_key()));
+            let _ = state.apply(&placed);
+            if let Some(old) = old {
+                renamed.insert(old.id, placed.id);
+                out.remade.push(Remade { old: old.id.hex(), new: placed.id.hex(), kind: placed.kind().to_owned() });
+            }
+            kept.push(placed);
+        }
+        if kept.is_empty() {
+            continue;
+        }
+        let author = kept[0].author.clone();
+        let message = record::commit_message(&kept);
+        let edits: Vec<(String, Vec<u8>)> = files.into_iter().collect();
+        tip = store.write_commit(&[tip], Some(tree), &edits, &author, &message)?;
+        tree = store.commit(tip)?.tree;
+        out.kept += kept.len();
+    }
+    out.tip = tip;
+    Ok(out)
+}
+
+/// Whether `r`, if a suspension, saw everything its target published: else it
+/// would void published records, and is re-made to see them.
+fn saw_everything(state: &State, r: &Record) -> bool {
+    let Payload::ActorSuspend(s) = &r.payload else { return true };
+    let last = state.actors.get(&s.name).and_then(|a| a.last_at.zip(a.last_record));
+    last.is_none_or(|last| s.seen_at.zip(s.seen).is_some_and(|seen| seen >= last))
+}
+
+/// Whether `r` refers to a record that was re-made (so it must be re-made to
+/// refer to the new one).
+fn renames_anything(r: &Record, renamed: &HashMap<Id, Id>) -> bool {
+    r.payload.record_refs().iter().any(|id| renamed.contains_key(id))
+}
+
+/// The same payload as `r`, its references to re-made records updated, signed
+/// anew by its author with a stamp after everything in `state` (and after the
+/// end of its file): the new record and its bytes if it counts, else why not.
+fn remake(
+    ws: &Workspace,
+    state: &State,
+    r: &Record,
+    renamed: &HashMap<Id, Id>,
+    end: Option<(Hlc, Id)>,
+) -> std::result::Result<(Record, Vec<u8>), String> {
+    let key = ws.keys().load(&state.workspace, &r.author).map_err(|_| {
+        format!("it was written by {} and sorts before what was published since; their key is not on this machine to re-make it", r.author)
+    })?;
+    if key.public() != r.key {
+        return Err(format!("it was signed with a key of {} that is no longer theirs", r.author));
+    }
+    let mut payload = r.payload.clone();
+    payload.rename_refs(renamed);
+    if let Payload::ActorSuspend(s) = &mut payload {
+        // What the suspension includes is what is published now.
+        let last = state.actors.get(&s.name);
+        (s.seen, s.seen_at) = (last.and_then(|a| a.last_record), last.and_then(|a| a.last_at));
+    }
+    let seen = state.last.map(|(at, _)| at).max(end.map(|(at, _)| at)).unwrap_or_default();
+    let at = Hlc::next(Hlc::now(), seen);
+    let (new, bytes) = record::encode(&state.workspace, &r.author, at, payload, &key).map_err(|p| p.to_string())?;
+    state.check(&new).map_err(|why| why.to_string())?;
+    Ok((new, bytes))
+}
+
+/// The records commit `c` adds relative to its first parent, decoded, with
+/// their stored bytes.
+fn added_records(ws: &Workspace, ws_id: &Id, c: &CommitInfo) -> Result<Vec<(Record, Vec<u8>)>> {
+    let store = ws.store();
+    let parent_tree = match c.parents.first() {
+        Some(p) => Some(store.commit(*p)?.tree),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for change in store.diff(parent_tree, c.tree)? {
+        if !layout::classify(&change.path).is_some_and(|p| p.is_log()) {
+            continue;
+        }
+        let Some(new) = change.new else { continue };
+        let old = match change.old {
+            Some(o) => store.blob(o.oid)?,
+            None => Vec::new(),
+        };
+        let located = |p| Error::File(record::FileError::new(&change.path, p));
+        let old_ids: HashSet<Id> = frame::split(&old).map_err(located)?.iter().map(|f| f.id(&old, ws_id)).collect();
+        let bytes = store.blob(new.oid)?;
+        for f in frame::split(&bytes).map_err(located)?.iter().filter(|f| !old_ids.contains(&f.id(&bytes, ws_id))) {
+            let stored = bytes[f.span.clone()].to_vec();
+            let decoded = record::decode_records(&[&stored], ws_id).pop();
+            let r = decoded
+                .unwrap_or(Err((0, record::Problem::MissingSignature)))
+                .map_err(|(o, p)| Error::File(record::FileError::new(&change.path, (f.span.start + o, p))))?;
+            out.push((r, stored));
+        }
+    }
+    Ok(out)
+}
