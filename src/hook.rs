@@ -98,6 +98,40 @@ pub fn install_server(store: &Store) -> Result<Vec<PathBuf>> {
     SERVER_HOOKS.iter().map(|n| install(&store.hooks_dir(), n)).collect()
 }
 
+/// The CI job that runs `git crew verify` on every push to the branch, for a
+/// forge that runs no hooks (`github` or `gitlab`): where it goes in the work
+/// tree, and its text (shipped in `contrib/ci/`).
+pub fn ci_job(forge: &str) -> Option<(&'static str, &'static str)> {
+    match forge {
+        "github" => Some((".github/workflows/crew-verify.yml", include_str!("../contrib/ci/github-crew-verify.yml"))),
+        "gitlab" => Some((".gitlab/crew-verify.yml", include_str!("../contrib/ci/gitlab-crew-verify.yml"))),
+        _ => None,
+    }
+}
+
+/// Write the CI job for `forge` into the work tree `top`; refuses to replace a
+/// different file there. Returns its path.
+pub fn install_ci(top: &Path, forge: &str) -> Result<PathBuf> {
+    let (rel, text) =
+        ci_job(forge).ok_or_else(|| Error::Invalid(format!("unknown forge {forge:?}: github or gitlab")))?;
+    let path = top.join(rel);
+    let io = |e| Error::Io { what: format!("writing {}", path.display()), source: e };
+    match std::fs::read(&path) {
+        Ok(existing) if existing == text.as_bytes() => return Ok(path),
+        Ok(_) => {
+            return Err(Error::Invalid(format!(
+                "{} exists and differs: remove it first, or merge it by hand",
+                path.display()
+            )))
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        Err(_) => {}
+    }
+    std::fs::create_dir_all(path.parent().unwrap_or(top)).map_err(io)?;
+    std::fs::write(&path, text).map_err(io)?;
+    Ok(path)
+}
+
 /// The values of `Crew-Task:` trailers in a commit message.
 pub fn task_trailers(message: &str) -> Vec<String> {
     message

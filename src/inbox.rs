@@ -7,15 +7,15 @@
 //! up to, so every record in them was verified when it arrived: they are
 //! decoded here without checking signatures again.
 //!
-//! An actor's inbox, oldest first, holds every record after its cursor that is
-//! not its own and is one of: a message in a direct conversation it takes part
-//! in, a message that mentions it, a message in a channel it joined (after it
-//! joined), a message on a task it holds, a handoff of a task to it.
+//! An actor's inbox, oldest first, holds what the fold delivered to it and it
+//! has not acked: a message in a direct conversation it takes part in, one
+//! that mentions it, one in a channel it was a member of, one on a task it
+//! held when the message was written, a handoff of a task to it. An ack marks
+//! exactly the items it names read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use gix::ObjectId;
-use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::hlc::Hlc;
@@ -24,25 +24,11 @@ use crate::index::{Need, Snapshot};
 use crate::layout;
 use crate::record::kinds::{Channel, MsgAck, MsgMembership, MsgSend};
 use crate::record::{self, validate_name, FileError, Payload, Record};
-use crate::state::messages::Why;
 use crate::state::State;
-use crate::workspace::Workspace;
+use crate::workspace::{Workspace, Written};
 
 /// Why an item is in an inbox.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    /// A direct message.
-    Direct,
-    /// A message that mentions the reader.
-    Mention,
-    /// A message in a channel the reader joined.
-    Channel,
-    /// A message on a task the reader holds.
-    Task,
-    /// A task handed to the reader.
-    Handoff,
-}
+pub use crate::state::messages::Why as Reason;
 
 /// One unread item.
 #[derive(Clone, Debug)]
@@ -130,73 +116,48 @@ impl Workspace {
 
     /// `actor`'s unread items, oldest first, and the state they were read at.
     pub fn inbox(&self, actor: &str) -> Result<(Snapshot, Vec<Item>)> {
-        let snap = self.snapshot_for(&Need::Core)?;
-        let me = snap
-            .state
-            .actors
-            .get(actor)
-            .ok_or_else(|| Error::Invalid(format!("unknown actor {actor:?}: not admitted to this workspace")))?;
-        let cursor = me.cursor;
-        let unread = |r: &Record| r.author != actor && cursor.is_none_or(|c| r.order_key() > c);
-        let mut items: BTreeMap<(Hlc, Id), Item> = BTreeMap::new();
-        for (name, info) in &snap.state.channels {
-            let Ok(channel) = Channel::parse(name) else { continue };
-            let (reason, joined) = match &channel {
-                Channel::Direct(..) if channel.has_party(actor) => (Reason::Direct, None),
-                Channel::Named(_) => match info.member_since(actor) {
-                    Some(at) => (Reason::Channel, Some(at)),
-                    None => continue,
-                },
-                Channel::Task(t) if me.holds.contains(t) => (Reason::Task, None),
-                _ => continue,
-            };
-            // Read from the later of the cursor and the join.
-            let from = match (cursor, joined) {
-                (Some(c), Some(j)) if c.0 < j => Some((j, Id([0xff; 32]))),
-                (None, Some(j)) => Some((j, Id([0xff; 32]))),
-                (c, _) => c,
-            };
-            for r in self.channel_records(&snap, &channel, from)? {
-                let after_join = joined.is_none_or(|j| r.at > j);
-                if matches!(r.payload, Payload::MsgSend(_)) && unread(&r) && after_join {
-                    items.insert(r.order_key(), Item { reason, record: r });
-                }
-            }
+        let (snap, inbox) = self.index().inbox(self.store(), actor)?;
+        if !snap.state.actors.contains_key(actor) {
+            return Err(Error::Invalid(format!("unknown actor {actor:?}: not admitted to this workspace")));
         }
         let tree = self.store().commit(snap.tip)?.tree;
         let mut files: HashMap<&str, Vec<Record>> = HashMap::new();
-        for p in &me.personal {
-            if !files.contains_key(p.path.as_str()) {
-                files.insert(&p.path, self.trusted_file(&snap, tree, &p.path, cursor)?);
+        let mut items: std::collections::BTreeMap<crate::record::OrderKey, Item> = Default::default();
+        for ((_, id), unread) in &inbox.unread {
+            if !files.contains_key(unread.path.as_str()) {
+                files.insert(&unread.path, self.trusted_file(&snap, tree, &unread.path, None)?);
             }
-            let Some(r) = files[p.path.as_str()].iter().find(|r| r.id == p.id) else { continue };
-            if unread(r) {
-                let reason = match p.why {
-                    Why::Mention => Reason::Mention,
-                    Why::Handoff => Reason::Handoff,
-                };
-                items.insert(r.order_key(), Item { reason, record: r.clone() });
+            if let Some(r) = files[unread.path.as_str()].iter().find(|r| r.id == *id) {
+                items.insert(r.order_key(), Item { reason: unread.why, record: r.clone() });
+            }
+        }
+        // The discussions of the tasks it holds, read from their files.
+        for task in &snap.state.actors[actor].holds {
+            for r in self.channel_records(&snap, &Channel::Task(*task), None)? {
+                let mine = r.author == actor || inbox.acked_early.contains(&r.id);
+                if matches!(r.payload, Payload::MsgSend(_)) && !mine {
+                    items.entry(r.order_key()).or_insert(Item { reason: Reason::Task, record: r });
+                }
             }
         }
         Ok((snap, items.into_values().collect()))
     }
 
-    /// Move `actor`'s cursor to the unread item `upto` (an id prefix), or to
-    /// the newest one. `None` when there was nothing to acknowledge.
-    pub fn ack(&self, actor: &str, upto: Option<&str>) -> Result<Option<Record>> {
-        let (_, items) = self.inbox(actor)?;
-        let target = match upto {
-            Some(prefix) => {
-                let ids = items.iter().map(|i| i.record.id);
-                let id = id::resolve_prefix(&prefix.to_ascii_lowercase(), "unread item", ids)?;
-                items.into_iter().find(|i| i.record.id == id)
-            }
-            None => items.into_iter().last(),
-        };
-        let Some(item) = target else { return Ok(None) };
-        let payload = Payload::MsgAck(MsgAck { upto: item.record.id, upto_at: item.record.at });
-        let written = self.write(actor, &Need::Core, |_| Ok(vec![payload.clone()]))?;
-        Ok(written.records.into_iter().next())
+    /// Mark exactly `items` read for `actor` (each an unread item's id), in
+    /// one commit (several records when there are more than an ack holds).
+    /// `None` when there is nothing to acknowledge.
+    pub fn ack(&self, actor: &str, items: &[Id]) -> Result<Option<Written>> {
+        let mut ids: Vec<Id> = items.to_vec();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let payloads: Vec<Payload> = ids
+            .chunks(crate::record::kinds::MAX_ACK_ITEMS)
+            .map(|c| Payload::MsgAck(MsgAck { items: c.to_vec() }))
+            .collect();
+        Ok(Some(self.write(actor, &Need::Core, |_| Ok(payloads.clone()))?))
     }
 
     /// Join (`true`) or leave a named channel.

@@ -33,10 +33,11 @@ use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::layout;
 use crate::record::{self, frame, FileError, Payload, Problem, Record, GENESIS_KIND};
+use crate::state::messages::Inbox;
 use crate::state::{State, Summary, Task};
 use crate::store::Store;
 
-const MAGIC: &[u8; 8] = b"crewidx5";
+const MAGIC: &[u8; 8] = b"crewidx6";
 
 /// Which tasks a command needs in its [`Snapshot`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +67,8 @@ struct Core {
     /// How many tasks each shard file holds (256 entries), so a shard file
     /// that is missing or holds another number is known to be damaged.
     counts: Vec<u32>,
+    /// Each inbox file's size (unread items plus early acks), likewise.
+    inbox_counts: BTreeMap<String, u32>,
     /// The state without its tasks.
     state: State,
 }
@@ -74,6 +77,17 @@ struct Core {
 struct Shard {
     gen: u64,
     tasks: Vec<Task>,
+}
+
+/// One actor's inbox, apart from the core so a command loads only its own.
+#[derive(Serialize, Deserialize)]
+struct InboxFile {
+    gen: u64,
+    inbox: Inbox,
+}
+
+fn inbox_size(inbox: &Inbox) -> u32 {
+    (inbox.unread.len() + inbox.acked_early.len()) as u32
 }
 
 /// The summaries of one shard's tasks, written with it.
@@ -270,9 +284,13 @@ impl Index {
         let in_order = !fresh.iter().any(|r| voids_folded(&core.state, r));
         let gen = core.gen + 1;
         let records_len = self.append_journal(core.records_len, &fresh);
-        let (state, counts) = if in_order {
+        let (state, counts, inbox_counts) = if in_order {
             let touched: BTreeSet<u8> = fresh.iter().filter_map(|r| r.task()).map(|t| shard_of(&t)).collect();
-            let Core { gen: old_gen, mut counts, mut state, .. } = core;
+            let Core { gen: old_gen, mut counts, mut inbox_counts, mut state, .. } = core;
+            for (actor, count) in &inbox_counts {
+                let Some(inbox) = self.read_inbox(actor, old_gen, *count) else { return Ok(None) };
+                state.inboxes.insert(actor.clone(), inbox);
+            }
             // The fold checks links (parents, dependencies, cycles) against other
             // tasks: load those shards too. A cycle check may walk any task.
             let edits_links = fresh
@@ -290,19 +308,23 @@ impl Index {
                     state.tasks.insert(task.id, task);
                 }
             }
+            state.touched.clear();
             for r in &fresh {
                 let _ = state.apply(r);
             }
             self.write_shards(gen, &state, Some(&touched), &mut counts);
-            (state, counts)
+            self.write_inboxes(gen, &state, Some(&state.touched), &mut inbox_counts);
+            (state, counts, inbox_counts)
         } else {
             let Some(all) = self.read_journal(records_len) else { return Ok(None) };
             let state = State::fold(ws, &all);
-            let mut counts = vec![0; 256];
+            let (mut counts, mut inbox_counts) = (vec![0; 256], BTreeMap::new());
             self.write_shards(gen, &state, None, &mut counts);
-            (state, counts)
+            self.write_inboxes(gen, &state, None, &mut inbox_counts);
+            (state, counts, inbox_counts)
         };
-        let core = Core { gen, tip: tip.as_bytes().to_vec(), records_len, counts, state: without_tasks(&state) };
+        let core =
+            Core { gen, tip: tip.as_bytes().to_vec(), records_len, counts, inbox_counts, state: core_of(&state) };
         self.write_core(&core);
         Ok(Some(core))
     }
@@ -358,6 +380,57 @@ impl Index {
         }
     }
 
+    fn inbox_path(&self, actor: &str) -> PathBuf {
+        self.dir.join("inbox").join(format!("{actor}.bin"))
+    }
+
+    /// An actor's inbox, if its file is consistent with a core of generation
+    /// `gen` that says it holds `count` entries.
+    fn read_inbox(&self, actor: &str, gen: u64, count: u32) -> Option<Inbox> {
+        read_sealed::<InboxFile>(&self.inbox_path(actor))
+            .filter(|f| f.gen <= gen && inbox_size(&f.inbox) == count)
+            .map(|f| f.inbox)
+    }
+
+    /// Write the inboxes of `only` (or all) from `state`, noting their sizes.
+    fn write_inboxes(
+        &self,
+        gen: u64,
+        state: &State,
+        only: Option<&BTreeSet<String>>,
+        counts: &mut BTreeMap<String, u32>,
+    ) {
+        for (actor, inbox) in &state.inboxes {
+            if only.is_none_or(|o| o.contains(actor)) {
+                write_sealed(&self.inbox_path(actor), &InboxFile { gen, inbox: inbox.clone() });
+                counts.insert(actor.clone(), inbox_size(inbox));
+            }
+        }
+    }
+
+    /// `actor`'s inbox at the branch tip, with the state (without tasks).
+    pub fn inbox(&self, store: &Store, actor: &str) -> Result<(Snapshot, Inbox)> {
+        let snap = self.load(store, &Need::Core)?;
+        let read = |core: Option<Core>| -> Option<Inbox> {
+            let core = core.filter(|c| c.tip == snap.tip.as_bytes())?;
+            match core.inbox_counts.get(actor) {
+                Some(count) => self.read_inbox(actor, core.gen, *count),
+                None => Some(Inbox::default()),
+            }
+        };
+        if let Some(inbox) = read(self.read_core()) {
+            return Ok((snap, inbox));
+        }
+        // Damaged: rebuild the cache from the branch.
+        let _lock = self.lock();
+        let (state, records) = build_from_tip(store, snap.tip)?;
+        let inbox = state.inboxes.get(actor).cloned().unwrap_or_default();
+        if current_tip(store)? == snap.tip {
+            self.write_everything(snap.tip, &state, &records);
+        }
+        Ok((snap, inbox))
+    }
+
     fn write_core(&self, core: &Core) {
         write_sealed(&self.core_path(), core);
     }
@@ -366,9 +439,11 @@ impl Index {
         let _ = fs::remove_file(self.journal_path());
         let gen = self.read_core().map(|c| c.gen + 1).unwrap_or(1);
         let records_len = self.append_journal(0, records);
-        let mut counts = vec![0; 256];
+        let (mut counts, mut inbox_counts) = (vec![0; 256], BTreeMap::new());
         self.write_shards(gen, state, None, &mut counts);
-        self.write_core(&Core { gen, tip: tip.as_bytes().to_vec(), records_len, counts, state: without_tasks(state) });
+        self.write_inboxes(gen, state, None, &mut inbox_counts);
+        let state = core_of(state);
+        self.write_core(&Core { gen, tip: tip.as_bytes().to_vec(), records_len, counts, inbox_counts, state });
     }
 
     /// Every record in the journal, de-duplicated; `None` if it is damaged.
@@ -448,8 +523,9 @@ fn current_tip(store: &Store) -> Result<ObjectId> {
     store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })
 }
 
-fn without_tasks(state: &State) -> State {
-    State { tasks: BTreeMap::new(), ..state.clone() }
+/// What the core file holds: the state without its tasks and inboxes.
+fn core_of(state: &State) -> State {
+    State { tasks: BTreeMap::new(), inboxes: BTreeMap::new(), touched: BTreeSet::new(), ..state.clone() }
 }
 
 /// `MAGIC`, payload length, sha256 of the payload, payload.

@@ -32,6 +32,7 @@ pub mod merge;
 pub mod object;
 pub mod rebase;
 pub mod record;
+pub mod repair;
 pub mod sign;
 pub mod state;
 pub mod store;

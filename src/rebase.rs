@@ -93,7 +93,17 @@ pub fn replay(
     let mut renamed: HashMap<Id, Id> = HashMap::new();
     let mut ends: BTreeMap<String, Option<(Hlc, Id)>> = BTreeMap::new();
     for c in commits.iter().filter(|c| c.parents.len() <= 1) {
-        let mut records = added_records(ws, &ws_id, c)?;
+        let mut records = match added_records(ws, &ws_id, c) {
+            Ok((records, unreadable)) => {
+                out.dropped.extend(unreadable);
+                records
+            }
+            Err(e) => {
+                let reason = format!("commit {} cannot be read: {e}", c.id);
+                out.dropped.push(Dropped { record: String::new(), kind: String::new(), author: String::new(), reason });
+                continue;
+            }
+        };
         records.sort_by_key(|(r, _)| r.order_key());
         let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         let mut kept: Vec<Record> = Vec::new();
@@ -206,14 +216,15 @@ fn remake(
 }
 
 /// The records commit `c` adds relative to its first parent, decoded, with
-/// their stored bytes.
-fn added_records(ws: &Workspace, ws_id: &Id, c: &CommitInfo) -> Result<Vec<(Record, Vec<u8>)>> {
+/// their stored bytes; and the ones that do not decode or are misplaced (a
+/// commit being replayed may come from a remote without hooks), dropped.
+fn added_records(ws: &Workspace, ws_id: &Id, c: &CommitInfo) -> Result<(Vec<(Record, Vec<u8>)>, Vec<Dropped>)> {
     let store = ws.store();
     let parent_tree = match c.parents.first() {
         Some(p) => Some(store.commit(*p)?.tree),
         None => None,
     };
-    let mut out = Vec::new();
+    let (mut out, mut bad) = (Vec::new(), Vec::new());
     for change in store.diff(parent_tree, c.tree)? {
         if !layout::classify(&change.path).is_some_and(|p| p.is_log()) {
             continue;
@@ -224,16 +235,24 @@ fn added_records(ws: &Workspace, ws_id: &Id, c: &CommitInfo) -> Result<Vec<(Reco
             None => Vec::new(),
         };
         let located = |p| Error::File(record::FileError::new(&change.path, p));
-        let old_ids: HashSet<Id> = frame::split(&old).map_err(located)?.iter().map(|f| f.id(&old, ws_id)).collect();
+        let old_ids: HashSet<Id> =
+            frame::split(&old).map(|fs| fs.iter().map(|f| f.id(&old, ws_id)).collect()).unwrap_or_default();
         let bytes = store.blob(new.oid)?;
         for f in frame::split(&bytes).map_err(located)?.iter().filter(|f| !old_ids.contains(&f.id(&bytes, ws_id))) {
             let stored = bytes[f.span.clone()].to_vec();
-            let decoded = record::decode_records(&[&stored], ws_id).pop();
-            let r = decoded
-                .unwrap_or(Err((0, record::Problem::MissingSignature)))
-                .map_err(|(o, p)| Error::File(record::FileError::new(&change.path, (f.span.start + o, p))))?;
-            out.push((r, stored));
+            let dropped = |reason: String| Dropped {
+                record: f.id(&bytes, ws_id).hex(),
+                kind: f.kind.clone(),
+                author: f.author.clone(),
+                reason,
+            };
+            match record::decode_records(&[&stored], ws_id).pop() {
+                Some(Ok(r)) if layout::path_of(&r) == change.path => out.push((r, stored)),
+                Some(Ok(r)) => bad.push(dropped(format!("it belongs in {}, not {}", layout::path_of(&r), change.path))),
+                Some(Err((_, p))) => bad.push(dropped(p.to_string())),
+                None => bad.push(dropped("no record".into())),
+            }
         }
     }
-    Ok(out)
+    Ok((out, bad))
 }

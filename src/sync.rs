@@ -383,7 +383,7 @@ fn sha2_16(s: &str) -> Vec<u8> {
 }
 
 /// Fetch the remote's branch; `None` if the remote has no such branch.
-fn fetch(ws: &Workspace, remote: &str) -> Result<Option<ObjectId>> {
+pub(crate) fn fetch(ws: &Workspace, remote: &str) -> Result<Option<ObjectId>> {
     let store = ws.store();
     let tracking = tracking_ref(ws, remote);
     let refspec = format!("+refs/heads/{}:{tracking}", store.branch());
@@ -403,12 +403,29 @@ fn fetch(ws: &Workspace, remote: &str) -> Result<Option<ObjectId>> {
 
 /// Push `tip` to the remote's branch, fast-forward only.
 fn push(ws: &Workspace, remote: &str, tip: ObjectId) -> Result<(), PushError> {
-    let refspec = format!("{tip}:refs/heads/{}", ws.store().branch());
+    push_as(ws, remote, tip, None)
+}
+
+/// Replace the remote's branch by `tip` if it is still at `expected`
+/// (`--force-with-lease`): what `repair` does, never `sync`.
+pub(crate) fn force_push(ws: &Workspace, remote: &str, tip: ObjectId, expected: ObjectId) -> Result<()> {
+    push_as(ws, remote, tip, Some(expected)).map_err(|e| match e {
+        PushError::Raced => Error::Remote(format!("the remote's branch moved from {expected}: fetch and repair again")),
+        PushError::Refused(why) => Error::Remote(why),
+    })
+}
+
+fn push_as(ws: &Workspace, remote: &str, tip: ObjectId, lease: Option<ObjectId>) -> Result<(), PushError> {
+    let branch = format!("refs/heads/{}", ws.store().branch());
+    let refspec = format!("{tip}:{branch}");
     // Our own pre-push hook would re-verify what this clone already trusts.
-    let out = git(ws)
-        .args(["push", "--porcelain", "--no-verify", remote, &refspec])
-        .output()
-        .map_err(|e| PushError::Refused(format!("cannot run git push: {e}")))?;
+    let mut cmd = git(ws);
+    cmd.args(["push", "--porcelain", "--no-verify"]);
+    if let Some(expected) = lease {
+        cmd.arg(format!("--force-with-lease={branch}:{expected}"));
+    }
+    let out =
+        cmd.args([remote, &refspec]).output().map_err(|e| PushError::Refused(format!("cannot run git push: {e}")))?;
     if out.status.success() {
         return Ok(());
     }

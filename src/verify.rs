@@ -194,6 +194,14 @@ fn verify_commits(
                     .push((n, site("a second root commit: the branch has exactly one, the one `init` wrote".into())));
                 break 'history;
             }
+            // The root commit holds `.gitattributes` (and every later commit
+            // keeps it, since no file is ever deleted).
+            if store.read(c.tree, layout::ATTRIBUTES)?.as_deref() != Some(layout::ATTRIBUTES_CONTENT) {
+                failures.push((n, site("the root commit has no `.gitattributes` with the fixed content".into())));
+                if !all {
+                    break 'history;
+                }
+            }
             vec![(None, None)]
         } else {
             let mut parents = Vec::with_capacity(c.parents.len());

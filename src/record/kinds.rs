@@ -62,6 +62,24 @@ pub struct Genesis {
     pub key: PublicKey,
 }
 
+/// `crew.repair`: an admin replaced the remote's branch, which a push past
+/// no server hook had broken, by the last good tip plus every record since
+/// that still counts. It lives in `CREW.yaml`, after the genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrewRepair {
+    /// The commit the remote's branch was at, which does not verify: full
+    /// hex id (40 or 64 digits).
+    pub replaces: String,
+    /// The last good commit the repair builds on.
+    pub base: String,
+    /// How many records of the replaced history were left out.
+    pub dropped: u64,
+    /// Why, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// `actor.admit`: an admin admits an actor with a role and a key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -342,17 +360,17 @@ pub struct MsgMembership {
     pub channel: String,
 }
 
-/// `msg.ack`: move my inbox read cursor up to (and including) an item.
+/// `msg.ack`: mark exactly these inbox items read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MsgAck {
-    /// The last item read.
-    #[serde(with = "crate::id::as_hex")]
-    pub upto: Id,
-    /// Its stamp (the cursor is the pair (at, id) of that item).
-    #[serde(with = "crate::hlc::as_text")]
-    pub upto_at: crate::hlc::Hlc,
+    /// The records read: 1 to [`MAX_ACK_ITEMS`] full ids, sorted, each once.
+    #[serde(with = "crate::id::as_hex_list")]
+    pub items: Vec<Id>,
 }
+
+/// Most items one `msg.ack` marks read (more take several records).
+pub const MAX_ACK_ITEMS: usize = 1000;
 
 /// Longest message, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 8000;
@@ -501,11 +519,12 @@ pub struct Receipt {
 
 /// Whether records of `kind` sort after every record of the commit they are
 /// written on (see `schema/SIGNING.md`, section 8): identity and control
-/// records, and task edits (which may link tasks). Their verdicts reach past
-/// their own file (who may write, which links close a cycle), so they never
-/// go behind anything already published.
+/// records, task edits (which may link tasks), and joining or leaving a
+/// channel. What they decide reaches past their own file (who may write,
+/// which links close a cycle, whom a message reaches), so they never go behind
+/// anything already published.
 pub fn sorts_after_everything(kind: &str) -> bool {
-    kind.starts_with("actor.") || kind == "task.edit"
+    kind.starts_with("actor.") || matches!(kind, "task.edit" | "msg.join" | "msg.leave" | "crew.repair")
 }
 
 /// Longest receipt summary, in characters.
@@ -534,7 +553,7 @@ macro_rules! kinds {
         match self {
             Payload::TaskDone(d) => d.receipt.into_iter().collect(),
             Payload::MsgSend(m) => m.thread.into_iter().chain(m.reply_to).collect(),
-            Payload::MsgAck(a) => vec![a.upto],
+            Payload::MsgAck(a) => a.items.clone(),
             _ => Vec::new(),
         }
     }
@@ -549,7 +568,11 @@ macro_rules! kinds {
         match self {
             Payload::TaskDone(d) => d.receipt.iter_mut().for_each(swap),
             Payload::MsgSend(m) => m.thread.iter_mut().chain(m.reply_to.iter_mut()).for_each(swap),
-            Payload::MsgAck(a) => swap(&mut a.upto),
+            Payload::MsgAck(a) => {
+                a.items.iter_mut().for_each(swap);
+                a.items.sort();
+                a.items.dedup();
+            }
             _ => {}
         }
     }
@@ -586,6 +609,7 @@ impl Payload {
 
 kinds! {
     "crew.genesis" => Genesis(Genesis),
+    "crew.repair" => CrewRepair(CrewRepair),
     "actor.admit" => ActorAdmit(ActorAdmit),
     "actor.suspend" => ActorSuspend(ActorSuspend),
     "actor.resume" => ActorResume(ActorResume),
@@ -620,6 +644,16 @@ impl Payload {
                 if g.nonce.len() != 32 || !g.nonce.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
                     return field("nonce: must be 32 lowercase hex digits".into());
                 }
+            }
+            Payload::CrewRepair(c) => {
+                for (name, id) in [("replaces", &c.replaces), ("base", &c.base)] {
+                    if !(id.len() == 40 || id.len() == 64) || !is_hex(id) {
+                        return field(format!(
+                            "{name}: {id:?} is not a full commit id (40 or 64 lowercase hex digits)"
+                        ));
+                    }
+                }
+                validate_text("reason", c.reason.as_deref())?;
             }
             Payload::ActorAdmit(a) => {
                 validate_name(&a.name).map_err(Problem::BadField)?;
@@ -685,7 +719,14 @@ impl Payload {
                     _ => return field(format!("channel: {:?} is not a channel one joins or leaves", m.channel)),
                 }
             }
-            Payload::MsgAck(_) => {}
+            Payload::MsgAck(a) => {
+                if a.items.is_empty() || a.items.len() > MAX_ACK_ITEMS {
+                    return field(format!("items: an ack marks 1 to {MAX_ACK_ITEMS} items read"));
+                }
+                if a.items.windows(2).any(|w| w[0] >= w[1]) {
+                    return field("items: ids must be sorted, each once".into());
+                }
+            }
         }
         Ok(())
     }
@@ -704,6 +745,7 @@ impl Payload {
             Payload::TaskDone(p) => Some(p.task),
             Payload::Receipt(r) => Some(r.task),
             Payload::Genesis(_)
+            | Payload::CrewRepair(_)
             | Payload::ActorAdmit(_)
             | Payload::ActorSuspend(_)
             | Payload::ActorResume(_)

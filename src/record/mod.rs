@@ -66,6 +66,15 @@ impl Record {
     pub fn summary(&self) -> String {
         match &self.payload {
             Payload::Genesis(g) => format!("create workspace {:?}", g.workspace),
+            Payload::CrewRepair(c) => with_text(
+                format!(
+                    "repair the branch: {} replaced, on {}, {} record(s) left out",
+                    &c.replaces[..12],
+                    &c.base[..12],
+                    c.dropped
+                ),
+                c.reason.as_deref(),
+            ),
             Payload::ActorAdmit(a) => match &a.owner {
                 Some(o) => format!("admit {} as {} (owner {o})", a.name, a.role.as_str()),
                 None => format!("admit {} as {}", a.name, a.role.as_str()),
@@ -127,7 +136,10 @@ impl Record {
             }
             Payload::MsgJoin(m) => format!("join #{}", m.channel),
             Payload::MsgLeave(m) => format!("leave #{}", m.channel),
-            Payload::MsgAck(a) => format!("read up to {}", a.upto.short()),
+            Payload::MsgAck(a) => match a.items.as_slice() {
+                [one] => format!("read {}", one.short()),
+                many => format!("read {} items", many.len()),
+            },
         }
     }
 

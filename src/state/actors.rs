@@ -10,7 +10,6 @@ use crate::record::kinds::{ActorAdmit, ActorRotate};
 use crate::record::{Record, Role};
 use crate::sign::PublicKey;
 
-use super::messages::Personal;
 use super::{Refusal, State};
 
 /// An admitted actor.
@@ -36,10 +35,6 @@ pub struct Actor {
     pub last_at: Option<Hlc>,
     /// Its last counted record.
     pub last_record: Option<Id>,
-    /// Its inbox read cursor: everything at or before this (at, id) is read.
-    pub cursor: Option<(Hlc, Id)>,
-    /// Its unread mentions and handoffs.
-    pub personal: Vec<Personal>,
     /// Tasks it holds (its claim may have run out).
     pub holds: BTreeSet<Id>,
     /// Set while suspended (the kill switch).
@@ -153,8 +148,6 @@ impl Actor {
             records: 0,
             last_at: None,
             last_record: None,
-            cursor: None,
-            personal: Vec::new(),
             holds: BTreeSet::new(),
             suspended: None,
             revoked: None,

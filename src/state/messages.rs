@@ -2,22 +2,28 @@
 //!
 //! Message bodies are not kept in the state (there may be hundreds of thousands);
 //! the state keeps what decides who sees what: the channels and their members,
-//! each actor's read cursor, and each actor's *personal* items (mentions and
-//! handoffs, which live in files the actor does not follow) that are still
-//! unread. [`crate::inbox`] reads the message files themselves.
+//! and each actor's inbox of unread items (where each record is, and why it is
+//! the actor's). [`crate::inbox`] reads the records themselves.
 //!
 //! Rules: anyone admitted sends to a channel (created on first use), joins and
 //! leaves it; a direct conversation `dm/<a>+<b>` is written only by `a` or `b`,
 //! both admitted; `task/<id>` names an existing task; every `@mention` names an
-//! admitted actor. An ack moves its author's cursor forward, never back, and
-//! never past the ack itself.
+//! admitted actor. A message reaches, as things stood where it sorts: the other
+//! party of a direct conversation, the members of a named channel (joins and
+//! leaves sort after everything, so membership is never rewritten behind a
+//! message), and everyone it mentions; a handoff reaches its receiver; a
+//! task's discussion reaches the task's holder when the inbox is read. An ack
+//! marks exactly the items it names read, so nothing is read that its reader
+//! was not shown, whenever it arrives.
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::hlc::Hlc;
 use crate::id::Id;
-use crate::record::kinds::{Channel, MsgAck};
-use crate::record::{Payload, Record};
+use crate::record::kinds::Channel;
+use crate::record::{OrderKey, Payload, Record};
 
 use super::{Actor, Refusal, State};
 
@@ -33,7 +39,7 @@ pub struct ChannelInfo {
     /// Each actor's joins (`true`) and leaves (named channels), in fold
     /// order: a member is one whose last is a join, since the first join after
     /// its last leave.
-    pub membership: std::collections::BTreeMap<String, Vec<(crate::record::OrderKey, bool)>>,
+    pub membership: BTreeMap<String, Vec<(OrderKey, bool)>>,
     /// Messages counted.
     pub messages: u64,
     /// Stamp of its latest record (message, join or leave).
@@ -43,8 +49,18 @@ pub struct ChannelInfo {
 impl ChannelInfo {
     /// When `actor` joined, if it is a member.
     pub fn member_since(&self, actor: &str) -> Option<Hlc> {
+        self.member_since_before(actor, (Hlc { ms: i64::MAX, counter: u32::MAX }, Id([0xff; 32])))
+    }
+
+    /// The members at the point `key` of the fold order.
+    pub fn members_at(&self, key: OrderKey) -> Vec<String> {
+        self.membership.keys().filter(|a| self.member_since_before(a, key).is_some()).cloned().collect()
+    }
+
+    /// When `actor` joined, if it was a member at the point `key`.
+    fn member_since_before(&self, actor: &str, key: OrderKey) -> Option<Hlc> {
         let mut since = None;
-        for (key, joined) in self.membership.get(actor).into_iter().flatten() {
+        for (key, joined) in self.membership.get(actor).into_iter().flatten().take_while(|(k, _)| *k < key) {
             since = match (since, joined) {
                 (_, false) => None,
                 (None, true) => Some(key.0),
@@ -60,27 +76,40 @@ impl ChannelInfo {
     }
 }
 
-/// Why something is in an actor's inbox although it is in a file they do not follow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Why an item is in an actor's inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Why {
+    /// A message in a named channel the actor is a member of.
+    Channel,
+    /// A message on a task the actor holds.
+    Task,
+    /// A direct message to the actor.
+    Direct,
+    /// A task handed to the actor.
+    Handoff,
     /// The actor was `@mentioned`.
     Mention,
-    /// A task was handed to the actor.
-    Handoff,
 }
 
-/// An unread item of an actor's that lives outside the files they follow.
+/// An unread item: where its record is, and why it is the actor's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Personal {
-    /// The record's order key.
-    pub at: Hlc,
-    /// The record.
-    pub id: Id,
-    /// The file it is in.
+pub struct Unread {
+    /// The file the record is in.
     pub path: String,
-    /// Why it is the actor's.
+    /// Why it is the actor's (the strongest reason, when several hold).
     pub why: Why,
+}
+
+/// An actor's inbox: what is addressed to it and not acked yet.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbox {
+    /// Unread items, by where their records sort.
+    pub unread: BTreeMap<OrderKey, Unread>,
+    /// Ids acked that are not unread items: a record published after an ack
+    /// that names it (it never becomes unread), or a message of a task's
+    /// discussion (read from its file, not delivered by the fold).
+    pub acked_early: BTreeSet<Id>,
 }
 
 pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Refusal> {
@@ -109,9 +138,6 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
             }
             Ok(())
         }
-        Payload::MsgAck(a) if (a.upto_at, a.upto) > r.order_key() => {
-            Err(Refusal::NotPermitted("an ack cannot move the cursor past itself".into()))
-        }
         _ => Ok(()),
     }
 }
@@ -121,9 +147,26 @@ pub(super) fn apply(state: &mut State, r: &Record) {
         Payload::MsgSend(m) => {
             let info = channel(state, &m.channel, r);
             info.messages += 1;
-            let path = crate::layout::path_of(r);
-            for name in m.mentions.iter().filter(|n| **n != r.author) {
-                push_personal(state, name, Personal { at: r.at, id: r.id, path: path.clone(), why: Why::Mention });
+            // Who it reaches, as things stood where it sorts.
+            let mut to: Vec<(String, Why)> = match Channel::parse(&m.channel) {
+                Ok(Channel::Direct(a, b)) => vec![(if a == r.author { b } else { a }, Why::Direct)],
+                Ok(Channel::Named(_)) => {
+                    let members = info.members_at(r.order_key());
+                    members.into_iter().map(|n| (n, Why::Channel)).collect()
+                }
+                // A task's discussion reaches whoever holds the task when the
+                // inbox is read (`crate::inbox`), not through the fold.
+                Ok(Channel::Task(_)) | Err(_) => Vec::new(),
+            };
+            to.extend(m.mentions.iter().map(|n| (n.clone(), Why::Mention)));
+            // Each recipient once, for its strongest reason.
+            let mut once: BTreeMap<String, Why> = BTreeMap::new();
+            for (name, why) in to {
+                let strongest = once.entry(name).or_insert(why);
+                *strongest = (*strongest).max(why);
+            }
+            for (name, why) in once {
+                deliver(state, &name, r, why);
             }
         }
         Payload::MsgJoin(m) | Payload::MsgLeave(m) => {
@@ -132,14 +175,19 @@ pub(super) fn apply(state: &mut State, r: &Record) {
             let at = events.partition_point(|(k, _)| *k < r.order_key());
             events.insert(at, (r.order_key(), joined));
         }
-        Payload::MsgAck(MsgAck { upto, upto_at }) => {
-            if let Some(actor) = state.actors.get_mut(&r.author) {
-                let cursor = (*upto_at, *upto);
-                if actor.cursor.is_none_or(|c| c < cursor) {
-                    actor.cursor = Some(cursor);
-                    actor.personal.retain(|p| (p.at, p.id) > cursor);
+        Payload::MsgAck(a) => {
+            let inbox = state.inboxes.entry(r.author.clone()).or_default();
+            for id in &a.items {
+                match inbox.unread.iter().find(|(k, _)| k.1 == *id).map(|(k, _)| *k) {
+                    Some(key) => {
+                        inbox.unread.remove(&key);
+                    }
+                    None => {
+                        inbox.acked_early.insert(*id);
+                    }
                 }
             }
+            state.touched.insert(r.author.clone());
         }
         _ => {}
     }
@@ -147,16 +195,22 @@ pub(super) fn apply(state: &mut State, r: &Record) {
 
 /// A handoff puts the task in the receiver's inbox.
 pub(super) fn handed_to(state: &mut State, to: &str, r: &Record) {
-    let item = Personal { at: r.at, id: r.id, path: crate::layout::path_of(r), why: Why::Handoff };
-    push_personal(state, to, item);
+    deliver(state, to, r, Why::Handoff);
 }
 
-fn push_personal(state: &mut State, name: &str, item: Personal) {
-    if let Some(actor) = state.actors.get_mut(name) {
-        if actor.cursor.is_none_or(|c| c < (item.at, item.id)) {
-            actor.personal.push(item);
-        }
+/// Put `r` in `name`'s inbox (never its author's), unless `name` acked it
+/// already.
+fn deliver(state: &mut State, name: &str, r: &Record, why: Why) {
+    if name == r.author || !state.actors.contains_key(name) {
+        return;
     }
+    let inbox = state.inboxes.entry(name.to_owned()).or_default();
+    if inbox.acked_early.remove(&r.id) {
+        state.touched.insert(name.to_owned());
+        return;
+    }
+    inbox.unread.insert(r.order_key(), Unread { path: crate::layout::path_of(r), why });
+    state.touched.insert(name.to_owned());
 }
 
 /// The channel a record is in, created by the first record that sorts in it.

@@ -226,6 +226,12 @@ pub struct State {
     /// admission is void, with where that record sorts: what refers to them
     /// from later in the fold order is void too, not a failure.
     pub void_subjects: BTreeMap<String, (Hlc, Id)>,
+    /// Each actor's inbox (the index keeps them apart from the core, one file
+    /// per actor).
+    pub inboxes: BTreeMap<String, messages::Inbox>,
+    /// Actors whose inbox changed since the index last wrote them.
+    #[serde(skip)]
+    pub touched: std::collections::BTreeSet<String>,
 }
 
 /// Records of an actor after `after` and dated before `before` were not seen
@@ -339,6 +345,10 @@ impl State {
         match &r.payload {
             Payload::Genesis(_) => unreachable!("handled above"),
             Payload::LiveBeat(_) => Err(Refusal::BeatOnBranch),
+            Payload::CrewRepair(_) if !author.is_admin() => {
+                Err(Refusal::NotAdmin { author: author.name.clone(), action: "repair the branch".into() })
+            }
+            Payload::CrewRepair(_) => Ok(()),
             Payload::ActorAdmit(a) => actors::check_admit(self, author, a),
             Payload::ActorRotate(a) => actors::check_rotate(self, author, a),
             Payload::ActorRevoke(a) => actors::check_revoke(self, author, &a.name),
@@ -448,7 +458,7 @@ impl State {
                     target.revoked.get_or_insert(v);
                 }
             }
-            Payload::LiveBeat(_) => {}
+            Payload::LiveBeat(_) | Payload::CrewRepair(_) => {}
             Payload::ActorAdmit(a) => {
                 self.actors.insert(a.name.clone(), Actor::new(&a.name, a.role, a.key, a.owner.clone(), r));
             }

@@ -186,6 +186,7 @@ mod at_the_end {
         last_of: BTreeMap<String, (Hlc, Id)>,
         tasks: Vec<Id>,
         receipts: Vec<Id>,
+        messages: Vec<Id>,
         published: Vec<Record>,
         next_key: u8,
     }
@@ -304,12 +305,21 @@ mod at_the_end {
                     };
                     let mentions = if self.roll(2) == 0 { vec![other.to_owned()] } else { vec![] };
                     let m = MsgSend { channel, text: "hi".into(), thread: None, reply_to: None, mentions };
-                    self.publish(who, Payload::MsgSend(m), false);
+                    if let Some(r) = self.publish(who, Payload::MsgSend(m), false) {
+                        self.messages.push(r.id);
+                    }
+                }
+                (15, _) if self.roll(3) == 0 && !self.messages.is_empty() => {
+                    // An ack of some messages (published or not: any ids).
+                    let mut items: Vec<Id> = (0..1 + self.roll(3)).map(|_| self.pick(&self.messages.clone())).collect();
+                    items.sort();
+                    items.dedup();
+                    self.publish(who, Payload::MsgAck(crate::record::kinds::MsgAck { items }), false);
                 }
                 (15, _) => {
                     let m = MsgMembership { channel: "general".into() };
                     let p = if self.roll(2) == 0 { Payload::MsgJoin(m) } else { Payload::MsgLeave(m) };
-                    self.publish(who, p, false);
+                    self.publish(who, p, true);
                 }
                 (16, _) => {
                     // The suspender has seen everything published (as the server requires).
@@ -340,9 +350,7 @@ mod at_the_end {
     fn normal(mut s: State) -> State {
         s.ignored.sort_by_key(|i| i.id);
         s.unseen.clear();
-        for a in s.actors.values_mut() {
-            a.personal.sort_by_key(|p| (p.at, p.id));
-        }
+        s.touched.clear();
         s
     }
 
@@ -366,7 +374,7 @@ mod at_the_end {
             prefix.push(d);
             let mut g = Gen {
                 rng: seed, ws: b.ws, clock: at(100).ms, keys, files: BTreeMap::new(), global: (at(3), Id([0xff; 32])),
-                last_of: BTreeMap::new(), tasks: Vec::new(), receipts: Vec::new(), published: Vec::new(), next_key: 0,
+                last_of: BTreeMap::new(), tasks: Vec::new(), receipts: Vec::new(), messages: Vec::new(), published: Vec::new(), next_key: 0,
             };
             for _ in 0..steps {
                 g.step();

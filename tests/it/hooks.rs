@@ -915,3 +915,32 @@ fn pre_push_refusal_names_the_commit_like_verify() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains(&named), "pre-push should name the commit like verify:\n{}", stderr(&out));
 }
+
+/// For a forge that runs no hooks, `install --ci` writes the job that runs
+/// `git crew verify` on every push to the branch; it is valid YAML and
+/// triggers only on `crew`; writing it again is a no-op, over a different
+/// file it refuses.
+#[test]
+fn install_ci_writes_a_verify_job_for_forges_without_hooks() {
+    let w = World::new();
+    let (dir, _) = w.workspace("r");
+    for (forge, rel) in [("github", ".github/workflows/crew-verify.yml"), ("gitlab", ".gitlab/crew-verify.yml")] {
+        let out = w.crew_json(&dir, &["install", "--ci", forge]);
+        assert!(out["path"].as_str().unwrap().ends_with(rel), "{out}");
+        let text = std::fs::read_to_string(dir.join(rel)).unwrap();
+        let yaml: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+        assert!(text.contains("git crew verify"), "{text}");
+        match forge {
+            "github" => {
+                let on = &yaml["on"]["push"]["branches"];
+                assert_eq!(on, &serde_norway::Value::Sequence(vec!["crew".into()]), "{text}");
+            }
+            _ => assert!(text.contains(r#"$CI_COMMIT_BRANCH == "crew""#), "{text}"),
+        }
+        w.crew_json(&dir, &["install", "--ci", forge]);
+        std::fs::write(dir.join(rel), "mine\n").unwrap();
+        let run = w.crew(&dir, &["install", "--ci", forge]);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert_eq!(std::fs::read_to_string(dir.join(rel)).unwrap(), "mine\n");
+    }
+}

@@ -679,7 +679,7 @@ fn a_published_claim_cannot_be_stolen_nor_a_done_task_reopened() {
 /// every client's sync refuses it (exit 4, naming the rule), merges nothing and
 /// keeps its branch, a fresh clone gets no branch from it.
 #[test]
-fn without_hooks_every_client_refuses_an_overturn() {
+fn without_hooks_every_client_refuses_an_overturn_and_an_admin_repairs_it() {
     let w = World::new();
     let (a, b, remote, task) = team(&w, "Contested");
     let ws = workspace_of(&w, &a);
@@ -710,4 +710,44 @@ fn without_hooks_every_client_refuses_an_overturn() {
     let run = w.crew(&fresh, &["sync"]);
     assert_eq!(run.code, 4, "{run:?}");
     assert_eq!(w.tip(&fresh, "crew"), None);
+
+    // Meanwhile bob (honest this time) wrote on top of the bad commit with
+    // an old client: a valid comment that still counts on the good history.
+    let f = Forge::new(&w, &a);
+    let bad = remote_tip(&w, &loose);
+    let payload = Payload::TaskComment(TaskComment { task, text: "on top of the bad one".into() });
+    let (comment, bytes) = record::encode(&ws, "bob", Hlc::now(), payload, &w.key(&ws, "bob")).unwrap();
+    let on_top = f.honest(&ws, &bad, &layout::task_path(&task), &[&bytes]);
+    assert!(f.push(&loose, &on_top).status.success());
+
+    // Only an admin repairs; carol cannot.
+    let run = w.crew(&b, &["--as", "carol", "repair"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("not an admin"), "{}", run.stderr);
+    // alice repairs: her verified tip, plus every later record that still
+    // counts (bob's comment), minus the overturning claim, plus a signed record.
+    let repaired = w.crew_json(&a, &["repair", "--reason", "bob's backdated claim"]);
+    assert_eq!(repaired["replaced"], on_top.as_str(), "{repaired}");
+    assert_eq!(repaired["kept"], 1, "{repaired}");
+    let dropped = repaired["dropped"].as_array().unwrap();
+    assert_eq!(dropped.len(), 1, "{repaired}");
+    assert!(dropped[0]["reason"].as_str().unwrap().contains("held by carol"), "{repaired}");
+    assert_eq!(repaired["record"]["kind"], "crew.repair", "{repaired}");
+    assert_eq!(remote_tip(&w, &loose), tip(&w, &a));
+    // Every client syncs again, and agrees; a fresh clone verifies.
+    for dir in [&a, &b] {
+        w.crew_ok(dir, &["sync"]);
+        assert_eq!(tip(&w, dir), remote_tip(&w, &loose));
+        let shown = w.crew_json(dir, &["task", "show", &task.hex()]);
+        assert_eq!(shown["task"]["holder"], "carol", "{shown}");
+        assert_eq!(shown["task"]["comments"], 1, "{shown}");
+        w.crew_ok(dir, &["verify"]);
+    }
+    let after = w.path("after");
+    w.git(&w.root, &["clone", "-q", loose.to_str().unwrap(), after.to_str().unwrap()]);
+    w.crew_ok(&after, &["sync"]);
+    w.crew_ok(&after, &["verify"]);
+    let log = w.crew_json(&after, &["log", "--kind", "crew.repair"]);
+    assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
+    assert!(w.crew_json(&after, &["log"]).to_string().contains(&comment.id.hex()));
 }

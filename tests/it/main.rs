@@ -15,6 +15,7 @@ mod identity;
 mod live;
 mod merge_laws;
 mod messages;
+mod mutation;
 mod schema;
 mod sync;
 mod tamper;

@@ -287,7 +287,7 @@ fn schema_property_order_is_the_canonical_key_order() {
         }),
         Payload::MsgJoin(MsgMembership { channel: "general".into() }),
         Payload::MsgLeave(MsgMembership { channel: "general".into() }),
-        Payload::MsgAck(MsgAck { upto: Id([3; 32]), upto_at: Hlc { ms: 0, counter: 1 } }),
+        Payload::MsgAck(MsgAck { items: vec![Id([3; 32]), Id([4; 32])] }),
     ];
     let mut seen = BTreeSet::new();
     for payload in &full {
@@ -600,10 +600,10 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     assert_eq!(state.channels[&dm].messages, 1);
     let discussion = Channel::Task(child.id).to_string();
     assert_eq!(state.channels[&discussion].messages, 1);
-    let bob = &state.actors["bob"];
-    let acked_upto = acked["ack"]["fields"]["upto"].as_str().unwrap();
-    assert_eq!(bob.cursor.map(|(_, id)| id.hex()).as_deref(), Some(acked_upto));
-    assert!(bob.personal.is_empty(), "bob read his mention: {:?}", bob.personal);
+    let acked_items = acked["ack"]["fields"]["items"].as_array().unwrap();
+    assert_eq!(acked_items.len(), 2, "exactly the two items shown: {acked}");
+    let bob = state.inboxes.get("bob").cloned().unwrap_or_default();
+    assert!(bob.unread.is_empty(), "bob read what he was shown: {:?}", bob.unread);
     let gina = &state.actors["gina"];
     assert_eq!(
         (gina.retired.len(), gina.revoked.as_ref()),
@@ -748,6 +748,11 @@ fn message_order_rules_are_checked_by_the_decoder_not_the_schema() {
         assert!(schemas().is_valid("msg.send", &body_json(body.as_bytes())), "{body}");
         assert!(matches!(decode_body(&body, "msg.send"), Err((_, Problem::BadField(_)))), "{body}");
     }
+    // An ack's items are sorted: a rule between values, like mentions.
+    let head = format!("v: 1\nkind: \"msg.ack\"\nauthor: \"alice\"\nat: \"{HEADER_AT}\"\n");
+    let body = format!("{head}items:\n  - \"{}\"\n  - \"{}\"\n", "b".repeat(64), "a".repeat(64));
+    assert!(schemas().is_valid("msg.ack", &body_json(body.as_bytes())), "{body}");
+    assert!(matches!(decode_body(&body, "msg.ack"), Err((_, Problem::BadField(_)))), "{body}");
 }
 
 /// `tests/fixtures/signature/small-order-r.yaml` holds two task.create records

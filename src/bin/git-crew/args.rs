@@ -78,6 +78,10 @@ pub enum Command {
     Install(InstallArgs),
     /// Fetch, verify, merge and push the workspace branch through a remote.
     Sync(SyncArgs),
+    /// Admin: rebuild a remote without hooks that a bad push broke: this
+    /// clone's verified tip, every later record that still counts, and a signed
+    /// record of the repair; replaces the remote's branch with --force-with-lease.
+    Repair(RepairArgs),
     /// The git merge driver for log files: `git-crew merge-driver %O %A %B %P`.
     #[command(name = "merge-driver")]
     MergeDriver(MergeDriverArgs),
@@ -91,6 +95,10 @@ pub struct InstallArgs {
     /// Install the server-side hook (pre-receive) instead of the client hooks.
     #[arg(long)]
     pub server: bool,
+    /// Write the CI job that runs `git crew verify` on every push to the
+    /// branch, for a forge that runs no hooks: `github` or `gitlab`.
+    #[arg(long, value_name = "FORGE", value_parser = ["github", "gitlab"], conflicts_with = "server")]
+    pub ci: Option<String>,
 }
 
 /// `sync`.
@@ -98,6 +106,16 @@ pub struct InstallArgs {
 pub struct SyncArgs {
     /// A remote name or URL (default: origin).
     pub remote: Option<String>,
+}
+
+/// `repair`.
+#[derive(Args, Debug)]
+pub struct RepairArgs {
+    /// A remote name or URL (default: crew.remote, then origin).
+    pub remote: Option<String>,
+    /// Why, recorded in the signed `crew.repair` record.
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 /// `merge-driver`.

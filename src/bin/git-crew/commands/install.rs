@@ -9,6 +9,21 @@ use crate::render;
 
 pub fn run(cx: &Context, args: InstallArgs) -> Result<i32> {
     let ws = cx.open()?;
+    if let Some(forge) = &args.ci {
+        let top = ws.store().work_dir().ok_or_else(|| {
+            git_crew::Error::Invalid("this repository has no work tree to write the CI job into".into())
+        })?;
+        let path = hook::install_ci(top, forge)?;
+        if cx.json {
+            render::json(&serde_json::json!({ "ci": forge, "path": path.display().to_string() }));
+        } else {
+            render::lines([format!(
+                "Wrote {} (commit it on your code branch; it verifies `crew` on every push).",
+                path.display()
+            )]);
+        }
+        return Ok(0);
+    }
     let installed = if args.server {
         hook::install_server(ws.store())?
     } else {

@@ -12,6 +12,7 @@ mod log;
 mod merge_driver;
 mod msg;
 mod receipt;
+mod repair;
 mod sync;
 mod task;
 mod verify;
@@ -81,6 +82,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Demo(a) => demo::run(&cx, a),
         Command::Install(a) => install::run(&cx, a),
         Command::Sync(a) => sync::run(&cx, a),
+        Command::Repair(a) => repair::run(&cx, a),
         Command::MergeDriver(a) => merge_driver::run(&cx, a),
         Command::Hook(a) => hook::run(&cx, a),
     }

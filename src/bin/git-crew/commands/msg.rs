@@ -149,15 +149,34 @@ pub fn inbox(cx: &Context, args: InboxArgs) -> Result<i32> {
     let ws = cx.open()?;
     let me = me(cx, &ws)?;
     if args.ack.is_some() || args.all {
+        // Acks exactly what this invocation shows: every item, or those up to ID.
+        let (_, items) = ws.inbox(&me)?;
         let upto = args.ack.as_deref().filter(|a| !a.is_empty());
-        let record = ws.ack(&me, upto)?;
-        if cx.json {
-            render::json(&serde_json::json!({ "ack": record.as_ref().map(RecordView::new) }));
-        } else {
-            match record {
-                Some(r) => print_record(cx, &r),
-                None => println!("nothing unread"),
+        let shown = match upto {
+            Some(prefix) => {
+                let id = git_crew::id::resolve_prefix(
+                    &prefix.to_ascii_lowercase(),
+                    "unread item",
+                    items.iter().map(|i| i.record.id),
+                )?;
+                let end = items.iter().position(|i| i.record.id == id).map_or(0, |p| p + 1);
+                &items[..end]
             }
+            None => &items[..],
+        };
+        let ids: Vec<git_crew::id::Id> = shown.iter().map(|i| i.record.id).collect();
+        let written = ws.ack(&me, &ids)?;
+        let views: Vec<ItemView> = items.iter().map(ItemView::new).collect();
+        let acks: Vec<RecordView> = written.iter().flat_map(|w| w.records.iter()).map(RecordView::new).collect();
+        if cx.json {
+            render::json(
+                &serde_json::json!({ "items": views, "acked": ids.iter().map(|i| i.hex()).collect::<Vec<_>>(), "ack": acks.first() }),
+            );
+        } else if views.is_empty() {
+            println!("nothing unread");
+        } else {
+            let tail = format!("marked {} item(s) read", ids.len());
+            render::lines(views.iter().map(ItemView::line).chain(std::iter::once(tail)));
         }
         return Ok(0);
     }
