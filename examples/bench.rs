@@ -170,7 +170,7 @@ fn seed_history(store: &git_crew::store::Store, keys: &KeyStore, n: usize) {
     let join = Payload::MsgJoin(MsgMembership { channel: "general".into() });
     add(&mut files, "reader", reader, tick(start), join);
     let step = 100 * day_ms / n.max(1) as i64;
-    let mut last_read = None;
+    let mut read = Vec::new();
     for i in 0..n {
         let ms = start + 1 + i as i64 * step;
         let (name, _, key) = &people[1 + i % 50];
@@ -179,12 +179,15 @@ fn seed_history(store: &git_crew::store::Store, keys: &KeyStore, n: usize) {
         let msg = MsgSend { channel, text, thread: None, reply_to: None, mentions: vec![] };
         let r = add(&mut files, name, key, tick(ms), Payload::MsgSend(msg));
         if ms < now - day_ms {
-            last_read = Some(r);
+            read.push(r.id);
         }
     }
-    if let Some(r) = last_read {
-        let ack = Payload::MsgAck(MsgAck { upto: r.id, upto_at: r.at });
-        add(&mut files, "reader", reader, tick(now - day_ms), ack);
+    // The reader has read everything older than a day (its inbox holds the
+    // last day's messages): acks of exactly those items.
+    read.sort();
+    for (n, chunk) in read.chunks(git_crew::record::kinds::MAX_ACK_ITEMS).enumerate() {
+        let ack = Payload::MsgAck(MsgAck { items: chunk.to_vec() });
+        add(&mut files, "reader", reader, tick(now - day_ms + n as i64), ack);
     }
     let edits: Vec<(String, Vec<u8>)> = files.into_iter().collect();
     let commit =

@@ -215,10 +215,13 @@ fn remake(
     Ok((new, bytes))
 }
 
+/// A decoded record and its stored bytes.
+type Stored = (Record, Vec<u8>);
+
 /// The records commit `c` adds relative to its first parent, decoded, with
 /// their stored bytes; and the ones that do not decode or are misplaced (a
 /// commit being replayed may come from a remote without hooks), dropped.
-fn added_records(ws: &Workspace, ws_id: &Id, c: &CommitInfo) -> Result<(Vec<(Record, Vec<u8>)>, Vec<Dropped>)> {
+fn added_records(ws: &Workspace, ws_id: &Id, c: &CommitInfo) -> Result<(Vec<Stored>, Vec<Dropped>)> {
     let store = ws.store();
     let parent_tree = match c.parents.first() {
         Some(p) => Some(store.commit(*p)?.tree),

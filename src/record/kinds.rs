@@ -370,7 +370,7 @@ pub struct MsgAck {
 }
 
 /// Most items one `msg.ack` marks read (more take several records).
-pub const MAX_ACK_ITEMS: usize = 1000;
+pub const MAX_ACK_ITEMS: usize = 900;
 
 /// Longest message, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 8000;

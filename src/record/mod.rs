@@ -482,6 +482,22 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_ack_fits_in_a_body_whatever_the_author_and_stamp() {
+        let items = (0..kinds::MAX_ACK_ITEMS as u16)
+            .map(|n| {
+                let mut id = [0xff; 32];
+                id[..2].copy_from_slice(&n.to_be_bytes());
+                Id(id)
+            })
+            .collect();
+        let payload = Payload::MsgAck(kinds::MsgAck { items });
+        let author = "a".repeat(32);
+        let at = Hlc { ms: 253_402_300_799_999, counter: crate::hlc::MAX_COUNTER };
+        let body = body(&author, at, &payload).expect("an ack of MAX_ACK_ITEMS items is a valid body");
+        assert!(body.len() <= canonical::MAX_BODY_BYTES, "{} bytes", body.len());
+    }
+
+    #[test]
     fn encode_then_decode_and_refuse_another_workspace() {
         let key = Keypair::from_seed([1; 32]);
         let ws = Id([5; 32]);

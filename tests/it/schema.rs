@@ -33,11 +33,12 @@ use std::sync::LazyLock;
 use git_crew::hlc::Hlc;
 use git_crew::id::Id;
 use git_crew::identity::{Request, RequestError};
+use git_crew::index::Need;
 use git_crew::layout;
 use git_crew::record::kinds::{
-    validate_session, ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, Artifact, Channel, Genesis,
-    LiveBeat, MsgAck, MsgMembership, MsgSend, Receipt, ReceiptClass, TaskBlock, TaskClaim, TaskComment, TaskCreate,
-    TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock, MAX_TTL_SECS,
+    validate_session, ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, Artifact, Channel, CrewRepair,
+    Genesis, LiveBeat, MsgAck, MsgMembership, MsgSend, Receipt, ReceiptClass, TaskBlock, TaskClaim, TaskComment,
+    TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock, MAX_TTL_SECS,
 };
 use git_crew::record::{self, canonical, frame, Payload, Problem, Role, KINDS};
 use git_crew::sign::{self, Keypair, PublicKey, Signature};
@@ -221,6 +222,12 @@ fn schema_property_order_is_the_canonical_key_order() {
     let key = Keypair::from_seed([1; 32]).public();
     let full = [
         Payload::Genesis(Genesis { workspace: "w".into(), nonce: "00".into(), key }),
+        Payload::CrewRepair(CrewRepair {
+            replaces: "0".repeat(40),
+            base: "1".repeat(40),
+            dropped: 1,
+            reason: Some("r".into()),
+        }),
         Payload::ActorAdmit(ActorAdmit {
             name: "bob".into(),
             role: Role::Agent,
@@ -483,6 +490,15 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     world.crew_ok(&dir, &["id", "request", "gina", "--out", request]);
     world.crew_ok(&dir, &["--as", "alice", "id", "rotate", "gina", "--request", request]);
     world.crew_ok(&dir, &["--as", "frank", "id", "revoke", "frank"]);
+    // A repair record, as `git crew repair` writes it once it has replaced a
+    // remote's branch (by the library: the command needs a hookless remote).
+    let repair = CrewRepair {
+        replaces: "9fceb02d0ae598e95dc970b74767f19372d61af8".into(),
+        base: code_commit.clone(),
+        dropped: 2,
+        reason: Some("A push past no hook:\n\t\"é\" 🚀 \\".into()),
+    };
+    ws_lib.write("alice", &Need::Core, |_| Ok(vec![Payload::CrewRepair(repair.clone())])).unwrap();
     // Heartbeats: a session that beats, and one that listened and has ended.
     world.crew_ok(&dir, &["--as", "bob", "heartbeat", "--session", "loop-1", "--ttl", "60s", "--no-sync"]);
     world.crew_ok(&dir, &["--as", "carol", "heartbeat", "--session", "follow", "--listening", "--end", "--no-sync"]);
@@ -853,6 +869,33 @@ fn identity_requests_are_as_signing_md_says() {
         assert!(matches!(parse(bad), Err(RequestError::Malformed(_))), "{bad}");
     }
     assert!(parse(&format!("{text}{}\n", "#".repeat(4095 - text.len()))).is_ok(), "4096 bytes");
+}
+
+/// SIGNING.md 8.4: `tests/fixtures/commit/debug-escapes.txt` lists exactly
+/// the characters Rust's `{:?}` of a string writes as `\u{…}` (commit
+/// messages quote texts that way). A toolchain with other Unicode tables
+/// changes commit messages, and so which commits verify: this test says so.
+#[test]
+fn the_debug_escapes_of_signing_md_are_the_toolchains() {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/commit/debug-escapes.txt")).unwrap();
+    let hex = |h: &str| u32::from_str_radix(h, 16).unwrap();
+    let listed: Vec<(u32, u32)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split_once("..").map_or_else(|| (hex(l), hex(l)), |(a, b)| (hex(a), hex(b))))
+        .collect();
+    let mut escaped: Vec<(u32, u32)> = Vec::new();
+    for c in (0..=0x10ffff).filter_map(char::from_u32) {
+        if format!("{:?}", c.to_string()).starts_with("\"\\u{") {
+            match escaped.last_mut() {
+                Some(range) if range.1 + 1 == c as u32 => range.1 = c as u32,
+                _ => escaped.push((c as u32, c as u32)),
+            }
+        }
+    }
+    assert_eq!(listed, escaped, "Unicode {:?}: update the list and SIGNING.md 8.4", char::UNICODE_VERSION);
+    let shown = format!("{:?}", "\0\t\n\r\"\\ é\u{301}\u{a0}🚀");
+    assert_eq!(shown, "\"\\0\\t\\n\\r\\\"\\\\ é\\u{301}\\u{a0}🚀\"");
 }
 
 /// A record of `author` at second `s` of a test history, signed with `key`.
