@@ -135,6 +135,13 @@ impl std::fmt::Display for Suspension {
     }
 }
 
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = if self.revoked { "revoked" } else { "suspended" };
+        describe(f, what, &self.by.by, self.by.at, self.by.reason.as_deref())
+    }
+}
+
 impl Actor {
     pub(super) fn new(name: &str, role: Role, key: PublicKey, owner: Option<String>, by: &Record) -> Actor {
         Actor {

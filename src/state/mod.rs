@@ -480,13 +480,19 @@ impl State {
     /// its key, where that control record is one the server already had
     /// (`trusted`). A push may carry records written before a control record it
     /// also carries.
+    ///
+    /// A stop the server had still holds for a record unless the resumption
+    /// (or rotation) that ended it was published too, or is carried in the
+    /// push and sorts before the record: a record dated before a resumption
+    /// it rides with is one written while stopped.
     pub fn stopped_by(&self, r: &Record, trusted: impl Fn(&Id) -> bool) -> Option<String> {
         let actor = self.actors.get(&r.author)?;
-        if let Some(s) = actor.suspended.as_ref().filter(|s| trusted(&s.record)) {
-            return Some(format!("{} is {s}", r.author));
-        }
-        if let Some(v) = actor.revoked.as_ref().filter(|v| trusted(&v.record)) {
-            return Some(format!("the key of {} is {v}", r.author));
+        let key = r.order_key();
+        let holds =
+            |s: &&actors::Stop| trusted(&s.by.record) && s.to.is_none_or(|(at, id)| !trusted(&id) && key < (at, id));
+        if let Some(stop) = actor.stops.iter().find(holds) {
+            let whose = if stop.revoked { "the key of " } else { "" };
+            return Some(format!("{whose}{} is {stop}", r.author));
         }
         let retired = actor.retired.iter().find(|k| k.key == r.key && trusted(&k.record))?;
         Some(format!("it is signed with a key of {} rotated out at {}", r.author, retired.at))

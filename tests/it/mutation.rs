@@ -15,7 +15,11 @@
 //! real `git push` and must get the same verdict.
 //!
 //! `CREW_MUTATIONS` (default 10000) sets how many pushes are judged,
-//! `CREW_MUTATION_SEED` the seed (printed), `CREW_MUTATION_THREADS` the judges.
+//! `CREW_MUTATION_SEED` the seed (printed), `CREW_MUTATION_THREADS` the judges;
+//! `CREW_MUTATION_DEBUG` lists the mutations that found nothing to change.
+//! Mutation `i` works on honest push `i % P` with class `(i / P) % C` and its
+//! own PRNG stream, so seed and number name one mutation (its description is
+//! printed with every failure).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -29,7 +33,7 @@ use gix::ObjectId;
 use git_crew::hlc::{Hlc, MAX_SKEW_MS};
 use git_crew::hook::{pre_receive, RefUpdate};
 use git_crew::id::Id;
-use git_crew::record::{self, frame, Frame, Record, MERGE_MESSAGE};
+use git_crew::record::{self, frame, Frame, Payload, Record, MERGE_MESSAGE};
 use git_crew::sign::{KeyStore, Keypair};
 use git_crew::state::State;
 use git_crew::workspace::Workspace;
@@ -37,6 +41,10 @@ use git_crew::workspace::Workspace;
 use crate::common::{json_as, served_bare, World};
 
 const BRANCH_REF: &str = "refs/heads/crew";
+
+/// Classes that change nothing the server promises (commit dates: they only
+/// steer the walk that finds the new commits); the hook should take them.
+const BENIGN: &[&str] = &["commit.time"];
 
 /// The identity headers a commit mutation may touch.
 const IDENTS: [&[&str]; 3] = [&["author"], &["committer"], &["author", "committer"]];
@@ -54,11 +62,13 @@ const CLASSES: &[&str] = &[
     "tree.mode",
     "tree.reorder",
     "tree.drop",
+    "tree.add",
     "commit.ident",
     "commit.message",
     "commit.header",
     "commit.parents",
     "commit.root",
+    "commit.merge",
     "commit.time",
     "file.reorder",
     "file.swap",
@@ -66,6 +76,7 @@ const CLASSES: &[&str] = &[
     "file.dup",
     "sig.other",
     "sig.impersonate",
+    "record.replay",
     "stack",
 ];
 
@@ -264,12 +275,15 @@ impl Ident {
     }
 }
 
+/// Every blob under a tree: path → (mode, blob).
+type Files = BTreeMap<String, (String, ObjectId)>;
+
 /// One judge's view of the remote's objects: its own gix handle, so objects
 /// are written without any check, and caches of honest trees.
 struct Odb {
     repo: gix::Repository,
     entries: RefCell<HashMap<ObjectId, Vec<Entry>>>,
-    files: RefCell<HashMap<ObjectId, BTreeMap<String, (String, ObjectId)>>>,
+    files: RefCell<HashMap<ObjectId, Files>>,
     published: RefCell<HashMap<ObjectId, Vec<(Hlc, Id)>>>,
 }
 
@@ -310,7 +324,7 @@ impl Odb {
     }
 
     /// Every blob under `tree`: path → (mode, blob).
-    fn files(&self, tree: ObjectId) -> BTreeMap<String, (String, ObjectId)> {
+    fn files(&self, tree: ObjectId) -> Files {
         if let Some(f) = self.files.borrow().get(&tree) {
             return f.clone();
         }
@@ -320,7 +334,7 @@ impl Odb {
         out
     }
 
-    fn collect(&self, tree: ObjectId, prefix: &str, out: &mut BTreeMap<String, (String, ObjectId)>, depth: usize) {
+    fn collect(&self, tree: ObjectId, prefix: &str, out: &mut Files, depth: usize) {
         for e in self.entries(tree) {
             let path = format!("{prefix}{}", e.name);
             if e.mode == "40000" && depth < 8 {
@@ -591,12 +605,15 @@ impl Judge<'_> {
             "date.back" => self.date_back(rng, d),
             "date.future" => self.date_future(rng, d),
             "date.counter" => self.date_counter(rng, d),
-            "tree.dup" | "tree.zeropad" | "tree.mode" | "tree.reorder" | "tree.drop" => self.tree(class, rng, d),
+            "tree.dup" | "tree.zeropad" | "tree.mode" | "tree.reorder" | "tree.drop" | "tree.add" => {
+                self.tree(class, rng, d)
+            }
             "commit.ident" => self.commit_ident(rng, d),
             "commit.message" => self.commit_message(rng, d),
             "commit.header" => self.commit_header(rng, d),
             "commit.parents" => self.commit_parents(rng, d, push),
             "commit.root" => self.commit_root(rng, d),
+            "commit.merge" => self.commit_merge(rng, d, push),
             "commit.time" => self.commit_time(rng, d),
             "file.reorder" => self.file_reorder(rng, d),
             "file.swap" => self.file_swap(rng, d),
@@ -604,6 +621,7 @@ impl Judge<'_> {
             "file.dup" => self.file_dup(rng, d),
             "sig.other" => self.sig_other(rng, d),
             "sig.impersonate" => self.sig_impersonate(rng, d),
+            "record.replay" => self.record_replay(rng, d),
             "stack" => {
                 let n = 2 + rng.below(2);
                 let mut done = Vec::new();
@@ -782,6 +800,26 @@ impl Judge<'_> {
                 entries.swap(j, k);
                 format!("entries {:?} and {:?} swapped", entries[k].name, entries[j].name)
             }
+            "tree.add" => {
+                let blob = entries.iter().find(|e| e.mode == "100644").map_or(entries[j].oid, |e| e.oid);
+                let (mode, name) = *rng.pick(&[
+                    ("100644", "README.md"),
+                    ("100644", "CREW.yaml.orig"),
+                    ("100644", "notes.yaml"),
+                    ("100644", ".git"),
+                    ("100644", ".."),
+                    ("100644", ""),
+                    ("100644", "a/b.yaml"),
+                    ("120000", "link.yaml"),
+                    ("160000", "module"),
+                    ("40000", ".GIT"),
+                ]);
+                let oid = if mode == "40000" { d.commit.tree() } else { blob };
+                let e = Entry { mode: mode.into(), name: name.into(), oid };
+                let at = entries.iter().position(|x| git_order(x) > git_order(&e)).unwrap_or(entries.len());
+                entries.insert(at, e);
+                format!("entry {name:?} ({mode}) added")
+            }
             _ => {
                 let gone = entries.remove(j);
                 format!("entry {:?} dropped", gone.name)
@@ -794,7 +832,7 @@ impl Judge<'_> {
     }
 
     fn commit_ident(&self, rng: &mut Rng, d: &mut Draft) -> Option<String> {
-        let keys: &[&str] = *rng.pick(&IDENTS);
+        let keys = *rng.pick(&IDENTS);
         let others: Vec<&str> = self.s.signers.iter().map(|s| s.name.as_str()).collect();
         let other = *rng.pick(&others);
         let change = rng.below(7);
@@ -951,8 +989,72 @@ impl Judge<'_> {
         Some(what.to_owned())
     }
 
+    /// The commit's records re-made on a side branch forked from an older tip
+    /// `B`, joined back by a merge commit in its place (parents either way
+    /// round), as a clone that merged instead of rebasing would: legitimate
+    /// when the two sides grow different files, refused when a side would
+    /// insert records behind the other's.
+    fn commit_merge(&self, rng: &mut Rng, d: &mut Draft, push: &Push) -> Option<String> {
+        let parent = *d.commit.parents().first()?;
+        let older = self.s.ancestors(push.old);
+        if older.is_empty() {
+            return None;
+        }
+        let fork = *rng.pick(older);
+        let fork_tree = self.s.commits.get(&fork)?.tree();
+        // Sometimes the side's records are dated as if written at the fork
+        // (just after its latest record): legitimate there, behind what was
+        // published since.
+        let backdate = rng.chance(40).then(|| self.odb.published(&self.s.ws, Some(fork_tree)).last().map(|k| k.0));
+        let mut side_tree = fork_tree;
+        for c in self.changed(d) {
+            let mut file = self.odb.file(Some(fork_tree), &c.path).unwrap_or_default();
+            for (n, f) in added_frames(&c.old, &c.new).into_iter().enumerate() {
+                let mut bytes = c.new[f.span.clone()].to_vec();
+                if let Some(Some(latest)) = backdate {
+                    let signer = self.s.signer_of(&f.key)?;
+                    let body = std::str::from_utf8(&c.new[f.body.clone()]).ok()?;
+                    let at = at_text(latest.ms + 1 + n as i64, "");
+                    bytes = self.reseal(&with_line(body, "at", &format!("\"{at}\"")), &f.kind, &signer.key);
+                }
+                file = git_crew::merge::insert(&file, &bytes, &self.s.ws).ok()?;
+            }
+            let blob = self.odb.write(Kind::Blob, &file);
+            let comps: Vec<&str> = c.path.split('/').collect();
+            side_tree = self.odb.with_file(Some(side_tree), &comps, Some(blob))?;
+        }
+        let mut side = d.commit.clone();
+        side.set_tree(side_tree);
+        side.set_parents(&[fork]);
+        if backdate.is_some() {
+            let mut draft = Draft { parent_tree: Some(fork_tree), commit: side };
+            self.rederive(&mut draft);
+            side = draft.commit;
+        }
+        let side = self.odb.write_commit(&side);
+        let mut tree = d.commit.tree();
+        let parent_tree = self.s.commits.get(&parent)?.tree();
+        for c in self.changed(d) {
+            let ours = self.odb.file(Some(parent_tree), &c.path).unwrap_or_default();
+            let theirs = self.odb.file(Some(side_tree), &c.path).unwrap_or_default();
+            let union = git_crew::merge::union(&ours, &theirs, &self.s.ws).ok()?;
+            let comps: Vec<&str> = c.path.split('/').collect();
+            tree = self.odb.with_file(Some(tree), &comps, Some(self.odb.write(Kind::Blob, &union)))?;
+        }
+        d.commit.set_tree(tree);
+        let swapped = rng.chance(50);
+        d.commit.set_parents(&if swapped { [side, parent] } else { [parent, side] });
+        d.commit.message = MERGE_MESSAGE.to_owned();
+        let position = |x: ObjectId| self.s.history.iter().position(|c| *c == x);
+        let behind = position(parent)?.saturating_sub(position(fork)?);
+        let dated = if backdate.is_some() { "dated at the fork" } else { "dated as they were" };
+        Some(format!(
+            "records re-made on a side branch from {behind} commit(s) back ({dated}), merged (side first: {swapped})"
+        ))
+    }
+
     fn commit_time(&self, rng: &mut Rng, d: &mut Draft) -> Option<String> {
-        let keys: &[&str] = *rng.pick(&IDENTS);
+        let keys = *rng.pick(&IDENTS);
         let choice = rng.below(6);
         let tz = *rng.pick(&["", "+1400", "-1200"]);
         let mut what = String::new();
@@ -986,10 +1088,32 @@ impl Judge<'_> {
             })
             .filter(|(_, f)| f.len() >= 2)
             .collect();
-        if changed.is_empty() {
-            return None;
-        }
-        let (c, fs) = rng.pick(&changed);
+        let (c, fs) = match changed.is_empty() {
+            false => rng.pick(&changed),
+            // Nothing this commit touches holds two records: reorder a file
+            // it leaves alone (published records).
+            true => {
+                let tree = d.commit.tree();
+                let files = self.odb.files(tree);
+                let mut held: Vec<(Changed, Vec<Frame>)> = Vec::new();
+                for path in files.keys().filter(|p| p.ends_with(".yaml")) {
+                    let bytes = self.odb.file(Some(tree), path).unwrap_or_default();
+                    let f = frames(&bytes);
+                    if f.len() >= 2 {
+                        held.push((Changed { path: path.clone(), old: bytes.clone(), new: bytes }, f));
+                    }
+                }
+                if held.is_empty() {
+                    return None;
+                }
+                let n = rng.below(held.len());
+                return self.reorder_in(rng, d, &held[n].0, &held[n].1);
+            }
+        };
+        self.reorder_in(rng, d, c, fs)
+    }
+
+    fn reorder_in(&self, rng: &mut Rng, d: &mut Draft, c: &Changed, fs: &[Frame]) -> Option<String> {
         let (i, j) = if rng.chance(70) {
             let i = rng.below(fs.len() - 1);
             (i, i + 1)
@@ -1075,9 +1199,16 @@ impl Judge<'_> {
             1 => {
                 let files = self.odb.files(d.parent_tree?);
                 let paths: Vec<&String> = files.keys().filter(|p| p.ends_with(".yaml") && **p != c.path).collect();
+                if paths.is_empty() {
+                    return None;
+                }
                 let from = (*rng.pick(&paths)).clone();
                 let other = self.odb.file(d.parent_tree, &from)?;
-                let g = rng.pick(&frames(&other)).clone();
+                let held = frames(&other);
+                if held.is_empty() {
+                    return None;
+                }
+                let g = rng.pick(&held).clone();
                 let bytes = [&c.new[..], &other[g.span.clone()]].concat();
                 self.set_file(d, &c.path, Some(&bytes));
                 Some(format!("{}: published {} from {from} copied to its end", c.path, g.kind))
@@ -1085,6 +1216,9 @@ impl Judge<'_> {
             _ => {
                 let files = self.odb.files(d.commit.tree());
                 let paths: Vec<&String> = files.keys().filter(|p| p.ends_with(".yaml") && **p != c.path).collect();
+                if paths.is_empty() {
+                    return None;
+                }
                 let to = (*rng.pick(&paths)).clone();
                 let g = self.odb.file(Some(d.commit.tree()), &to)?;
                 self.set_file(d, &to, Some(&[&g[..], &record].concat()));
@@ -1122,11 +1256,66 @@ impl Judge<'_> {
         ))
     }
 
+    /// The commit replaced by one that adds a single new record: the payload
+    /// of a published record (any kind) signed again by some admitted actor
+    /// (stopped or not, or with a retired key), dated now, right after the
+    /// latest published record, or at the original's stamp, in the file the
+    /// layout names, committed as git-crew would. What counts is the fold's
+    /// call: claims on held tasks, closing others' tasks, suspending without
+    /// authority, admitting a name twice...
+    fn record_replay(&self, rng: &mut Rng, d: &mut Draft) -> Option<String> {
+        let ws = self.s.ws;
+        let parent_tree = d.parent_tree?;
+        let files = self.odb.files(parent_tree);
+        let logs: Vec<&String> = files.keys().filter(|p| p.ends_with(".yaml")).collect();
+        let from = (*rng.pick(&logs)).clone();
+        let bytes = self.odb.file(Some(parent_tree), &from)?;
+        let held = frames(&bytes);
+        if held.is_empty() {
+            return None;
+        }
+        let f = rng.pick(&held);
+        let original = record::decode_records(&[&bytes[f.span.clone()]], &ws).pop()?.ok()?;
+        if original.kind() == record::GENESIS_KIND {
+            return None;
+        }
+        let signer = match rng.chance(30) {
+            true => self.s.signer_of(&original.key)?,
+            false => rng.pick(&self.s.signers),
+        };
+        let latest = self.odb.published(&ws, Some(parent_tree)).last()?.0;
+        let (at, when) = match rng.below(4) {
+            0 | 1 => (Hlc::now(), "now"),
+            2 => (Hlc { ms: latest.ms + 1, counter: 0 }, "just after the latest published record"),
+            _ => (original.at, "at the original's stamp"),
+        };
+        let body = record::body(&signer.name, at, &original.payload).ok()?;
+        let (sealed, _) = record::seal(&ws, original.kind(), &body, &signer.key);
+        let replayed = record::decode_records(&[&sealed], &ws).pop()?.ok()?;
+        let path = git_crew::layout::path_of(&replayed);
+        d.commit.set_tree(parent_tree);
+        let file = self.odb.file(Some(parent_tree), &path).unwrap_or_default();
+        let file = git_crew::merge::insert(&file, &sealed, &ws).ok()?;
+        self.set_file(d, &path, Some(&file));
+        self.rederive(d);
+        Some(format!(
+            "{} {} by {} replayed by {} ({} key) {when} into {path}",
+            original.kind(),
+            original.id.short(),
+            original.author,
+            signer.name,
+            signer.what
+        ))
+    }
+
     /// Mutation `i`: a push built from an honest one with one commit mutated
     /// (the later ones re-parented on it). `None` if nothing applied.
     fn build(&self, class: &str, rng: &mut Rng, push: &Push) -> Option<(ObjectId, String)> {
         for _ in 0..12 {
-            let k = if rng.chance(60) { push.commits.len() - 1 } else { rng.below(push.commits.len()) };
+            // The last commit mostly (a replay always: it replaces the
+            // commit's records, which later commits would still hold).
+            let last = class == "record.replay" || rng.chance(60);
+            let k = if last { push.commits.len() - 1 } else { rng.below(push.commits.len()) };
             let original = self.s.commits[&push.commits[k]].clone();
             let parent_tree = original.parents().first().map(|p| self.s.commits[p].tree());
             let mut d = Draft { parent_tree, commit: original.clone() };
@@ -1234,6 +1423,12 @@ impl Judge<'_> {
                     return Err(at(".gitattributes changed".into()));
                 }
             }
+            if parents.is_empty()
+                && files.get(git_crew::layout::ATTRIBUTES).and_then(|(_, oid)| odb.read(*oid)).as_deref()
+                    != Some(git_crew::layout::ATTRIBUTES_CONTENT)
+            {
+                return Err(at("the root commit has no `.gitattributes`".into()));
+            }
             let mut before: HashSet<Id> = HashSet::new();
             for p in &parents {
                 let ptree = all[p].tree();
@@ -1304,8 +1499,24 @@ impl Judge<'_> {
                 return Err(format!("{what} is dated beyond the skew (judged at {judged_ms} ms)"));
             }
             if let Some(actor) = old_state.actors.get(&r.author) {
-                if actor.suspended.is_some() || actor.revoked.is_some() {
-                    return Err(format!("{what}: its author is stopped at the old tip"));
+                // Stopped at the old tip: only a resumption (of a suspension)
+                // or a rotation (of a revoked key) this push brings, counting
+                // and sorting before the record, lets it write again.
+                let lifted = |by_rotation: bool| {
+                    records.iter().filter(|q| !old_ids.contains(&q.id) && !ignored.contains(&q.id)).any(|q| {
+                        let name = match &q.payload {
+                            Payload::ActorResume(a) if !by_rotation => &a.name,
+                            Payload::ActorRotate(a) if by_rotation => &a.name,
+                            _ => return false,
+                        };
+                        *name == r.author && q.order_key() < r.order_key()
+                    })
+                };
+                if actor.suspended.is_some() && !lifted(false) {
+                    return Err(format!("{what}: its author is suspended at the old tip"));
+                }
+                if actor.revoked.is_some() && !lifted(true) {
+                    return Err(format!("{what}: its author's key is revoked at the old tip"));
                 }
                 if actor.retired.iter().any(|k| k.key == r.key) {
                     return Err(format!("{what}: signed with a retired key"));
@@ -1384,7 +1595,7 @@ fn reason_of(e: &git_crew::Error) -> String {
     };
     let mut words: Vec<&str> = Vec::new();
     for word in text.split_whitespace() {
-        let word = if word.contains('"') || word.contains('\'') {
+        let word = if word.contains(['"', '\'', '<', '>', '@']) {
             "…"
         } else if word.chars().any(|c| c.is_ascii_digit()) {
             "#"
@@ -1422,6 +1633,10 @@ struct Outcome {
     verdict: Option<Verdict>,
     /// An accepted push that breaks a promise, per the oracle.
     broken: Option<String>,
+    /// For a sampled refused push: whether the oracle saw nothing wrong.
+    oracle_silent: Option<bool>,
+    /// Time spent building, judging and checking it.
+    spent: [std::time::Duration; 3],
 }
 
 #[derive(Default)]
@@ -1432,6 +1647,9 @@ struct Tally {
     panics: usize,
     noop: usize,
     reasons: BTreeMap<String, usize>,
+    /// Sampled refusals the oracle also flags, and those it does not.
+    oracle_flags: usize,
+    oracle_silent: Vec<String>,
 }
 
 /// Build the workspace through the real CLI; every step is a real push
@@ -1442,7 +1660,7 @@ fn scenario(w: &World) -> (PathBuf, Id, Keypair) {
         w.git(&remote, &["config", k, v]);
     }
     let (a, ws) = w.workspace("a");
-    for agent in ["bob", "carol", "dave"] {
+    for agent in ["bob", "carol", "dave", "erin"] {
         w.agent(&a, agent);
     }
     w.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
@@ -1515,8 +1733,16 @@ fn scenario(w: &World) -> (PathBuf, Id, Keypair) {
     json_as(w, &a, "alice", &["task", "add", "Roll back plan", "--parent", &t3]);
     json_as(w, &a, "alice", &["msg", "send", "--task", &t2, "ship it"]);
     w.crew_ok(&a, &["--as", "alice", "sync"]);
-    // carol gives back what she took.
+    // erin's key is revoked, dave is resumed, carol leaves the channel.
+    json_as(w, &a, "erin", &["task", "comment", &t2, "erin was here"]);
+    json_as(w, &a, "alice", &["id", "revoke", "erin", "--reason", "key leaked"]);
+    w.crew_ok(&a, &["--as", "alice", "sync"]);
+    json_as(w, &a, "alice", &["resume", "dave"]);
+    json_as(w, &a, "dave", &["task", "comment", &t3, "back to work"]);
+    w.crew_ok(&a, &["--as", "alice", "sync"]);
+    // carol leaves the channel and gives back what she took.
     w.crew_ok(&c, &["--as", "carol", "sync"]);
+    json_as(w, &c, "carol", &["msg", "leave", "#general"]);
     let mine = w.crew_json(&c, &["--as", "carol", "task", "list", "--mine"]);
     if let Some(task) = mine.as_array().and_then(|t| t.first()) {
         json_as(w, &c, "carol", &["task", "release", task["id"].as_str().unwrap(), "--reason", "end of day"]);
@@ -1572,7 +1798,7 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
     w.crew_ok(&remote, &["verify"]);
     // The server's cache, at the final tip: the hook then takes every old tip's
     // trusted records from it, as a long-running server does.
-    let _ = w.crew(&remote, &["--json", "log", "-n", "1"]);
+    w.crew_ok(&remote, &["--json", "log", "-n", "1"]);
     let final_tip = ObjectId::from_hex(w.tip(&remote, "crew").unwrap().as_bytes()).unwrap();
     let pushes = pushes(&w, &remote);
     assert!(pushes.len() >= 12, "the scenario made {} pushes", pushes.len());
@@ -1590,7 +1816,9 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
         assert_eq!(raw.bytes(), odb.read(*c).unwrap(), "the commit parser round-trips {c}");
     }
     let mut signers = Vec::new();
-    for (name, what) in [("alice", "admin"), ("bob", "current"), ("carol", "agent"), ("dave", "suspended")] {
+    let people =
+        [("alice", "admin"), ("bob", "current"), ("carol", "agent"), ("dave", "suspended"), ("erin", "revoked")];
+    for (name, what) in people {
         signers.push(Signer { name: name.into(), key: w.key(&ws, name), what });
     }
     signers.push(Signer { name: "bob".into(), key: bob_old, what: "retired" });
@@ -1607,6 +1835,10 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
     drop(odb);
     let kinds: HashSet<String> = {
         let j = Judge::open(&shared);
+        let cached = j.ws.index().cached().map(|(tip, _, _)| tip);
+        // (Informative: with a usable cache the hook takes an old tip's trusted
+        // records from it; without, it folds the old tip from scratch.)
+        println!("server's index cache usable at the final tip: {}", cached == Some(final_tip));
         let (_, records) = git_crew::index::build_from_tip(j.ws.store(), final_tip).unwrap();
         records.iter().map(|r| r.kind().to_owned()).collect()
     };
@@ -1616,7 +1848,7 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
         shared.history.len(),
         started.elapsed().as_secs_f64()
     );
-    assert!(kinds.len() >= 15, "too little variety: {kinds:?}");
+    assert!(kinds.len() >= 18, "too little variety: {kinds:?}");
 
     // The oracle's own repository: the remote's objects, its own refs.
     let oracle_repo = w.bare("oracle.git");
@@ -1642,9 +1874,13 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
     let mut mismatches: Vec<String> = Vec::new();
     let mut accepted_examples: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     let mut real_pushes = 0usize;
+    let mut real_taken = 0usize;
+    let mut real_secs = 0f64;
     let mut to_verify: BTreeMap<ObjectId, String> = BTreeMap::new();
     let judging = Instant::now();
     let mut judged = 0usize;
+    let mut spent = [std::time::Duration::ZERO; 3];
+    let mut negative_control: Option<(ObjectId, String)> = None;
 
     for (g, push) in shared.pushes.iter().enumerate() {
         // The remote at the tip this push was written on.
@@ -1683,11 +1919,20 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
         let mut sampled = 0;
         let stride = (indices.len() / per_group_samples.max(1)).max(1);
         let mut next_sample = 0;
+        let mut sampled_taken = false;
         for (position, o) in outcomes.iter().enumerate() {
             judged += usize::from(o.verdict.is_some());
+            for (total, spent) in spent.iter_mut().zip(o.spent) {
+                *total += spent;
+            }
             let t = tallies.get_mut(o.class).unwrap();
             match &o.verdict {
-                None => t.noop += 1,
+                None => {
+                    t.noop += 1;
+                    if std::env::var_os("CREW_MUTATION_DEBUG").is_some() {
+                        println!("noop: mutation #{} [{}] on push {g} ({} commits)", o.i, o.class, push.commits.len());
+                    }
+                }
                 Some(Verdict::Accepted) => {
                     t.judged += 1;
                     t.accepted += 1;
@@ -1700,6 +1945,14 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
                     }
                 }
                 Some(Verdict::Refused(reason)) => {
+                    match o.oracle_silent {
+                        Some(true) => t.oracle_silent.push(format!("#{} {} (refused: {reason})", o.i, o.desc)),
+                        Some(false) => t.oracle_flags += 1,
+                        None => {}
+                    }
+                    if negative_control.is_none() && o.class == "sig.other" {
+                        negative_control = o.tip.map(|tip| (tip, o.desc.clone()));
+                    }
                     t.judged += 1;
                     t.refused += 1;
                     *t.reasons.entry(reason.clone()).or_default() += 1;
@@ -1724,17 +1977,26 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
                 ));
             }
             let (Some(old), Some(tip), Some(verdict)) = (push.old, o.tip, &o.verdict) else { continue };
-            if sampled >= per_group_samples || position < next_sample || matches!(verdict, Verdict::Panic(_)) {
+            // Every stride-th push, and the first one taken (other than a benign one).
+            let first_taken = *verdict == Verdict::Accepted && !BENIGN.contains(&o.class) && !sampled_taken;
+            let strided = sampled < per_group_samples && position >= next_sample;
+            if matches!(verdict, Verdict::Panic(_)) || !(first_taken || strided) {
                 continue;
             }
-            sampled += 1;
-            next_sample = position + stride;
+            if first_taken {
+                sampled_taken = true;
+            } else {
+                sampled += 1;
+                next_sample = position + stride;
+            }
             real_pushes += 1;
+            let t = Instant::now();
             let out = w.git_output(
                 &pusher,
                 &["push", "--no-verify", remote.to_str().unwrap(), &format!("{tip}:{BRANCH_REF}")],
             );
             let took = out.status.success();
+            real_taken += usize::from(took);
             let after = w.tip(&remote, "crew").unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
             let in_process = *verdict == Verdict::Accepted;
@@ -1755,6 +2017,7 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
             } else {
                 assert_eq!(after, old.to_string(), "a refused real push moved the remote");
             }
+            real_secs += t.elapsed().as_secs_f64();
         }
     }
     let judging_secs = judging.elapsed().as_secs_f64();
@@ -1788,6 +2051,12 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
         }
     }
     let verify_runs = queue.len();
+    // The same path on a tip the hook refused (a record re-signed with
+    // another actor's key): the real verify must refuse it too.
+    let (bad, bad_desc) = negative_control.expect("a refused sig.other mutation");
+    w.git(&oracle_repo, &["update-ref", "refs/heads/negative", &bad.to_string()]);
+    let run = w.crew(&oracle_repo, &["--branch", "negative", "--json", "verify"]);
+    assert_eq!(run.code, 4, "git crew verify accepts a refused push ({bad_desc}): {run:?}");
     let verify_secs = verifying.elapsed().as_secs_f64();
 
     // The figures.
@@ -1799,7 +2068,11 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
     let mut sum = Tally::default();
     for (class, t) in &tallies {
         let top = t.reasons.iter().max_by_key(|(_, n)| **n).map(|(r, n)| format!("{r} ({n})")).unwrap_or_default();
-        println!("{class:<16} {:>7} {:>9} {:>8} {:>7} {:>5}  {top}", t.judged, t.accepted, t.refused, t.panics, t.noop);
+        let oracle = format!("{}/{}", t.oracle_flags, t.oracle_flags + t.oracle_silent.len());
+        println!(
+            "{class:<16} {:>7} {:>9} {:>8} {:>7} {:>5} {oracle:>7}  {top}",
+            t.judged, t.accepted, t.refused, t.panics, t.noop
+        );
         sum.judged += t.judged;
         sum.accepted += t.accepted;
         sum.refused += t.refused;
@@ -1818,6 +2091,14 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
         let classes: Vec<String> = classes.iter().map(|(c, n)| format!("{c} {n}")).collect();
         println!("  {n:>6}  {reason}  [{}]", classes.join(", "));
     }
+    println!("(oracle: of the sampled refusals, how many the oracle flags too)");
+    println!();
+    println!("refused by the hook, nothing wrong to the oracle (sample):");
+    for (class, t) in &tallies {
+        for e in t.oracle_silent.iter().take(3) {
+            println!("  [{class}] {e}");
+        }
+    }
     println!();
     println!("accepted, examples per class:");
     for (class, examples) in &accepted_examples {
@@ -1827,7 +2108,7 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
     }
     println!();
     println!(
-        "judged {} pushes in process in {judging_secs:.1} s ({:.0} pushes/s), {} accepted ({} distinct tips verified by the real binary in {verify_secs:.1} s), {} refused, {} panics; {real_pushes} real pushes; whole test {:.1} s",
+        "judged {} pushes in process in {judging_secs:.1} s ({:.0} pushes/s), {} accepted ({} distinct tips verified by the real binary in {verify_secs:.1} s), {} refused, {} panics; {real_pushes} real pushes ({real_taken} accepted) in {real_secs:.1} s; whole test {:.1} s",
         sum.judged,
         sum.judged as f64 / judging_secs,
         sum.accepted,
@@ -1837,6 +2118,16 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
         started.elapsed().as_secs_f64()
     );
 
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / judged.max(1) as f64;
+    println!(
+        "per mutation (summed over judges): build {:.2} ms, judge {:.2} ms, oracle {:.2} ms",
+        ms(spent[0]),
+        ms(spent[1]),
+        ms(spent[2])
+    );
+    let cleanup = Instant::now();
+    drop(w);
+    println!("removing the world: {:.1} s", cleanup.elapsed().as_secs_f64());
     for p in &panics {
         println!("PANIC: {p}");
     }
@@ -1859,10 +2150,22 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
     );
     assert!(mismatches.is_empty(), "{} real pushes got another verdict (seed {seed:#x})", mismatches.len());
     assert!(real_pushes >= 20.min(total), "only {real_pushes} real pushes");
-    assert!(sum.refused * 10 >= sum.judged * 8, "most mutations must be refused: {} of {}", sum.refused, sum.judged);
+    let benign: usize = BENIGN.iter().map(|c| tallies[c].judged).sum();
+    assert!(
+        sum.refused * 10 >= (sum.judged - benign) * 8,
+        "most mutations must be refused: {} of {}",
+        sum.refused,
+        sum.judged - benign
+    );
     for (class, t) in &tallies {
-        assert!(t.judged > 0 && t.refused > 0, "class {class} never refused: a mutator that changes nothing?");
-        assert!(t.noop * 20 <= t.judged + t.noop, "class {class} applied to nothing {} times", t.noop);
+        if BENIGN.contains(class) {
+            assert!(t.accepted > 0, "class {class} never accepted: the control is broken");
+        } else {
+            assert!(t.judged > 0 && t.refused > 0, "class {class} never refused: a mutator that changes nothing?");
+        }
+        // (Some classes cannot apply to some pushes: no file of the first push
+        // holds two records to reorder.)
+        assert!(t.noop * 10 <= t.judged + t.noop, "class {class} applied to nothing {} times", t.noop);
     }
 }
 
@@ -1871,15 +2174,100 @@ fn run_one(judge: &Judge, seed: u64, i: usize, push: &Push, base: &(State, Vec<R
     let groups = judge.s.pushes.len();
     let class = CLASSES[(i / groups) % CLASSES.len()];
     let mut rng = rng_for(seed, i);
-    let mut outcome = Outcome { i, class, desc: String::new(), tip: None, verdict: None, broken: None };
-    let Some((tip, desc)) = judge.build(class, &mut rng, push) else { return outcome };
+    let mut outcome = Outcome {
+        i,
+        class,
+        desc: String::new(),
+        tip: None,
+        verdict: None,
+        broken: None,
+        oracle_silent: None,
+        spent: Default::default(),
+    };
+    let t = Instant::now();
+    let built = judge.build(class, &mut rng, push);
+    outcome.spent[0] = t.elapsed();
+    let Some((tip, desc)) = built else { return outcome };
     outcome.tip = Some(tip);
     outcome.desc = desc;
+    let t = Instant::now();
     let verdict = judge.judge(push.old, tip);
+    outcome.spent[1] = t.elapsed();
+    let t = Instant::now();
     if verdict == Verdict::Accepted {
-        let judged_ms = Hlc::now().ms;
-        outcome.broken = judge.oracle(push.old, tip, base, judged_ms).err();
+        outcome.broken = judge.oracle(push.old, tip, base, Hlc::now().ms).err();
+    } else if i.is_multiple_of(10) {
+        // The oracle's own sharpness: on a sample of refused pushes it should
+        // find something wrong too.
+        outcome.oracle_silent = Some(judge.oracle(push.old, tip, base, Hlc::now().ms).is_ok());
     }
+    outcome.spent[2] = t.elapsed();
     outcome.verdict = Some(verdict);
     outcome
+}
+
+/// Minimal reproduction of what the harness found (seed 11, `CREW_MUTATIONS=40000`,
+/// mutation #15966, class `record.replay`): the server refuses any new record by
+/// a suspended actor, whatever its date, unless the push itself carries the
+/// actor's resumption; then a record of the actor dated *before* the
+/// resumption (even before the suspension, and before the last record the
+/// suspension saw, so the fold counts it) is published too. A resumption
+/// restores the actor from its point in the fold order on; what the actor
+/// claims to have written while stopped, or before, the suspender never saw.
+#[test]
+fn a_resumption_in_the_same_push_does_not_admit_records_dated_before_it() {
+    let w = World::new();
+    let remote = served_bare(&w, "remote.git");
+    let (a, ws) = w.workspace("a");
+    w.agent(&a, "dave");
+    w.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    let early = Hlc::now();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    json_as(&w, &a, "dave", &["task", "add", "Dave's last seen record"]);
+    json_as(&w, &a, "alice", &["suspend", "dave", "--reason", "looping"]);
+    w.crew_ok(&a, &["--as", "alice", "sync"]);
+    let base = ObjectId::from_hex(w.tip(&remote, "crew").unwrap().as_bytes()).unwrap();
+    // alice resumes dave in her clone; not published yet.
+    json_as(&w, &a, "alice", &["resume", "dave"]);
+    let resumed = ObjectId::from_hex(w.tip(&a, "crew").unwrap().as_bytes()).unwrap();
+
+    // dave's record dated before everything the suspension saw, in a new file.
+    let odb = Odb::open(&a);
+    let payload = Payload::TaskCreate(git_crew::record::kinds::TaskCreate {
+        title: "written while nobody looked".into(),
+        ..Default::default()
+    });
+    let (record, bytes) = record::encode(&ws, "dave", early, payload, &w.key(&ws, "dave")).unwrap();
+    let forged_on = |parent: ObjectId| {
+        let mut c = odb.commit(parent).unwrap();
+        let path = git_crew::layout::path_of(&record);
+        let comps: Vec<&str> = path.split('/').collect();
+        let tree = odb.with_file(Some(c.tree()), &comps, Some(odb.write(Kind::Blob, &bytes))).unwrap();
+        c.set_tree(tree);
+        c.set_parents(&[parent]);
+        for key in ["author", "committer"] {
+            c.edit_ident(key, |i| {
+                i.name = "dave".into();
+                i.email = "dave@crew".into();
+            });
+        }
+        c.message = record::commit_message([&record]);
+        odb.write_commit(&c)
+    };
+    let push =
+        |commit: ObjectId| w.git_output(&a, &["push", "--no-verify", "origin", &format!("{commit}:{BRANCH_REF}")]);
+    // Control: on the published tip, where dave is suspended, it is refused.
+    let out = push(forged_on(base));
+    assert!(!out.status.success(), "a suspended actor's record was published");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dave is suspended"));
+    // With alice's resumption in the same push, it must be refused as well.
+    let out = push(forged_on(resumed));
+    let said = String::from_utf8_lossy(&out.stderr);
+    let tip = ObjectId::from_hex(w.tip(&remote, "crew").unwrap().as_bytes()).unwrap();
+    assert!(
+        !out.status.success() && tip == base,
+        "the server published {} by dave, dated {early} (before his suspension and before the last record it \
+         saw), because the push also carries his resumption: {said}",
+        record.id.short()
+    );
 }
