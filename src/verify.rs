@@ -40,6 +40,13 @@ pub struct Failure {
     pub reason: String,
 }
 
+impl Failure {
+    /// A failure about one record as a whole, not a place in a commit.
+    fn of_record(id: &Id, reason: String) -> Failure {
+        Failure { commit: None, path: None, record: Some(id.hex()), offset: None, reason }
+    }
+}
+
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(c) = &self.commit {
@@ -264,13 +271,10 @@ fn verify_commits(
                 Some((_, (n, site))) => (*n, site.fail(None, Some(ignored.id), reason)),
                 None => (
                     usize::MAX,
-                    Failure {
-                        commit: None,
-                        path: None,
-                        record: Some(ignored.id.hex()),
-                        offset: None,
-                        reason: format!("a record already on the branch would stop counting: {reason}"),
-                    },
+                    Failure::of_record(
+                        &ignored.id,
+                        format!("a record already on the branch would stop counting: {reason}"),
+                    ),
                 ),
             };
             failures.push(failure);
@@ -300,16 +304,10 @@ fn verify_commits(
                     }
                     None if !base.ignored.contains(&ignored.id) => failures.push((
                         usize::MAX,
-                        Failure {
-                            commit: None,
-                            path: None,
-                            record: Some(ignored.id.hex()),
-                            offset: None,
-                            reason: format!(
-                                "the push would overturn the published record {}: {what}",
-                                ignored.id.short()
-                            ),
-                        },
+                        Failure::of_record(
+                            &ignored.id,
+                            format!("the push would overturn the published record {}: {what}", ignored.id.short()),
+                        ),
                     )),
                     None => {}
                 }
