@@ -23,6 +23,61 @@ pub const EXIT_CONFLICT: i32 = 3;
 pub const EXIT_VERIFY: i32 = 4;
 /// Exit code: the acting actor is suspended (or its key revoked).
 pub const EXIT_SUSPENDED: i32 = 5;
+/// Exit code: `status --audit` flagged something.
+pub const EXIT_FLAGGED: i32 = 6;
+
+/// One exit code: its number, its name in JSON errors, what it means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitCode {
+    /// The process exit status.
+    pub code: i32,
+    /// A stable name (`"conflict"`).
+    pub name: &'static str,
+    /// What an agent should understand by it.
+    pub meaning: &'static str,
+}
+
+/// Every exit code git-crew uses, the one table the CLI's help and the README
+/// show.
+pub const EXIT_CODES: &[ExitCode] = &[
+    ExitCode { code: EXIT_OK, name: "ok", meaning: "success" },
+    ExitCode {
+        code: EXIT_ERROR,
+        name: "error",
+        meaning: "an error: bad input, a missing key, git or I/O failed, a remote unreachable",
+    },
+    ExitCode {
+        code: EXIT_USAGE,
+        name: "usage",
+        meaning: "bad usage: an unknown command or option, a missing or malformed argument",
+    },
+    ExitCode {
+        code: EXIT_CONFLICT,
+        name: "conflict",
+        meaning:
+            "refused by the board: the task is held, done, blocked or not ready, or a race was lost (sync, look again)",
+    },
+    ExitCode {
+        code: EXIT_VERIFY,
+        name: "verify",
+        meaning: "verification failed: the branch or a remote holds something forged, edited, deleted or malformed",
+    },
+    ExitCode {
+        code: EXIT_SUSPENDED,
+        name: "suspended",
+        meaning: "the acting actor is suspended or its key revoked: stop working",
+    },
+    ExitCode {
+        code: EXIT_FLAGGED,
+        name: "flagged",
+        meaning: "`status --audit` flagged a deaf agent, a duplicate listener, or a dead or suspended holder",
+    },
+];
+
+/// The entry of [`EXIT_CODES`] for `code` (the generic error for an unknown one).
+pub fn exit_code_info(code: i32) -> ExitCode {
+    EXIT_CODES.iter().copied().find(|e| e.code == code).unwrap_or(EXIT_CODES[1])
+}
 
 /// Everything that can go wrong in a workspace operation.
 #[derive(Debug, thiserror::Error)]
@@ -109,10 +164,32 @@ impl From<FileError> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The next command to try, when there is an obvious one.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            Error::NoWorkspace { .. } => "git crew sync",
+            Error::Verify(_) | Error::File(_) | Error::Store(StoreError::Malformed(_)) => "git crew verify --all",
+            Error::Suspended(_) => "git crew alive",
+            Error::Refused(r) if r.is_suspension() => "git crew alive",
+            Error::Refused(Refusal::TaskHeld { .. } | Refusal::TaskDone(_) | Refusal::NotReady { .. }) => {
+                "git crew next"
+            }
+            Error::Refused(r) if r.is_conflict() => "git crew sync",
+            Error::Conflict(_) | Error::Contention(_) => "git crew sync",
+            Error::WhoAmI(_) => "git crew id list",
+            Error::Key(_) => "git crew id list",
+            Error::Prefix(_) => "git crew task list",
+            Error::Remote(_) => "git remote -v",
+            _ => return None,
+        })
+    }
+
     /// The process exit code for this error (see the README's table).
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Verify(_) | Error::File(_) => EXIT_VERIFY,
+            // A tree or commit on the branch that git-crew refuses to read.
+            Error::Store(StoreError::Malformed(_)) => EXIT_VERIFY,
             Error::Request(crate::identity::RequestError::BadProof(_)) => EXIT_VERIFY,
             Error::Suspended(_) => EXIT_SUSPENDED,
             Error::Refused(r) if r.is_suspension() => EXIT_SUSPENDED,

@@ -18,6 +18,16 @@ use serde::{Deserialize, Serialize};
 /// [`crate::record::kinds::MIN_LEASE_SECS`], is five times longer).
 pub const MAX_SKEW_MS: i64 = 2_000;
 
+/// How far ahead of a clone's clock a record it fetches may be dated: one
+/// minute. `sync` refuses a remote's commit holding a record dated further
+/// ahead (the server hook, at [`MAX_SKEW_MS`], keeps such records off a
+/// guarded remote; this bound guards remotes that run no hooks). A writer
+/// follows the stamps it has seen up to the same bound, so a clone whose clock
+/// is behind the server's by less than a minute still writes records that
+/// sort after everything it read, and a record dated ahead can delay no
+/// append by more than a minute.
+pub const MAX_PEER_SKEW_MS: i64 = 60_000;
+
 /// The largest counter a stamp may carry. A writer that would pass it moves to
 /// the next millisecond instead, so no counter saturates or wraps, and a
 /// record at the largest counter stalls nobody.

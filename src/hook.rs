@@ -274,7 +274,7 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
         };
         let horizon = Some(Hlc { ms: Hlc::now().ms + MAX_SKEW_MS, counter: u32::MAX });
         let report = match u.old {
-            None => verify::verify_new(store, None, new, &Base { horizon, ..Base::default() }, false)?,
+            None => verify::verify_new(store, None, new, &Base { horizon, server: true, ..Base::default() }, false)?,
             Some(old) => {
                 if store.tip()? != Some(old) {
                     // Another push landed since this one was prepared: what it
@@ -290,7 +290,7 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
                 }
                 // Judged on the tip it was written on: if another push lands
                 // meanwhile, git's update of the ref (from `old`) fails anyway.
-                let base = Base { horizon, ..ws.trusted_base_at(old)? };
+                let base = Base { horizon, server: true, ..ws.trusted_base_at(old)? };
                 verify::verify_new(store, Some(old), new, &base, false)?
             }
         };

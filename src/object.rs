@@ -11,7 +11,9 @@
 //! `tree`, its `parent`s, an `author` and a `committer` in git's identity form,
 //! no other header, and a UTF-8 message. Anything else is [`Malformed`], naming
 //! what is wrong. These are the checks of `git fsck` that can apply to the
-//! branch (see `schema/SIGNING.md`, section 8).
+//! branch (see `schema/SIGNING.md`, section 8). (The store refuses an empty
+//! subtree, a directory with no files, which git never writes: see
+//! [`crate::store::Store::files`].)
 
 use gix::ObjectId;
 

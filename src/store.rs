@@ -428,7 +428,20 @@ impl Store {
         Ok(object::parse_tree(tree, &data)?)
     }
 
-    /// Every non-tree entry of `tree`, recursively, with full paths.
+    /// The entries of the directory at `path` (the root if empty): a
+    /// directory below the root that holds nothing is malformed, as git never
+    /// writes one and no directory of the layout is empty.
+    fn dir_entries(&self, tree: ObjectId, path: &str) -> Result<Vec<TreeEntry>> {
+        let entries = self.tree_entries(tree)?;
+        if entries.is_empty() && !path.is_empty() {
+            let why = format!("{path}: empty tree (a directory with no files)");
+            return Err(Malformed { what: "tree", id: tree, why }.into());
+        }
+        Ok(entries)
+    }
+
+    /// Every non-tree entry of `tree`, recursively, with full paths; an empty
+    /// directory is [`StoreError::Malformed`].
     pub fn files(&self, tree: ObjectId) -> Result<Vec<FileEntry>> {
         let mut out = Vec::new();
         self.collect_files(tree, "", &mut out)?;
@@ -436,7 +449,7 @@ impl Store {
     }
 
     fn collect_files(&self, tree: ObjectId, prefix: &str, out: &mut Vec<FileEntry>) -> Result<()> {
-        for e in self.tree_entries(tree)? {
+        for e in self.dir_entries(tree, prefix)? {
             let path = join(prefix, &e.name);
             if e.mode == Mode::Tree {
                 self.collect_files(e.oid, &path, out)?;
@@ -467,7 +480,7 @@ impl Store {
         }
         let load = |t: Option<ObjectId>| -> Result<BTreeMap<String, TreeEntry>> {
             Ok(match t {
-                Some(t) => self.tree_entries(t)?.into_iter().map(|e| (e.name.clone(), e)).collect(),
+                Some(t) => self.dir_entries(t, prefix)?.into_iter().map(|e| (e.name.clone(), e)).collect(),
                 None => BTreeMap::new(),
             })
         };

@@ -14,6 +14,7 @@ use std::process::Command;
 use gix::ObjectId;
 
 use crate::error::{Error, Result};
+use crate::hlc::{Hlc, MAX_COUNTER, MAX_PEER_SKEW_MS};
 use crate::index::Need;
 use crate::layout::LIVE_REFS;
 use crate::live;
@@ -140,7 +141,13 @@ pub fn sync(ws: &Workspace, remote: &str) -> Result<Synced> {
         let target = match (ours, theirs) {
             (None, None) => return Err(Error::NoWorkspace { branch: store.branch().to_owned() }),
             (None, Some(theirs)) => {
-                let report = verify::verify_new(store, None, theirs, &Base::default(), false)?;
+                let report = verify::verify_new(
+                    store,
+                    None,
+                    theirs,
+                    &Base { horizon: peer_horizon(), ..Base::default() },
+                    false,
+                )?;
                 if store.set_tip(None, theirs, "git-crew: sync (initial fetch)").is_err() {
                     continue;
                 }
@@ -254,6 +261,7 @@ fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, out: &mut Synced)
         return Ok(None);
     }
     let base = if unpublished.is_empty() { base } else { without(ws, base, &unpublished)? };
+    let base = Base { horizon: peer_horizon(), ..base };
     if theirs_in_ours {
         // Nothing new over there. What we are about to publish must pass what
         // the server checks (a plain `git merge` may have joined appends to
@@ -286,6 +294,12 @@ fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, out: &mut Synced)
         Err(crate::store::StoreError::Raced(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The latest date a fetched record may carry: this clock plus
+/// [`MAX_PEER_SKEW_MS`].
+fn peer_horizon() -> Option<Hlc> {
+    Some(Hlc { ms: Hlc::now().ms.saturating_add(MAX_PEER_SKEW_MS), counter: MAX_COUNTER })
 }
 
 /// The trusted base at `ours` without what `unpublished` (commits of ours the

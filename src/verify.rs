@@ -16,7 +16,7 @@ use std::ops::Range;
 use gix::ObjectId;
 
 use crate::error::{Error, Result};
-use crate::hlc::{Hlc, MAX_SKEW_MS};
+use crate::hlc::Hlc;
 use crate::id::Id;
 use crate::index;
 use crate::layout::{self, Place};
@@ -123,8 +123,13 @@ pub struct Base {
     pub records: Vec<Record>,
     /// Ids of trusted records the fold already refuses.
     pub ignored: HashSet<Id>,
-    /// Refuse new records dated after this (the server's clock plus the allowed skew).
+    /// Refuse new records dated after this: the judge's clock plus the skew it
+    /// allows ([`crate::hlc::MAX_SKEW_MS`] at the server,
+    /// [`crate::hlc::MAX_PEER_SKEW_MS`] at a syncing clone).
     pub horizon: Option<Hlc>,
+    /// Judge as the server does: also refuse new records by a stopped actor or
+    /// an old key, records that do not count, and overturns of published ones.
+    pub server: bool,
     /// The commit whose records `records` are, when known.
     pub tip: Option<ObjectId>,
 }
@@ -279,10 +284,10 @@ fn verify_commits(
             };
             failures.push(failure);
         }
-        // The server (a base with a horizon) refuses anything new by an actor
+        // The server refuses anything new by an actor
         // suspended or revoked before this push, or signed with a key retired
         // before it, even records dated before that.
-        if base.horizon.is_some() {
+        if base.server {
             // (A merge commit's diff re-adds the other side's records, so "fresh"
             // may hold trusted ones: what counts is the base.)
             let trusted: HashSet<Id> = base.records.iter().map(|r| r.id).collect();
@@ -316,7 +321,11 @@ fn verify_commits(
     }
     if let Some(horizon) = base.horizon {
         for (record, (n, site)) in fresh.values().filter(|(r, _)| r.at > horizon) {
-            let reason = format!("record dated {}, more than {MAX_SKEW_MS} ms ahead of this clock", record.at);
+            let ahead = record.at.ms.saturating_sub(Hlc::now().ms);
+            let reason = format!(
+                "record dated {}, {ahead} ms ahead of this clock (more than the skew allowed): the writer's clock is wrong",
+                record.at
+            );
             failures.push((*n, site.fail(None, Some(record.id), reason)));
         }
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use gix::ObjectId;
 
 use crate::error::{Error, Result};
-use crate::hlc::{Hlc, MAX_SKEW_MS};
+use crate::hlc::{Hlc, MAX_PEER_SKEW_MS};
 use crate::id::{self, Id};
 use crate::index::{Index, Need, Snapshot};
 use crate::layout;
@@ -152,7 +152,14 @@ impl Workspace {
         }
         let (snap, records) = self.records()?;
         let ignored = snap.state.ignored.iter().map(|i| i.id).collect();
-        let base = Base { workspace: Some(snap.state.workspace), records, ignored, horizon: None, tip: Some(snap.tip) };
+        let base = Base {
+            workspace: Some(snap.state.workspace),
+            records,
+            ignored,
+            horizon: None,
+            server: false,
+            tip: Some(snap.tip),
+        };
         Ok(Some((snap.tip, base)))
     }
 
@@ -168,12 +175,18 @@ impl Workspace {
                 let added = crate::verify::records_added(&self.store, &state.workspace, &later)?;
                 let records: Vec<Record> = records.into_iter().filter(|r| !added.contains(&r.id)).collect();
                 let ignored = state.ignored.iter().map(|i| i.id).filter(|id| !added.contains(id)).collect();
-                return Ok(Base { workspace: Some(state.workspace), records, ignored, horizon: None, tip: Some(at) });
+                return Ok(Base {
+                    workspace: Some(state.workspace),
+                    records,
+                    ignored,
+                    tip: Some(at),
+                    ..Base::default()
+                });
             }
         }
         let (state, records) = crate::index::build_from_tip(&self.store, at)?;
         let ignored = state.ignored.iter().map(|i| i.id).collect();
-        Ok(Base { workspace: Some(state.workspace), records, ignored, horizon: None, tip: Some(at) })
+        Ok(Base { workspace: Some(state.workspace), records, ignored, tip: Some(at), ..Base::default() })
     }
 
     /// Create a workspace on the branch, with `admin` as its first admin. The
@@ -352,8 +365,10 @@ impl Workspace {
         key: &Keypair,
     ) -> Result<Vec<(Record, Vec<u8>)>> {
         let now = Hlc::now();
-        // A record dated far in the future must not drag our clock along with it.
-        let horizon = Hlc { ms: now.ms + MAX_SKEW_MS, counter: 0 };
+        // A record dated far in the future must not drag our clock along with
+        // it; one a little ahead (a server whose clock is ahead of ours) must,
+        // so what we write sorts after what we read.
+        let horizon = Hlc { ms: now.ms + MAX_PEER_SKEW_MS, counter: 0 };
         let mut seen = state.max_at().unwrap_or_default().min(horizon);
         let mut out = Vec::with_capacity(payloads.len());
         for payload in payloads {

@@ -9,6 +9,7 @@
 pub mod canonical;
 pub mod frame;
 pub mod kinds;
+pub mod quote;
 
 use std::collections::HashSet;
 
@@ -65,7 +66,7 @@ impl Record {
     /// A one-line description of what the record says, for logs and commit messages.
     pub fn summary(&self) -> String {
         match &self.payload {
-            Payload::Genesis(g) => format!("create workspace {:?}", g.workspace),
+            Payload::Genesis(g) => format!("create workspace {}", quote::quote(&g.workspace)),
             Payload::CrewRepair(c) => with_text(
                 format!(
                     "repair the branch: {} replaced, on {}, {} record(s) left out",
@@ -93,10 +94,10 @@ impl Record {
                 };
                 format!("session {} on {} (pid {}) {what}", b.session, b.host, b.pid)
             }
-            Payload::TaskCreate(t) => format!("{:?}", t.title),
+            Payload::TaskCreate(t) => quote::quote(&t.title),
             Payload::Receipt(r) => {
                 let what = match (&r.summary, r.commits.first()) {
-                    (Some(s), _) => format!("{s:?}"),
+                    (Some(s), _) => quote::quote(s),
                     (None, Some(c)) => format!("commit {}", &c[..12.min(c.len())]),
                     (None, None) => format!("{} artifact(s)", r.artifacts.len()),
                 };
@@ -181,7 +182,7 @@ fn with_text(head: String, text: Option<&str>) -> String {
     } else {
         ""
     };
-    format!("{head}: {:?}", format!("{cut}{more}"))
+    format!("{head}: {}", quote::quote(&format!("{cut}{more}")))
 }
 
 /// What is wrong with some bytes claimed to be records.

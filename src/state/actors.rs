@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use crate::hlc::Hlc;
 use crate::id::Id;
 use crate::record::kinds::{ActorAdmit, ActorRotate};
-use crate::record::{Record, Role};
+use crate::record::{OrderKey, Record, Role};
 use crate::sign::PublicKey;
 
 use super::{Refusal, State};
@@ -231,7 +231,7 @@ fn check_new_key(
     Ok(())
 }
 
-pub(super) fn check_admit(state: &State, author: &Actor, a: &ActorAdmit) -> Result<(), Refusal> {
+pub(super) fn check_admit(state: &State, author: &Actor, a: &ActorAdmit, at: OrderKey) -> Result<(), Refusal> {
     if !author.is_admin() {
         return Err(Refusal::NotAdmin { author: author.name.clone(), action: format!("admit {:?}", a.name) });
     }
@@ -239,7 +239,7 @@ pub(super) fn check_admit(state: &State, author: &Actor, a: &ActorAdmit) -> Resu
         return Err(Refusal::ActorExists(a.name.clone()));
     }
     if let Some(owner) = &a.owner {
-        let o = state.actors.get(owner).ok_or_else(|| Refusal::UnknownActor(owner.clone()))?;
+        let o = state.actor_at(owner, at)?;
         if o.role == Role::Agent {
             return Err(Refusal::BadOwner(owner.clone()));
         }
@@ -248,8 +248,8 @@ pub(super) fn check_admit(state: &State, author: &Actor, a: &ActorAdmit) -> Resu
 }
 
 /// `actor.rotate`: by the actor itself or an admin, to a fresh, proven key.
-pub(super) fn check_rotate(state: &State, author: &Actor, a: &ActorRotate) -> Result<(), Refusal> {
-    state.actors.get(&a.name).ok_or_else(|| Refusal::UnknownActor(a.name.clone()))?;
+pub(super) fn check_rotate(state: &State, author: &Actor, a: &ActorRotate, at: OrderKey) -> Result<(), Refusal> {
+    state.actor_at(&a.name, at)?;
     if author.name != a.name && !author.is_admin() {
         let action = format!("rotate the key of {:?} (admin or the actor itself only)", a.name);
         return Err(Refusal::NotAdmin { author: author.name.clone(), action });
@@ -258,8 +258,8 @@ pub(super) fn check_rotate(state: &State, author: &Actor, a: &ActorRotate) -> Re
 }
 
 /// `actor.revoke`: by an admin or the actor itself.
-pub(super) fn check_revoke(state: &State, author: &Actor, name: &str) -> Result<(), Refusal> {
-    state.actors.get(name).ok_or_else(|| Refusal::UnknownActor(name.to_owned()))?;
+pub(super) fn check_revoke(state: &State, author: &Actor, name: &str, at: OrderKey) -> Result<(), Refusal> {
+    state.actor_at(name, at)?;
     if author.name != name && !author.is_admin() {
         let action = format!("revoke the key of {name:?} (admin or the actor itself only)");
         return Err(Refusal::NotAdmin { author: author.name.clone(), action });
@@ -268,8 +268,14 @@ pub(super) fn check_revoke(state: &State, author: &Actor, name: &str) -> Result<
 }
 
 /// `actor.suspend` and `actor.resume`: by an admin, or by the owner of the agent.
-pub(super) fn check_control(state: &State, author: &Actor, name: &str, suspend: bool) -> Result<(), Refusal> {
-    let target = state.actors.get(name).ok_or_else(|| Refusal::UnknownActor(name.to_owned()))?;
+pub(super) fn check_control(
+    state: &State,
+    author: &Actor,
+    name: &str,
+    suspend: bool,
+    at: OrderKey,
+) -> Result<(), Refusal> {
+    let target = state.actor_at(name, at)?;
     let owner = target.owner.as_deref() == Some(author.name.as_str());
     if !author.is_admin() && !owner {
         let action =

@@ -108,7 +108,7 @@ pub struct Inbox {
     pub unread: BTreeMap<OrderKey, Unread>,
     /// Ids acked that are not unread items: a record published after an ack
     /// that names it (it never becomes unread), or a message of a task's
-    /// discussion (read from its file, not delivered by the fold).
+    /// discussion (read from its file, not only delivered by the fold).
     pub acked_early: BTreeSet<Id>,
 }
 
@@ -180,7 +180,13 @@ pub(super) fn apply(state: &mut State, r: &Record) {
             for id in &a.items {
                 match inbox.unread.iter().find(|(k, _)| k.1 == *id).map(|(k, _)| *k) {
                     Some(key) => {
-                        inbox.unread.remove(&key);
+                        let item = inbox.unread.remove(&key);
+                        // A task discussion's message is also offered, when the
+                        // inbox is read, to whoever holds the task: remember
+                        // the ack so it is not offered again.
+                        if item.is_some_and(|u| in_task_discussion(&u.path)) {
+                            inbox.acked_early.insert(*id);
+                        }
                     }
                     None => {
                         inbox.acked_early.insert(*id);
@@ -191,6 +197,11 @@ pub(super) fn apply(state: &mut State, r: &Record) {
         }
         _ => {}
     }
+}
+
+/// Whether the log file at `path` belongs to a task's discussion.
+fn in_task_discussion(path: &str) -> bool {
+    matches!(crate::layout::classify(path), Some(crate::layout::Place::Channel { channel: Channel::Task(_), .. }))
 }
 
 /// A handoff puts the task in the receiver's inbox.

@@ -304,8 +304,11 @@ impl State {
                     Payload::ActorAdmit(a) => Some(a.name.clone()),
                     _ => None,
                 };
+                // The earliest void record of a subject decides, whatever
+                // order records were applied in.
                 if let Some(subject) = subject {
-                    self.void_subjects.insert(subject, r.order_key());
+                    let made = self.void_subjects.entry(subject).or_insert(r.order_key());
+                    *made = (*made).min(r.order_key());
                 }
             }
             self.ignored.push(Ignored {
@@ -349,11 +352,11 @@ impl State {
                 Err(Refusal::NotAdmin { author: author.name.clone(), action: "repair the branch".into() })
             }
             Payload::CrewRepair(_) => Ok(()),
-            Payload::ActorAdmit(a) => actors::check_admit(self, author, a),
-            Payload::ActorRotate(a) => actors::check_rotate(self, author, a),
-            Payload::ActorRevoke(a) => actors::check_revoke(self, author, &a.name),
-            Payload::ActorSuspend(a) => actors::check_control(self, author, &a.name, true),
-            Payload::ActorResume(a) => actors::check_control(self, author, &a.name, false),
+            Payload::ActorAdmit(a) => actors::check_admit(self, author, a, key),
+            Payload::ActorRotate(a) => actors::check_rotate(self, author, a, key),
+            Payload::ActorRevoke(a) => actors::check_revoke(self, author, &a.name, key),
+            Payload::ActorSuspend(a) => actors::check_control(self, author, &a.name, true, key),
+            Payload::ActorResume(a) => actors::check_control(self, author, &a.name, false, key),
             Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => {
                 messages::check(self, author, r)
             }

@@ -527,3 +527,36 @@ fn a_revoked_key_signs_nothing_until_an_admin_rotates_in_a_new_one() {
     assert!(state.tasks.contains_key(&back.id));
     assert!(state.actors["bob"].revoked.is_none());
 }
+
+/// Of several void admissions of one name, the earliest decides from where a
+/// reference to that name is void, whatever order they were applied in (the
+/// server and the cache apply a push's records after later-sorting ones).
+#[test]
+fn the_earliest_void_admission_of_a_name_decides() {
+    let mut b = Board::new();
+    b.add("root", 5, suspend("bob", None));
+    let dave = Keypair::from_seed([4; 32]).public();
+    let admit = || {
+        Payload::ActorAdmit(ActorAdmit {
+            name: "dave".into(),
+            role: Role::Agent,
+            key: dave,
+            owner: Some("root".into()),
+            proof: None,
+        })
+    };
+    b.add("bob", 10, admit());
+    b.add("bob", 30, admit());
+    let state = b.state();
+    let (between, _) = encode(&b.ws, "root", at(20), suspend("dave", None), &b.keys[0].1).unwrap();
+    assert_eq!(state.check(&between), Err(Refusal::VoidSubject("dave".into())));
+    // Applied in reverse order, the same.
+    let mut reversed = State::new(b.ws);
+    let mut records = b.records.clone();
+    records.sort_by_key(|r| r.order_key());
+    let (head, tail) = records.split_at(records.len() - 2);
+    for r in head.iter().chain(tail.iter().rev()) {
+        let _ = reversed.apply(r);
+    }
+    assert_eq!(reversed.check(&between), Err(Refusal::VoidSubject("dave".into())));
+}

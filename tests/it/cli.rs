@@ -60,7 +60,7 @@ fn a_branch_without_workspace_says_so() {
     assert!(run.stderr.contains("git crew init"), "{}", run.stderr);
     let run = w.crew(&dir, &["--json", "task", "list"]);
     let err: serde_json::Value = serde_json::from_str(run.stderr.trim()).expect("JSON error on stderr");
-    assert_eq!(err["exit"], 1);
+    assert_eq!(err["error"]["exit"], 1);
     assert!(run.stdout.is_empty());
 }
 
@@ -309,4 +309,68 @@ fn the_demo_runs_and_verifies() {
     assert!(keep.join("remote.git").is_dir());
     let run = w.crew(&w.root, &["demo", "--keep", keep.to_str().unwrap()]);
     assert_eq!(run.code, 1, "refuses a non-empty --keep dir");
+}
+
+/// With `--json`, every failure is exactly one JSON object on stderr,
+/// `{"error": {"code", "exit", "message", "hint"}}`, usage errors included;
+/// `code` names the exit status as `git crew help exit-codes` lists it.
+#[test]
+fn every_failure_is_one_json_error_naming_its_exit_code() {
+    let w = World::new();
+    let (dir, _) = w.workspace("r");
+    w.agent(&dir, "bob");
+    let task = w.crew_json(&dir, &["task", "add", "one"])["id"].as_str().unwrap().to_owned();
+    w.crew_ok(&dir, &["--as", "bob", "task", "claim", &task]);
+    let table = w.crew_json(&dir, &["help", "exit-codes"]);
+    let names: std::collections::HashMap<i64, String> = table
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["code"].as_i64().unwrap(), e["name"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(names.len(), 7, "{table}");
+    let cases: &[(&[&str], i32, Option<&str>)] = &[
+        (&["task", "claim"], 2, Some("git crew help")),
+        (&["no-such-command"], 2, Some("git crew help")),
+        (&["task", "add", "x", "--priority", "high"], 2, Some("git crew help")),
+        (&["help", "no-such-command"], 2, Some("git crew help")),
+        (&["task", "show", "ffffffff"], 1, Some("git crew task list")),
+        (&["task", "claim", &task], 3, Some("git crew next")),
+    ];
+    for (args, code, hint) in cases {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let run = w.crew(&dir, &full);
+        assert_eq!(run.code, *code, "{full:?}: {run:?}");
+        assert!(run.stdout.is_empty(), "{full:?}: {run:?}");
+        let err: serde_json::Value = serde_json::from_str(run.stderr.trim())
+            .unwrap_or_else(|e| panic!("{full:?}: stderr is not one JSON object ({e}): {}", run.stderr));
+        let e = &err["error"];
+        assert_eq!(e["exit"], *code, "{err}");
+        assert_eq!(e["code"].as_str(), Some(names[&(*code as i64)].as_str()), "{err}");
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty() && !m.contains('\u{1b}')), "{err}");
+        assert_eq!(e["hint"].as_str(), *hint, "{err}");
+    }
+    // The same failure for people: `error:` and a hint line.
+    let run = w.crew(&dir, &["task", "claim", &task]);
+    assert_eq!(run.code, 3);
+    assert!(run.stderr.starts_with("error: ") && run.stderr.contains("hint: try `git crew next`"), "{}", run.stderr);
+}
+
+/// `git crew help` shows any command's help and the exit code table, which the
+/// top-level help ends with too.
+#[test]
+fn help_shows_commands_and_exit_codes() {
+    let w = World::new();
+    let top = w.crew(&w.root, &["--help"]);
+    assert_eq!(top.code, 0, "{top:?}");
+    assert!(top.stdout.contains("Exit codes:") && top.stdout.contains("5  suspended"), "{}", top.stdout);
+    let claim = w.crew(&w.root, &["help", "task", "claim"]);
+    assert_eq!(claim.code, 0, "{claim:?}");
+    assert!(claim.stdout.contains("Usage: git crew task claim"), "{}", claim.stdout);
+    let codes = w.crew(&w.root, &["help", "exit-codes"]);
+    assert_eq!(codes.code, 0);
+    for code in 0..=6 {
+        assert!(codes.stdout.contains(&format!("\n  {code}  ")), "{}", codes.stdout);
+    }
 }

@@ -116,6 +116,27 @@ impl World {
         cmd.current_dir(dir).args(args).output().unwrap()
     }
 
+    /// Run git in `dir` with `input` on its standard input (and no identity
+    /// but git-crew's environment); panics unless it succeeds. Returns stdout,
+    /// trimmed.
+    pub fn git_stdin(&self, dir: &Path, args: &[&str], input: &[u8]) -> String {
+        use std::io::Write;
+        let mut cmd = Command::new("git");
+        self.env(&mut cmd);
+        let mut child = cmd
+            .current_dir(dir)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// A `git-crew` command in `dir`, ready to run or spawn.
     pub fn crew_cmd(&self, dir: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(exe());
@@ -358,9 +379,9 @@ pub fn refused(w: &World, dir: &Path, actor: &str, args: &[&str], code: i32, nee
     assert!(run.stdout.trim().is_empty(), "git-crew {full:?} was refused but printed {}", run.stdout);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     let err: Value = serde_json::from_str(&run.stderr).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
-    assert_eq!(err["exit"], code, "{err}");
+    assert_eq!(err["error"]["exit"], code, "{err}");
     assert!(
-        err["error"].as_str().is_some_and(|e| e.contains(needle)),
+        err["error"]["message"].as_str().is_some_and(|e| e.contains(needle)),
         "git-crew {full:?}: error is not about {needle:?}: {err}"
     );
     assert_eq!(tip(w, dir), before, "git-crew {full:?} was refused but moved the crew branch");

@@ -55,7 +55,7 @@ fn suspension_stops_writes_after_one_sync_and_resume_restores() {
         let run = w.crew(&b, &full);
         assert_eq!(run.code, 5, "{full:?}: {run:?}");
         let err: Value = serde_json::from_str(&run.stderr).unwrap();
-        assert!(err["error"].as_str().unwrap().contains("looping on one test"), "{err}");
+        assert!(err["error"]["message"].as_str().unwrap().contains("looping on one test"), "{err}");
         assert_eq!(tip(&w, &b), before, "{full:?} wrote something");
     }
 

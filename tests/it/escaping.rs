@@ -183,7 +183,7 @@ fn errors_quoting_records_are_escaped_for_people_and_exact_in_json() {
     let run = w.crew(&dir, &["--json", "--as", "alice", "task", "claim", &blocked]);
     assert_eq!(run.code, 3, "{run:?}");
     let err: Value = serde_json::from_str(&run.stderr).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
-    assert!(err["error"].as_str().unwrap().contains(EVIL), "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains(EVIL), "{err}");
 
     // A suspended actor's write quotes the suspension's reason: exit 5.
     let run = human(&w, &dir, &["--as", "bob", "task", "comment", &blocked, "hi"]);
@@ -192,5 +192,5 @@ fn errors_quoting_records_are_escaped_for_people_and_exact_in_json() {
     let run = w.crew(&dir, &["--json", "--as", "bob", "task", "comment", &blocked, "hi"]);
     assert_eq!(run.code, 5, "{run:?}");
     let err: Value = serde_json::from_str(&run.stderr).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
-    assert!(err["error"].as_str().unwrap().contains(EVIL), "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains(EVIL), "{err}");
 }

@@ -34,21 +34,7 @@ impl<'a> Forge<'a> {
     }
 
     fn git_stdin(&self, args: &[&str], input: &[u8]) -> String {
-        use std::io::Write;
-        let mut cmd = Command::new("git");
-        self.w.env(&mut cmd);
-        let mut child = cmd
-            .current_dir(&self.dir)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        self.w.git_stdin(&self.dir, args, input)
     }
 
     /// The raw bytes of a tree object.
@@ -419,16 +405,21 @@ fn a_damaged_cache_is_rebuilt_not_trusted() {
         files.sort();
         files
     };
-    // One file of every kind the cache holds, and every task shard at once.
+    // One file of every kind the cache holds (the largest: a shard that holds
+    // tasks, as an empty one may be absent), and every task shard at once.
     let files = files_in(&cache);
     let mut by_kind: std::collections::BTreeMap<String, PathBuf> = std::collections::BTreeMap::new();
+    let size = |f: &Path| std::fs::metadata(f).unwrap().len();
     for f in &files {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         let kind = match (f.parent() == Some(cache.as_path()), f.extension()) {
             (false, Some(e)) => format!("tasks/*.{}", e.to_string_lossy()),
             _ => name,
         };
-        by_kind.entry(kind).or_insert_with(|| f.clone());
+        let kept = by_kind.entry(kind).or_insert_with(|| f.clone());
+        if size(f) > size(kept) {
+            *kept = f.clone();
+        }
     }
     let kinds: Vec<&String> = by_kind.keys().collect();
     assert!(kinds.len() >= 5, "core, journal, task shards, summaries, lock: {kinds:?}");
@@ -675,6 +666,18 @@ fn a_published_claim_cannot_be_stolen_nor_a_done_task_reopened() {
     }
 }
 
+/// A remote that runs no hooks, holding what `remote` holds, as the origin of
+/// clones `a` and `b`; and a forge in `a`.
+fn without_hooks<'a>(w: &'a World, a: &Path, b: &Path, remote: &Path) -> (PathBuf, Forge<'a>) {
+    let loose = w.bare("loose.git");
+    for dir in [a, b] {
+        w.git(dir, &["remote", "set-url", "origin", loose.to_str().unwrap()]);
+    }
+    let f = Forge::new(w, a);
+    assert!(f.push(&loose, &remote_tip(w, remote)).status.success());
+    (loose, f)
+}
+
 /// Where the server runs no hooks, the overturning push lands on the remote;
 /// every client's sync refuses it (exit 4, naming the rule), merges nothing and
 /// keeps its branch, a fresh clone gets no branch from it.
@@ -684,12 +687,7 @@ fn without_hooks_every_client_refuses_an_overturn_and_an_admin_repairs_it() {
     let (a, b, remote, task) = team(&w, "Contested");
     let ws = workspace_of(&w, &a);
     let task: Id = task.parse().unwrap();
-    let loose = w.bare("loose.git");
-    for dir in [&a, &b] {
-        w.git(dir, &["remote", "set-url", "origin", loose.to_str().unwrap()]);
-    }
-    let f = Forge::new(&w, &a);
-    assert!(f.push(&loose, &remote_tip(&w, &remote)).status.success());
+    let (loose, f) = without_hooks(&w, &a, &b, &remote);
     let won = w.crew_json(&b, &["--as", "carol", "task", "claim", &task.hex()]);
     w.crew_ok(&a, &["sync"]);
     let base = remote_tip(&w, &loose);
@@ -750,4 +748,46 @@ fn without_hooks_every_client_refuses_an_overturn_and_an_admin_repairs_it() {
     let log = w.crew_json(&after, &["log", "--kind", "crew.repair"]);
     assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
     assert!(w.crew_json(&after, &["log"]).to_string().contains(&comment.id.hex()));
+}
+
+/// Where the server runs no hooks, a record dated ten minutes ahead (which
+/// would make every A2 append, such as a `msg.join`, wait for it) is refused
+/// by every client's sync, naming the clock; the client keeps its branch and
+/// goes on writing. One dated a few seconds ahead, as an honest clone whose
+/// clock runs fast writes, is taken, and what the client writes next still
+/// sorts after it.
+#[test]
+fn without_hooks_sync_refuses_a_record_dated_far_ahead() {
+    let w = World::new();
+    let (a, b, remote, task) = team(&w, "Clocks");
+    let ws = workspace_of(&w, &a);
+    let task: Id = task.parse().unwrap();
+    let (loose, f) = without_hooks(&w, &a, &b, &remote);
+    let comment = |ahead_ms: i64, text: &str| {
+        let base = remote_tip(&w, &loose);
+        let payload = Payload::TaskComment(TaskComment { task, text: text.into() });
+        let at = Hlc { ms: Hlc::now().ms + ahead_ms, counter: 0 };
+        let (_, bytes) = record::encode(&ws, "bob", at, payload, &w.key(&ws, "bob")).unwrap();
+        let commit = f.honest(&ws, &base, &layout::task_path(&task), &[&bytes]);
+        assert!(f.push(&loose, &commit).status.success(), "a remote without hooks takes it");
+        base
+    };
+    let good = comment(5_000, "a fast clock");
+    w.crew_ok(&b, &["--as", "carol", "sync"]);
+    let joined = w.crew_json(&b, &["--as", "carol", "msg", "join", "general"]);
+    assert!(at_of(&joined) > Hlc { ms: Hlc::now().ms + 2_000, counter: 0 }, "follows the stamp it read: {joined}");
+    w.crew_ok(&b, &["--as", "carol", "sync"]);
+
+    w.crew_ok(&a, &["sync"]);
+    assert_ne!(remote_tip(&w, &loose), good);
+    comment(10 * 60_000, "ten minutes ahead");
+    let mine = tip(&w, &a);
+    let run = w.crew(&a, &["sync"]);
+    assert_eq!(run.code, 4, "{run:?}");
+    assert!(run.stderr.contains("ahead of this clock"), "{}", run.stderr);
+    assert_eq!(tip(&w, &a), mine, "sync merged a record from the future");
+    // The client still writes, A2 kinds included.
+    let joined = w.crew(&a, &["msg", "join", "ops"]);
+    assert_eq!(joined.code, 0, "{joined:?}");
+    w.crew_ok(&a, &["verify"]);
 }

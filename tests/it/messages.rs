@@ -638,3 +638,21 @@ fn task_messages_reach_the_holder_and_handoffs_the_receiver() {
     json_as(&w, &dir, "carol", &["inbox", "--ack"]);
     assert_eq!(inbox(&w, &dir, "carol"), items(&[]));
 }
+
+/// A message on a task that also mentions its holder reaches the holder once
+/// (as a mention), and once acked it stays read: the discussion pass does not
+/// bring it back as a "task" item.
+#[test]
+fn an_acked_mention_in_a_held_tasks_discussion_stays_read() {
+    let w = World::new();
+    let (dir, _) = w.workspace("t");
+    w.agent(&dir, "bob");
+    let task = id(&json_as(&w, &dir, "alice", &["task", "add", "the task"]));
+    json_as(&w, &dir, "bob", &["task", "claim", &task]);
+    let m = id(&send(&w, &dir, "alice", &["--task", &task, "@bob how is it going?"]));
+    assert_eq!(inbox(&w, &dir, "bob"), items(&[(&m, "mention")]));
+    json_as(&w, &dir, "bob", &["inbox", "--ack"]);
+    assert_eq!(inbox(&w, &dir, "bob"), items(&[]));
+    let later = id(&send(&w, &dir, "alice", &["--task", &task, "and now?"]));
+    assert_eq!(inbox(&w, &dir, "bob"), items(&[(&later, "task")]));
+}

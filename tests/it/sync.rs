@@ -196,8 +196,8 @@ fn sync_errors_leave_the_local_branch_untouched() {
     let run = w.crew(&a, &["--json", "sync"]);
     assert_eq!(run.code, 1, "{run:?}");
     let err: Value = serde_json::from_str(&run.stderr).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
-    assert_eq!(err["exit"], 1);
-    assert!(err["error"].as_str().unwrap().contains("git remote add"), "{err}");
+    assert_eq!(err["error"]["exit"], 1);
+    assert!(err["error"]["message"].as_str().unwrap().contains("git remote add"), "{err}");
     assert_eq!(tip(&w, &a), before);
 
     // Unreachable: a path that does not exist, a port nobody listens on, and a
@@ -214,7 +214,7 @@ fn sync_errors_leave_the_local_branch_untouched() {
     let run = w.crew(&a, &["--json", "sync", &closed]);
     assert_eq!(run.code, 1, "{run:?}");
     let err: Value = serde_json::from_str(&run.stderr).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
-    assert_eq!(err["exit"], 1, "{err}");
+    assert_eq!(err["error"]["exit"], 1, "{err}");
     w.git(&a, &["remote", "add", "origin", missing.to_str().unwrap()]);
     let run = w.crew(&a, &["sync"]);
     assert_eq!(run.code, 1, "{run:?}");
@@ -294,7 +294,7 @@ fn sync_errors_leave_the_local_branch_untouched() {
         let run = w.crew(&c, &["--json", "sync", remote]);
         assert_eq!(run.code, 4, "{run:?}");
         let err: Value = serde_json::from_str(&run.stderr).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
-        assert_eq!(err["exit"], 4, "{err}");
+        assert_eq!(err["error"]["exit"], 4, "{err}");
         assert_eq!(tip(&w, &c), c_tip, "sync {remote} moved the branch");
         assert_eq!(titles(&w, &c), c_board, "sync {remote} changed the board");
         let log = w.crew_json(&c, &["log"]);

@@ -760,3 +760,37 @@ fn non_canonical_field_order_and_empty_labels_are_refused() {
     r.find(&commit, Some(&reordered), NON_CANONICAL);
     r.find(&commit, Some(&empty), NON_CANONICAL);
 }
+
+/// A log file replaced by a directory of the same name (holding a copy of it)
+/// deletes the file: verify refuses it as a verification failure (exit 4),
+/// naming the deletion and the file outside the layout.
+#[test]
+fn a_file_turned_into_a_directory_is_a_deleted_file() {
+    let b = Bench::new();
+    let path = b.task_file();
+    let bytes = b.read(&path);
+    std::fs::remove_file(b.wt.join(&path)).unwrap();
+    b.write(&format!("{path}/copy.yaml"), &bytes);
+    let commit = b.commit("file to directory");
+    let r = b.refused(true);
+    r.find(&commit, Some(&path), FILE_DELETED);
+    r.find(&commit, Some(&format!("{path}/copy.yaml")), OUTSIDE_LAYOUT);
+}
+
+/// A directory with no files (an empty tree, which git never writes) is a
+/// malformed tree, wherever it is.
+#[test]
+fn an_empty_directory_is_a_malformed_tree() {
+    let b = Bench::new();
+    let tree = b.w.git(&b.wt, &["write-tree"]);
+    let tree = tree.trim();
+    let empty = b.w.git(&b.wt, &["hash-object", "-t", "tree", "-w", "/dev/null"]);
+    let listing = b.w.git(&b.wt, &["ls-tree", tree]);
+    let with_empty = format!("{listing}040000 tree {}\tjunk\n", empty.trim());
+    let new_tree = b.w.git_stdin(&b.wt, &["mktree"], with_empty.as_bytes());
+    let commit = b.w.git(&b.wt, &["commit-tree", &new_tree, "-p", &b.head(), "-m", "empty dir"]);
+    b.w.git(&b.wt, &["update-ref", "refs/heads/crew", commit.trim()]);
+    let r = b.refused(false);
+    assert!(r.stderr.contains("empty tree"), "{}", r.stderr);
+    b.read_refused("empty tree");
+}

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// git-crew: a coordination layer for teams of AI agents and humans, on a git branch.
 #[derive(Parser, Debug)]
-#[command(name = "git-crew", bin_name = "git crew", version, about, long_about = None)]
+#[command(name = "git-crew", bin_name = "git crew", version, about, long_about = None, disable_help_subcommand = true)]
 pub struct Cli {
     /// Run as if started in PATH.
     #[arg(short = 'C', global = true, value_name = "PATH")]
@@ -87,6 +87,12 @@ pub enum Command {
     MergeDriver(MergeDriverArgs),
     /// Run a git hook (the shims in hooks/ call this).
     Hook(HookArgs),
+    /// The help of a command (`git crew help task claim`), or a topic:
+    /// `exit-codes`.
+    Help {
+        /// A command and its subcommands, or `exit-codes`.
+        topic: Vec<String>,
+    },
 }
 
 /// `install`.

@@ -14,15 +14,21 @@ pub fn json<T: Serialize>(value: &T) {
     println!("{}", serde_json::to_string(value).expect("output types serialize"));
 }
 
-/// Report an error on stderr: `error: …` for people, `{"error":…,"exit":…}` for agents.
-/// Errors can quote records (a block reason, a suspension's reason) and git's
-/// output, so the human form is a [`block`].
-pub fn error(err: &anyhow::Error, code: i32, as_json: bool) {
-    let message = format!("{err:#}");
+/// Report a failure on stderr: `error: …` (and `hint: …`) for people; for
+/// agents exactly one JSON object, `{"error": {"code", "exit", "message",
+/// "hint"}}`, where `code` names the exit code and `hint` is the next command
+/// to try (or null). Errors can quote records (a block reason, a suspension's
+/// reason) and git's output, so the human form is a [`block`].
+pub fn error(message: &str, code: i32, hint: Option<&str>, as_json: bool) {
     if as_json {
-        eprintln!("{}", serde_json::json!({ "error": message, "exit": code }));
+        let name = git_crew::error::exit_code_info(code).name;
+        let error = serde_json::json!({ "code": name, "exit": code, "message": message, "hint": hint });
+        eprintln!("{}", serde_json::json!({ "error": error }));
     } else {
-        eprintln!("error: {}", block(&message, "  "));
+        eprintln!("error: {}", block(message, "  "));
+        if let Some(hint) = hint {
+            eprintln!("hint: try `{hint}`");
+        }
     }
 }
 

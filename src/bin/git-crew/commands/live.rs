@@ -14,8 +14,7 @@ use super::{Context, RecordView};
 use crate::args::{HeartbeatArgs, StatusArgs};
 use crate::render;
 
-/// Exit code of `status --audit` when it flags anything.
-pub const EXIT_FLAGGED: i32 = 6;
+use git_crew::error::EXIT_FLAGGED;
 
 /// The session of a long-running command that beats every `interval`.
 pub fn session(actor: &str, interval: Duration, listening: bool) -> Result<Beating> {

@@ -3,6 +3,7 @@
 
 mod control;
 mod demo;
+mod help;
 mod hook;
 mod id;
 mod init;
@@ -26,6 +27,14 @@ use git_crew::workspace::{Workspace, DEFAULT_BRANCH};
 use serde::Serialize;
 
 use crate::args::{Cli, Command};
+
+pub use help::exit_codes_text;
+
+/// A command line that names no command or topic: exit code 2, like clap's
+/// own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// What every command knows: where, as whom, which branch, which output.
 pub struct Context {
@@ -63,6 +72,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let dir = std::env::current_dir()?;
     let cx = Context { dir, actor: cli.actor, branch: cli.branch, json: cli.json };
     match cli.command {
+        Command::Help { topic } => help::run(&cx, &topic),
         Command::Init(a) => init::run(&cx, a),
         Command::Id(c) => id::run(&cx, c),
         Command::Task(c) => task::run(&cx, c),
@@ -119,10 +129,21 @@ pub fn stop_on_signals() {
 
 /// The documented exit code for an error.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if err.is::<UsageError>() {
+        return git_crew::error::EXIT_USAGE;
+    }
     match err.downcast_ref::<git_crew::Error>() {
         Some(e) => e.exit_code(),
         None => git_crew::error::EXIT_ERROR,
     }
+}
+
+/// The next command to try after `err`, when there is an obvious one.
+pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    if err.is::<UsageError>() {
+        return Some("git crew help");
+    }
+    err.downcast_ref::<git_crew::Error>().and_then(git_crew::Error::hint)
 }
 
 /// A record as shown to agents (`--json`) and people.
