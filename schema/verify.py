@@ -47,7 +47,7 @@ except ImportError:
     sys.stderr.write("verify.py needs the Python package `cryptography` (pip install cryptography)\n")
     sys.exit(EXIT_USAGE)
 HERE = Path(__file__).resolve().parent
-DEFAULT_ESCAPES = HERE.parent / "tests" / "fixtures" / "commit" / "debug-escapes.txt"
+DEFAULT_ESCAPES = HERE / "debug-escapes.txt"
 
 
 class Unusable(Exception):
@@ -1038,7 +1038,7 @@ def parse_commit(oid, raw):
 # §8.4 Commit identity and messages
 
 class Escapes:
-    """The characters `q` writes as \\u{...}: tests/fixtures/commit/debug-escapes.txt (§8.4)."""
+    """The characters `q` writes as \\u{...}: schema/debug-escapes.txt (§8.4)."""
 
     def __init__(self, path):
         self.starts, self.ends = [], []

@@ -167,8 +167,20 @@ fn verifying_key(key: &PublicKey) -> Option<VerifyingKey> {
         if keys.len() > 4096 {
             keys.clear();
         }
-        *keys.entry(*key).or_insert_with(|| VerifyingKey::from_bytes(&key.0).ok().filter(|vk| !vk.is_weak()))
+        *keys.entry(*key).or_insert_with(|| {
+            let vk = VerifyingKey::from_bytes(&key.0).ok().filter(|vk| !vk.is_weak());
+            vk.filter(|_| is_canonical(&key.0))
+        })
     })
+}
+
+/// Whether a point encoding is the one canonical encoding of its point: y
+/// (the low 255 bits) below p = 2^255 - 19. Decoding reduces y modulo p, so
+/// without this one key would have two spellings, and could be admitted
+/// twice under different names.
+fn is_canonical(bytes: &[u8; 32]) -> bool {
+    let top = bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|b| *b == 0xff);
+    !(top && bytes[0] >= 0xed)
 }
 
 /// Verify many signatures; on failure, the index of the first bad one.
@@ -473,6 +485,27 @@ fn private_file(path: &Path) -> std::io::Result<fs::File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// y + p for a small y is another spelling of the point with that y: never
+    /// a usable key, while the canonical spelling of the same point is.
+    #[test]
+    fn only_the_canonical_encoding_of_a_point_is_a_key() {
+        let mut found = 0;
+        for y in 0u8..19 {
+            let mut canonical = [0u8; 32];
+            canonical[0] = y;
+            let mut twin = [0xffu8; 32];
+            twin[0] = 0xed + y;
+            twin[31] = 0x7f;
+            let usable = VerifyingKey::from_bytes(&canonical).is_ok_and(|vk| !vk.is_weak());
+            assert_eq!(VerifyingKey::from_bytes(&twin).is_ok_and(|vk| !vk.is_weak()), usable, "y = {y}");
+            assert_eq!(is_valid_key(&PublicKey(canonical)), usable, "y = {y}");
+            assert!(!is_valid_key(&PublicKey(twin)), "y = {y}: y + p is not canonical");
+            found += usize::from(usable);
+        }
+        assert!(found > 0, "some small y is a usable point, so the test tests something");
+        assert!(is_valid_key(&Keypair::from_seed([7; 32]).public()));
+    }
 
     #[test]
     fn domain_separation_changes_the_message() {

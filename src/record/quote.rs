@@ -2,7 +2,7 @@
 //!
 //! The quoting is Rust's Debug formatting of a string as of Unicode 17.0.0,
 //! with the characters it writes as `\u{…}` taken from a frozen list
-//! (`tests/fixtures/commit/debug-escapes.txt`, the one a verifier in another
+//! (`schema/debug-escapes.txt`, the one a verifier in another
 //! language reads) rather than from the toolchain's Unicode tables. Commit
 //! messages are checked against the records they carry, so this must never
 //! change with the compiler that built git-crew.
@@ -10,7 +10,7 @@
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-const LIST: &str = include_str!("../../tests/fixtures/commit/debug-escapes.txt");
+const LIST: &str = include_str!("../../schema/debug-escapes.txt");
 
 /// The listed ranges of code points, sorted, inclusive.
 fn escaped() -> &'static [(u32, u32)] {

@@ -201,6 +201,11 @@ pub struct Ignored {
     pub reason: Refusal,
 }
 
+/// The void subject of `name`'s key `key` (a name cannot hold `:`).
+fn key_subject(name: &str, key: &crate::sign::PublicKey) -> String {
+    format!("key:{name}:{key}")
+}
+
 /// The folded state of a workspace.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
@@ -222,9 +227,10 @@ pub struct State {
     pub ignored: Vec<Ignored>,
     /// Per actor, the stretches of fold order its suspensions did not include.
     pub unseen: BTreeMap<String, Vec<Unseen>>,
-    /// Tasks (and receipts) whose own record is void, and actors whose
-    /// admission is void, with where that record sorts: what refers to them
-    /// from later in the fold order is void too, not a failure.
+    /// Tasks (and receipts) whose own record is void, actors whose admission
+    /// is void, and keys whose rotation is void ([`key_subject`]), with where
+    /// the earliest such record sorts: what refers to them (or is signed with
+    /// the key) from later in the fold order is void too, not a failure.
     pub void_subjects: BTreeMap<String, (Hlc, Id)>,
     /// Each actor's inbox (the index keeps them apart from the core, one file
     /// per actor).
@@ -302,6 +308,7 @@ impl State {
                 let subject = match &r.payload {
                     Payload::TaskCreate(_) | Payload::Receipt(_) => Some(r.id.hex()),
                     Payload::ActorAdmit(a) => Some(a.name.clone()),
+                    Payload::ActorRotate(a) => Some(key_subject(&a.name, &a.key)),
                     _ => None,
                 };
                 // The earliest void record of a subject decides, whatever
@@ -380,7 +387,9 @@ impl State {
             .filter(|a| a.admitted_before(key))
             .ok_or_else(|| self.missing(&r.author, key, Refusal::UnknownAuthor(r.author.clone())))?;
         if actor.key_at(key) != r.key {
-            return Err(Refusal::WrongKey { author: r.author.clone(), key: r.key.fingerprint() });
+            // Signed with the key of a void rotation: void too, not forged.
+            let wrong = Refusal::WrongKey { author: r.author.clone(), key: r.key.fingerprint() };
+            return Err(self.missing(&key_subject(&r.author, &r.key), key, wrong));
         }
         Ok(actor)
     }

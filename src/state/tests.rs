@@ -560,3 +560,40 @@ fn the_earliest_void_admission_of_a_name_decides() {
     }
     assert_eq!(reversed.check(&between), Err(Refusal::VoidSubject("dave".into())));
 }
+
+/// A rotation that is void (the actor was suspended, or a suspension did not
+/// see it) makes the records signed with its key void too, not forged: an
+/// honest history stays verifiable, and the refusal is a conflict.
+#[test]
+fn records_signed_with_the_key_of_a_void_rotation_are_void() {
+    let new = Keypair::from_seed([7; 32]);
+    let rotate = |b: &Board| {
+        let proof = new.prove(&b.ws, "bob");
+        Payload::ActorRotate(crate::record::kinds::ActorRotate { name: "bob".into(), key: new.public(), proof })
+    };
+    // A suspension that saw nothing voids the rotation and what followed it.
+    let mut b = Board::new();
+    b.add("bob", 10, rotate(&b));
+    let (late, _) = encode(&b.ws, "bob", at(12), task("new key"), &new).unwrap();
+    b.records.push(late.clone());
+    b.add("root", 20, suspend("bob", None));
+    // A rotation by a suspended actor, and a record with its key.
+    b.add("root", 30, suspend("carol", None));
+    let carols = Keypair::from_seed([8; 32]);
+    let proof = carols.prove(&b.ws, "carol");
+    b.add(
+        "carol",
+        40,
+        Payload::ActorRotate(crate::record::kinds::ActorRotate { name: "carol".into(), key: carols.public(), proof }),
+    );
+    let (carol_late, _) = encode(&b.ws, "carol", at(50), task("carol's new key"), &carols).unwrap();
+    b.records.push(carol_late.clone());
+    let state = b.state();
+    for id in [late.id, carol_late.id] {
+        let why = state.ignored.iter().find(|i| i.id == id).map(|i| &i.reason);
+        assert!(why.is_some_and(Refusal::is_conflict), "void, not forged: {why:?}");
+    }
+    // A stranger's key is still a wrong key.
+    let (forged, _) = encode(&b.ws, "bob", at(60), task("forged"), &Keypair::from_seed([9; 32])).unwrap();
+    assert!(matches!(state.check(&forged), Err(Refusal::WrongKey { .. })), "{:?}", state.check(&forged));
+}

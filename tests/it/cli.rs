@@ -374,3 +374,47 @@ fn help_shows_commands_and_exit_codes() {
         assert!(codes.stdout.contains(&format!("\n  {code}  ")), "{}", codes.stdout);
     }
 }
+
+/// After `cargo install` and `git crew install --man`, `git crew --help`
+/// works through git (which turns it into `man git-crew`) with no
+/// configuration: the pages go to `share/man/man1` beside the binary's
+/// directory, which man-db searches for every directory on PATH.
+#[test]
+fn git_crew_help_works_through_git_after_install_man() {
+    let w = World::new();
+    let bin = w.path("prefix/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(crate::common::exe(), bin.join("git-crew")).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin.clone()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let run = |program: &str, args: &[&str]| {
+        let out = std::process::Command::new(program)
+            .args(args)
+            .current_dir(&w.root)
+            .env("PATH", &path)
+            .env_remove("MANPATH")
+            .env("MANPAGER", "cat")
+            .env("HOME", &w.root)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run("git-crew", &["--json", "install", "--man"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let pages = w.path("prefix/share/man/man1");
+    assert!(pages.join("git-crew.1").is_file() && pages.join("git-crew-task-claim.1").is_file(), "{out}");
+    assert!(std::fs::read_to_string(pages.join("git-crew.1")).unwrap().contains("Exit codes"));
+    let (code, out, err) = run("git", &["crew", "--help"]);
+    assert_eq!(code, Some(0), "git crew --help: {out}{err}");
+    assert!(out.contains("git-crew") && out.contains("SYNOPSIS"), "{out}");
+    // Without man pages, `git crew help` and `-h` still work.
+    let (code, out, _) = run("git", &["crew", "help", "task", "claim"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("Usage: git crew task claim"), "{out}");
+}

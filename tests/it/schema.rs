@@ -871,7 +871,7 @@ fn identity_requests_are_as_signing_md_says() {
     assert!(parse(&format!("{text}{}\n", "#".repeat(4095 - text.len()))).is_ok(), "4096 bytes");
 }
 
-/// SIGNING.md 8.4: `tests/fixtures/commit/debug-escapes.txt` lists exactly
+/// SIGNING.md 8.4: `schema/debug-escapes.txt` lists exactly
 /// the characters Rust's `{:?}` of a string writes as `\u{…}` in Unicode
 /// 17.0.0. The list is frozen (git-crew quotes by it, not by the toolchain's
 /// tables, so commit messages never change with the compiler); on a toolchain
@@ -881,7 +881,7 @@ fn the_debug_escapes_of_signing_md_are_rusts_of_unicode_17() {
     if char::UNICODE_VERSION != (17, 0, 0) {
         return;
     }
-    let text = std::fs::read_to_string(root().join("tests/fixtures/commit/debug-escapes.txt")).unwrap();
+    let text = std::fs::read_to_string(root().join("schema/debug-escapes.txt")).unwrap();
     let hex = |h: &str| u32::from_str_radix(h, 16).unwrap();
     let listed: Vec<(u32, u32)> = text
         .lines()

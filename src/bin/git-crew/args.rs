@@ -105,6 +105,15 @@ pub struct InstallArgs {
     /// branch, for a forge that runs no hooks: `github` or `gitlab`.
     #[arg(long, value_name = "FORGE", value_parser = ["github", "gitlab"], conflicts_with = "server")]
     pub ci: Option<String>,
+    /// Write the manual pages (git-crew.1, git-crew-task-claim.1, …), by
+    /// default into `../share/man/man1` from the directory of this binary,
+    /// where `man` finds them when that directory is on PATH, so that
+    /// `git crew --help` works. Needs no repository.
+    #[arg(long, conflicts_with_all = ["server", "ci"])]
+    pub man: bool,
+    /// With --man: write the pages into DIR instead.
+    #[arg(long, value_name = "DIR", requires = "man")]
+    pub man_dir: Option<std::path::PathBuf>,
 }
 
 /// `sync`.

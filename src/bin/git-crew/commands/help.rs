@@ -1,7 +1,9 @@
 //! `git crew help [COMMAND…|exit-codes]`: the help of any command, and the exit
 //! code table. clap's own help subcommand is off so that topics fit in.
 
-use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
 use clap::CommandFactory;
 use git_crew::error::EXIT_CODES;
 use serde::Serialize;
@@ -62,4 +64,36 @@ pub fn exit_codes_text() -> String {
         out.push_str(&format!("  {}  {:<9}  {}\n", e.code, e.name, e.meaning));
     }
     out
+}
+
+/// Where `install --man` writes by default: `../share/man/man1` from the
+/// directory of this binary. man-db searches `<dir>/../share/man` for every
+/// `<dir>` on PATH, so `man git-crew` (and `git crew --help`, which git turns
+/// into it) finds the pages with no configuration.
+pub fn default_man_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find this binary's path for the manual pages; pass --man DIR")?;
+    let bin = exe.parent().context("this binary has no directory; pass --man DIR")?;
+    Ok(bin.parent().unwrap_or(bin).join("share").join("man").join("man1"))
+}
+
+/// Write a manual page for `git-crew` and one for every command and
+/// subcommand (`git-crew-task-claim.1`) into `dir`; the paths written.
+pub fn write_man_pages(dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut top = Cli::command().after_help(exit_codes_text());
+    top.build();
+    let mut written = Vec::new();
+    let mut queue = vec![(String::from("git-crew"), top)];
+    while let Some((name, command)) = queue.pop() {
+        for sub in command.get_subcommands() {
+            queue.push((format!("{name}-{}", sub.get_name()), sub.clone()));
+        }
+        let page = dir.join(format!("{name}.1"));
+        let mut bytes = Vec::new();
+        clap_mangen::Man::new(command.name(name.clone())).render(&mut bytes)?;
+        std::fs::write(&page, bytes).with_context(|| format!("cannot write {}", page.display()))?;
+        written.push(page);
+    }
+    written.sort();
+    Ok(written)
 }

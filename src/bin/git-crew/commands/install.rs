@@ -1,4 +1,4 @@
-//! `git crew install [--server]`.
+//! `git crew install [--server|--ci FORGE|--man [DIR]]`.
 
 use anyhow::Result;
 use git_crew::hook::{self, CLIENT_HOOKS};
@@ -8,6 +8,19 @@ use crate::args::InstallArgs;
 use crate::render;
 
 pub fn run(cx: &Context, args: InstallArgs) -> Result<i32> {
+    if args.man {
+        let dir = match args.man_dir {
+            Some(dir) => dir,
+            None => super::help::default_man_dir()?,
+        };
+        let pages = super::help::write_man_pages(&dir)?;
+        if cx.json {
+            render::json(&serde_json::json!({ "man": dir.display().to_string(), "pages": pages.len() }));
+        } else {
+            render::lines([format!("Wrote {} manual pages to {}.", pages.len(), dir.display())]);
+        }
+        return Ok(0);
+    }
     let ws = cx.open()?;
     if let Some(forge) = &args.ci {
         let top = ws.store().work_dir().ok_or_else(|| {
