@@ -75,6 +75,18 @@ impl Beating {
 }
 
 /// This machine's name, as far as it can be found without a system call.
+/// The session one-shot beats of `actor` share in the clone at `git_dir` on
+/// this host: the same for every shell an agent's harness starts, so beats
+/// from separate tool calls are one session (and `heartbeat --end` ends it),
+/// while each long-running process beats a session of its own
+/// ([`Beating::new`] without a name).
+pub fn one_shot_session(git_dir: &std::path::Path, actor: &str) -> String {
+    use sha2::Digest;
+    let dir = git_dir.canonicalize().unwrap_or_else(|_| git_dir.to_owned());
+    let seed = format!("{}\0{}\0{actor}", host_name(), dir.display());
+    crate::id::hex(&sha2::Sha256::digest(seed.as_bytes())[..6])
+}
+
 fn host_name() -> String {
     let from_file = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned());
     let name = std::env::var("HOSTNAME")

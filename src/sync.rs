@@ -130,39 +130,14 @@ enum PushError {
 
 /// Sync the workspace branch with `remote` (a remote name or URL).
 pub fn sync(ws: &Workspace, remote: &str) -> Result<Synced> {
-    let store = ws.store();
     let mut out = Synced::new(remote);
     let before = refused_claims(ws);
     for round in 0..MAX_ROUNDS {
         let started = std::time::Instant::now();
         out.rounds = round + 1;
-        let theirs = fetch(ws, remote)?;
-        let ours = store.tip()?;
-        let target = match (ours, theirs) {
-            (None, None) => return Err(Error::NoWorkspace { branch: store.branch().to_owned() }),
-            (None, Some(theirs)) => {
-                let report = verify::verify_new(
-                    store,
-                    None,
-                    theirs,
-                    &Base { horizon: peer_horizon(), ..Base::default() },
-                    false,
-                )?;
-                if store.set_tip(None, theirs, "git-crew: sync (initial fetch)").is_err() {
-                    continue;
-                }
-                out.received += report.records;
-                out.fast_forward = true;
-                theirs
-            }
-            (Some(ours), None) => ours,
-            (Some(ours), Some(theirs)) if ours == theirs => ours,
-            (Some(ours), Some(theirs)) => match integrate(ws, ours, theirs, &mut out)? {
-                Some(tip) => tip,
-                None => continue, // a local writer moved the branch meanwhile
-            },
+        let Some((target, theirs)) = pull(ws, remote, None, &mut out)? else {
+            continue; // a local writer moved the branch meanwhile
         };
-        out.tip = target.to_string();
         if Some(target) == theirs {
             return finish(ws, remote, &before, out);
         }
@@ -176,6 +151,62 @@ pub fn sync(ws: &Workspace, remote: &str) -> Result<Synced> {
         }
     }
     Err(Error::Contention(MAX_ROUNDS))
+}
+
+/// How long [`refresh`] waits for the remote before answering from the local
+/// copy.
+pub const REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Take what `remote` has without publishing anything: one bounded fetch
+/// ([`REFRESH_TIMEOUT`]), verified and integrated as `sync` does (this clone's
+/// unpublished records are replayed on top, not pushed). For `alive` and
+/// `heartbeat`, which must see a suspension the moment it is published.
+pub fn refresh(ws: &Workspace, remote: &str) -> Result<Synced> {
+    let mut out = Synced::new(remote);
+    let before = refused_claims(ws);
+    for round in 0..MAX_ROUNDS {
+        out.rounds = round + 1;
+        if pull(ws, remote, Some(REFRESH_TIMEOUT), &mut out)?.is_some() {
+            out.lost_claims = newly_lost(ws, &before);
+            return Ok(out);
+        }
+    }
+    Err(Error::Contention(MAX_ROUNDS))
+}
+
+/// One round of taking the remote's branch: fetch it (within `timeout`),
+/// verify what is new and fast-forward to it or replay this clone's
+/// unpublished commits on top. The local tip it leaves (also in `out.tip`) and
+/// the remote's; `None` when a local writer moved the branch meanwhile.
+fn pull(
+    ws: &Workspace,
+    remote: &str,
+    timeout: Option<std::time::Duration>,
+    out: &mut Synced,
+) -> Result<Option<(ObjectId, Option<ObjectId>)>> {
+    let store = ws.store();
+    let theirs = fetch_within(ws, remote, timeout)?;
+    let target = match (store.tip()?, theirs) {
+        (None, None) => return Err(Error::NoWorkspace { branch: store.branch().to_owned() }),
+        (None, Some(theirs)) => {
+            let base = Base { horizon: peer_horizon(), ..Base::default() };
+            let report = verify::verify_new(store, None, theirs, &base, false)?;
+            if store.set_tip(None, theirs, "git-crew: sync (initial fetch)").is_err() {
+                return Ok(None);
+            }
+            out.received += report.records;
+            out.fast_forward = true;
+            theirs
+        }
+        (Some(ours), None) => ours,
+        (Some(ours), Some(theirs)) if ours == theirs => ours,
+        (Some(ours), Some(theirs)) => match integrate(ws, ours, theirs, out)? {
+            Some(tip) => tip,
+            None => return Ok(None),
+        },
+    };
+    out.tip = target.to_string();
+    Ok(Some((target, theirs)))
 }
 
 /// The end of a sync: report the claims that lost (dropped on replay, or
@@ -398,13 +429,22 @@ fn sha2_16(s: &str) -> Vec<u8> {
 
 /// Fetch the remote's branch; `None` if the remote has no such branch.
 pub(crate) fn fetch(ws: &Workspace, remote: &str) -> Result<Option<ObjectId>> {
+    fetch_within(ws, remote, None)
+}
+
+/// [`fetch`], giving up after `timeout` (the fetch is killed) when one is set.
+fn fetch_within(ws: &Workspace, remote: &str, timeout: Option<std::time::Duration>) -> Result<Option<ObjectId>> {
     let store = ws.store();
     let tracking = tracking_ref(ws, remote);
     let refspec = format!("+refs/heads/{}:{tracking}", store.branch());
     let live = format!("+{LIVE_REFS}*:{}*", remote_live_prefix(remote));
-    let out =
-        git(ws).args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, &refspec, &live]).output();
-    let out = out.map_err(|e| Error::Remote(format!("cannot run git fetch: {e}")))?;
+    let mut cmd = git(ws);
+    cmd.args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, &refspec, &live]);
+    let out = match timeout {
+        Some(t) => output_within(&mut cmd, t),
+        None => cmd.output(),
+    };
+    let out = out.map_err(|e| Error::Remote(format!("git fetch {remote}: {e}")))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         if stderr.contains("couldn't find remote ref") {
@@ -458,6 +498,25 @@ fn push_as(ws: &Workspace, remote: &str, tip: ObjectId, lease: Option<ObjectId>)
         let why = if remote_lines.is_empty() { stderr.trim().to_owned() } else { remote_lines.join("\n") };
         Err(PushError::Refused(format!("the remote refused the push: {why}")))
     }
+}
+
+/// Run `cmd` to completion, or kill it after `timeout` (a `TimedOut` error).
+/// Its output must be small (it is read once it exits), as git's is with
+/// `--quiet`.
+fn output_within(cmd: &mut Command, timeout: std::time::Duration) -> std::io::Result<std::process::Output> {
+    use std::process::Stdio;
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let deadline = std::time::Instant::now() + timeout;
+    while child.try_wait()?.is_none() {
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let why = format!("no answer within {} s", timeout.as_secs());
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, why));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.wait_with_output()
 }
 
 fn git(ws: &Workspace) -> Command {

@@ -31,14 +31,15 @@ fn suspension_stops_writes_after_one_sync_and_resume_restores() {
     let out = w.crew_json(&a, &["suspend", "bob", "--reason", "looping on one test"]);
     assert_eq!(out[0]["kind"], "actor.suspend", "{out}");
     w.crew_ok(&a, &["sync"]);
-    // Before b has seen it, bob still looks alive there.
-    assert_eq!(alive(&w, &b, "bob"), 0);
-    w.crew_ok(&b, &["--as", "carol", "sync"]);
-    assert_eq!(alive(&w, &b, "bob"), 5, "alive flips to 5 after one sync");
+    // b's own copy has not seen it; `alive` asks the remote, with no sync.
+    let offline = w.crew(&b, &["--as", "bob", "alive", "--offline"]);
+    assert_eq!(offline.code, 0, "this clone's copy, unasked: {offline:?}");
     let run = w.crew(&b, &["--json", "--as", "bob", "alive"]);
-    assert_eq!(run.code, 5);
+    assert_eq!(run.code, 5, "one alive after a published suspension exits 5: {run:?}");
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(v["alive"], false);
+    assert_eq!(v["stale"], false, "{v}");
+    assert_eq!(alive(&w, &b, "bob"), 5);
     assert_eq!(v["suspended"]["by"], "alice");
     assert_eq!(v["suspended"]["reason"], "looping on one test");
 
@@ -212,4 +213,33 @@ fn the_fold_ignores_what_a_suspension_did_not_see_through_a_plain_remote() {
     }
     let log = w.crew_json(&a, &["log", "--author", "bob"]);
     assert!(!log.as_array().unwrap().iter().any(|r| r["id"] == unseen.as_str()), "never published: {log}");
+}
+
+/// `alive` with an unreachable remote answers from the clone's copy and says
+/// it is stale (exit 0 while that copy lets the actor work); a heartbeat after
+/// a published suspension exits 5 and beats nothing.
+#[test]
+fn alive_says_stale_when_the_remote_is_away_and_a_suspended_heartbeat_exits_5() {
+    let w = World::new();
+    let (a, b, remote, _task) = team(&w);
+    w.crew_json(&a, &["suspend", "bob", "--reason", "runaway"]);
+    w.crew_ok(&a, &["sync"]);
+    // The heartbeat asks the remote first: exit 5 naming who and why.
+    let run = w.crew(&b, &["--json", "--as", "bob", "heartbeat", "--listening"]);
+    assert_eq!(run.code, 5, "{run:?}");
+    let err: Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert_eq!(err["error"]["code"], "suspended", "{err}");
+    assert!(err["error"]["message"].as_str().unwrap().contains("runaway"), "{err}");
+    let live = w.git(&b, &["for-each-ref", "refs/crew/live/bob"]);
+    assert!(live.trim().is_empty(), "a suspended actor beat: {live}");
+    // carol's copy (b) now has the suspension; the remote goes away.
+    std::fs::rename(&remote, w.path("gone.git")).unwrap();
+    let run = w.crew(&b, &["--json", "--as", "carol", "alive"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["stale"], true, "{v}");
+    assert!(v["stale_reason"].as_str().is_some_and(|r| r.contains("origin")), "{v}");
+    let text = w.crew(&b, &["--as", "carol", "alive"]);
+    assert!(text.stdout.contains("stale"), "{text:?}");
+    assert_eq!(alive(&w, &b, "bob"), 5, "still answered from the copy");
 }

@@ -217,3 +217,37 @@ fn watch_emits_audit_flags_as_they_appear() {
     let (code, stderr) = watch.terminate();
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// One-shot beats from separate shells (an agent harness starts one per tool
+/// call) are one session, stable for an actor in a clone on a host: two
+/// `heartbeat --listening` are not duplicate listeners, and `heartbeat --end`
+/// from a third shell ends that session. `CREW_SESSION` names it instead.
+#[test]
+fn one_shot_beats_from_separate_shells_share_one_session() {
+    let w = World::new();
+    let (_a, b, _remote, _task) = team(&w);
+    let shell = |script: &str, session: Option<&str>| {
+        // `; true` keeps the shell from exec-ing git-crew: each call has a
+        // parent process of its own, as in a harness.
+        let mut cmd = std::process::Command::new("sh");
+        w.env(&mut cmd);
+        cmd.current_dir(&b).args(["-ec", &format!("{script}; true")]);
+        if let Some(s) = session {
+            cmd.env("CREW_SESSION", s);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let first = shell("git-crew --json --as bob heartbeat --listening", None);
+    let second = shell("git-crew --json --as bob heartbeat --listening", None);
+    assert_eq!(first["session"], second["session"], "{first} {second}");
+    assert_eq!(listening_sessions(&w, &b, "bob"), 1);
+    let (_, flags) = audit(&w, &b);
+    assert!(!has_flag(&flags, "duplicate-listener", "bob"), "{flags:?}");
+    let ended = shell("git-crew --json --as bob heartbeat --end", None);
+    assert_eq!(ended["session"], first["session"]);
+    assert_eq!(listening_sessions(&w, &b, "bob"), 0, "the shared session ended");
+    let named = shell("git-crew --json --as bob heartbeat", Some("agent-7"));
+    assert_eq!(named["session"], "agent-7", "{named}");
+}

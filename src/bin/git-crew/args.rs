@@ -58,8 +58,8 @@ pub enum Command {
         name: String,
     },
     /// Exit 0 while the actor may work, 5 once it is suspended (for agent loops:
-    /// `while git crew alive; do …; done`).
-    Alive,
+    /// `while git crew alive; do …; done`). With a remote, asks it first.
+    Alive(AliveArgs),
     /// Beat once for a session of mine (and renew my claims' leases), then sync
     /// it when a remote is configured. Loops call it every ttl/3.
     Heartbeat(HeartbeatArgs),
@@ -93,6 +93,17 @@ pub enum Command {
         /// A command and its subcommands, or `exit-codes`.
         topic: Vec<String>,
     },
+}
+
+/// `alive`.
+#[derive(Args, Debug)]
+pub struct AliveArgs {
+    /// The remote to ask (default: crew.remote, then origin; none: this clone's copy).
+    #[arg(long)]
+    pub remote: Option<String>,
+    /// Answer from this clone's copy without asking the remote.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `install`.
@@ -589,9 +600,10 @@ pub struct WatchArgs {
 /// `heartbeat`.
 #[derive(Args, Debug)]
 pub struct HeartbeatArgs {
-    /// The session name (default: one per host and parent process, so a shell
-    /// loop calling `heartbeat` keeps one session).
-    #[arg(long)]
+    /// The session name (default: CREW_SESSION, else one session per actor,
+    /// clone and host, shared by every shell that calls `heartbeat`; `inbox
+    /// --follow` and `watch` beat sessions of their own).
+    #[arg(long, env = "CREW_SESSION")]
     pub session: Option<String>,
     /// The session listens for my messages.
     #[arg(long)]

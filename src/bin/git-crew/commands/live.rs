@@ -49,26 +49,19 @@ pub fn emit_flag_changes(
     Ok(())
 }
 
-/// The default session of `heartbeat`: one per host and parent process, so the
-/// loop that calls it keeps one session.
-fn loop_session() -> String {
-    use sha2::Digest;
-    let parent = std::os::unix::process::parent_id();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let digest = sha2::Sha256::digest(format!("{}\0{parent}", host.trim()).as_bytes());
-    git_crew::id::hex(&digest[..6])
-}
-
 pub fn heartbeat(cx: &Context, args: HeartbeatArgs) -> Result<i32> {
     let ws = cx.open()?;
+    let remote = args.remote.or_else(|| git_crew::sync::default_remote(&ws)).filter(|_| !args.no_sync);
+    // A suspension published on the remote stops this beat (exit 5) before it
+    // is made; an unreachable remote is reported by the sync below.
+    let _ = super::control::ask_remote(&ws, remote.as_deref());
     let state = ws.snapshot_for(&git_crew::index::Need::Core)?.state;
     let me = ws.whoami(cx.actor.as_deref(), &state)?;
-    let session = args.session.unwrap_or_else(loop_session);
+    let session = args.session.unwrap_or_else(|| git_crew::live::one_shot_session(ws.store().git_dir(), &me));
     let pid = std::os::unix::process::parent_id();
     let beating = Beating::new(&me, Some(session), pid, args.ttl.unwrap_or(90), args.listening)?;
     let beat = ws.beat(&beating, args.end)?;
     let renewed = if args.end { Vec::new() } else { ws.renew_leases(&me)? };
-    let remote = args.remote.or_else(|| git_crew::sync::default_remote(&ws)).filter(|_| !args.no_sync);
     let synced = match &remote {
         Some(r) => Some(git_crew::sync::sync(&ws, r)?),
         None => None,

@@ -84,7 +84,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Watch(a) => msg::watch(&cx, a),
         Command::Suspend(a) => control::suspend(&cx, a),
         Command::Resume { name } => control::resume(&cx, &name),
-        Command::Alive => control::alive(&cx),
+        Command::Alive(a) => control::alive(&cx, a),
         Command::Heartbeat(a) => live::heartbeat(&cx, a),
         Command::Status(a) => live::status(&cx, a),
         Command::Log(a) => log::run(&cx, a),
