@@ -188,8 +188,9 @@ def point_add(p1, p2):
 
 
 def decode_point(b):
-    """§5.3 condition 1: 32 bytes as a curve point (y taken modulo p, sign bit as
-    in RFC 8032), or None if they are no point."""
+    """32 bytes as a curve point (y taken modulo p, sign bit as in RFC 8032), or
+    None if they are no point. Condition 2 of §5.3 reads R so; condition 1
+    (`usable_key`) also requires the canonical encoding, y < p."""
     y = int.from_bytes(b, "little") & ((1 << 255) - 1)
     sign = b[31] >> 7
     y %= P
@@ -212,8 +213,17 @@ def is_small_order(point):
     return q[0] % P == 0 and (q[1] - q[2]) % P == 0
 
 
+def is_canonical(b):
+    """§5.3 condition 1: y, the low 255 bits read little-endian, is less than p
+    (so no point has a second spelling y + p; only y <= 18 has one)."""
+    return int.from_bytes(b, "little") & ((1 << 255) - 1) < P
+
+
 def usable_key(key):
-    """§5.3 condition 1 (§4.3, §9.1 rules 4 and 7): a point not of small order."""
+    """§5.3 condition 1 (§4.3, §9.1 rules 4 and 7): the canonical encoding of a
+    point not of small order."""
+    if len(key) != 32 or not is_canonical(key):
+        return False
     point = decode_point(key)
     return point is not None and not is_small_order(point)
 
@@ -948,13 +958,14 @@ def git_name_key(name, mode):
     return name + b"/" if mode == b"40000" else name
 
 
-def parse_tree(oid, raw):
-    """§7.1: a tree exactly as git writes it; [(mode, name, id)]."""
+def parse_tree(oid, raw, below_root):
+    """§7.1: a tree exactly as git writes it; [(mode, name, id)]. A tree below
+    the root (a directory) holds at least one entry (§7, §7.1)."""
     def bad(why):
         raise Refusal("7.1", f"malformed tree {oid}: {why}")
 
-    if not raw:
-        bad("an empty tree (a directory with no files)")
+    if not raw and below_root:
+        bad("an empty tree below the root (a directory with no files)")
     entries, names, pos, last = [], set(), 0, None
     while pos < len(raw):
         space = raw.find(b" ", pos)
@@ -1240,7 +1251,13 @@ class Fold:
         self.keys_ever = set()  # every key any actor has had (§5.4 check 3)
         self.tasks = {}
         self.receipts = {}  # counted receipt id -> its task
+        # What void records would have made (rule 14): task and receipt ids,
+        # admitted names, and (name, key) for the keys of void rotations.
+        # Folding in order, each is in its set exactly when a void record that
+        # makes it sorts before the record being judged (of several, the
+        # earliest decides).
         self.void_tasks, self.void_receipts, self.void_admits = set(), set(), set()
+        self.void_rotations = set()
         self.verdicts = {}  # record id -> ("counts" | "void" | "refused", why)
         self.suspensions = []  # Windows of the suspensions that counted
 
@@ -1259,6 +1276,8 @@ class Fold:
                     self.void_receipts.add(r.id)
                 elif r.kind == "actor.admit":
                     self.void_admits.add(r.fields["name"])
+                elif r.kind == "actor.rotate":
+                    self.void_rotations.add((r.fields["name"], r.fields["key"]))
         return self
 
     # -- rule 14: references, and void that cascades --------------------------
@@ -1277,11 +1296,14 @@ class Fold:
             raise Void(f"{what} {tid[:8]} rests on a void task.create (rule 14)")
         raise Refused(f"{what} {tid} does not exist before it (rule 14)")
 
-    def named(self, name):
-        """The `name` of the actor.* kinds does not cascade (rule 14)."""
-        if name not in self.actors:
-            raise Refused(f"{name!r} is not an admitted actor")
-        return self.actors[name]
+    def signing_key(self, r, author):
+        """Rule 3 (rule 14 for a key): the author's key at this point, else void
+        if a void actor.rotate of the author to that key sorts before it."""
+        if r.key == author.key:
+            return
+        if (r.author, r.key) in self.void_rotations:
+            raise Void("signed with the key of a void actor.rotate of its author (rules 3 and 14)")
+        raise Refused("not signed with its author's key at this point (rule 3, §9.4)")
 
     @staticmethod
     def held(t, ms):
@@ -1300,8 +1322,7 @@ class Fold:
         if not self.genesis:
             raise Refused("the genesis has not counted before it (rule 2)")
         author = self.actor(r.author, "its author")  # rule 3
-        if r.key != author.key:
-            raise Refused("not signed with its author's key at this point (rule 3, §9.4)")
+        self.signing_key(r, author)
         if author.suspended:
             raise Void("its author is suspended (rule 5)")
         if author.revoked:
@@ -1337,7 +1358,7 @@ class Fold:
         if f["name"] in self.actors:
             raise Refused(f"{f['name']!r} is already admitted (rule 4)")
         if "owner" in f:
-            owner = self.named(f["owner"])
+            owner = self.actor(f["owner"], "its owner")
             if owner.role == "agent":
                 raise Refused("its owner is an agent (rule 4)")
         self.fresh_key(f)
@@ -1351,7 +1372,7 @@ class Fold:
 
     def kind_actor_suspend(self, r, author):  # rule 5
         f = r.fields
-        target = self.named(f["name"])
+        target = self.actor(f["name"], "the actor")
         if not self.controls(r, author, target):
             raise Refused("only an admin or the actor's owner suspends it (rule 5)")
         if f["name"] == r.author:
@@ -1361,7 +1382,7 @@ class Fold:
         self.suspensions.append(Window(f["name"], r.at, seen))
 
     def kind_actor_resume(self, r, author):  # rule 6
-        target = self.named(r.fields["name"])
+        target = self.actor(r.fields["name"], "the actor")
         if not self.controls(r, author, target):
             raise Refused("only an admin or the actor's owner resumes it (rule 6)")
         if not target.suspended:
@@ -1370,7 +1391,7 @@ class Fold:
 
     def kind_actor_rotate(self, r, author):  # rule 7
         f = r.fields
-        target = self.named(f["name"])
+        target = self.actor(f["name"], "the actor")
         if not (r.author == f["name"] or author.role == "admin"):
             raise Refused("only the actor itself or an admin rotates its key (rule 7)")
         self.fresh_key(f)
@@ -1381,7 +1402,7 @@ class Fold:
         self.keys_ever.add(f["key"])
 
     def kind_actor_revoke(self, r, author):  # rule 8
-        target = self.named(r.fields["name"])
+        target = self.actor(r.fields["name"], "the actor")
         if not (author.role == "admin" or r.author == r.fields["name"]):
             raise Refused("only an admin or the actor itself revokes its key (rule 8)")
         target.revoked = True
@@ -1586,15 +1607,19 @@ class Branch:
         return order
 
     def files(self, tree, prefix=""):
-        """§7.1: the files below a tree, each tree parsed strictly."""
+        """§7.1: the files below a tree (the root tree when `prefix` is empty),
+        each tree parsed strictly."""
         if tree not in self.trees:
             out = {}
-            for mode, name, oid in parse_tree(tree, self.object(tree, "tree")):
+            for mode, name, oid in parse_tree(tree, self.object(tree, "tree"), bool(prefix)):
                 if mode == "40000":
                     out.update(self.files(oid, name + "/"))
                 else:
                     out[name] = (mode, oid)
             self.trees[tree] = out
+        elif prefix and not self.trees[tree]:
+            # Met first as the (empty) root tree of a commit, now as a directory.
+            parse_tree(tree, b"", True)
         return {prefix + path: entry for path, entry in self.trees[tree].items()}
 
     def log(self, blob, path):

@@ -110,9 +110,19 @@ pub enum Error {
     /// The fold refused a record this command would write.
     #[error("refused: {0}")]
     Refused(Refusal),
-    /// The branch has no workspace yet.
-    #[error("no workspace on branch {branch:?}: run `git crew init` (or `git crew sync` to fetch one)")]
+    /// The branch has no workspace yet (in this clone).
+    #[error("{}", no_workspace_message(branch, remote.as_deref()))]
     NoWorkspace {
+        /// The branch.
+        branch: String,
+        /// The remote this clone would sync with, if it has one.
+        remote: Option<String>,
+    },
+    /// `init` in a clone whose remote already holds a workspace.
+    #[error("the remote {remote:?} already holds a workspace on branch {branch:?}: run `git crew sync` to fetch it, then `git crew id request NAME` to join it; nothing changed")]
+    RemoteHasWorkspace {
+        /// The remote.
+        remote: String,
         /// The branch.
         branch: String,
     },
@@ -163,11 +173,29 @@ impl From<FileError> for Error {
 /// Result alias for the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What to do in a clone without the workspace: with a remote, fetch it
+/// (never make a second workspace beside the team's); without, make one.
+fn no_workspace_message(branch: &str, remote: Option<&str>) -> String {
+    match remote {
+        Some(r) => format!(
+            "no workspace on branch {branch:?} in this clone yet: run `git crew sync` to fetch it from {r:?} (`git crew init` only to start a new team without one)"
+        ),
+        None => format!("no workspace on branch {branch:?}: run `git crew init` to create one (or add the team's remote and `git crew sync`)"),
+    }
+}
+
 impl Error {
+    /// [`Error::NoWorkspace`] for `store`'s branch, naming the remote its
+    /// clone syncs with, if any.
+    pub fn no_workspace(store: &crate::store::Store) -> Error {
+        Error::NoWorkspace { branch: store.branch().to_owned(), remote: crate::sync::configured_remote(store) }
+    }
+
     /// The next command to try, when there is an obvious one.
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self {
-            Error::NoWorkspace { .. } => "git crew sync",
+            Error::NoWorkspace { remote: None, .. } => "git crew init",
+            Error::NoWorkspace { .. } | Error::RemoteHasWorkspace { .. } => "git crew sync",
             Error::Verify(_) | Error::File(_) | Error::Store(StoreError::Malformed(_)) => "git crew verify --all",
             Error::Suspended(_) => "git crew alive",
             Error::Refused(r) if r.is_suspension() => "git crew alive",

@@ -218,6 +218,11 @@ impl Workspace {
             }
         };
         let role = state.actors.get(name).map_or(role, |a| a.role);
+        // This clone acts as the requester from now on (unless it already acts
+        // as someone), so the joining agent needs no `--as`.
+        if !rekey && self.store().config_string("crew.as").is_none() {
+            self.store().set_config(&[("crew", None, "as", name)])?;
+        }
         Ok(Requested { request: Request::new(ws, name, role, owner, &key), key_path, rekey })
     }
 

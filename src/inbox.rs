@@ -23,7 +23,7 @@ use crate::id::{self, Id};
 use crate::index::{Need, Snapshot};
 use crate::layout;
 use crate::record::kinds::{Channel, MsgAck, MsgMembership, MsgSend};
-use crate::record::{self, validate_name, FileError, Payload, Record};
+use crate::record::{self, validate_name, FileError, OrderKey, Payload, Record};
 use crate::state::State;
 use crate::workspace::{Workspace, Written};
 
@@ -61,6 +61,32 @@ pub struct NewMessage {
     pub reply_to: Option<String>,
     /// The id prefix of a thread's first message.
     pub thread: Option<String>,
+}
+
+/// Messages `msg join` shows from before the join.
+pub const JOIN_BACKLOG: usize = 10;
+
+/// A channel as `msg channels` lists it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ChannelSummary {
+    /// Its name (`general`, `dm/alice+bob`).
+    pub name: String,
+    /// Whether it is a direct conversation.
+    pub direct: bool,
+    /// Whether the actor asking follows it (always, for its direct conversations).
+    pub joined: bool,
+    /// Who follows it now (the two parties of a direct conversation).
+    pub members: Vec<String>,
+    /// Messages counted.
+    pub messages: u64,
+    /// Who wrote first in it.
+    pub created_by: String,
+    /// When.
+    #[serde(with = "crate::hlc::as_text")]
+    pub created_at: Hlc,
+    /// Its latest record.
+    #[serde(with = "crate::hlc::as_text")]
+    pub last_at: Hlc,
 }
 
 /// The `@name` mentions in `text`, sorted, each once: an `@` at the start or
@@ -168,6 +194,44 @@ impl Workspace {
         Ok(written.one())
     }
 
+    /// The last `n` messages of `channel` that sort before `before`, oldest
+    /// first: the backlog `msg join` shows.
+    pub fn backlog(&self, channel: &Channel, before: OrderKey, n: usize) -> Result<Vec<Record>> {
+        let mut earlier: Vec<Record> =
+            self.messages(channel, None, None)?.into_iter().filter(|r| r.order_key() < before).collect();
+        let skip = earlier.len().saturating_sub(n);
+        Ok(earlier.split_off(skip))
+    }
+
+    /// Every named channel, and every direct conversation of `actor`, with
+    /// its members and activity, by name.
+    pub fn channels(&self, actor: &str) -> Result<Vec<ChannelSummary>> {
+        let snap = self.snapshot_for(&Need::Core)?;
+        let mut out = Vec::new();
+        for (name, info) in &snap.state.channels {
+            let direct = match Channel::parse(name) {
+                Ok(Channel::Named(_)) => false,
+                Ok(c @ Channel::Direct(..)) if c.has_party(actor) => true,
+                _ => continue,
+            };
+            let members = match Channel::parse(name) {
+                Ok(Channel::Direct(a, b)) => vec![a, b],
+                _ => info.members_at((Hlc { ms: i64::MAX, counter: u32::MAX }, Id([0xff; 32]))),
+            };
+            out.push(ChannelSummary {
+                name: name.clone(),
+                direct,
+                joined: direct || info.member_since(actor).is_some(),
+                members,
+                messages: info.messages,
+                created_by: info.created_by.clone(),
+                created_at: info.created_at,
+                last_at: info.last_at,
+            });
+        }
+        Ok(out)
+    }
+
     /// Find a message by id prefix anywhere on the branch.
     pub fn find_message(&self, prefix: &str) -> Result<Record> {
         let (_, records) = self.records()?;
@@ -207,9 +271,18 @@ impl Workspace {
                 return Err(Error::Invalid("say where: --to NAME, --to '#channel', --task ID or --reply-to ID".into()))
             }
         };
-        let mentions = mentions(&msg.text);
+        let mut mentions = mentions(&msg.text);
         if let Some(unknown) = mentions.iter().find(|m| !snap.state.actors.contains_key(*m)) {
             return Err(Error::Invalid(format!("@{unknown} is not an admitted actor; nothing sent")));
+        }
+        // A reply reaches the author of the message it answers (in a direct
+        // conversation it does anyway).
+        let direct = matches!(Channel::parse(&channel), Ok(Channel::Direct(..)));
+        if let Some(author) = answered.as_ref().filter(|_| msg.reply_to.is_some() && !direct).map(|r| &r.author) {
+            if author != actor && !mentions.contains(author) && snap.state.actors.contains_key(author) {
+                mentions.push(author.clone());
+                mentions.sort();
+            }
         }
         let reply_to = msg.reply_to.as_ref().and(answered.as_ref().map(|r| r.id));
         let payload = Payload::MsgSend(MsgSend { channel, text: msg.text, thread, reply_to, mentions });

@@ -520,7 +520,7 @@ fn voids_folded(state: &State, r: &Record) -> bool {
 }
 
 fn current_tip(store: &Store) -> Result<ObjectId> {
-    store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })
+    store.tip()?.ok_or_else(|| Error::no_workspace(store))
 }
 
 /// What the core file holds: the state without its tasks and inboxes.
@@ -577,8 +577,7 @@ fn write_sealed<T: Serialize>(path: &Path, value: &T) -> bool {
 /// The workspace id of the branch at `tree`: the id of the genesis record that
 /// opens `CREW.yaml`.
 pub fn workspace_id(store: &Store, tree: ObjectId) -> Result<Id> {
-    let bytes =
-        store.read(tree, layout::MANIFEST)?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
+    let bytes = store.read(tree, layout::MANIFEST)?.ok_or_else(|| Error::no_workspace(store))?;
     genesis_id(&bytes).map_err(|p| Error::File(FileError::new(layout::MANIFEST, p)))
 }
 

@@ -49,7 +49,7 @@ pub fn repair(ws: &Workspace, remote: &str, admin: &str, reason: Option<String>)
     let theirs = sync::fetch(ws, remote)?
         .ok_or_else(|| Error::Invalid(format!("{remote} has no {} branch: nothing to repair", store.branch())))?;
     let Some((ours, base)) = ws.trusted_base()? else {
-        return Err(Error::NoWorkspace { branch: store.branch().to_owned() });
+        return Err(Error::no_workspace(store));
     };
     let state = ws.snapshot_for(&Need::Core)?.state;
     let me = state.actors.get(admin).filter(|a| a.is_admin());

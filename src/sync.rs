@@ -98,8 +98,27 @@ impl Synced {
 /// The remote claims and syncs use by default: `git config crew.remote`, else
 /// `origin` when it is configured; `None` means local only.
 pub fn default_remote(ws: &Workspace) -> Option<String> {
-    let store = ws.store();
+    configured_remote(ws.store())
+}
+
+/// [`default_remote`] of the clone `store` is in.
+pub fn configured_remote(store: &crate::store::Store) -> Option<String> {
     store.config_string("crew.remote").or_else(|| store.config_string("remote.origin.url").map(|_| "origin".to_owned()))
+}
+
+/// Whether `remote` has the workspace branch (`git ls-remote`, bounded by
+/// [`REFRESH_TIMEOUT`]). `Err` when it cannot be asked.
+pub fn remote_has_branch(ws: &Workspace, remote: &str) -> Result<bool> {
+    let branch = format!("refs/heads/{}", ws.store().branch());
+    let mut cmd = git(ws);
+    cmd.args(["ls-remote", "--exit-code", remote, &branch]);
+    let out =
+        output_within(&mut cmd, REFRESH_TIMEOUT).map_err(|e| Error::Remote(format!("git ls-remote {remote}: {e}")))?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(2) => Ok(false),
+        _ => Err(Error::Remote(format!("git ls-remote {remote}: {}", String::from_utf8_lossy(&out.stderr).trim()))),
+    }
 }
 
 /// Ids of the claims the fold refuses at the local tip.
@@ -187,7 +206,7 @@ fn pull(
     let store = ws.store();
     let theirs = fetch_within(ws, remote, timeout)?;
     let target = match (store.tip()?, theirs) {
-        (None, None) => return Err(Error::NoWorkspace { branch: store.branch().to_owned() }),
+        (None, None) => return Err(Error::no_workspace(store)),
         (None, Some(theirs)) => {
             let base = Base { horizon: peer_horizon(), ..Base::default() };
             let report = verify::verify_new(store, None, theirs, &base, false)?;
@@ -240,7 +259,7 @@ where
         let started = std::time::Instant::now();
         let mut scratch = Synced::new(remote);
         let theirs = fetch(ws, remote)?;
-        let ours = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
+        let ours = store.tip()?.ok_or_else(|| Error::no_workspace(store))?;
         if let Some(theirs) = theirs.filter(|t| *t != ours) {
             if integrate(ws, ours, theirs, &mut scratch)?.is_none() {
                 continue;
@@ -273,7 +292,7 @@ fn adopt(ws: &Workspace, staged: &Staged) -> Result<()> {
         Err(e) => return Err(e.into()),
     }
     for _ in 0..MAX_ROUNDS {
-        let local = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
+        let local = store.tip()?.ok_or_else(|| Error::no_workspace(store))?;
         if integrate(ws, local, commit, &mut Synced::new("local"))?.is_some() {
             return Ok(());
         }

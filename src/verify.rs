@@ -91,7 +91,7 @@ pub struct Report {
 /// Verify the whole history of the branch. With `all`, collect every failure
 /// instead of stopping at the first. Failures are an [`Error::Verify`].
 pub fn verify(store: &Store, all: bool) -> Result<Report> {
-    let tip = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: store.branch().to_owned() })?;
+    let tip = store.tip()?.ok_or_else(|| Error::no_workspace(store))?;
     Ok(verify_commits(store, tip, store.history(tip).map_err(malformed)?, &Base::default(), all)?.0)
 }
 

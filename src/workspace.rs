@@ -479,7 +479,7 @@ pub fn workspace_for_merge(dir: &Path, path: &str, sides: [&[u8]; 3]) -> Result<
     let store = Store::open(dir, DEFAULT_BRANCH)?;
     let branch = store.config_string("crew.branch").unwrap_or_else(|| DEFAULT_BRANCH.to_owned());
     let store = Store::open(dir, &branch)?;
-    let tip = store.tip()?.ok_or_else(|| Error::NoWorkspace { branch: branch.clone() })?;
+    let tip = store.tip()?.ok_or_else(|| Error::no_workspace(&store))?;
     crate::index::workspace_id(&store, store.commit(tip)?.tree)
 }
 

@@ -304,7 +304,7 @@ fn the_demo_runs_and_verifies() {
     // Then the kill switch: the suspension and the reviewer's claim.
     assert_eq!(out["verify"]["records"], 1 + 3 + 9 + 3 + 3 + 1 + 4 + 3 + 1 + 2);
     let reasons: Vec<&str> = out["inbox"].as_array().unwrap().iter().map(|i| i["reason"].as_str().unwrap()).collect();
-    assert_eq!(reasons, ["channel", "direct"], "alice's inbox: the thread reply in #general, the reviewer's DM");
+    assert_eq!(reasons, ["mention", "direct"], "alice's inbox: the reply to her in #general, the reviewer's DM");
     assert_eq!(out["clones"], 4, "every clone converged on the remote's tip");
     assert!(keep.join("remote.git").is_dir());
     let run = w.crew(&w.root, &["demo", "--keep", keep.to_str().unwrap()]);

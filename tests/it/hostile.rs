@@ -774,7 +774,7 @@ fn without_hooks_sync_refuses_a_record_dated_far_ahead() {
     };
     let good = comment(5_000, "a fast clock");
     w.crew_ok(&b, &["--as", "carol", "sync"]);
-    let joined = w.crew_json(&b, &["--as", "carol", "msg", "join", "general"]);
+    let joined = w.crew_json(&b, &["--as", "carol", "msg", "join", "general"])["record"].clone();
     assert!(at_of(&joined) > Hlc { ms: Hlc::now().ms + 2_000, counter: 0 }, "follows the stamp it read: {joined}");
     w.crew_ok(&b, &["--as", "carol", "sync"]);
 

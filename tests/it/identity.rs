@@ -555,3 +555,38 @@ fn a_revoked_key_stops_the_agent_everywhere_until_an_admin_rekeys_it() {
     forger.push_refused(&net, &forged, "not bot's current key");
     assert_eq!(w.crew_json(&net.a, &["verify"])["ok"], true);
 }
+
+/// In a fresh clone of a team's remote, commands say to `sync` (never to
+/// `init`), `init` refuses to start a second workspace beside the team's, and
+/// `id request` makes the clone act as the requester (`crew.as`).
+#[test]
+fn a_fresh_clone_is_told_to_sync_and_joins_without_init() {
+    let w = World::new();
+    let remote = served_bare(&w, "remote.git");
+    let (a, _) = w.workspace("a");
+    w.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
+    w.crew_ok(&a, &["sync"]);
+    w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), "fresh"]);
+    let fresh = w.path("fresh");
+    let home = w.path("fresh-home");
+    let run = run_with(&w, &fresh, &home, &["--json", "task", "list"], None);
+    assert_eq!(run.code, 1, "{run:?}");
+    let err: Value = serde_json::from_str(run.stderr.trim()).unwrap();
+    assert!(err["error"]["message"].as_str().unwrap().contains("`git crew sync` to fetch it from \"origin\""), "{err}");
+    assert_eq!(err["error"]["hint"], "git crew sync", "{err}");
+    let run = run_with(&w, &fresh, &home, &["init", "--admin", "mallory"], None);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("already holds a workspace") && run.stderr.contains("git crew sync"), "{}", run.stderr);
+    assert_eq!(w.tip(&fresh, "crew"), None, "init wrote a second workspace");
+    assert!(
+        !home.join("keys").exists()
+            || walkdir::WalkDir::new(&home).into_iter().flatten().all(|e| !e.file_type().is_file())
+    );
+    ok(run_with(&w, &fresh, &home, &["sync"], None), &["sync"]);
+    ok(run_with(&w, &fresh, &home, &["id", "request", "carol"], None), &["id", "request"]);
+    assert_eq!(w.git(&fresh, &["config", "crew.as"]).trim(), "carol");
+    // Without a remote, the same clone-less repository is told to init.
+    let lone = w.repo("lone");
+    let run = w.crew(&lone, &["task", "list"]);
+    assert!(run.stderr.contains("git crew init"), "{}", run.stderr);
+}

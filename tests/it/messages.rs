@@ -153,7 +153,8 @@ fn messages_reach_exactly_the_right_inboxes_across_clones() {
     // bob and carol join #general; dave joins and leaves again.
     for (dir, actor) in [(&f.b, "bob"), (&f.c, "carol")] {
         sync(&w, dir, actor);
-        let rec = json_as(&w, dir, actor, &["msg", "join", "#general"]);
+        let joined = json_as(&w, dir, actor, &["msg", "join", "#general"]);
+        let rec = &joined["record"];
         assert_eq!(rec["kind"], "msg.join", "{rec}");
         assert_eq!(rec["fields"]["channel"], "general", "{rec}");
         sync(&w, dir, actor);
@@ -204,10 +205,12 @@ fn messages_reach_exactly_the_right_inboxes_across_clones() {
     let m6 = id(&in_thread);
     f.converge(&w);
 
+    // A reply reaches the author of the message it answers (alice, who does
+    // not follow #general; carol, as a mention).
     let want: [(&str, Vec<(String, String)>); 4] = [
-        ("alice", items(&[(&m5, "direct")])),
+        ("alice", items(&[(&m3, "mention"), (&m5, "direct")])),
         ("bob", items(&[(&m1, "direct"), (&m2, "channel"), (&m3, "channel")])),
-        ("carol", items(&[(&m2, "channel"), (&m4, "channel"), (&m6, "channel")])),
+        ("carol", items(&[(&m2, "channel"), (&m4, "mention"), (&m6, "channel")])),
         ("dave", items(&[(&m2, "mention")])),
     ];
     for (dir, _) in f.clones() {
@@ -655,4 +658,41 @@ fn an_acked_mention_in_a_held_tasks_discussion_stays_read() {
     assert_eq!(inbox(&w, &dir, "bob"), items(&[]));
     let later = id(&send(&w, &dir, "alice", &["--task", &task, "and now?"]));
     assert_eq!(inbox(&w, &dir, "bob"), items(&[(&later, "task")]));
+}
+
+/// Finding one's way: `msg channels` lists named channels and my direct
+/// conversations; `msg join` shows the channel's recent backlog; `msg list
+/// --thread ID` needs no channel; a reply reaches the author of the message
+/// it answers, even one who does not follow the channel.
+#[test]
+fn channels_backlog_threads_and_replies_reach_their_author() {
+    let w = World::new();
+    let (dir, _) = w.workspace("t");
+    w.agent(&dir, "bob");
+    let mut posted = Vec::new();
+    for n in 0..12 {
+        posted.push(id(&send(&w, &dir, "alice", &["--to", "#general", &format!("news {n}")])));
+    }
+    send(&w, &dir, "alice", &["--to", "bob", "a direct word"]);
+    let joined = json_as(&w, &dir, "bob", &["msg", "join", "#general"]);
+    assert_eq!(joined["record"]["kind"], "msg.join", "{joined}");
+    assert_eq!(ids(&joined["backlog"]), posted[2..].to_vec(), "the last ten, oldest first");
+
+    let channels = json_as(&w, &dir, "bob", &["msg", "channels"]);
+    let listed: Vec<(String, bool, bool)> = channels
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_owned(), c["direct"] == true, c["joined"] == true))
+        .collect();
+    assert_eq!(listed, [("dm/alice+bob".into(), true, true), ("general".into(), false, true)], "{channels}");
+    assert_eq!(channels[1]["messages"], 12, "{channels}");
+    assert_eq!(channels[1]["members"], serde_json::json!(["bob"]), "{channels}");
+
+    // alice does not follow #general: bob's reply reaches her anyway.
+    let first = &posted[0];
+    let reply = id(&send(&w, &dir, "bob", &["--reply-to", &first[..8], "about that"]));
+    assert_eq!(inbox(&w, &dir, "alice"), items(&[(&reply, "mention")]));
+    let thread = json_as(&w, &dir, "bob", &["msg", "list", "--thread", &first[..8]]);
+    assert_eq!(ids(&thread), vec![first.clone(), reply]);
 }

@@ -7,7 +7,8 @@
 //!   signature/): the reference judges each as SIGNING.md section 16 says, and
 //!   as the Rust decoder does;
 //! - hostile changes made with plain git to the demo's branch: both refuse
-//!   each; races the fold finds void (not failures): both accept.
+//!   each; races the fold finds void (not failures), and records resting on
+//!   them, void too (SIGNING.md 9.1 rules 3 and 14): both accept.
 //!
 //! Python 3.11+ with the `cryptography` package is required. CI installs
 //! them; when either is missing these tests fail, saying so, rather than skip.
@@ -20,9 +21,11 @@ use std::sync::OnceLock;
 use git_crew::hlc::Hlc;
 use git_crew::id::Id;
 use git_crew::layout;
-use git_crew::record::kinds::{ActorAdmit, ActorRotate, ActorSuspend, TaskClaim, TaskComment, TaskCreate};
+use git_crew::record::kinds::{
+    ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, TaskClaim, TaskComment, TaskCreate,
+};
 use git_crew::record::{self, frame, Payload, Role};
-use git_crew::sign::{KeyStore, Keypair};
+use git_crew::sign::{KeyStore, Keypair, PublicKey};
 use serde_json::Value;
 
 use crate::common::World;
@@ -293,11 +296,11 @@ fn the_demo_and_hostile_changes_to_it_get_the_same_verdicts() {
     append(&w, &dir, &ws, "planner", soon(2), Payload::TaskComment(comment), &key("planner"));
     both_accept(&w, &dir, "a lost claim and a suspended actor's comment");
 
-    // SIGNING.md 9.1 rules 3 and 5: the builder rotates its key and writes
-    // with the new one; then alice suspends it without `seen`. The suspension's
-    // window voids the rotation, so the record signed with the new key is
-    // refused (rule 3 is checked before the windows), in the commit that
-    // published it, although it verified when it was published.
+    // SIGNING.md 9.1 rules 3, 5 and 14: the builder rotates its key and
+    // writes with the new one; then alice suspends it without `seen`. The
+    // suspension's window voids the rotation, and so the record signed with
+    // the new key, which rests on it, is void too (not forged): the branch
+    // stays valid.
     let dir = clone(&w, &remote, "window-voids-rotation");
     let new_key = Keypair::from_seed([9; 32]);
     let rotate = ActorRotate { name: "builder".into(), key: new_key.public(), proof: new_key.prove(&ws, "builder") };
@@ -306,7 +309,96 @@ fn the_demo_and_hostile_changes_to_it_get_the_same_verdicts() {
     both_accept(&w, &dir, "a rotation and a record signed with the new key");
     let suspend = ActorSuspend { name: "builder".into(), reason: None, seen: None, seen_at: None };
     append(&w, &dir, &ws, "alice", soon(3), Payload::ActorSuspend(suspend), &key("alice"));
-    both_refuse(&w, &dir, "a suspension whose window voids an earlier rotation");
+    both_accept(&w, &dir, "a suspension whose window voids a rotation and a record signed with its key");
+    // Resumed, the builder's key is still the old one (the rotation is
+    // void): a record with the old key counts, one with the void rotation's
+    // key is void, and one with a key it never rotated to is refused.
+    let resume = ActorResume { name: "builder".into() };
+    append(&w, &dir, &ws, "alice", soon(4), Payload::ActorResume(resume), &key("alice"));
+    append(&w, &dir, &ws, "builder", soon(5), task("With my old key again"), &key("builder"));
+    append(&w, &dir, &ws, "builder", soon(6), task("With the void rotation's key"), &new_key);
+    both_accept(&w, &dir, "after the resumption, records with the old key and with the void rotation's key");
+    append(&w, &dir, &ws, "builder", soon(7), task("With a key never rotated to"), &Keypair::from_seed([10; 32]));
+    both_refuse(&w, &dir, "a record signed with a key its author never had nor rotated to");
+
+    // SIGNING.md 5.3 condition 1: only the canonical encoding of a point is a
+    // usable key. y = 3 is a point not of small order (either sign), and only
+    // y <= 18 has a second spelling, y + p = 2^255 - 16 here. An admission
+    // with the canonical key (and no proof: nobody knows its private key)
+    // counts; one with either twin is refused, whether or not the canonical
+    // key is an actor's.
+    let canonical = PublicKey(std::array::from_fn(|i| if i == 0 { 3 } else { 0 }));
+    let twin = |top: u8| {
+        PublicKey(std::array::from_fn(|i| match i {
+            0 => 0xf0,
+            31 => top,
+            _ => 0xff,
+        }))
+    };
+    let twins = [twin(0x7f), twin(0xff)];
+    let admit_key = |name: &str, key: PublicKey| {
+        Payload::ActorAdmit(ActorAdmit { name: name.into(), role: Role::Human, key, owner: None, proof: None })
+    };
+    let dir = clone(&w, &remote, "canonical-key");
+    append(&w, &dir, &ws, "alice", soon(1), admit_key("canon", canonical), &key("alice"));
+    both_accept(&w, &dir, "an admission with the canonical key y = 3");
+    for (n, twin) in twins.iter().enumerate() {
+        let dir = clone(&w, &remote, &format!("twin-key-{n}"));
+        append(&w, &dir, &ws, "alice", soon(1), admit_key("twin", *twin), &key("alice"));
+        both_refuse(&w, &dir, &format!("an admission with the twin {twin} of the key y = 3"));
+        let dir = clone(&w, &remote, &format!("twin-of-an-actors-key-{n}"));
+        append(&w, &dir, &ws, "alice", soon(1), admit_key("canon", canonical), &key("alice"));
+        append(&w, &dir, &ws, "alice", soon(2), admit_key("twin", *twin), &key("alice"));
+        both_refuse(&w, &dir, &format!("an admission with the twin {twin} of an admitted actor's key"));
+    }
+
+    // SIGNING.md 9.1 rules 4 to 8 and 14: the `name` of the actor.* kinds and
+    // the `owner` of an admission rest on an admission like any other actor
+    // reference. erin, an admin suspended by alice, admits dave: void. Then
+    // alice's suspension, resumption, rotation and revocation of dave, and her
+    // admission of an agent dave owns, are void too.
+    let dir = clone(&w, &remote, "void-admission");
+    let erin = Keypair::from_seed([11; 32]);
+    let dave = Keypair::from_seed([12; 32]);
+    let admit = |name: &str, role: Role, owner: Option<&str>, k: &Keypair| {
+        let proof = Some(k.prove(&ws, name));
+        Payload::ActorAdmit(ActorAdmit {
+            name: name.into(),
+            role,
+            key: k.public(),
+            owner: owner.map(Into::into),
+            proof,
+        })
+    };
+    let suspend =
+        |name: &str| Payload::ActorSuspend(ActorSuspend { name: name.into(), reason: None, seen: None, seen_at: None });
+    append(&w, &dir, &ws, "alice", soon(1), admit("erin", Role::Admin, None, &erin), &key("alice"));
+    append(&w, &dir, &ws, "alice", soon(2), suspend("erin"), &key("alice"));
+    append(&w, &dir, &ws, "erin", soon(3), admit("dave", Role::Human, None, &dave), &erin);
+    append(&w, &dir, &ws, "alice", soon(4), suspend("dave"), &key("alice"));
+    both_accept(&w, &dir, "a suspension of an actor whose admission is void");
+    append(&w, &dir, &ws, "alice", soon(5), Payload::ActorResume(ActorResume { name: "dave".into() }), &key("alice"));
+    let dave2 = Keypair::from_seed([13; 32]);
+    let rotate = ActorRotate { name: "dave".into(), key: dave2.public(), proof: dave2.prove(&ws, "dave") };
+    append(&w, &dir, &ws, "alice", soon(6), Payload::ActorRotate(rotate), &key("alice"));
+    let revoke = ActorRevoke { name: "dave".into(), reason: None };
+    append(&w, &dir, &ws, "alice", soon(7), Payload::ActorRevoke(revoke), &key("alice"));
+    let bot = Keypair::from_seed([14; 32]);
+    append(&w, &dir, &ws, "alice", soon(8), admit("dave-bot", Role::Agent, Some("dave"), &bot), &key("alice"));
+    // The name is checked first (rule 5): an agent that neither is an admin
+    // nor owns dave suspends him, void rather than refused.
+    append(&w, &dir, &ws, "builder", soon(9), suspend("dave"), &key("builder"));
+    both_accept(&w, &dir, "a resumption, rotation, revocation and owner resting on a void admission");
+    // erin, suspended, rotates the builder's key: void; so the builder's
+    // record signed with that key is void too (rule 3).
+    let void_key = Keypair::from_seed([15; 32]);
+    let rotate = ActorRotate { name: "builder".into(), key: void_key.public(), proof: void_key.prove(&ws, "builder") };
+    append(&w, &dir, &ws, "erin", soon(10), Payload::ActorRotate(rotate), &erin);
+    append(&w, &dir, &ws, "builder", soon(11), task("With the key of an admin's void rotation"), &void_key);
+    both_accept(&w, &dir, "a record signed with the key of a suspended admin's rotation of its author");
+    // An actor nobody admitted, not even in a void record: refused.
+    append(&w, &dir, &ws, "alice", soon(12), suspend("nobody"), &key("alice"));
+    both_refuse(&w, &dir, "a suspension of an actor nobody admitted");
 }
 
 // ---------------------------------------------------------------------------

@@ -540,7 +540,10 @@ pub enum MsgCommand {
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
     },
-    /// Follow a channel in my inbox.
+    /// Every named channel and my direct conversations: members, messages,
+    /// latest activity, and whether I follow each.
+    Channels,
+    /// Follow a channel in my inbox; shows its recent messages.
     Join {
         /// The channel ('#name' or name).
         channel: String,

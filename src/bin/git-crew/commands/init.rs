@@ -18,6 +18,15 @@ struct Initialized {
 
 pub fn run(cx: &Context, args: InitArgs) -> Result<i32> {
     let ws = cx.open()?;
+    // Never a second workspace beside the team's: a clone whose remote has
+    // the branch syncs instead. (An unreachable remote does not stop an
+    // offline start.)
+    if let Some(remote) = git_crew::sync::default_remote(&ws) {
+        if git_crew::sync::remote_has_branch(&ws, &remote).unwrap_or(false) {
+            let branch = ws.store().branch().to_owned();
+            return Err(git_crew::Error::RemoteHasWorkspace { remote, branch }.into());
+        }
+    }
     let admin = args
         .admin
         .or_else(|| cx.actor.clone())

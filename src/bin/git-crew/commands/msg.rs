@@ -110,18 +110,29 @@ pub fn run(cx: &Context, cmd: MsgCommand) -> Result<i32> {
         }
         MsgCommand::List { channel, task, thread, since } => {
             let me = me(cx, &ws)?;
-            let channel = match (channel, task) {
-                (_, Some(t)) => Channel::Task(ws.find_task(&t)?),
-                (Some(c), None) => match target(&c) {
+            let thread = thread.map(|t| ws.find_message(&t)).transpose()?;
+            let channel = match (channel, task, &thread) {
+                (_, Some(t), _) => Channel::Task(ws.find_task(&t)?),
+                (Some(c), None, _) => match target(&c) {
                     Target::Channel(name) => Channel::parse(&name).map_err(git_crew::Error::Invalid)?,
                     _ => Channel::direct(&me, &c),
                 },
-                (None, None) => {
-                    return Err(git_crew::Error::Invalid("which channel? '#name', an actor, or --task ID".into()).into())
+                // A thread is in one channel: its first message's.
+                (None, None, Some(first)) => match &first.payload {
+                    git_crew::record::Payload::MsgSend(m) => {
+                        Channel::parse(&m.channel).map_err(git_crew::Error::Invalid)?
+                    }
+                    _ => return Err(git_crew::Error::Invalid(format!("{} is not a message", first.id.short())).into()),
+                },
+                (None, None, None) => {
+                    return Err(git_crew::Error::Invalid(
+                        "which channel? '#name', an actor, --task ID or --thread ID".into(),
+                    )
+                    .into())
                 }
             };
             let since = since.as_deref().map(parse_time).transpose()?;
-            let thread = thread.map(|t| ws.find_message(&t).map(|r| r.id)).transpose()?;
+            let thread = thread.map(|r| r.id);
             let messages = ws.messages(&channel, since, thread)?;
             let views: Vec<RecordView> = messages.iter().map(RecordView::new).collect();
             if cx.json {
@@ -130,7 +141,33 @@ pub fn run(cx: &Context, cmd: MsgCommand) -> Result<i32> {
                 render::lines(views.iter().map(RecordView::line));
             }
         }
-        MsgCommand::Join { channel } => print_record(cx, &ws.membership(&me(cx, &ws)?, &channel, true)?),
+        MsgCommand::Channels => {
+            let channels = ws.channels(&me(cx, &ws)?)?;
+            if cx.json {
+                render::json(&channels);
+            } else if channels.is_empty() {
+                render::lines(["no channels yet (`git crew msg send --to '#name' TEXT` makes one)".to_owned()]);
+            } else {
+                render::lines(channels.iter().map(|c| {
+                    let name = if c.direct { c.name.clone() } else { format!("#{}", c.name) };
+                    let joined = if c.joined { "  (joined)" } else { "" };
+                    let members = c.members.join(", ");
+                    format!("{name}: {} messages, last {}, members: {members}{joined}", c.messages, c.last_at)
+                }));
+            }
+        }
+        MsgCommand::Join { channel } => {
+            let record = ws.membership(&me(cx, &ws)?, &channel, true)?;
+            let named = Channel::parse(channel.trim_start_matches('#')).map_err(git_crew::Error::Invalid)?;
+            let backlog = ws.backlog(&named, record.order_key(), git_crew::inbox::JOIN_BACKLOG)?;
+            let views: Vec<RecordView> = backlog.iter().map(RecordView::new).collect();
+            if cx.json {
+                render::json(&serde_json::json!({ "record": RecordView::new(&record), "backlog": views }));
+            } else {
+                print_record(cx, &record);
+                render::lines(views.iter().map(RecordView::line));
+            }
+        }
         MsgCommand::Leave { channel } => print_record(cx, &ws.membership(&me(cx, &ws)?, &channel, false)?),
     }
     Ok(0)
