@@ -384,21 +384,38 @@ fn git_crew_help_works_through_git_after_install_man() {
     let w = World::new();
     let bin = w.path("prefix/bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::fs::copy(crate::common::exe(), bin.join("git-crew")).unwrap();
+    // A hard link opens no file for writing, so no concurrently forked test
+    // process can inherit a write handle and make the exec fail with
+    // ETXTBSY; a copy (other file systems) retries that exec below.
+    if std::fs::hard_link(crate::common::exe(), bin.join("git-crew")).is_err() {
+        std::fs::copy(crate::common::exe(), bin.join("git-crew")).unwrap();
+    }
     let path = std::env::join_paths(
         std::iter::once(bin.clone()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
     )
     .unwrap();
     let run = |program: &str, args: &[&str]| {
-        let out = std::process::Command::new(program)
-            .args(args)
-            .current_dir(&w.root)
-            .env("PATH", &path)
-            .env_remove("MANPATH")
-            .env("MANPAGER", "cat")
-            .env("HOME", &w.root)
-            .output()
-            .unwrap();
+        let command = || {
+            std::process::Command::new(program)
+                .args(args)
+                .current_dir(&w.root)
+                .env("PATH", &path)
+                .env_remove("MANPATH")
+                .env("MANPAGER", "cat")
+                .env("HOME", &w.root)
+                .output()
+        };
+        let mut out = command();
+        for _ in 0..50 {
+            match &out {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    out = command();
+                }
+                _ => break,
+            }
+        }
+        let out = out.unwrap();
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
