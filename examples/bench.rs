@@ -236,9 +236,33 @@ fn remote_figures(exe: &Path, runs: usize) {
     let b = root.join("b");
     git(&a, &["remote", "add", "origin", "../hooked.git"]);
     crew(&b, &["sync"]);
+    let timed = |args: &[&str]| {
+        let mut times: Vec<Duration> = (0..runs.min(11))
+            .map(|i| {
+                let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                if args.contains(&"add".to_owned()) {
+                    args.push(format!("timed write {i}"));
+                }
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let start = Instant::now();
+                crew(&a, &args);
+                start.elapsed()
+            })
+            .collect();
+        times.sort();
+        median(&times)
+    };
+    println!(
+        "| write with publish (`task add`: commit, fetch, verify, push through the hooked remote) | {} |",
+        ms(timed(&["task", "add"]))
+    );
+    println!("| the same write kept local (`--offline task add`) | {} |", ms(timed(&["--offline", "task", "add"])));
+    crew(&a, &["sync"]);
+    println!("| `alive` asking the remote (bounded fetch, verify, nothing pushed) | {} |", ms(timed(&["alive"])));
+    println!("| `alive --offline` (this clone's copy) | {} |", ms(timed(&["--offline", "alive"])));
     let mut round_trips = Vec::new();
     for i in 0..runs.min(11) {
-        crew(&a, &["task", "add", &format!("round trip {i}")]);
+        crew(&a, &["--offline", "task", "add", &format!("round trip {i}")]);
         let start = Instant::now();
         crew(&a, &["sync"]);
         crew(&b, &["sync"]);
@@ -254,11 +278,11 @@ fn remote_figures(exe: &Path, runs: usize) {
         let added = Command::new(exe)
             .current_dir(&a)
             .env("CREW_HOME", &home)
-            .args(["--json", "task", "add", &format!("claim me {i}")])
+            .args(["--json", "--offline", "task", "add", &format!("claim me {i}")])
             .output()
             .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&added.stdout).unwrap();
-        let id = v["id"].as_str().unwrap().to_owned();
+        let id = v["record"]["id"].as_str().unwrap().to_owned();
         let start = Instant::now();
         crew(&a, &["task", "claim", &id]);
         claims.push(start.elapsed());

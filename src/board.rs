@@ -179,12 +179,9 @@ impl Workspace {
                             s
                         })
                         .collect();
-                    let best = next(&summaries, label.as_deref(), now).map(|t| t.id).ok_or_else(|| {
-                        Error::Conflict(match label {
-                            Some(l) => format!("no ready task with label {l:?} to claim"),
-                            None => "no ready task to claim".to_owned(),
-                        })
-                    })?;
+                    let best = next(&summaries, label.as_deref(), now)
+                        .map(|t| t.id)
+                        .ok_or_else(|| Error::NothingReady(label.clone()))?;
                     state.task(&best).map_err(Error::Refused)?
                 }
             };

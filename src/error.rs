@@ -144,9 +144,15 @@ pub enum Error {
     /// A conflict: precondition failed or race lost.
     #[error("{0}")]
     Conflict(String),
-    /// A remote could not be reached or refused an update.
+    /// A remote refused an update (or answered in a way we cannot use).
     #[error("{0}")]
     Remote(String),
+    /// A remote could not be reached (a failed or timed-out fetch).
+    #[error("{0}")]
+    Unreachable(String),
+    /// `next` found no ready task (with this label).
+    #[error("{}", match .0 { Some(l) => format!("no ready task with label {l:?}"), None => "no ready task".to_owned() })]
+    NothingReady(Option<String>),
     /// A write had no records to write (it changes nothing).
     #[error("nothing to write")]
     NothingToWrite,
@@ -204,10 +210,11 @@ impl Error {
             }
             Error::Refused(r) if r.is_conflict() => "git crew sync",
             Error::Conflict(_) | Error::Contention(_) => "git crew sync",
+            Error::NothingReady(_) => "git crew board",
             Error::WhoAmI(_) => "git crew id list",
             Error::Key(_) => "git crew id list",
             Error::Prefix(_) => "git crew task list",
-            Error::Remote(_) => "git remote -v",
+            Error::Remote(_) | Error::Unreachable(_) => "git remote -v",
             _ => return None,
         })
     }
@@ -222,7 +229,7 @@ impl Error {
             Error::Suspended(_) => EXIT_SUSPENDED,
             Error::Refused(r) if r.is_suspension() => EXIT_SUSPENDED,
             Error::Refused(r) if r.is_conflict() && !matches!(r, Refusal::DependencyCycle(_)) => EXIT_CONFLICT,
-            Error::Conflict(_) => EXIT_CONFLICT,
+            Error::Conflict(_) | Error::NothingReady(_) => EXIT_CONFLICT,
             _ => EXIT_ERROR,
         }
     }

@@ -30,6 +30,7 @@ pub mod layout;
 pub mod live;
 pub mod merge;
 pub mod object;
+pub mod publish;
 pub mod rebase;
 pub mod record;
 pub mod repair;

@@ -147,10 +147,28 @@ enum PushError {
     Refused(String),
 }
 
-/// Sync the workspace branch with `remote` (a remote name or URL).
+/// Sync the workspace branch with `remote` (a remote name or URL), and carry
+/// heartbeats both ways.
 pub fn sync(ws: &Workspace, remote: &str) -> Result<Synced> {
-    let mut out = Synced::new(remote);
+    let _lock = lock(ws, None)?;
     let before = refused_claims(ws);
+    let out = rounds(ws, remote)?;
+    let mut out = finish(ws, &before, out);
+    carry_beats(ws, remote, &mut out)?;
+    Ok(out)
+}
+
+/// [`sync`] of the branch alone (no heartbeats), for a caller that holds the
+/// publish [`lock`]: what publishing a write does.
+pub(crate) fn sync_branch(ws: &Workspace, remote: &str) -> Result<Synced> {
+    let before = refused_claims(ws);
+    let out = rounds(ws, remote)?;
+    Ok(finish(ws, &before, out))
+}
+
+/// Fetch-merge-push rounds until the remote's branch holds this clone's tip.
+fn rounds(ws: &Workspace, remote: &str) -> Result<Synced> {
+    let mut out = Synced::new(remote);
     for round in 0..MAX_ROUNDS {
         let started = std::time::Instant::now();
         out.rounds = round + 1;
@@ -158,18 +176,90 @@ pub fn sync(ws: &Workspace, remote: &str) -> Result<Synced> {
             continue; // a local writer moved the branch meanwhile
         };
         if Some(target) == theirs {
-            return finish(ws, remote, &before, out);
+            return Ok(out);
         }
         match push(ws, remote, target) {
             Ok(()) => {
                 out.pushed = true;
-                return finish(ws, remote, &before, out);
+                // What the remote has now, so a writer waiting for the lock
+                // sees that this push carried its records.
+                ws.store().force_ref(&tracking_ref(ws, remote), target, "git-crew: pushed")?;
+                return Ok(out);
             }
             Err(PushError::Raced) => back_off(round, started),
             Err(PushError::Refused(why)) => return Err(Error::Remote(why)),
         }
     }
     Err(Error::Contention(MAX_ROUNDS))
+}
+
+/// Held while a sync, a refresh or a publish moves this clone's branch
+/// against a remote; released on drop. One clone's writers then share pushes
+/// (see [`crate::publish`]) instead of racing each other for the remote's
+/// ref, and two followers in one clone (`inbox --follow`, `watch`) take
+/// turns instead of fighting over ref locks.
+pub struct PublishLock {
+    _file: std::fs::File,
+}
+
+/// Take this clone's [`PublishLock`], waiting for it at most `timeout` (for
+/// ever with `None`).
+pub fn lock(ws: &Workspace, timeout: Option<std::time::Duration>) -> Result<PublishLock> {
+    let dir = ws.store().repo().common_dir().join("crew");
+    let path = dir.join("publish.lock");
+    let io = |source| Error::Io { what: format!("cannot open the publish lock {}", path.display()), source };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let how = if deadline.is_some() { libc::LOCK_EX | libc::LOCK_NB } else { libc::LOCK_EX };
+        loop {
+            // SAFETY: flock on a descriptor we own; no memory is shared.
+            if unsafe { libc::flock(file.as_raw_fd(), how) } == 0 {
+                break;
+            }
+            let err = std::io::Error::last_os_error();
+            match err.kind() {
+                std::io::ErrorKind::Interrupted => {}
+                std::io::ErrorKind::WouldBlock if deadline.is_some_and(|d| std::time::Instant::now() < d) => {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                std::io::ErrorKind::WouldBlock => {
+                    return Err(Error::Conflict(format!(
+                        "another sync in this clone held {} for over {} s; try again",
+                        path.display(),
+                        timeout.unwrap_or_default().as_secs()
+                    )))
+                }
+                _ => return Err(io(err)),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = timeout;
+    Ok(PublishLock { _file: file })
+}
+
+/// Whether the remote's branch, as this clone last saw it (fetched or
+/// pushed), holds every one of `records`.
+pub(crate) fn on_remote(ws: &Workspace, remote: &str, records: &[crate::record::Record]) -> Result<bool> {
+    let store = ws.store();
+    let Some(tip) = store.ref_target(&tracking_ref(ws, remote))? else { return Ok(false) };
+    let tree = store.commit(tip)?.tree;
+    let ws_id = crate::index::workspace_id(store, tree)?;
+    for record in records {
+        let path = crate::layout::path_of(record);
+        let Some(file) = store.read(tree, &path)? else { return Ok(false) };
+        let held =
+            crate::record::decode_file_trusted(&file, &ws_id).map_err(|e| crate::record::FileError::new(&path, e))?;
+        if !held.iter().any(|r| r.id == record.id) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// How long [`refresh`] waits for the remote before answering from the local
@@ -181,6 +271,7 @@ pub const REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// unpublished records are replayed on top, not pushed). For `alive` and
 /// `heartbeat`, which must see a suspension the moment it is published.
 pub fn refresh(ws: &Workspace, remote: &str) -> Result<Synced> {
+    let _lock = lock(ws, Some(REFRESH_TIMEOUT))?;
     let mut out = Synced::new(remote);
     let before = refused_claims(ws);
     for round in 0..MAX_ROUNDS {
@@ -229,19 +320,13 @@ fn pull(
 }
 
 /// The end of a sync: report the claims that lost (dropped on replay, or
-/// refused now that were not before), and carry heartbeats.
-fn finish(
-    ws: &Workspace,
-    remote: &str,
-    before: &std::collections::HashSet<crate::id::Id>,
-    mut out: Synced,
-) -> Result<Synced> {
+/// refused now that were not before).
+fn finish(ws: &Workspace, before: &std::collections::HashSet<crate::id::Id>, mut out: Synced) -> Synced {
     let dropped = out.dropped.iter().filter(|d| d.kind == "task.claim");
     let dropped =
         dropped.map(|d| LostClaim { claim: d.record.clone(), actor: d.author.clone(), reason: d.reason.clone() });
     out.lost_claims = dropped.chain(newly_lost(ws, before)).collect();
-    carry_beats(ws, remote, &mut out)?;
-    Ok(out)
+    out
 }
 
 /// Write records as `actor` and publish them on `remote` by compare-and-swap
@@ -255,6 +340,7 @@ where
     F: FnMut(&State) -> Result<Vec<Payload>>,
 {
     let store = ws.store();
+    let _lock = lock(ws, None)?;
     for round in 0..MAX_ROUNDS {
         let started = std::time::Instant::now();
         let mut scratch = Synced::new(remote);
@@ -268,6 +354,7 @@ where
         let staged = ws.stage(actor, need, &mut build)?;
         match push(ws, remote, staged.written.commit) {
             Ok(()) => {
+                store.force_ref(&tracking_ref(ws, remote), staged.written.commit, "git-crew: pushed")?;
                 adopt(ws, &staged)?;
                 return Ok(staged.written);
             }
@@ -463,13 +550,13 @@ fn fetch_within(ws: &Workspace, remote: &str, timeout: Option<std::time::Duratio
         Some(t) => output_within(&mut cmd, t),
         None => cmd.output(),
     };
-    let out = out.map_err(|e| Error::Remote(format!("git fetch {remote}: {e}")))?;
+    let out = out.map_err(|e| Error::Unreachable(format!("git fetch {remote}: {e}")))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         if stderr.contains("couldn't find remote ref") {
             return Ok(None);
         }
-        return Err(Error::Remote(format!("git fetch {remote} failed: {}", stderr.trim())));
+        return Err(Error::Unreachable(format!("git fetch {remote} failed: {}", stderr.trim())));
     }
     Ok(store.ref_target(&tracking)?)
 }

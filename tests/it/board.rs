@@ -25,7 +25,7 @@ use crate::common::{all_at_once, json_as, refused, served_bare, strings, tip, Da
 fn add(w: &World, dir: &Path, actor: &str, title: &str, extra: &[&str]) -> String {
     let mut args = vec!["task", "add", title];
     args.extend_from_slice(extra);
-    let rec = json_as(w, dir, actor, &args);
+    let rec = json_as(w, dir, actor, &args)["record"].clone();
     assert_eq!(rec["kind"], "task.create", "{rec}");
     rec["id"].as_str().unwrap().to_owned()
 }
@@ -84,7 +84,7 @@ fn one_winner(runs: &[Run], names: &[String], what: &str) -> usize {
             .join("\n")
     );
     let win = winners[0];
-    let rec = runs[win].json();
+    let rec = runs[win].json()["record"].clone();
     assert_eq!(rec["kind"], "task.claim", "{what}: {rec}");
     assert_eq!(rec["author"].as_str(), Some(names[win].as_str()), "{what}: {rec}");
     for (i, run) in runs.iter().enumerate().filter(|(i, _)| *i != win) {
@@ -314,9 +314,9 @@ fn next_claim_gives_eight_agents_eight_distinct_tasks() {
         assert_eq!(run.code, 0, "{name}: next --claim failed: {run:?}");
         let out = run.json();
         let id = out["task"]["id"].as_str().unwrap().to_owned();
-        assert_eq!(out["claim"]["kind"], "task.claim", "{out}");
-        assert_eq!(out["claim"]["author"].as_str(), Some(name.as_str()), "{out}");
-        assert_eq!(out["claim"]["task"].as_str(), Some(id.as_str()), "{out}");
+        assert_eq!(out["record"]["kind"], "task.claim", "{out}");
+        assert_eq!(out["record"]["author"].as_str(), Some(name.as_str()), "{out}");
+        assert_eq!(out["record"]["task"].as_str(), Some(id.as_str()), "{out}");
         assert_eq!(out["task"]["holder"].as_str(), Some(name.as_str()), "{out}");
         if let Some(other) = got.insert(id.clone(), name.clone()) {
             panic!("{name} and {other} were both given task {id}");
@@ -372,7 +372,8 @@ fn next_claim_in_one_clone_gives_eight_processes_eight_distinct_tasks() {
         taken.insert(out["task"]["id"].as_str().unwrap().to_owned());
     }
     assert_eq!(taken, left);
-    assert_eq!(w.crew_json(&dir, &["next"])["task"], Value::Null);
+    // `next` and `next --claim` agree: nothing ready exits 3, naming why.
+    refused(&w, &dir, "alice", &["next"], 3, "no ready task");
     refused(&w, &dir, "alice", &["next", "--claim"], 3, "no ready task");
     verified(&w, &dir);
 }
@@ -426,7 +427,7 @@ fn an_expired_lease_frees_the_task() {
     assert_eq!(w.crew_json(&dir, &["next"])["task"]["id"].as_str(), Some(urgent.as_str()));
 
     let claimed = Instant::now();
-    let rec = json_as(&w, &dir, "bob", &["task", "claim", &urgent, "--lease", "10s"]);
+    let rec = json_as(&w, &dir, "bob", &["task", "claim", &urgent, "--lease", "10s"])["record"].clone();
     assert_eq!(rec["fields"]["lease"], 10, "{rec}");
     let t = task(&w, &dir, &urgent);
     assert_eq!(t["status"], "in_progress", "{t}");
@@ -450,7 +451,7 @@ fn an_expired_lease_frees_the_task() {
     assert_eq!(w.crew_json(&dir, &["next"])["task"]["id"].as_str(), Some(urgent.as_str()));
     assert!(mine(&w, &dir, "bob").is_empty());
 
-    let rec = json_as(&w, &dir, "carol", &["task", "claim", &urgent]);
+    let rec = json_as(&w, &dir, "carol", &["task", "claim", &urgent])["record"].clone();
     assert_eq!(rec["author"], "carol", "{rec}");
     let (col, t) = column_of(&board(&w, &dir), &urgent);
     assert_eq!(col, "in_progress", "{t}");
@@ -476,7 +477,9 @@ fn handoff_moves_the_task_to_the_receiver() {
     refused(&w, &dir, "carol", &["task", "handoff", &id, "--to", "alice"], 3, "does not hold");
     refused(&w, &dir, "bob", &["task", "handoff", &id, "--to", "zed"], 1, "zed");
 
-    let rec = json_as(&w, &dir, "bob", &["task", "handoff", &id, "--to", "carol", "--note", "tests are in t/"]);
+    let rec = json_as(&w, &dir, "bob", &["task", "handoff", &id, "--to", "carol", "--note", "tests are in t/"])
+        ["record"]
+        .clone();
     assert_eq!(rec["kind"], "task.handoff", "{rec}");
     assert_eq!(rec["fields"]["to"], "carol", "{rec}");
     assert_eq!(rec["fields"]["note"], "tests are in t/", "{rec}");
@@ -556,7 +559,8 @@ fn blocked_tasks_show_why_and_cannot_be_claimed() {
     assert!(why.contains("no staging credentials") && why.contains("bob"), "{t}");
     refused(&w, &dir, "carol", &["task", "claim", &id], 3, "no staging credentials");
     refused(&w, &dir, "carol", &["next", "--claim"], 3, "no ready task");
-    assert_eq!(w.crew_json(&dir, &["next"])["task"], Value::Null);
+    // `next` and `next --claim` agree: nothing ready exits 3, naming why.
+    refused(&w, &dir, "alice", &["next"], 3, "no ready task");
 
     json_as(&w, &dir, "carol", &["task", "unblock", &id]);
     let (col, _) = column_of(&board(&w, &dir), &id);
@@ -579,7 +583,7 @@ fn only_the_holder_or_an_admin_releases_and_closes() {
     refused(&w, &dir, "carol", &["task", "done", &id], 3, "does not hold");
     refused(&w, &dir, "carol", &["task", "claim", &id], 3, "held by bob");
 
-    let rec = json_as(&w, &dir, "carol", &["task", "comment", &id, "how is it going?"]);
+    let rec = json_as(&w, &dir, "carol", &["task", "comment", &id, "how is it going?"])["record"].clone();
     assert_eq!(rec["kind"], "task.comment", "{rec}");
     json_as(&w, &dir, "bob", &["task", "comment", &id, "fine"]);
     let t = task(&w, &dir, &id);
@@ -587,7 +591,7 @@ fn only_the_holder_or_an_admin_releases_and_closes() {
     assert_eq!(t["holder"], "bob", "a comment by someone else does not move the claim: {t}");
 
     // The admin forces it free.
-    let rec = json_as(&w, &dir, "alice", &["task", "release", &id, "--reason", "bob is stuck"]);
+    let rec = json_as(&w, &dir, "alice", &["task", "release", &id, "--reason", "bob is stuck"])["record"].clone();
     assert_eq!(rec["kind"], "task.release", "{rec}");
     let (col, _) = column_of(&board(&w, &dir), &id);
     assert_eq!(col, "ready");
@@ -651,7 +655,8 @@ fn receipts_pin_artifacts_and_commits() {
             "--summary",
             "all green",
         ],
-    );
+    )["record"]
+        .clone();
     assert_eq!(rec["kind"], "receipt", "{rec}");
     assert_eq!(rec["task"].as_str(), Some(id.as_str()), "{rec}");
     let f = &rec["fields"];
@@ -664,7 +669,7 @@ fn receipts_pin_artifacts_and_commits() {
     assert_eq!(w.crew_json(&dir, &["receipt", "show", &rid]), rec);
     assert_eq!(w.crew_json(&dir, &["receipt", "show", short(&rid)]), rec);
     // A commit given by abbreviated id resolves to the full id too.
-    let rec2 = json_as(&w, &dir, "bob", &["receipt", "add", "--task", &id, "--commit", &head[..10]]);
+    let rec2 = json_as(&w, &dir, "bob", &["receipt", "add", "--task", &id, "--commit", &head[..10]])["record"].clone();
     assert_eq!(rec2["fields"]["commits"], serde_json::json!([head]), "{rec2}");
 
     json_as(&w, &dir, "bob", &["task", "done", &id, "--receipt", short(&rid), "--summary", "done"]);
@@ -726,10 +731,10 @@ fn offline_claims_are_settled_by_publication_and_the_loser_keeps_its_other_work(
     let published = w.tip(&remote, "crew").unwrap();
 
     // bob claims first, offline, and keeps working on the task.
-    let first = json_as(&w, &b, "bob", &["task", "claim", &id, "--offline"]);
-    let comment = json_as(&w, &b, "bob", &["task", "comment", &id, "started on it"]);
+    let first = json_as(&w, &b, "bob", &["task", "claim", &id, "--offline"])["record"].clone();
+    let comment = json_as(&w, &b, "bob", &["--offline", "task", "comment", &id, "started on it"])["record"].clone();
     std::thread::sleep(Duration::from_millis(30));
-    let second = json_as(&w, &c, "carol", &["task", "claim", &id, "--offline"]);
+    let second = json_as(&w, &c, "carol", &["task", "claim", &id, "--offline"])["record"].clone();
     assert_eq!(first["fields"]["offline"], true, "{first}");
     assert_eq!(w.tip(&remote, "crew").unwrap(), published, "an offline claim was pushed");
     assert_eq!(task(&w, &b, &id)["holder"], "bob");
@@ -790,7 +795,6 @@ fn task_json_has_each_key_once() {
         ("task list", vec!["--json", "task", "list"]),
         ("task show", vec!["--json", "task", "show", &held]),
         ("board", vec!["--json", "board"]),
-        ("next", vec!["--json", "next"]),
     ] {
         let run = w.crew(&dir, &args);
         assert_eq!(run.code, 0, "{what}: {run:?}");
@@ -798,6 +802,9 @@ fn task_json_has_each_key_once() {
     }
     assert_eq!(claimed.code, 3, "nothing is ready: {claimed:?}");
     let id = add(&w, &dir, "alice", "one more", &[]);
+    let next = w.crew(&dir, &["--json", "next"]);
+    assert_eq!(next.code, 0, "{next:?}");
+    assert_unique_keys("next", &next.stdout);
     let claimed = w.crew(&dir, &["--json", "--as", "carol", "next", "--claim"]);
     assert_eq!(claimed.code, 0, "{claimed:?}");
     assert_eq!(claimed.json()["task"]["id"].as_str(), Some(id.as_str()));

@@ -106,8 +106,9 @@ fn tasks_are_added_listed_and_shown() {
     let a = w.crew_json(
         &dir,
         &["task", "add", "Fix login", "--body", "It loops.\nTwice.", "--label", "auth", "--priority", "1"],
-    );
-    let b = w.crew_json(&dir, &["--as", "bob", "task", "add", "Write docs"]);
+    )["record"]
+        .clone();
+    let b = w.crew_json(&dir, &["--as", "bob", "task", "add", "Write docs"])["record"].clone();
     assert_eq!(a["kind"], "task.create");
     assert_eq!(a["fields"]["body"], "It loops.\nTwice.");
     assert_eq!(b["author"], "bob");
@@ -176,7 +177,7 @@ fn ids_are_accepted_as_unique_prefixes_and_ambiguity_lists_candidates() {
     let (dir, _) = w.workspace("r");
     // 17 tasks guarantee two share a first hex digit.
     let ids: Vec<String> = (0..17)
-        .map(|i| w.crew_json(&dir, &["task", "add", &format!("t{i}")])["id"].as_str().unwrap().to_owned())
+        .map(|i| w.crew_json(&dir, &["task", "add", &format!("t{i}")])["record"]["id"].as_str().unwrap().to_owned())
         .collect();
     let digit = (0..16)
         .map(|d| format!("{d:x}"))
@@ -251,7 +252,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn a_malformed_record_on_the_branch_is_reported_not_trusted() {
     let w = World::new();
     let (dir, _) = w.workspace("r");
-    let id = w.crew_json(&dir, &["task", "add", "victim"])["id"].as_str().unwrap().to_owned();
+    let id = w.crew_json(&dir, &["task", "add", "victim"])["record"]["id"].as_str().unwrap().to_owned();
     let wt = w.worktree(&dir);
     let path = wt.join(format!("tasks/{}/{id}.yaml", &id[..2]));
     let text = std::fs::read_to_string(&path).unwrap().replace("victim", "victin");
@@ -319,7 +320,7 @@ fn every_failure_is_one_json_error_naming_its_exit_code() {
     let w = World::new();
     let (dir, _) = w.workspace("r");
     w.agent(&dir, "bob");
-    let task = w.crew_json(&dir, &["task", "add", "one"])["id"].as_str().unwrap().to_owned();
+    let task = w.crew_json(&dir, &["task", "add", "one"])["record"]["id"].as_str().unwrap().to_owned();
     w.crew_ok(&dir, &["--as", "bob", "task", "claim", &task]);
     let table = w.crew_json(&dir, &["help", "exit-codes"]);
     let names: std::collections::HashMap<i64, String> = table

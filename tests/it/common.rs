@@ -397,7 +397,7 @@ pub fn team(w: &World, title: &str) -> (PathBuf, PathBuf, PathBuf, String) {
     w.agent(&a, "bob");
     w.agent(&a, "carol");
     w.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
-    let task = w.crew_json(&a, &["task", "add", title])["id"].as_str().unwrap().to_owned();
+    let task = w.crew_json(&a, &["task", "add", title])["record"]["id"].as_str().unwrap().to_owned();
     w.crew_ok(&a, &["sync"]);
     w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), "b"]);
     let b = w.path("b");

@@ -29,7 +29,7 @@ fn suspension_stops_writes_after_one_sync_and_resume_restores() {
     assert_eq!(alive(&w, &b, "bob"), 0);
 
     let out = w.crew_json(&a, &["suspend", "bob", "--reason", "looping on one test"]);
-    assert_eq!(out[0]["kind"], "actor.suspend", "{out}");
+    assert_eq!(out["record"]["kind"], "actor.suspend", "{out}");
     w.crew_ok(&a, &["sync"]);
     // b's own copy has not seen it; `alive` asks the remote, with no sync.
     let offline = w.crew(&b, &["--as", "bob", "alive", "--offline"]);
@@ -95,7 +95,9 @@ fn the_server_refuses_a_suspended_actors_push_even_backdated() {
     // b has not seen the suspension: bob writes, then syncs. His comment does
     // not count on top of the suspension, so his sync drops it and says why;
     // nothing reaches the remote, and the clone is not stuck.
-    let comment = w.crew_json(&b, &["--as", "bob", "task", "comment", &task[..8], "written before I knew"]);
+    let comment = w
+        .crew_json(&b, &["--offline", "--as", "bob", "task", "comment", &task[..8], "written before I knew"])["record"]
+        .clone();
     let out = w.crew_json(&b, &["--as", "bob", "sync"]);
     let dropped = out["dropped"].as_array().unwrap();
     assert_eq!(dropped.len(), 1, "{out}");
@@ -157,7 +159,8 @@ fn only_admins_and_owners_suspend_and_all_stops_every_agent() {
 
     // --all: every agent in one commit; humans and admins keep working.
     let out = w.crew_json(&dir, &["suspend", "--all", "--reason", "stop the world"]);
-    let names: Vec<&str> = out.as_array().unwrap().iter().map(|r| r["fields"]["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        out["records"].as_array().unwrap().iter().map(|r| r["fields"]["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["bob", "carol", "zed"]);
     for agent in ["bob", "carol", "zed"] {
         assert_eq!(alive(&w, &dir, agent), 5, "{agent}");
@@ -181,22 +184,25 @@ fn the_fold_ignores_what_a_suspension_did_not_see_through_a_plain_remote() {
     let (a, _) = w.workspace("a");
     w.agent(&a, "bob");
     w.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
-    let task = w.crew_json(&a, &["task", "add", "Watch bob"])["id"].as_str().unwrap().to_owned();
+    let task = w.crew_json(&a, &["task", "add", "Watch bob"])["record"]["id"].as_str().unwrap().to_owned();
     w.crew_ok(&a, &["sync"]);
     w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), "b"]);
     let b = w.path("b");
     w.crew_ok(&b, &["--as", "bob", "sync"]);
-    let seen =
-        w.crew_json(&b, &["--as", "bob", "task", "comment", &task, "seen by alice"])["id"].as_str().unwrap().to_owned();
+    let seen = w.crew_json(&b, &["--as", "bob", "task", "comment", &task, "seen by alice"])["record"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     w.crew_ok(&b, &["--as", "bob", "sync"]);
     w.crew_ok(&a, &["sync"]);
     // Offline on b: dated now, before the suspension alice is about to write.
-    let unseen = w.crew_json(&b, &["--as", "bob", "task", "comment", &task, "written offline"])["id"]
+    let unseen = w.crew_json(&b, &["--offline", "--as", "bob", "task", "comment", &task, "written offline"])["record"]
+        ["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let suspension = w.crew_json(&a, &["suspend", "bob", "--reason", "runaway"]);
-    assert_eq!(suspension[0]["fields"]["seen"], seen.as_str(), "the suspension names what it saw: {suspension}");
+    assert_eq!(suspension["record"]["fields"]["seen"], seen.as_str(), "the suspension names what it saw: {suspension}");
     w.crew_ok(&a, &["sync"]);
     let out = w.crew_json(&b, &["--as", "bob", "sync"]);
     let dropped = out["dropped"].as_array().unwrap();

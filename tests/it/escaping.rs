@@ -70,8 +70,8 @@ fn hostile(w: &World) -> (PathBuf, String, String) {
         full.extend_from_slice(args);
         json(w, &dir, &full)
     };
-    let task = alice(&["task", "add", TITLE, "--body", BODY])["id"].as_str().unwrap().to_owned();
-    let blocked = alice(&["task", "add", "Second"])["id"].as_str().unwrap().to_owned();
+    let task = alice(&["task", "add", TITLE, "--body", BODY])["record"]["id"].as_str().unwrap().to_owned();
+    let blocked = alice(&["task", "add", "Second"])["record"]["id"].as_str().unwrap().to_owned();
     alice(&["task", "block", &blocked, "--reason", EVIL]);
     alice(&["task", "comment", &task, EVIL]);
     alice(&["task", "claim", &task]);

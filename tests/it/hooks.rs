@@ -86,7 +86,7 @@ impl Net {
         }
         let (a, ws) = w.workspace("a");
         w.agent(&a, "bob");
-        let out = w.crew_json(&a, &["--as", "bob", "task", "add", TITLE]);
+        let out = w.crew_json(&a, &["--as", "bob", "task", "add", TITLE])["record"].clone();
         let task: Id = out["id"].as_str().unwrap().parse().unwrap();
         w.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
         let synced = w.crew_json(&a, &["sync"]);
@@ -363,7 +363,7 @@ fn concurrent_writes(net: &Net, driver_in_b: bool) -> Concurrent {
     }
     let short = &net.task.hex()[..8];
 
-    let out = w.crew_json(&net.a, &["task", "add", "Written in a"]);
+    let out = w.crew_json(&net.a, &["task", "add", "Written in a"])["record"].clone();
     let task_a = out["id"].as_str().unwrap().to_owned();
     let done = net.commit_with_trailer(&net.a, "Work done in a", short);
     assert!(done.status.success(), "{}", stderr(&done));
@@ -637,7 +637,7 @@ const CASES: &[(&str, Tamper)] = &[
     }),
     ("record from another workspace", |n, wt| {
         let (other, _) = n.w.workspace("other");
-        let out = n.w.crew_json(&other, &["task", "add", "From elsewhere"]);
+        let out = n.w.crew_json(&other, &["task", "add", "From elsewhere"])["record"].clone();
         let foreign: Id = out["id"].as_str().unwrap().parse().unwrap();
         let path = layout::task_path(&foreign);
         write(wt, &path, n.w.git(&other, &["show", &format!("crew:{path}")]).as_bytes());
@@ -791,9 +791,8 @@ fn server_hook_refuses_every_tamper_case_and_keeps_the_remote() {
 
     // After all that, an honest write through the CLI still syncs.
     w.git(&wt, &["reset", "-q", "--hard", &base]);
-    w.crew_ok(&net.a, &["task", "add", "Still fine"]);
-    let synced = w.crew_json(&net.a, &["sync"]);
-    assert_eq!(synced["pushed"], true, "{synced}");
+    let written = w.crew_json(&net.a, &["task", "add", "Still fine"]);
+    assert_eq!(written["published"], true, "{written}");
     assert_eq!(net.remote_tip(), w.tip(&net.a, "crew"));
 }
 

@@ -189,9 +189,8 @@ fn malformed_trees_are_refused_everywhere_and_the_workspace_keeps_working() {
         }
     }
     // A legitimate push after the refused ones still succeeds.
-    w.crew_ok(&a, &["task", "add", "Honest work"]);
-    let synced = w.crew_json(&a, &["sync"]);
-    assert_eq!(synced["pushed"], true, "{synced}");
+    let written = w.crew_json(&a, &["task", "add", "Honest work"]);
+    assert_eq!(written["published"], true, "{written}");
     assert_eq!(remote_tip(&w, &remote), tip(&w, &a));
 
     // A remote without hooks takes the malformed commit; sync refuses it
@@ -339,7 +338,7 @@ fn file_arguments_are_bounded_and_artifacts_stay_in_the_work_tree() {
     let sub = a.join("reports");
     let rec =
         w.crew_json(&sub, &["--as", "bob", "receipt", "add", "--task", &task, "--artifact", "./../reports/junit.xml"]);
-    assert_eq!(rec["fields"]["artifacts"][0]["path"], "reports/junit.xml", "{rec}");
+    assert_eq!(rec["record"]["fields"]["artifacts"][0]["path"], "reports/junit.xml", "{rec}");
 }
 
 /// A hand-signed receipt whose artifact path is absolute or climbs out with
@@ -617,7 +616,7 @@ fn a_published_claim_cannot_be_stolen_nor_a_done_task_reopened() {
     let (a, b, remote, task) = team(&w, "Contested");
     let ws = workspace_of(&w, &a);
     let task: Id = task.parse().unwrap();
-    let won = w.crew_json(&b, &["--as", "carol", "task", "claim", &task.hex()]);
+    let won = w.crew_json(&b, &["--as", "carol", "task", "claim", &task.hex()])["record"].clone();
     assert_eq!(remote_tip(&w, &remote), tip(&w, &b), "the claim was published");
     w.crew_ok(&a, &["sync"]);
     let f = Forge::new(&w, &a);
@@ -651,7 +650,7 @@ fn a_published_claim_cannot_be_stolen_nor_a_done_task_reopened() {
     assert_refused(&w, &remote, &f.push(&remote, &commit), &base, "held by carol");
 
     // The rightful holder closes the task.
-    let done = w.crew_json(&b, &["--as", "carol", "task", "done", &task.hex()]);
+    let done = w.crew_json(&b, &["--as", "carol", "task", "done", &task.hex()])["record"].clone();
     assert_eq!(done["kind"], "task.done", "{done}");
     w.crew_ok(&b, &["--as", "carol", "sync"]);
     w.crew_ok(&a, &["sync"]);
@@ -688,7 +687,7 @@ fn without_hooks_every_client_refuses_an_overturn_and_an_admin_repairs_it() {
     let ws = workspace_of(&w, &a);
     let task: Id = task.parse().unwrap();
     let (loose, f) = without_hooks(&w, &a, &b, &remote);
-    let won = w.crew_json(&b, &["--as", "carol", "task", "claim", &task.hex()]);
+    let won = w.crew_json(&b, &["--as", "carol", "task", "claim", &task.hex()])["record"].clone();
     w.crew_ok(&a, &["sync"]);
     let base = remote_tip(&w, &loose);
     let steal = claim_record(&w, &ws, "bob", &task, Hlc { ms: at_of(&won).ms - 1, counter: 0 });

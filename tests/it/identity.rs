@@ -114,7 +114,7 @@ impl Net {
     /// bot adds a task on b; its id.
     fn bot_writes(&self, title: &str) -> String {
         let run = ok(self.bot(&["task", "add", title]), &["task", "add", title]);
-        run.json()["id"].as_str().unwrap().to_owned()
+        run.json()["record"]["id"].as_str().unwrap().to_owned()
     }
 
     /// `id request NAME EXTRA… --out FILE` on b's machine: the file and the
@@ -248,7 +248,7 @@ fn an_agent_requests_on_its_machine_and_an_admin_admits_it_on_another() {
     assert_eq!(tip(w, &net.b), tip(w, &net.remote));
 
     let before = tip(w, &net.a);
-    let admit = w.crew_json(&net.a, &["id", "admit", file.to_str().unwrap()]);
+    let admit = w.crew_json(&net.a, &["id", "admit", file.to_str().unwrap()])["record"].clone();
     assert_eq!(admit["kind"], "actor.admit", "{admit}");
     assert_eq!(admit["author"], "alice", "{admit}");
     assert_eq!(admit["fields"]["name"], "bot", "{admit}");
@@ -353,7 +353,7 @@ fn admission_needs_another_admin_a_fresh_key_and_an_intact_request() {
     // The intact request, on standard input, by the admin.
     let run = run_with(w, &net.a, &w.home, &["--json", "id", "admit", "-"], Some(text.as_bytes()));
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(run.json()["fields"]["name"], "bot", "{}", run.stdout);
+    assert_eq!(run.json()["record"]["fields"]["name"], "bot", "{}", run.stdout);
     assert_ne!(a_tip(), before);
     // Once, not twice.
     let before = a_tip();
@@ -384,7 +384,7 @@ fn a_rotated_out_key_writes_nothing_and_the_server_refuses_it_even_backdated() {
 
     let rotation = net.bot(&["id", "rotate"]);
     assert_eq!(rotation.code, 0, "{rotation:?}");
-    let rotation = rotation.json();
+    let rotation = rotation.json()["record"].clone();
     assert_eq!(rotation["kind"], "actor.rotate", "{rotation}");
     assert_eq!(rotation["author"], "bot", "{rotation}");
     let rotated_at = hlc(&rotation["at"]);
@@ -472,7 +472,7 @@ fn an_admin_rekeys_from_a_request_and_the_agent_takes_up_its_pending_key() {
     assert_eq!(run.code, 1, "bot's request re-keyed bob: {run:?}");
     assert_eq!(tip(w, &net.a), before, "a refused re-key wrote something");
 
-    let rekey = w.crew_json(&net.a, &["id", "rotate", "bot", "--request", file]);
+    let rekey = w.crew_json(&net.a, &["id", "rotate", "bot", "--request", file])["record"].clone();
     assert_eq!(rekey["kind"], "actor.rotate", "{rekey}");
     assert_eq!(rekey["author"], "alice", "{rekey}");
     assert_eq!(net.show(&net.a, "bot")["fingerprint"], new_fp.as_str());
@@ -502,7 +502,7 @@ fn a_revoked_key_stops_the_agent_everywhere_until_an_admin_rekeys_it() {
     let run = w.crew(&net.a, &["--as", "bob", "id", "revoke", "bot"]);
     assert_eq!(run.code, 1, "an agent revoked another: {run:?}");
     assert_eq!(tip(w, &net.a), before);
-    let revoke = w.crew_json(&net.a, &["id", "revoke", "bot", "--reason", "leaked"]);
+    let revoke = w.crew_json(&net.a, &["id", "revoke", "bot", "--reason", "leaked"])["record"].clone();
     assert_eq!(revoke["kind"], "actor.revoke", "{revoke}");
     let revoked_at = hlc(&revoke["at"]);
     let before = tip(w, &net.a);

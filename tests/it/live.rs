@@ -103,7 +103,7 @@ fn beats_renew_a_live_holders_lease_and_a_dead_holders_lease_runs_out() {
     // The holder dies: no more beats, no more renewals; the lease runs out.
     follower.crash();
     eventually(Duration::from_secs(30), "the dead holder flagged", || has_flag(&audit(&w, &a).1, "dead-holder", "bob"));
-    let claimed = w.crew_json(&a, &["--as", "carol", "task", "claim", &task]);
+    let claimed = w.crew_json(&a, &["--as", "carol", "task", "claim", &task])["record"].clone();
     assert_eq!(claimed["kind"], "task.claim", "{claimed}");
     let (_, flags) = audit(&w, &a);
     assert!(!has_flag(&flags, "dead-holder", "bob"), "claimed by carol now: {flags:?}");

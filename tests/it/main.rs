@@ -16,6 +16,7 @@ mod live;
 mod merge_laws;
 mod messages;
 mod mutation;
+mod publish;
 mod reference;
 mod schema;
 mod sync;

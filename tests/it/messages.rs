@@ -29,16 +29,16 @@ fn sync(w: &World, dir: &Path, actor: &str) -> Value {
 fn send(w: &World, dir: &Path, actor: &str, args: &[&str]) -> Value {
     let mut full = vec!["msg", "send"];
     full.extend_from_slice(args);
-    let rec = json_as(w, dir, actor, &full);
+    let rec = json_as(w, dir, actor, &full)["record"].clone();
     assert_eq!(rec["kind"], "msg.send", "{rec}");
     assert_eq!(rec["author"], actor, "{rec}");
     assert!(rec["id"].as_str().is_some_and(|id| id.len() == 64), "{rec}");
     rec
 }
 
-/// The id of a record view.
+/// The id of a record view, or of the record a write's envelope holds.
 fn id(rec: &Value) -> String {
-    rec["id"].as_str().unwrap_or_else(|| panic!("no id in {rec}")).to_owned()
+    rec.get("record").unwrap_or(rec)["id"].as_str().unwrap_or_else(|| panic!("no id in {rec}")).to_owned()
 }
 
 /// `actor`'s inbox in `dir` as (id, reason) pairs, oldest first. Every item is
@@ -161,7 +161,7 @@ fn messages_reach_exactly_the_right_inboxes_across_clones() {
     }
     sync(&w, &f.d, "dave");
     json_as(&w, &f.d, "dave", &["msg", "join", "general"]);
-    let rec = json_as(&w, &f.d, "dave", &["msg", "leave", "general"]);
+    let rec = json_as(&w, &f.d, "dave", &["msg", "leave", "general"])["record"].clone();
     assert_eq!(rec["kind"], "msg.leave", "{rec}");
     sync(&w, &f.d, "dave");
     sync(&w, &f.a, "alice");
@@ -255,7 +255,7 @@ fn acks_mark_exactly_what_was_shown_across_clones() {
 
     // Ack up to the second item, by prefix: exactly those two, listed.
     let out = json_as(&w, &f.b, "bob", &["inbox", "--ack", &m2[..8]]);
-    let ack = &out["ack"];
+    let ack = &out["record"];
     assert_eq!(ack["kind"], "msg.ack", "{out}");
     assert_eq!(ack["author"], "bob", "{out}");
     let mut want = vec![m1.clone(), m2.clone()];
@@ -273,14 +273,14 @@ fn acks_mark_exactly_what_was_shown_across_clones() {
     // dave writes to bob on his own clone, offline; bob acks all he is shown
     // meanwhile; dave's message, dated before the ack, arrives after it and
     // is unread: nobody showed it to bob.
-    let late = id(&send(&w, &f.d, "dave", &["--to", "bob", "written before the ack"]));
+    let late = id(&send(&w, &f.d, "dave", &["--offline", "--to", "bob", "written before the ack"]));
     std::thread::sleep(std::time::Duration::from_millis(20));
     let out = json_as(&w, &f.b, "bob", &["inbox", "--ack"]);
-    assert_eq!(out["ack"]["fields"]["items"], serde_json::json!([m3]), "{out}");
+    assert_eq!(out["record"]["fields"]["items"], serde_json::json!([m3]), "{out}");
     assert_eq!(inbox(&w, &f.b, "bob"), items(&[]));
     let before = tip(&w, &f.b);
-    assert_eq!(json_as(&w, &f.b, "bob", &["inbox", "--ack"])["ack"], serde_json::Value::Null);
-    assert_eq!(json_as(&w, &f.b, "bob", &["inbox", "--all"])["ack"], serde_json::Value::Null);
+    assert_eq!(json_as(&w, &f.b, "bob", &["inbox", "--ack"])["record"], serde_json::Value::Null);
+    assert_eq!(json_as(&w, &f.b, "bob", &["inbox", "--all"])["record"], serde_json::Value::Null);
     assert_eq!(tip(&w, &f.b), before, "acking nothing wrote a record");
     f.converge(&w);
     for (dir, _) in f.clones() {
@@ -290,7 +290,7 @@ fn acks_mark_exactly_what_was_shown_across_clones() {
     // bob acks it in two clones at once (two different ack records): both count.
     let a1 = json_as(&w, &f.a, "bob", &["inbox", "--all"]);
     let a2 = json_as(&w, &f.b, "bob", &["inbox", "--all"]);
-    assert_ne!(a1["ack"]["id"], a2["ack"]["id"]);
+    assert_ne!(a1["record"]["id"], a2["record"]["id"]);
     f.converge(&w);
     for (dir, _) in f.clones() {
         assert_eq!(inbox(&w, dir, "bob"), items(&[]), "in {}", dir.display());
@@ -431,7 +431,7 @@ fn watch_covers_every_kind_and_follows_new_records() {
     send(&w, &dir, "alice", &["--to", "#general", "hi @carol"]);
     json_as(&w, &dir, "bob", &["msg", "leave", "#general"]);
     let ack = json_as(&w, &dir, "carol", &["inbox", "--ack"]);
-    assert_eq!(ack["ack"]["kind"], "msg.ack", "{ack}");
+    assert_eq!(ack["record"]["kind"], "msg.ack", "{ack}");
     json_as(&w, &dir, "alice", &["suspend", "bob", "--reason", "kill switch drill"]);
     json_as(&w, &dir, "alice", &["resume", "bob"]);
     w.agent(&dir, "dave");
@@ -600,7 +600,8 @@ fn bad_messages_are_refused_and_write_nothing() {
     child.stdin.take().unwrap().write_all(b"from stdin").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let rec: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rec = &out["record"];
     assert_eq!(rec["fields"]["channel"], "dm/alice+bob", "{rec}");
     assert!(rec["fields"]["text"].as_str().is_some_and(|t| t.starts_with("from stdin")), "{rec}");
     assert_eq!(w.crew_json(&dir, &["verify"])["ok"], true);
@@ -626,7 +627,9 @@ fn task_messages_reach_the_holder_and_handoffs_the_receiver() {
     let listed = json_as(&w, &dir, "carol", &["msg", "list", "--task", &task]);
     assert_eq!(ids(&listed), std::slice::from_ref(&m1));
 
-    let handoff = json_as(&w, &dir, "bob", &["task", "handoff", &task, "--to", "carol", "--note", "over to you"]);
+    let handoff = json_as(&w, &dir, "bob", &["task", "handoff", &task, "--to", "carol", "--note", "over to you"])
+        ["record"]
+        .clone();
     assert_eq!(handoff["kind"], "task.handoff", "{handoff}");
     let h = id(&handoff);
     assert_eq!(inbox(&w, &dir, "carol"), items(&[(&m1, "task"), (&h, "handoff")]));

@@ -1664,15 +1664,15 @@ fn scenario(w: &World) -> (PathBuf, Id, Keypair) {
         w.agent(&a, agent);
     }
     w.git(&a, &["remote", "add", "origin", remote.to_str().unwrap()]);
-    let id = |v: serde_json::Value| v["id"].as_str().unwrap().to_owned();
-    let t1 = id(json_as(
+    let id = |v: serde_json::Value| v["record"]["id"].as_str().unwrap().to_owned();
+    let t1 = id(staged(
         w,
         &a,
         "alice",
         &["task", "add", "Fix the login loop", "--priority", "1", "--label", "auth", "--body", "Redirects twice."],
     ));
-    let t2 = id(json_as(w, &a, "alice", &["task", "add", "Write the migration", "--depends-on", &t1]));
-    let t3 = id(json_as(w, &a, "alice", &["task", "add", "Deploy", "--label", "ops"]));
+    let t2 = id(staged(w, &a, "alice", &["task", "add", "Write the migration", "--depends-on", &t1]));
+    let t3 = id(staged(w, &a, "alice", &["task", "add", "Deploy", "--label", "ops"]));
     w.crew_ok(&a, &["--as", "alice", "sync"]);
     let clone = |name: &str, actor: &str| {
         w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), name]);
@@ -1683,72 +1683,78 @@ fn scenario(w: &World) -> (PathBuf, Id, Keypair) {
     let b = clone("b", "bob");
     let c = clone("c", "carol");
     // bob takes the login loop (published by the claim itself), comments, attaches a receipt.
-    json_as(w, &b, "bob", &["task", "claim", &t1]);
-    json_as(w, &b, "bob", &["task", "comment", &t1, "Found it: the cookie path."]);
-    let receipt = id(json_as(
-        w,
-        &b,
-        "bob",
-        &["receipt", "add", "--task", &t1, "--kind", "test", "--summary", "login tests pass"],
-    ));
+    staged(w, &b, "bob", &["task", "claim", &t1]);
+    staged(w, &b, "bob", &["task", "comment", &t1, "Found it: the cookie path."]);
+    let receipt =
+        id(staged(w, &b, "bob", &["receipt", "add", "--task", &t1, "--kind", "test", "--summary", "login tests pass"]));
     w.crew_ok(&b, &["--as", "bob", "sync"]);
     // carol joins the channel and talks.
     w.crew_ok(&c, &["--as", "carol", "sync"]);
-    json_as(w, &c, "carol", &["msg", "join", "#general"]);
+    staged(w, &c, "carol", &["msg", "join", "#general"]);
     let standup =
-        id(json_as(w, &c, "carol", &["msg", "send", "--to", "#general", "Standup: @bob the login loop first"]));
+        id(staged(w, &c, "carol", &["msg", "send", "--to", "#general", "Standup: @bob the login loop first"]));
     w.crew_ok(&c, &["--as", "carol", "sync"]);
     // alice writes to bob, edits and blocks the deploy.
     w.crew_ok(&a, &["--as", "alice", "sync"]);
-    json_as(w, &a, "alice", &["msg", "send", "--to", "bob", "A direct message"]);
-    json_as(w, &a, "alice", &["msg", "send", "--reply-to", &standup, "Agreed"]);
-    json_as(w, &a, "alice", &["task", "edit", &t3, "--priority", "0", "--label", "ops", "--label", "urgent"]);
-    json_as(w, &a, "alice", &["task", "block", &t3, "--reason", "waiting on infra"]);
+    staged(w, &a, "alice", &["msg", "send", "--to", "bob", "A direct message"]);
+    staged(w, &a, "alice", &["msg", "send", "--reply-to", &standup, "Agreed"]);
+    staged(w, &a, "alice", &["task", "edit", &t3, "--priority", "0", "--label", "ops", "--label", "urgent"]);
+    staged(w, &a, "alice", &["task", "block", &t3, "--reason", "waiting on infra"]);
     w.crew_ok(&a, &["--as", "alice", "sync"]);
     // bob hands the login loop to carol, who reads her inbox and closes it.
     w.crew_ok(&b, &["--as", "bob", "sync"]);
-    json_as(w, &b, "bob", &["task", "handoff", &t1, "--to", "carol", "--note", "over to you"]);
+    staged(w, &b, "bob", &["task", "handoff", &t1, "--to", "carol", "--note", "over to you"]);
     w.crew_ok(&b, &["--as", "bob", "sync"]);
     w.crew_ok(&c, &["--as", "carol", "sync"]);
-    json_as(w, &c, "carol", &["inbox", "--ack"]);
-    json_as(w, &c, "carol", &["task", "done", &t1, "--receipt", &receipt]);
+    staged(w, &c, "carol", &["inbox", "--ack"]);
+    staged(w, &c, "carol", &["task", "done", &t1, "--receipt", &receipt]);
     w.crew_ok(&c, &["--as", "carol", "sync"]);
-    json_as(w, &c, "carol", &["next", "--claim"]);
+    staged(w, &c, "carol", &["next", "--claim"]);
     // dave says something, then alice suspends him.
     w.crew_ok(&a, &["--as", "alice", "sync"]);
-    json_as(w, &a, "dave", &["task", "comment", &t3, "I could deploy it now"]);
+    staged(w, &a, "dave", &["task", "comment", &t3, "I could deploy it now"]);
     w.crew_ok(&a, &["--as", "alice", "sync"]);
-    json_as(w, &a, "alice", &["suspend", "dave", "--reason", "looping"]);
+    staged(w, &a, "alice", &["suspend", "dave", "--reason", "looping"]);
     w.crew_ok(&a, &["--as", "alice", "sync"]);
     // bob rotates his key (the old one is kept to sign with), then writes with the new one.
     let bob_old = w.key(&ws, "bob");
     w.crew_ok(&b, &["--as", "bob", "sync"]);
-    json_as(w, &b, "bob", &["id", "rotate"]);
+    staged(w, &b, "bob", &["id", "rotate"]);
     w.crew_ok(&b, &["--as", "bob", "sync"]);
-    json_as(w, &b, "bob", &["task", "comment", &t2, "After the rotation"]);
+    staged(w, &b, "bob", &["task", "comment", &t2, "After the rotation"]);
     w.crew_ok(&b, &["--as", "bob", "sync"]);
     // alice unblocks the deploy, adds a child task and talks on a task.
     w.crew_ok(&a, &["--as", "alice", "sync"]);
-    json_as(w, &a, "alice", &["task", "unblock", &t3]);
-    json_as(w, &a, "alice", &["task", "add", "Roll back plan", "--parent", &t3]);
-    json_as(w, &a, "alice", &["msg", "send", "--task", &t2, "ship it"]);
+    staged(w, &a, "alice", &["task", "unblock", &t3]);
+    staged(w, &a, "alice", &["task", "add", "Roll back plan", "--parent", &t3]);
+    staged(w, &a, "alice", &["msg", "send", "--task", &t2, "ship it"]);
     w.crew_ok(&a, &["--as", "alice", "sync"]);
     // erin's key is revoked, dave is resumed, carol leaves the channel.
-    json_as(w, &a, "erin", &["task", "comment", &t2, "erin was here"]);
-    json_as(w, &a, "alice", &["id", "revoke", "erin", "--reason", "key leaked"]);
+    staged(w, &a, "erin", &["task", "comment", &t2, "erin was here"]);
+    staged(w, &a, "alice", &["id", "revoke", "erin", "--reason", "key leaked"]);
     w.crew_ok(&a, &["--as", "alice", "sync"]);
-    json_as(w, &a, "alice", &["resume", "dave"]);
-    json_as(w, &a, "dave", &["task", "comment", &t3, "back to work"]);
+    staged(w, &a, "alice", &["resume", "dave"]);
+    staged(w, &a, "dave", &["task", "comment", &t3, "back to work"]);
     w.crew_ok(&a, &["--as", "alice", "sync"]);
     // carol leaves the channel and gives back what she took.
     w.crew_ok(&c, &["--as", "carol", "sync"]);
-    json_as(w, &c, "carol", &["msg", "leave", "#general"]);
+    staged(w, &c, "carol", &["msg", "leave", "#general"]);
     let mine = w.crew_json(&c, &["--as", "carol", "task", "list", "--mine"]);
     if let Some(task) = mine.as_array().and_then(|t| t.first()) {
-        json_as(w, &c, "carol", &["task", "release", task["id"].as_str().unwrap(), "--reason", "end of day"]);
+        staged(w, &c, "carol", &["task", "release", task["id"].as_str().unwrap(), "--reason", "end of day"]);
         w.crew_ok(&c, &["--as", "carol", "sync"]);
     }
     (remote, ws, bob_old)
+}
+
+/// `json_as`, but a write other than a claim stays on the clone until the
+/// scenario's next explicit sync, so that pushes carry several records (as
+/// with `--offline` writers) and files on the remote hold several records early.
+fn staged(w: &World, dir: &Path, actor: &str, args: &[&str]) -> serde_json::Value {
+    let claims = args.first() == Some(&"next") || args.get(1) == Some(&"claim");
+    let mut full = if claims { vec![] } else { vec!["--offline"] };
+    full.extend_from_slice(args);
+    json_as(w, dir, actor, &full)
 }
 
 /// The pushes the remote took, from its reflog.
@@ -2228,7 +2234,7 @@ fn a_resumption_in_the_same_push_does_not_admit_records_dated_before_it() {
     w.crew_ok(&a, &["--as", "alice", "sync"]);
     let base = ObjectId::from_hex(w.tip(&remote, "crew").unwrap().as_bytes()).unwrap();
     // alice resumes dave in her clone; not published yet.
-    json_as(&w, &a, "alice", &["resume", "dave"]);
+    json_as(&w, &a, "alice", &["--offline", "resume", "dave"]);
     let resumed = ObjectId::from_hex(w.tip(&a, "crew").unwrap().as_bytes()).unwrap();
 
     // dave's record dated before everything the suspension saw, in a new file.

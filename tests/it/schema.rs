@@ -356,7 +356,7 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     world.crew_ok(&dir, &["--as", "alice", "id", "new", "erin", "--role", "admin"]);
     world.crew_ok(&dir, &["--as", "alice", "id", "new", "frank", "--role", "human", "--owner", "erin"]);
     // The id of the record a `--json` command printed.
-    let write = |args: &[&str]| world.crew_json(&dir, args)["id"].as_str().unwrap().to_owned();
+    let write = |args: &[&str]| world.crew_json(&dir, args)["record"]["id"].as_str().unwrap().to_owned();
     let minimal = write(&["--as", "alice", "task", "add", "Minimal"]);
     let task: Id = minimal.parse().unwrap();
     let full = [
@@ -470,7 +470,7 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     let unread = world.crew_json(&dir, &["--as", "bob", "inbox"]);
     assert_eq!(unread.as_array().map(Vec::len), Some(2), "bob's unread items: {unread}");
     let acked = world.crew_json(&dir, &["--as", "bob", "inbox", "--ack"]);
-    assert!(acked["ack"]["id"].is_string(), "{acked}");
+    assert!(acked["record"]["id"].is_string(), "{acked}");
     // The kill switch: the admin suspends an agent, with a reason, and resumes it.
     world.crew_ok(&dir, &["--as", "alice", "suspend", "dave", "--reason", "Runaway loop:\n\t\"é\" 🚀 \\"]);
     world.crew_ok(&dir, &["--as", "alice", "resume", "dave"]);
@@ -616,7 +616,7 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     assert_eq!(state.channels[&dm].messages, 1);
     let discussion = Channel::Task(child.id).to_string();
     assert_eq!(state.channels[&discussion].messages, 1);
-    let acked_items = acked["ack"]["fields"]["items"].as_array().unwrap();
+    let acked_items = acked["record"]["fields"]["items"].as_array().unwrap();
     assert_eq!(acked_items.len(), 2, "exactly the two items shown: {acked}");
     let bob = state.inboxes.get("bob").cloned().unwrap_or_default();
     assert!(bob.unread.is_empty(), "bob read what he was shown: {:?}", bob.unread);

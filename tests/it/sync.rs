@@ -73,11 +73,13 @@ fn two_clones_converge_through_a_bare_remote() {
     assert_eq!(out["tip"].as_str(), Some(tip(&w, &a).as_str()));
     assert_eq!(w.tip(&remote, "crew"), Some(tip(&w, &a)));
 
+    // Admissions publish themselves: the remote has them when `id new`
+    // returns, and a sync finds nothing to push.
     w.agent(&a, "bob");
     w.agent(&a, "carol");
-    let out = sync(&w, &a, &[]);
-    assert_synced(&out, "origin", 0, false, false, true);
     assert_eq!(w.tip(&remote, "crew"), Some(tip(&w, &a)));
+    let out = sync(&w, &a, &[]);
+    assert_synced(&out, "origin", 0, false, false, false);
 
     // A second clone has no crew branch yet: sync fast-forwards to the remote's.
     w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), "b"]);
@@ -93,9 +95,9 @@ fn two_clones_converge_through_a_bare_remote() {
 
     // Both write; a syncs first (plain push), then b (replays its work on top
     // and pushes), then a (fast-forward).
-    w.crew_ok(&a, &["--as", "bob", "task", "add", "a: one"]);
-    w.crew_ok(&a, &["--as", "bob", "task", "add", "a: two"]);
-    w.crew_ok(&b, &["--as", "carol", "task", "add", "b: one"]);
+    w.crew_ok(&a, &["--offline", "--as", "bob", "task", "add", "a: one"]);
+    w.crew_ok(&a, &["--offline", "--as", "bob", "task", "add", "a: two"]);
+    w.crew_ok(&b, &["--offline", "--as", "carol", "task", "add", "b: one"]);
     let out = sync(&w, &a, &[]);
     assert_synced(&out, "origin", 0, false, false, true);
     let out = sync(&w, &b, &["--as", "carol"]);
@@ -111,8 +113,8 @@ fn two_clones_converge_through_a_bare_remote() {
     assert_eq!(tip(&w, &a), tip(&w, &b));
 
     // The other order: b first, then a replays on top, then b fast-forwards.
-    w.crew_ok(&b, &["--as", "carol", "task", "add", "b: two"]);
-    w.crew_ok(&a, &["--as", "bob", "task", "add", "a: three"]);
+    w.crew_ok(&b, &["--offline", "--as", "carol", "task", "add", "b: two"]);
+    w.crew_ok(&a, &["--offline", "--as", "bob", "task", "add", "a: three"]);
     let out = sync(&w, &b, &[]);
     assert_synced(&out, "origin", 0, false, false, true);
     let out = sync(&w, &a, &["origin"]);
@@ -145,7 +147,7 @@ fn two_clones_converge_through_a_bare_remote() {
     assert_eq!(tip(&w, &a), before);
 
     // The text output says what happened.
-    w.crew_ok(&a, &["--as", "bob", "task", "add", "a: four"]);
+    w.crew_ok(&a, &["--offline", "--as", "bob", "task", "add", "a: four"]);
     let text = w.crew_ok(&a, &["sync"]);
     assert!(text.contains("origin") && text.contains("pushed"), "{text}");
     let text = w.crew_ok(&b, &["sync"]);
@@ -166,9 +168,9 @@ fn received_counts_only_records_the_clone_did_not_have() {
     let b = w.path("b");
     assert_eq!(sync(&w, &b, &[])["received"], 2);
 
-    w.crew_ok(&a, &["--as", "bob", "task", "add", "a: one"]);
-    w.crew_ok(&a, &["--as", "bob", "task", "add", "a: two"]);
-    w.crew_ok(&b, &["--as", "bob", "task", "add", "b: one"]);
+    w.crew_ok(&a, &["--offline", "--as", "bob", "task", "add", "a: one"]);
+    w.crew_ok(&a, &["--offline", "--as", "bob", "task", "add", "a: two"]);
+    w.crew_ok(&b, &["--offline", "--as", "bob", "task", "add", "b: one"]);
     sync(&w, &a, &[]);
     let out = sync(&w, &b, &[]);
     assert_synced(&out, "origin", 2, false, true, true);
@@ -185,7 +187,7 @@ fn sync_errors_leave_the_local_branch_untouched() {
     let w = World::new();
     let (a, ws) = w.workspace("a");
     w.agent(&a, "bob");
-    w.crew_ok(&a, &["--as", "bob", "task", "add", "local work"]);
+    w.crew_ok(&a, &["--offline", "--as", "bob", "task", "add", "local work"]);
     let before = tip(&w, &a);
     let board = titles(&w, &a);
 
@@ -229,7 +231,7 @@ fn sync_errors_leave_the_local_branch_untouched() {
     w.git(&w.root, &["clone", "-q", good.to_str().unwrap(), "c"]);
     let c = w.path("c");
     sync(&w, &c, &[]);
-    w.crew_ok(&c, &["--as", "bob", "task", "add", "c: unpushed"]);
+    w.crew_ok(&c, &["--offline", "--as", "bob", "task", "add", "c: unpushed"]);
     let c_tip = tip(&w, &c);
     let c_board = titles(&w, &c);
     assert_eq!(c_board, ["c: unpushed", "local work"]);

@@ -51,7 +51,7 @@ impl Bench {
         let w = World::new();
         let (dir, ws) = w.workspace("r");
         w.agent(&dir, "bob");
-        let out = w.crew_json(&dir, &["--as", "bob", "task", "add", TITLE, "--label", "web"]);
+        let out = w.crew_json(&dir, &["--as", "bob", "task", "add", TITLE, "--label", "web"])["record"].clone();
         let task: Id = out["id"].as_str().unwrap().parse().unwrap();
         // Warm the index cache, so reads after tampering take its catch-up path.
         w.crew_ok(&dir, &["task", "list"]);
@@ -422,7 +422,7 @@ fn second_genesis_does_not_count() {
 fn record_copied_from_another_workspace_fails_its_signature() {
     let b = Bench::new();
     let (other, _) = b.w.workspace("other");
-    let out = b.w.crew_json(&other, &["task", "add", "From elsewhere"]);
+    let out = b.w.crew_json(&other, &["task", "add", "From elsewhere"])["record"].clone();
     let foreign: Id = out["id"].as_str().unwrap().parse().unwrap();
     let path = layout::task_path(&foreign);
     let bytes = b.w.git(&other, &["show", &format!("crew:{path}")]);
@@ -672,7 +672,7 @@ fn large_valid_workspace_verifies() {
 #[test]
 fn known_record_copied_into_another_file_is_refused() {
     let b = Bench::new();
-    let out = b.w.crew_json(&b.dir, &["--as", "bob", "task", "add", "Second"]);
+    let out = b.w.crew_json(&b.dir, &["--as", "bob", "task", "add", "Second"])["record"].clone();
     let second: Id = out["id"].as_str().unwrap().parse().unwrap();
     b.w.git(&b.wt, &["reset", "-q", "--hard", "crew"]);
     let copy = b.read(&layout::task_path(&second));
@@ -690,7 +690,7 @@ fn known_record_copied_into_another_file_is_refused() {
 #[test]
 fn known_record_with_a_forged_signature_in_another_file_is_refused() {
     let b = Bench::new();
-    let out = b.w.crew_json(&b.dir, &["--as", "bob", "task", "add", "Second"]);
+    let out = b.w.crew_json(&b.dir, &["--as", "bob", "task", "add", "Second"])["record"].clone();
     let second: Id = out["id"].as_str().unwrap().parse().unwrap();
     b.w.git(&b.wt, &["reset", "-q", "--hard", "crew"]);
     let copy = String::from_utf8(b.read(&layout::task_path(&second))).unwrap();

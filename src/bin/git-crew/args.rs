@@ -17,6 +17,11 @@ pub struct Cli {
     /// Machine-readable JSON output on stdout (errors as JSON on stderr).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Do not contact the remote: writes stay on this clone (`git crew sync`
+    /// publishes them later; `git config crew.publish false` does the same for
+    /// every write), and `alive` answers from this clone's copy.
+    #[arg(long, global = true)]
+    pub offline: bool,
     /// The workspace branch (default: CREW_BRANCH, then git config crew.branch, then `crew`).
     #[arg(long, global = true, env = "CREW_BRANCH", value_name = "NAME")]
     pub branch: Option<String>,
@@ -98,12 +103,10 @@ pub enum Command {
 /// `alive`.
 #[derive(Args, Debug)]
 pub struct AliveArgs {
-    /// The remote to ask (default: crew.remote, then origin; none: this clone's copy).
+    /// The remote to ask (default: crew.remote, then origin; none, or
+    /// --offline: this clone's copy).
     #[arg(long)]
     pub remote: Option<String>,
-    /// Answer from this clone's copy without asking the remote.
-    #[arg(long)]
-    pub offline: bool,
 }
 
 /// `install`.
@@ -380,11 +383,10 @@ pub struct ClaimArgs {
     /// Lease length: 90s, 30m, 2h, 1d (default 30m).
     #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
     pub lease: Option<u64>,
-    /// Claim on this clone only; the fold settles conflicts on the next sync.
-    #[arg(long)]
-    pub offline: bool,
-    /// Publish the claim through this remote (default: crew.remote, then origin).
-    #[arg(long, value_name = "REMOTE", conflicts_with = "offline")]
+    /// Publish the claim through this remote (default: crew.remote, then
+    /// origin). With --offline the claim stays on this clone, marked offline,
+    /// and the fold settles conflicts on the next sync.
+    #[arg(long, value_name = "REMOTE")]
     pub remote: Option<String>,
 }
 

@@ -32,6 +32,12 @@ pub fn error(message: &str, code: i32, hint: Option<&str>, as_json: bool) {
     }
 }
 
+/// A warning on stderr, for people and agents alike (`warning: …`): for what
+/// succeeded but not all the way, like a write the remote did not get.
+pub fn warn(message: &str) {
+    eprintln!("warning: {}", block(message, "  "));
+}
+
 /// `text` made safe to print on a terminal, on one line. Every C0 control
 /// (U+0000–U+001F), DEL, every C1 control (U+0080–U+009F) and the bidi
 /// controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) and the

@@ -4,7 +4,7 @@ use anyhow::Result;
 use git_crew::error::EXIT_SUSPENDED;
 use git_crew::index::Need;
 
-use super::{Context, RecordView};
+use super::Context;
 use crate::args::{AliveArgs, SuspendArgs};
 use crate::render;
 
@@ -13,12 +13,7 @@ pub fn suspend(cx: &Context, args: SuspendArgs) -> Result<i32> {
     let snap = ws.snapshot_for(&Need::Core)?;
     let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
     let written = ws.suspend(&me, &args.names, args.all, args.reason)?;
-    let views: Vec<RecordView> = written.records.iter().map(RecordView::new).collect();
-    if cx.json {
-        render::json(&views);
-    } else {
-        render::lines(views.iter().map(RecordView::line));
-    }
+    cx.wrote(&ws, written.records)?;
     Ok(0)
 }
 
@@ -26,12 +21,7 @@ pub fn resume(cx: &Context, name: &str) -> Result<i32> {
     let ws = cx.open()?;
     let snap = ws.snapshot_for(&Need::Core)?;
     let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
-    let record = ws.resume(&me, name)?;
-    if cx.json {
-        render::json(&RecordView::new(&record));
-    } else {
-        render::lines([RecordView::new(&record).line()]);
-    }
+    cx.wrote(&ws, vec![ws.resume(&me, name)?])?;
     Ok(0)
 }
 
@@ -49,7 +39,7 @@ pub fn ask_remote(ws: &git_crew::workspace::Workspace, remote: Option<&str>) -> 
 /// revoked): on the remote when one is configured, else in this clone.
 pub fn alive(cx: &Context, args: AliveArgs) -> Result<i32> {
     let ws = cx.open()?;
-    let remote = args.remote.or_else(|| git_crew::sync::default_remote(&ws)).filter(|_| !args.offline);
+    let remote = args.remote.or_else(|| git_crew::sync::default_remote(&ws)).filter(|_| !cx.offline);
     let asked = ask_remote(&ws, remote.as_deref());
     let snap = ws.snapshot_for(&Need::Core)?;
     let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;

@@ -92,10 +92,10 @@ impl Demo {
     }
 }
 
-/// The `id` field of a `--json` record output.
+/// The id of the record a `--json` write wrote.
 fn id_of(json: &str) -> Result<String> {
     let v: serde_json::Value = serde_json::from_str(json)?;
-    v["id"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no id in {json}"))
+    v["record"]["id"].as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("no id in {json}"))
 }
 
 /// Claims, a race, receipts, a dependency chain, `next --claim` and a handoff.

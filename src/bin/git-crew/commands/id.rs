@@ -6,7 +6,7 @@ use git_crew::record::Role;
 use git_crew::state::Actor;
 use serde::Serialize;
 
-use super::{Context, RecordView};
+use super::Context;
 use crate::args::IdCommand;
 use crate::render;
 
@@ -58,11 +58,12 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
             let role: Role = role.parse().map_err(git_crew::Error::Invalid)?;
             let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
             let (record, key_path) = ws.admit_new(&me, &name, role, owner.as_deref())?;
+            let (records, publication) = cx.publish(&ws, vec![record])?;
+            let record = &records[0];
             if cx.json {
-                render::json(&serde_json::json!({
-                    "record": RecordView::new(&record),
-                    "key_path": key_path.display().to_string(),
-                }));
+                let mut extra = serde_json::Map::new();
+                extra.insert("key_path".into(), key_path.display().to_string().into());
+                cx.print_write(&records, &publication, extra);
             } else {
                 println!("Admitted {name} as {} ({}).", role.as_str(), record.id.short());
                 println!("Private key: {}", key_path.display());
@@ -103,19 +104,19 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
             let req = read_request(&request)?;
             let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
             let record = ws.admit(&me, &req, role, owner.as_deref())?;
-            print_record(cx, &record);
+            cx.wrote(&ws, vec![record])?;
         }
         IdCommand::Rotate { name, request } => {
             let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
             let name = name.unwrap_or_else(|| me.clone());
             let req = request.as_deref().map(read_request).transpose()?;
             let record = ws.rotate(&me, &name, req.as_ref())?;
-            print_record(cx, &record);
+            cx.wrote(&ws, vec![record])?;
         }
         IdCommand::Revoke { name, reason } => {
             let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
             let record = ws.revoke(&me, &name, reason)?;
-            print_record(cx, &record);
+            cx.wrote(&ws, vec![record])?;
         }
         IdCommand::List => {
             let actors: Vec<ActorView> =
@@ -176,13 +177,4 @@ fn read_request(source: &str) -> Result<Request> {
     };
     let text = text.map_err(git_crew::Error::from)?;
     Ok(Request::parse(text.as_bytes()).map_err(git_crew::Error::from)?)
-}
-
-fn print_record(cx: &Context, record: &git_crew::record::Record) {
-    let view = RecordView::new(record);
-    if cx.json {
-        render::json(&view);
-    } else {
-        render::lines([view.line()]);
-    }
 }

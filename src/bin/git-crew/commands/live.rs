@@ -51,7 +51,7 @@ pub fn emit_flag_changes(
 
 pub fn heartbeat(cx: &Context, args: HeartbeatArgs) -> Result<i32> {
     let ws = cx.open()?;
-    let remote = args.remote.or_else(|| git_crew::sync::default_remote(&ws)).filter(|_| !args.no_sync);
+    let remote = args.remote.or_else(|| git_crew::sync::default_remote(&ws)).filter(|_| !args.no_sync && !cx.offline);
     // A suspension published on the remote stops this beat (exit 5) before it
     // is made; an unreachable remote is reported by the sync below.
     let _ = super::control::ask_remote(&ws, remote.as_deref());

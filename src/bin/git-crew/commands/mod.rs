@@ -21,12 +21,14 @@ mod verify;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
+use git_crew::publish::{Publication, Target};
 use git_crew::record::Record;
 use git_crew::sign::KeyStore;
 use git_crew::workspace::{Workspace, DEFAULT_BRANCH};
 use serde::Serialize;
 
 use crate::args::{Cli, Command};
+use crate::render;
 
 pub use help::exit_codes_text;
 
@@ -46,6 +48,8 @@ pub struct Context {
     pub branch: Option<String>,
     /// `--json`.
     pub json: bool,
+    /// `--offline`.
+    pub offline: bool,
 }
 
 impl Context {
@@ -60,6 +64,67 @@ impl Context {
         };
         Ok(Workspace::open(&self.dir, &branch, keys)?)
     }
+
+    /// Where this command's writes go: nowhere with `--offline` or
+    /// `crew.publish false`, else the default remote when there is one.
+    pub fn target(&self, ws: &Workspace) -> Target {
+        git_crew::publish::target(ws, self.offline, None)
+    }
+
+    /// Publish the records a write just committed and print the result
+    /// ([`Context::print_write`]); the records as they are on the remote.
+    pub fn wrote(&self, ws: &Workspace, records: Vec<Record>) -> Result<Vec<Record>> {
+        self.wrote_with(ws, records, serde_json::Map::new())
+    }
+
+    /// [`Context::wrote`], adding `extra` to the JSON envelope.
+    pub fn wrote_with(
+        &self,
+        ws: &Workspace,
+        records: Vec<Record>,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Vec<Record>> {
+        let (records, publication) = self.publish(ws, records)?;
+        self.print_write(&records, &publication, extra);
+        Ok(records)
+    }
+
+    /// Publish the records a write just committed, as [`Context::target`]
+    /// says. A write the remote did not get although one is configured is
+    /// said on stderr, never silently (and in the JSON by `print_write`).
+    pub fn publish(&self, ws: &Workspace, records: Vec<Record>) -> Result<(Vec<Record>, Publication)> {
+        let (records, publication) = git_crew::publish::publish(ws, &self.target(ws), records)?;
+        if let (Some(remote), Some(why)) = (&publication.remote, &publication.why) {
+            render::warn(&format!("not published to {remote}: {why}"));
+        }
+        Ok((records, publication))
+    }
+
+    /// Print a write's result: with `--json` the one envelope every write
+    /// has (`record`, `records` when there are several, `published`,
+    /// `remote`, `why`, and what the command adds); else a line per record.
+    pub fn print_write(
+        &self,
+        records: &[Record],
+        publication: &Publication,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) {
+        let views: Vec<RecordView> = records.iter().map(RecordView::new).collect();
+        if self.json {
+            let mut out = serde_json::Map::new();
+            out.insert("record".into(), serde_json::to_value(views.first()).unwrap_or_default());
+            if views.len() > 1 {
+                out.insert("records".into(), serde_json::to_value(&views).unwrap_or_default());
+            }
+            if let Ok(serde_json::Value::Object(p)) = serde_json::to_value(publication) {
+                out.extend(p);
+            }
+            out.extend(extra);
+            render::json(&out);
+        } else {
+            render::lines(views.iter().map(RecordView::line));
+        }
+    }
 }
 
 /// Run the parsed command line; the exit code on success.
@@ -70,7 +135,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         std::env::set_current_dir(d).with_context(|| format!("cannot change to {}", d.display()))?;
     }
     let dir = std::env::current_dir()?;
-    let cx = Context { dir, actor: cli.actor, branch: cli.branch, json: cli.json };
+    let cx = Context { dir, actor: cli.actor, branch: cli.branch, json: cli.json, offline: cli.offline };
     match cli.command {
         Command::Help { topic } => help::run(&cx, &topic),
         Command::Init(a) => init::run(&cx, a),

@@ -106,7 +106,7 @@ pub fn run(cx: &Context, cmd: MsgCommand) -> Result<i32> {
                 (None, None) => None,
             };
             let record = ws.send(&me, NewMessage { to, text, reply_to, thread })?;
-            print_record(cx, &record);
+            cx.wrote(&ws, vec![record])?;
         }
         MsgCommand::List { channel, task, thread, since } => {
             let me = me(cx, &ws)?;
@@ -161,24 +161,18 @@ pub fn run(cx: &Context, cmd: MsgCommand) -> Result<i32> {
             let named = Channel::parse(channel.trim_start_matches('#')).map_err(git_crew::Error::Invalid)?;
             let backlog = ws.backlog(&named, record.order_key(), git_crew::inbox::JOIN_BACKLOG)?;
             let views: Vec<RecordView> = backlog.iter().map(RecordView::new).collect();
-            if cx.json {
-                render::json(&serde_json::json!({ "record": RecordView::new(&record), "backlog": views }));
-            } else {
-                print_record(cx, &record);
+            let mut extra = serde_json::Map::new();
+            extra.insert("backlog".into(), serde_json::to_value(&views)?);
+            cx.wrote_with(&ws, vec![record], extra)?;
+            if !cx.json {
                 render::lines(views.iter().map(RecordView::line));
             }
         }
-        MsgCommand::Leave { channel } => print_record(cx, &ws.membership(&me(cx, &ws)?, &channel, false)?),
+        MsgCommand::Leave { channel } => {
+            cx.wrote(&ws, vec![ws.membership(&me(cx, &ws)?, &channel, false)?])?;
+        }
     }
     Ok(0)
-}
-
-fn print_record(cx: &Context, record: &Record) {
-    if cx.json {
-        render::json(&RecordView::new(record));
-    } else {
-        render::lines([format!("{} {}", record.id.short(), record.summary())]);
-    }
 }
 
 /// `git crew inbox`.
@@ -204,11 +198,13 @@ pub fn inbox(cx: &Context, args: InboxArgs) -> Result<i32> {
         let ids: Vec<git_crew::id::Id> = shown.iter().map(|i| i.record.id).collect();
         let written = ws.ack(&me, &ids)?;
         let views: Vec<ItemView> = items.iter().map(ItemView::new).collect();
-        let acks: Vec<RecordView> = written.iter().flat_map(|w| w.records.iter()).map(RecordView::new).collect();
+        let acks: Vec<Record> = written.into_iter().flat_map(|w| w.records).collect();
+        let (acks, publication) = cx.publish(&ws, acks)?;
         if cx.json {
-            render::json(
-                &serde_json::json!({ "items": views, "acked": ids.iter().map(|i| i.hex()).collect::<Vec<_>>(), "ack": acks.first() }),
-            );
+            let mut extra = serde_json::Map::new();
+            extra.insert("items".into(), serde_json::to_value(&views)?);
+            extra.insert("acked".into(), ids.iter().map(|i| i.hex()).collect());
+            cx.print_write(&acks, &publication, extra);
         } else if views.is_empty() {
             println!("nothing unread");
         } else {

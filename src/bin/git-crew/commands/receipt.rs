@@ -29,11 +29,7 @@ pub fn run(cx: &Context, cmd: ReceiptCommand) -> Result<i32> {
                 .map(|path| Ok(git_crew::board::artifact(&ws, path, limit)?))
                 .collect::<Result<Vec<_>>>()?;
             let record = ws.add_receipt(&me, Receipt { task, class, summary, commits, artifacts })?;
-            if cx.json {
-                render::json(&RecordView::new(&record));
-            } else {
-                render::lines([format!("{} {}", record.id.short(), record.summary())]);
-            }
+            cx.wrote(&ws, vec![record])?;
         }
         ReceiptCommand::Show { id } => {
             let record = ws.find_receipt(&id)?;

@@ -10,6 +10,8 @@ use git_crew::state::{State, Status, Summary, Task};
 use git_crew::workspace::{NewTask, Workspace};
 use serde::Serialize;
 
+use git_crew::publish::{Publication, Target, OFFLINE, PUBLISH_OFF};
+
 use super::{Context, RecordView};
 use crate::args::{BoardArgs, ClaimArgs, EditArgs, NextArgs, TaskCommand};
 use crate::render;
@@ -83,14 +85,6 @@ pub fn line(t: &Task, state: &State, now: i64) -> String {
     format!("{} P{} {}{labels}  ({})  {status}", t.id.short(), t.priority, t.title, t.created_by)
 }
 
-fn print_record(cx: &Context, record: &Record) {
-    if cx.json {
-        render::json(&RecordView::new(record));
-    } else {
-        render::lines([format!("{} {} {}", record.id.short(), record.kind(), record.summary())]);
-    }
-}
-
 fn me(cx: &Context, ws: &Workspace) -> Result<String> {
     let snap = ws.snapshot_for(&Need::Core)?;
     Ok(ws.whoami(cx.actor.as_deref(), &snap.state)?)
@@ -100,15 +94,26 @@ fn ids(ws: &Workspace, prefixes: &[String]) -> Result<Vec<Id>> {
     prefixes.iter().map(|p| Ok(ws.find_task(p)?)).collect()
 }
 
-/// Where a claim goes: `--offline`, `--remote`, else the workspace's default remote.
-fn claim_mode(ws: &Workspace, how: &ClaimArgs) -> ClaimMode {
-    if how.offline {
-        return ClaimMode::Offline;
+/// Where a claim goes: through `--remote` or the clone's publish target; on
+/// this clone only, marked offline, when writes stay local although a remote
+/// could be asked (`--offline`, `crew.publish false`).
+fn claim_mode(cx: &Context, ws: &Workspace, how: &ClaimArgs) -> ClaimMode {
+    match git_crew::publish::target(ws, cx.offline, how.remote.as_deref()) {
+        Target::Remote(r) => ClaimMode::Online(r),
+        Target::Local(why) if why == git_crew::publish::NO_REMOTE => ClaimMode::Local,
+        Target::Local(_) => ClaimMode::Offline,
     }
-    match how.remote.clone().or_else(|| git_crew::sync::default_remote(ws)) {
-        Some(r) => ClaimMode::Online(r),
-        None => ClaimMode::Local,
-    }
+}
+
+/// A claim's result: claims publish before they count, so where it went is
+/// known from how it was made.
+fn claimed(cx: &Context, mode: &ClaimMode, record: &Record, extra: serde_json::Map<String, serde_json::Value>) {
+    let publication = match mode {
+        ClaimMode::Online(r) => Publication::on(r),
+        ClaimMode::Local => Publication::kept(None, git_crew::publish::NO_REMOTE),
+        ClaimMode::Offline => Publication::kept(None, if cx.offline { OFFLINE } else { PUBLISH_OFF }),
+    };
+    cx.print_write(std::slice::from_ref(record), &publication, extra);
 }
 
 pub fn run(cx: &Context, cmd: TaskCommand) -> Result<i32> {
@@ -119,7 +124,7 @@ pub fn run(cx: &Context, cmd: TaskCommand) -> Result<i32> {
             let parent = parent.map(|p| ws.find_task(&p)).transpose()?;
             let depends_on = ids(&ws, &depends_on)?;
             let record = ws.add_task(&me, NewTask { title, body, labels, priority, parent, depends_on })?;
-            print_record(cx, &record);
+            cx.wrote(&ws, vec![record])?;
         }
         TaskCommand::List { label, mine } => {
             let snap = ws.snapshot()?;
@@ -178,40 +183,40 @@ pub fn run(cx: &Context, cmd: TaskCommand) -> Result<i32> {
         TaskCommand::Edit(args) => {
             let me = me(cx, &ws)?;
             let edit = edit_payload(&ws, args)?;
-            print_record(cx, &ws.edit_task(&me, edit)?);
+            cx.wrote(&ws, vec![ws.edit_task(&me, edit)?])?;
         }
         TaskCommand::Claim { id, how } => {
             let me = me(cx, &ws)?;
             let task = ws.find_task(&id)?;
-            let mode = claim_mode(&ws, &how);
+            let mode = claim_mode(cx, &ws, &how);
             let record = ws.claim(&me, &ClaimTarget::Task(task), how.lease.unwrap_or(DEFAULT_LEASE_SECS), &mode)?;
-            print_record(cx, &record);
+            claimed(cx, &mode, &record, serde_json::Map::new());
         }
         TaskCommand::Release { id, reason } => {
             let me = me(cx, &ws)?;
-            print_record(cx, &ws.release(&me, ws.find_task(&id)?, reason)?);
+            cx.wrote(&ws, vec![ws.release(&me, ws.find_task(&id)?, reason)?])?;
         }
         TaskCommand::Handoff { id, to, note } => {
             let me = me(cx, &ws)?;
-            print_record(cx, &ws.handoff(&me, ws.find_task(&id)?, &to, note)?);
+            cx.wrote(&ws, vec![ws.handoff(&me, ws.find_task(&id)?, &to, note)?])?;
         }
         TaskCommand::Comment { id, text } => {
             let me = me(cx, &ws)?;
-            print_record(cx, &ws.comment(&me, ws.find_task(&id)?, text)?);
+            cx.wrote(&ws, vec![ws.comment(&me, ws.find_task(&id)?, text)?])?;
         }
         TaskCommand::Block { id, reason } => {
             let me = me(cx, &ws)?;
-            print_record(cx, &ws.block(&me, ws.find_task(&id)?, reason)?);
+            cx.wrote(&ws, vec![ws.block(&me, ws.find_task(&id)?, reason)?])?;
         }
         TaskCommand::Unblock { id } => {
             let me = me(cx, &ws)?;
-            print_record(cx, &ws.unblock(&me, ws.find_task(&id)?)?);
+            cx.wrote(&ws, vec![ws.unblock(&me, ws.find_task(&id)?)?])?;
         }
         TaskCommand::Done { id, receipt, summary } => {
             let me = me(cx, &ws)?;
             let task = ws.find_task(&id)?;
             let receipt = receipt.map(|r| ws.resolve_receipt(task, &r)).transpose()?;
-            print_record(cx, &ws.done(&me, task, receipt, summary)?);
+            cx.wrote(&ws, vec![ws.done(&me, task, receipt, summary)?])?;
         }
     }
     Ok(0)
@@ -315,31 +320,28 @@ pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
 pub fn next(cx: &Context, args: NextArgs) -> Result<i32> {
     let ws = cx.open()?;
     let now = board::now_ms();
-    let task = if args.claim {
+    let (id, claim) = if args.claim {
         let me = me(cx, &ws)?;
-        let mode = claim_mode(&ws, &args.how);
+        let mode = claim_mode(cx, &ws, &args.how);
         let lease = args.how.lease.unwrap_or(DEFAULT_LEASE_SECS);
         let record = ws.claim(&me, &ClaimTarget::Next(args.label), lease, &mode)?;
         let task = record.task().expect("a claim names its task");
-        Some((task, Some(record)))
+        (task, Some((record, mode)))
     } else {
         let (_, tasks) = ws.summaries()?;
-        board::next(&tasks, args.label.as_deref(), now).map(|t| (t.id, None))
-    };
-    let Some((id, claim)) = task else {
-        if cx.json {
-            render::json(&serde_json::json!({ "task": null }));
-        } else {
-            println!("nothing ready");
-        }
-        return Ok(0);
+        let best = board::next(&tasks, args.label.as_deref(), now).map(|t| t.id);
+        (best.ok_or(git_crew::Error::NothingReady(args.label))?, None)
     };
     let snap = ws.snapshot_for(&Need::Tasks(vec![id]))?;
     let t = snap.state.task(&id).map_err(git_crew::Error::Refused)?.clone();
     let (snap, t) = with_dependencies(&ws, snap, t)?;
     let view = TaskView::new(&t, &snap.state, now);
     match (cx.json, &claim) {
-        (true, Some(c)) => render::json(&serde_json::json!({ "task": view, "claim": RecordView::new(c) })),
+        (true, Some((c, mode))) => {
+            let mut extra = serde_json::Map::new();
+            extra.insert("task".into(), serde_json::to_value(&view)?);
+            claimed(cx, mode, c, extra);
+        }
         (true, None) => render::json(&serde_json::json!({ "task": view })),
         (false, Some(_)) => render::lines([format!("claimed {}", line(&t, &snap.state, now))]),
         (false, None) => render::lines([line(&t, &snap.state, now)]),

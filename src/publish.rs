@@ -1,0 +1,154 @@
+//! Publishing writes: a write reaches the team's remote before the command
+//! that made it returns, unless the clone is told to stay offline.
+//!
+//! A write commits on the local branch first ([`Workspace::write`]); then
+//! [`publish`] runs one sync (fetch, verify, replay this clone's unpublished
+//! commits on top, compare-and-swap push) under the clone's publish lock. The
+//! lock is what lets concurrent writers in one clone share pushes instead of
+//! racing each other for the remote's ref: a writer that waited for it first
+//! looks whether the push it waited for already carried its records, and
+//! pushes only if not. Claims publish before they count anywhere
+//! ([`crate::sync::publish`]); they take the same lock.
+//!
+//! Outcomes, all of them said, none silent:
+//! - on the remote: `published: true` (the records may have been re-made on
+//!   top of what was published meanwhile; the re-made ones are returned);
+//! - no longer admitted by the published state (a suspension, a task done
+//!   meanwhile): refused with the fold's reason, and the replay removed the
+//!   record from the local branch, so nothing is retried forever;
+//! - the push stopped (the remote unreachable, its branch failing
+//!   verification, its hook refusing, endless contention): kept locally,
+//!   `published: false` and why; the next sync publishes it;
+//! - `--offline`, `crew.publish false`, or no remote: kept locally, and the
+//!   publication says why.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::record::Record;
+use crate::workspace::Workspace;
+
+/// Where a write goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Publish through this remote (a name or URL).
+    Remote(String),
+    /// Keep it on this clone, for this reason.
+    Local(&'static str),
+}
+
+/// Why a write stayed local because the clone was asked to: `--offline`.
+pub const OFFLINE: &str = "--offline: kept on this clone; `git crew sync` publishes it";
+/// Why a write stayed local: `git config crew.publish false`.
+pub const PUBLISH_OFF: &str = "crew.publish is false: kept on this clone; `git crew sync` publishes it";
+/// Why a write stayed local: the clone has no remote.
+pub const NO_REMOTE: &str = "no remote configured (crew.remote, origin): this clone is the workspace";
+
+/// Where this clone's writes go: nowhere with `offline` or
+/// `git config crew.publish false`; else `remote`, or the default remote
+/// ([`crate::sync::default_remote`]) if there is one.
+pub fn target(ws: &Workspace, offline: bool, remote: Option<&str>) -> Target {
+    if offline {
+        return Target::Local(OFFLINE);
+    }
+    if ws.store().config_string("crew.publish").is_some_and(|v| is_false(&v)) {
+        return Target::Local(PUBLISH_OFF);
+    }
+    match remote.map(str::to_owned).or_else(|| crate::sync::default_remote(ws)) {
+        Some(r) => Target::Remote(r),
+        None => Target::Local(NO_REMOTE),
+    }
+}
+
+/// git's spellings of false.
+fn is_false(value: &str) -> bool {
+    matches!(value.trim().to_ascii_lowercase().as_str(), "false" | "no" | "off" | "0" | "")
+}
+
+/// Whether a write reached the remote, and if not, why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Publication {
+    /// Whether the remote's branch holds the records.
+    pub published: bool,
+    /// The remote, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
+    /// Why the records are not on the remote (only when they are not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+}
+
+impl Publication {
+    /// On `remote`.
+    pub fn on(remote: &str) -> Publication {
+        Publication { published: true, remote: Some(remote.to_owned()), why: None }
+    }
+
+    /// Kept on this clone, because of `why`.
+    pub fn kept(remote: Option<&str>, why: impl Into<String>) -> Publication {
+        Publication { published: false, remote: remote.map(str::to_owned), why: Some(why.into()) }
+    }
+}
+
+/// Publish the `records` a write just committed on the local branch, as
+/// `target` says. Returns the records as they are now (re-made ones
+/// replaced) and where they are. `Err` when the published state no longer
+/// admits one of them (the fold's refusal: exit 3 or 5); a push that could
+/// not be made is not an error (`published: false`, and why).
+pub fn publish(ws: &Workspace, target: &Target, records: Vec<Record>) -> Result<(Vec<Record>, Publication)> {
+    let remote = match target {
+        Target::Local(why) => return Ok((records, Publication::kept(None, *why))),
+        Target::Remote(r) if records.is_empty() => return Ok((records, Publication::on(r))),
+        Target::Remote(r) => r.as_str(),
+    };
+    let _lock = crate::sync::lock(ws, None)?;
+    if crate::sync::on_remote(ws, remote, &records)? {
+        // The push this writer waited for carried its records.
+        return Ok((records, Publication::on(remote)));
+    }
+    let synced = match crate::sync::sync_branch(ws, remote) {
+        Ok(s) => s,
+        // The write itself stands on this clone: whatever stopped the push
+        // (an unreachable remote, a remote whose branch fails verification,
+        // a refusing hook, endless contention) is said, not turned into a
+        // failure of a write that happened.
+        Err(e) => {
+            let why = format!("{e}; kept on this clone: `git crew sync` publishes it");
+            return Ok((records, Publication::kept(Some(remote), why)));
+        }
+    };
+    let mut now = Vec::with_capacity(records.len());
+    for record in records {
+        let hex = record.id.hex();
+        if let Some(dropped) = synced.dropped.iter().find(|d| d.record == hex) {
+            return Err(refusal(ws, &record, &dropped.reason));
+        }
+        match synced.remade.iter().find(|r| r.old == hex) {
+            Some(remade) => now.push(remade.record.clone()),
+            None => now.push(record),
+        }
+    }
+    if !crate::sync::on_remote(ws, remote, &now)? {
+        let ids: Vec<String> = now.iter().map(|r| r.id.short()).collect();
+        return Err(Error::Conflict(format!(
+            "a concurrent sync in this clone replaced or dropped {} before it was published: see `git crew log` and `git crew sync`",
+            ids.join(", ")
+        )));
+    }
+    Ok((now, Publication::on(remote)))
+}
+
+/// The error for a record the published state no longer admits: the fold's
+/// own refusal at the new tip when it has one (so a suspension exits 5, a
+/// task taken meanwhile 3), else a conflict naming the replay's reason.
+fn refusal(ws: &Workspace, record: &Record, reason: &str) -> Error {
+    let refused = ws.snapshot_for(&crate::index::Need::All).ok().and_then(|s| s.state.check(record).err());
+    match refused {
+        Some(r) => Error::Refused(r),
+        None => Error::Conflict(format!(
+            "{} {} was not published: {reason}; it is no longer on this clone's branch",
+            record.kind(),
+            record.id.short()
+        )),
+    }
+}
