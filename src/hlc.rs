@@ -74,14 +74,39 @@ impl Hlc {
     pub fn datetime(&self) -> Option<DateTime<Utc>> {
         DateTime::from_timestamp_millis(self.ms)
     }
+
+    /// The wall-clock part in RFC 3339 with milliseconds, in UTC
+    /// (`2026-12-01T10:00:00.000Z`), without the counter: what every JSON
+    /// output shows beside the counter in a field of its own. A stamp outside
+    /// the calendar chrono knows (no verified record has one) shows as `@ms`.
+    pub fn rfc3339(&self) -> String {
+        match self.datetime() {
+            Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
+            None => format!("@{}", self.ms),
+        }
+    }
+
+    /// A time as people and agents write it: a stamp in its canonical form
+    /// (with `~counter`), any RFC 3339 time (with or without fractions, any
+    /// offset), or a day `2026-12-01` (its midnight UTC).
+    pub fn parse_loose(s: &str) -> Result<Hlc, HlcParseError> {
+        if let Ok(at) = s.parse::<Hlc>() {
+            return Ok(at);
+        }
+        if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+            return Ok(Hlc { ms: t.timestamp_millis(), counter: 0 });
+        }
+        chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .ok()
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .map(|t| Hlc { ms: t.and_utc().timestamp_millis(), counter: 0 })
+            .ok_or_else(|| HlcParseError(s.to_owned()))
+    }
 }
 
 impl fmt::Display for Hlc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.datetime() {
-            Some(t) => f.write_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))?,
-            None => write!(f, "@{}", self.ms)?,
-        }
+        f.write_str(&self.rfc3339())?;
         if self.counter > 0 {
             write!(f, "~{}", self.counter)?;
         }
@@ -166,6 +191,23 @@ impl Hlc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loose_times_accept_rfc3339_with_or_without_fractions_and_days() {
+        let ms = |s: &str| Hlc::parse_loose(s).unwrap();
+        let at = Hlc { ms: 1_796_112_000_000, counter: 0 };
+        assert_eq!(at.rfc3339(), "2026-12-01T08:00:00.000Z");
+        for s in
+            ["2026-12-01T08:00:00Z", "2026-12-01T08:00:00.000Z", "2026-12-01T09:00:00+01:00", "2026-12-01T08:00:00.0Z"]
+        {
+            assert_eq!(ms(s), at, "{s}");
+        }
+        assert_eq!(ms("2026-12-01T08:00:00.000Z~7"), Hlc { counter: 7, ..at });
+        assert_eq!(ms("2026-12-01"), Hlc { ms: at.ms - 8 * 3_600_000, counter: 0 });
+        for bad in ["", "yesterday", "2026-13-01", "1796112000000", "2026-12-01T08:00:00.000Z~0"] {
+            assert!(Hlc::parse_loose(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn round_trips_and_rejects_non_canonical() {

@@ -12,6 +12,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use git_crew::hlc::Hlc;
 use git_crew::id::Id;
 use git_crew::sign::{KeyStore, Keypair};
 use serde_json::Value;
@@ -500,4 +501,13 @@ impl Drop for Follower {
             let _ = self.child.wait();
         }
     }
+}
+
+/// The clock stamp of a record as `--json` shows it: `at` (RFC 3339) and
+/// `counter`.
+pub fn stamp(view: &Value) -> Hlc {
+    let at = view["at"].as_str().unwrap_or_else(|| panic!("no at in {view}"));
+    let ms = Hlc::parse_loose(at).unwrap_or_else(|e| panic!("{e}: {view}")).ms;
+    let counter = view["counter"].as_u64().unwrap_or_else(|| panic!("no counter in {view}"));
+    Hlc { ms, counter: u32::try_from(counter).unwrap() }
 }

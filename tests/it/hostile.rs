@@ -14,7 +14,7 @@ use git_crew::layout;
 use git_crew::record::kinds::{Artifact, Receipt, ReceiptClass, TaskComment};
 use git_crew::record::{self, Payload};
 
-use crate::common::{team, tip, World};
+use crate::common::{stamp, team, tip, World};
 
 /// Plain-git forgery on a clone: objects written with plumbing, commits with
 /// any identity and message, pushes of any commit.
@@ -581,7 +581,7 @@ fn clocks_cannot_be_weaponised() {
     let shown = w.crew_json(&a, &["task", "show", &task.hex()]);
     let same = shown["history"].as_array().unwrap().iter().filter(|r| r["fields"]["text"] == "same words").count();
     assert_eq!(same, 2, "{shown}");
-    let stamps: Vec<&str> = shown["history"].as_array().unwrap().iter().map(|r| r["at"].as_str().unwrap()).collect();
+    let stamps: Vec<Hlc> = shown["history"].as_array().unwrap().iter().map(stamp).collect();
     let mut sorted = stamps.clone();
     sorted.dedup();
     assert_eq!(sorted.len(), stamps.len(), "no two records share a stamp: {stamps:?}");
@@ -597,7 +597,7 @@ fn claim_record(w: &World, ws: &Id, who: &str, task: &Id, at: Hlc) -> Vec<u8> {
 
 /// The `at` of a record shown by `--json`.
 fn at_of(v: &serde_json::Value) -> Hlc {
-    v["at"].as_str().unwrap().parse().unwrap()
+    stamp(v)
 }
 
 fn workspace_of(w: &World, dir: &Path) -> Id {

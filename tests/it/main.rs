@@ -8,6 +8,7 @@ mod cli;
 mod concurrency;
 mod control;
 mod escaping;
+mod guide;
 mod history;
 mod hooks;
 mod hostile;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use git_crew::hlc::Hlc;
 use serde_json::Value;
 
-use crate::common::{all_at_once, json_as, refused, served_bare, strings, tip, Daemon, Follower, Run, World};
+use crate::common::{all_at_once, json_as, refused, served_bare, stamp, strings, tip, Daemon, Follower, Run, World};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -71,7 +71,7 @@ fn items(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// The stamp of a record view.
 fn at(rec: &Value) -> Hlc {
-    rec["at"].as_str().unwrap_or_else(|| panic!("no at in {rec}")).parse().unwrap_or_else(|e| panic!("{e:?}: {rec}"))
+    stamp(rec)
 }
 
 /// Ids of a JSON array of record views, in order.

@@ -92,6 +92,9 @@ pub enum Command {
     MergeDriver(MergeDriverArgs),
     /// Run a git hook (the shims in hooks/ call this).
     Hook(HookArgs),
+    /// How an agent works with its crew: joining, the loop, what reaches the
+    /// remote, exit codes, JSON shapes (text for an agent's prompt).
+    Guide,
     /// The help of a command (`git crew help task claim`), or a topic:
     /// `exit-codes`.
     Help {

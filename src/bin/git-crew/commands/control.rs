@@ -55,8 +55,8 @@ pub fn alive(cx: &Context, args: AliveArgs) -> Result<i32> {
         render::json(&serde_json::json!({
             "actor": me,
             "alive": actor.may_work(),
-            "suspended": suspended.map(|s| stop(&s.by, s.at.to_string(), &s.reason)),
-            "revoked": revoked.map(|v| stop(&v.by, v.at.to_string(), &v.reason)),
+            "suspended": suspended.map(|s| stop(&s.by, s.at.rfc3339(), &s.reason)),
+            "revoked": revoked.map(|v| stop(&v.by, v.at.rfc3339(), &v.reason)),
             "remote": remote,
             "stale": asked.is_err(),
             "stale_reason": asked.as_ref().err(),

@@ -37,7 +37,7 @@ pub fn emit_flag_changes(
     let cleared = shown.difference(&now).map(|f| ("audit.clear", f));
     for (event, flag) in appeared.chain(cleared).filter(|(event, flag)| keep(event, flag.actor())) {
         let line = if json {
-            serde_json::to_string(&serde_json::json!({ "kind": event, "at": Hlc::now().to_string(), "audit": flag }))
+            serde_json::to_string(&serde_json::json!({ "kind": event, "at": Hlc::now().rfc3339(), "audit": flag }))
                 .unwrap_or_default()
         } else {
             render::escape(&format!("{event} {flag}"))
@@ -103,7 +103,7 @@ pub fn status(cx: &Context, args: StatusArgs) -> Result<i32> {
     let flags = &report.flags;
     if cx.json {
         let view = StatusView {
-            at: now.to_string(),
+            at: now.rfc3339(),
             actors: &report.actors,
             flags: args.audit.then_some(flags.as_slice()),
             invalid_beats: &report.invalid,

@@ -3,6 +3,7 @@
 
 mod control;
 mod demo;
+mod guide;
 mod help;
 mod hook;
 mod id;
@@ -138,6 +139,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     let cx = Context { dir, actor: cli.actor, branch: cli.branch, json: cli.json, offline: cli.offline };
     match cli.command {
         Command::Help { topic } => help::run(&cx, &topic),
+        Command::Guide => guide::run(&cx),
         Command::Init(a) => init::run(&cx, a),
         Command::Id(c) => id::run(&cx, c),
         Command::Task(c) => task::run(&cx, c),
@@ -217,7 +219,10 @@ pub struct RecordView {
     id: String,
     kind: &'static str,
     author: String,
+    /// RFC 3339, milliseconds, UTC.
     at: String,
+    /// The clock's counter among records of one millisecond (0 mostly).
+    counter: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     task: Option<String>,
     summary: String,
@@ -236,7 +241,8 @@ impl RecordView {
             id: r.id.hex(),
             kind: r.kind(),
             author: r.author.clone(),
-            at: r.at.to_string(),
+            at: r.at.rfc3339(),
+            counter: r.at.counter,
             task: r.task().map(|t| t.hex()),
             summary: r.summary(),
             fields,

@@ -41,6 +41,7 @@ struct WatchView<'a> {
     kind: &'a str,
     author: &'a str,
     at: String,
+    counter: u32,
     subject: String,
     summary: String,
 }
@@ -51,7 +52,8 @@ impl<'a> WatchView<'a> {
             id: r.id.hex(),
             kind: r.kind(),
             author: &r.author,
-            at: r.at.to_string(),
+            at: r.at.rfc3339(),
+            counter: r.at.counter,
             subject: inbox::subject(r),
             summary: r.summary(),
         }
@@ -71,16 +73,14 @@ fn target(to: &str) -> Target {
     }
 }
 
-/// A time: a full stamp, or a day (its midnight UTC).
+/// A time: a stamp, any RFC 3339 time, or a day (its midnight UTC).
 fn parse_time(s: &str) -> Result<Hlc> {
-    if let Ok(at) = s.parse::<Hlc>() {
-        return Ok(at);
-    }
-    let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        git_crew::Error::Invalid(format!("invalid time {s:?}: expected 2026-12-01T10:00:00.000Z or 2026-12-01"))
-    })?;
-    let ms = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp_millis()).unwrap_or_default();
-    Ok(Hlc { ms, counter: 0 })
+    Hlc::parse_loose(s).map_err(|_| {
+        git_crew::Error::Invalid(format!(
+            "invalid time {s:?}: expected RFC 3339 (2026-12-01T10:00:00Z, fractions optional) or a day (2026-12-01)"
+        ))
+        .into()
+    })
 }
 
 /// The remote a following command syncs with, if any.

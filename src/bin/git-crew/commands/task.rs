@@ -57,8 +57,8 @@ impl<'a> TaskView<'a> {
             receipts: t.receipts.len(),
             comments: t.comments,
             created_by: &t.created_by,
-            created_at: t.created_at.to_string(),
-            updated_at: t.updated_at.to_string(),
+            created_at: t.created_at.rfc3339(),
+            updated_at: t.updated_at.rfc3339(),
         }
     }
 }
@@ -267,7 +267,7 @@ pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
             depends_on: t.depends_on.iter().map(Id::hex).collect(),
             status,
             done_by: t.done_by.as_deref(),
-            created_at: t.created_at.to_string(),
+            created_at: t.created_at.rfc3339(),
         }
     }
     if cx.json {
