@@ -288,6 +288,10 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
                         "refusing a non-fast-forward update of {branch}: history is append-only (fetch, merge with `git crew sync`, push again)"
                     )));
                 }
+                // The server's own index, brought to its tip (which it
+                // accepted, so trusts): the base then comes from the cache and
+                // each push costs what it adds, not a rebuild of the history.
+                ws.snapshot_for(&crate::index::Need::Core)?;
                 // Judged on the tip it was written on: if another push lands
                 // meanwhile, git's update of the ref (from `old`) fails anyway.
                 let base = Base { horizon, server: true, ..ws.trusted_base_at(old)? };
