@@ -39,6 +39,28 @@ pub struct Item {
     pub record: Record,
 }
 
+/// A write of this clone that a sync took off its branch because the
+/// published state no longer admits it (its author was suspended meanwhile, a
+/// claim lost, a task closed): kept in `<git common dir>/crew/dropped.jsonl`
+/// and shown in its author's inbox until acknowledged there, so the author
+/// learns what did not happen.
+#[derive(Clone, Debug)]
+pub struct DroppedNote {
+    /// The record as it was written (its signature checked again on reading).
+    pub record: Record,
+    /// Why it was dropped.
+    pub why: String,
+}
+
+/// One line of `dropped.jsonl`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DroppedLine {
+    author: String,
+    why: String,
+    /// The record's stored bytes (canonical YAML, UTF-8).
+    record: String,
+}
+
 /// Where a new message goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -167,6 +189,86 @@ impl Workspace {
             }
         }
         Ok((snap, items.into_values().collect()))
+    }
+
+    /// Remember the records a sync `dropped` from this clone's branch for
+    /// their authors' inboxes (those whose bytes could be read). The caller
+    /// holds the publish lock ([`crate::sync::lock`]), as every sync does.
+    pub fn note_dropped(&self, dropped: &[crate::rebase::Dropped]) -> Result<()> {
+        let lines: String = dropped
+            .iter()
+            .filter_map(|d| {
+                let record = String::from_utf8(d.stored.clone()).ok().filter(|r| !r.is_empty())?;
+                serde_json::to_string(&DroppedLine { author: d.author.clone(), why: d.reason.clone(), record }).ok()
+            })
+            .map(|l| l + "\n")
+            .collect();
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let path = self.dropped_path();
+        let io = |source| Error::Io { what: format!("cannot record dropped writes in {}", path.display()), source };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io)?;
+        file.write_all(lines.as_bytes()).map_err(io)
+    }
+
+    /// `actor`'s writes that a sync dropped from this clone and it has not
+    /// acknowledged, oldest first. Lines that do not parse or whose record's
+    /// signature does not verify are skipped: the file is a local note, not
+    /// evidence.
+    pub fn dropped_notes(&self, actor: &str) -> Result<Vec<DroppedNote>> {
+        let ws = self.snapshot_for(&Need::Core)?.state.workspace;
+        Ok(self
+            .dropped_lines()?
+            .into_iter()
+            .filter(|l| l.author == actor)
+            .filter_map(|l| {
+                let record = record::decode_records(&[l.record.as_bytes()], &ws).pop()?.ok()?;
+                Some(DroppedNote { record, why: l.why })
+            })
+            .collect())
+    }
+
+    /// Forget `actor`'s dropped-write notes with these record ids (it was
+    /// shown them and acknowledged them).
+    pub fn forget_dropped(&self, actor: &str, ids: &[Id]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let _lock = crate::sync::lock(self, None)?;
+        let ws = self.snapshot_for(&Need::Core)?.state.workspace;
+        let keep: String = self
+            .dropped_lines()?
+            .into_iter()
+            .filter(|l| {
+                let id = record::decode_records(&[l.record.as_bytes()], &ws).pop().and_then(|r| r.ok()).map(|r| r.id);
+                l.author != actor || id.is_none_or(|id| !ids.contains(&id))
+            })
+            .filter_map(|l| serde_json::to_string(&l).ok().map(|s| s + "\n"))
+            .collect();
+        let path = self.dropped_path();
+        let tmp = path.with_extension("jsonl.tmp");
+        let io = |source| Error::Io { what: format!("cannot rewrite {}", path.display()), source };
+        std::fs::write(&tmp, keep).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)
+    }
+
+    fn dropped_path(&self) -> std::path::PathBuf {
+        self.store().repo().common_dir().join("crew").join("dropped.jsonl")
+    }
+
+    fn dropped_lines(&self) -> Result<Vec<DroppedLine>> {
+        let path = self.dropped_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(Error::Io { what: format!("cannot read {}", path.display()), source }),
+        };
+        Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
     }
 
     /// Mark exactly `items` read for `actor` (each an unread item's id), in

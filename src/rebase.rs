@@ -63,6 +63,10 @@ pub struct Dropped {
     pub author: String,
     /// Why it does not count.
     pub reason: String,
+    /// Its signed bytes as they were stored (empty when they could not be
+    /// read), so its author can be told what was removed.
+    #[serde(skip)]
+    pub stored: Vec<u8>,
 }
 
 /// What a replay made.
@@ -103,7 +107,13 @@ pub fn replay(
             }
             Err(e) => {
                 let reason = format!("commit {} cannot be read: {e}", c.id);
-                out.dropped.push(Dropped { record: String::new(), kind: String::new(), author: String::new(), reason });
+                out.dropped.push(Dropped {
+                    record: String::new(),
+                    kind: String::new(),
+                    author: String::new(),
+                    reason,
+                    stored: Vec::new(),
+                });
                 continue;
             }
         };
@@ -141,6 +151,7 @@ pub fn replay(
                             kind: r.kind().to_owned(),
                             author: r.author.clone(),
                             reason,
+                            stored,
                         });
                         None
                     }
@@ -256,6 +267,7 @@ fn added_records(ws: &Workspace, ws_id: &Id, c: &CommitInfo) -> Result<(Vec<Stor
                 kind: f.kind.clone(),
                 author: f.author.clone(),
                 reason,
+                stored: Vec::new(),
             };
             match record::decode_records(&[&stored], ws_id).pop() {
                 Some(Ok(r)) if layout::path_of(&r) == change.path => out.push((r, stored)),

@@ -409,6 +409,7 @@ fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, out: &mut Synced)
     }
     let (fresh, _) = store.new_commits(ours, theirs)?;
     let (report, new) = verify::verify_range(store, theirs, fresh, &base)?;
+    let mut dropped = Vec::new();
     let target = if unpublished.is_empty() {
         theirs
     } else {
@@ -417,12 +418,15 @@ fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, out: &mut Synced)
             base.records.iter().chain(&new).map(|r| r.id).collect();
         let state = crate::state::State::fold(ws_id, base.records.iter().chain(&new));
         let replayed = crate::rebase::replay(ws, theirs, state, &published, &unpublished)?;
+        dropped = replayed.dropped;
         out.remade.extend(replayed.remade);
-        out.dropped.extend(replayed.dropped);
         replayed.tip
     };
     match store.set_tip(Some(ours), target, "git-crew: sync") {
         Ok(()) => {
+            // Off the branch now: their authors hear of it in their inboxes.
+            ws.note_dropped(&dropped)?;
+            out.dropped.extend(dropped);
             out.received += report.records;
             out.fast_forward |= unpublished.is_empty();
             out.merged |= !unpublished.is_empty();

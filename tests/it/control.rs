@@ -209,6 +209,21 @@ fn the_fold_ignores_what_a_suspension_did_not_see_through_a_plain_remote() {
     assert_eq!(dropped.len(), 1, "{out}");
     assert_eq!(dropped[0]["record"], unseen.as_str(), "{out}");
     assert!(dropped[0]["reason"].as_str().unwrap().contains("suspended by alice"), "{out}");
+    // bob's inbox tells him too, until he acknowledges it (which writes no
+    // record: the note is this clone's, and bob may not write).
+    let before = tip(&w, &b);
+    let inbox = w.crew_json(&b, &["--as", "bob", "inbox"]);
+    let items = inbox.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{inbox}");
+    assert_eq!(items[0]["reason"], "dropped", "{inbox}");
+    assert_eq!(items[0]["id"], unseen.as_str(), "{inbox}");
+    assert_eq!(items[0]["fields"]["text"], "written offline", "{inbox}");
+    assert!(items[0]["why"].as_str().unwrap().contains("suspended by alice"), "{inbox}");
+    let acked = w.crew_json(&b, &["--as", "bob", "inbox", "--ack"]);
+    assert_eq!(acked["acked"], serde_json::json!([unseen]), "{acked}");
+    assert_eq!(acked["record"], Value::Null, "{acked}");
+    assert_eq!(w.crew_json(&b, &["--as", "bob", "inbox"]), serde_json::json!([]));
+    assert_eq!(tip(&w, &b), before, "acknowledging a dropped note wrote nothing");
     w.crew_ok(&a, &["sync"]);
     assert_eq!(tip(&w, &a), tip(&w, &b));
     for dir in [&a, &b] {

@@ -6,6 +6,7 @@ mod common;
 mod board;
 mod cli;
 mod concurrency;
+mod contract;
 mod control;
 mod escaping;
 mod guide;

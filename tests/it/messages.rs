@@ -455,7 +455,11 @@ fn watch_covers_every_kind_and_follows_new_records() {
             .map(|l| {
                 let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("watch line is not JSON ({e}): {l}"));
                 let keys: BTreeSet<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-                assert_eq!(keys, BTreeSet::from(["id", "kind", "author", "at", "subject", "summary"]), "{v}");
+                assert_eq!(
+                    keys,
+                    BTreeSet::from(["id", "kind", "author", "at", "counter", "subject", "summary"]),
+                    "{v}"
+                );
                 v
             })
             .collect()

@@ -195,4 +195,10 @@ fn a_write_the_published_state_refuses_exits_5_and_is_removed() {
     assert!(!w.crew_json(&b, &["task", "list"]).to_string().contains("Sneaked in"), "kept on the clone");
     assert!(!w.crew_json(&remote, &["log"]).to_string().contains("Sneaked in"), "reached the remote");
     assert_eq!(w.tip(&remote, "crew"), Some(tip(&w, &b)), "the clone holds the published state");
+    // carol's inbox says what was removed, and why.
+    let inbox = w.crew_json(&b, &["--as", "carol", "inbox"]);
+    let dropped: Vec<&Value> = inbox.as_array().unwrap().iter().filter(|i| i["reason"] == "dropped").collect();
+    assert_eq!(dropped.len(), 1, "{inbox}");
+    assert_eq!(dropped[0]["fields"]["title"], "Sneaked in", "{inbox}");
+    assert!(dropped[0]["why"].as_str().is_some_and(|w| w.contains("suspended")), "{inbox}");
 }

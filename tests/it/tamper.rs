@@ -1,7 +1,8 @@
 //! Tamper tests: the crew branch is changed with plain git in a worktree, and
 //! `git crew verify` must refuse the result with exit 4, naming the commit, the
-//! file and (where one record is to blame) the record, in text on stderr and as
-//! `{"ok":false,"failures":[…]}` with `--json`.
+//! file and (where one record is to blame) the record, in text on stderr and,
+//! with `--json`, as the one error object on stderr,
+//! `{"error": {"code": "verify", "exit": 4, …, "failures": […]}}`.
 //!
 //! Validly signed but bad records are built with the library (`record::body` or
 //! a hand-written body, then `record::seal`), so each test trips exactly one
@@ -160,9 +161,11 @@ impl Bench {
         json_args.extend_from_slice(&args);
         let json = self.crew(&json_args);
         assert_eq!(json.code, 4, "{json_args:?} should exit 4\nstderr: {}", json.stderr);
-        let v = json.json();
-        assert_eq!(v["ok"], Value::Bool(false), "{v}");
-        let failures = v["failures"].as_array().unwrap_or_else(|| panic!("no failures array: {v}")).clone();
+        assert!(json.stdout.is_empty(), "{json_args:?} printed on stdout: {}", json.stdout);
+        let v: Value = serde_json::from_str(&json.stderr)
+            .unwrap_or_else(|e| panic!("{json_args:?}: stderr is not one JSON object ({e}): {}", json.stderr));
+        assert_eq!(v["error"]["code"], "verify", "{v}");
+        let failures = v["error"]["failures"].as_array().unwrap_or_else(|| panic!("no failures array: {v}")).clone();
         assert!(!failures.is_empty());
         assert_eq!(
             text.stderr.matches("FAIL: ").count(),

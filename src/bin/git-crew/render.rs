@@ -21,15 +21,24 @@ pub fn json<T: Serialize>(value: &T) {
 /// reason) and git's output, so the human form is a [`block`].
 pub fn error(message: &str, code: i32, hint: Option<&str>, as_json: bool) {
     if as_json {
-        let name = git_crew::error::exit_code_info(code).name;
-        let error = serde_json::json!({ "code": name, "exit": code, "message": message, "hint": hint });
-        eprintln!("{}", serde_json::json!({ "error": error }));
+        json_error(message, code, hint, serde_json::Map::new());
     } else {
         eprintln!("error: {}", block(message, "  "));
         if let Some(hint) = hint {
             eprintln!("hint: try `{hint}`");
         }
     }
+}
+
+/// [`error`] for agents, with what the command adds to the error object
+/// (`verify` adds the failures it found).
+pub fn json_error(message: &str, code: i32, hint: Option<&str>, extra: serde_json::Map<String, serde_json::Value>) {
+    let name = git_crew::error::exit_code_info(code).name;
+    let mut error = serde_json::json!({ "code": name, "exit": code, "message": message, "hint": hint });
+    if let Some(e) = error.as_object_mut() {
+        e.extend(extra);
+    }
+    eprintln!("{}", serde_json::json!({ "error": error }));
 }
 
 /// A warning on stderr, for people and agents alike (`warning: …`): for what

@@ -4,7 +4,7 @@ use anyhow::Result;
 use git_crew::error::EXIT_SUSPENDED;
 use git_crew::index::Need;
 
-use super::Context;
+use super::{Context, StopView};
 use crate::args::{AliveArgs, SuspendArgs};
 use crate::render;
 
@@ -50,13 +50,11 @@ pub fn alive(cx: &Context, args: AliveArgs) -> Result<i32> {
     })?;
     let (suspended, revoked) = (actor.suspended.as_ref(), actor.revoked.as_ref());
     if cx.json {
-        let stop =
-            |by: &str, at: String, reason: &Option<String>| serde_json::json!({ "by": by, "at": at, "reason": reason });
         render::json(&serde_json::json!({
             "actor": me,
             "alive": actor.may_work(),
-            "suspended": suspended.map(|s| stop(&s.by, s.at.rfc3339(), &s.reason)),
-            "revoked": revoked.map(|v| stop(&v.by, v.at.rfc3339(), &v.reason)),
+            "suspended": suspended.map(StopView::suspension),
+            "revoked": revoked.map(StopView::revocation),
             "remote": remote,
             "stale": asked.is_err(),
             "stale_reason": asked.as_ref().err(),

@@ -6,7 +6,7 @@ use git_crew::record::Role;
 use git_crew::state::Actor;
 use serde::Serialize;
 
-use super::Context;
+use super::{Context, StopView};
 use crate::args::IdCommand;
 use crate::render;
 
@@ -24,8 +24,10 @@ struct ActorView {
     #[serde(skip_serializing_if = "Option::is_none")]
     last_at: Option<String>,
     local_key: bool,
-    suspended: bool,
-    revoked: bool,
+    /// Who suspended it, when, why, and the record; null while it may work.
+    suspended: Option<StopView>,
+    /// Who revoked its key, when, why, and the record; null otherwise.
+    revoked: Option<StopView>,
     retired_keys: Vec<String>,
 }
 
@@ -42,8 +44,8 @@ impl ActorView {
             records: a.records,
             last_at: a.last_at.map(|t| t.rfc3339()),
             local_key,
-            suspended: a.suspended.is_some(),
-            revoked: a.revoked.is_some(),
+            suspended: a.suspended.as_ref().map(StopView::suspension),
+            revoked: a.revoked.as_ref().map(StopView::revocation),
             retired_keys: a.retired.iter().map(|k| k.key.fingerprint()).collect(),
         }
     }
@@ -157,8 +159,10 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
                 if !view.retired_keys.is_empty() {
                     out.push(format!("retired:     {}", view.retired_keys.join(", ")));
                 }
-                if view.suspended || view.revoked {
-                    out.push(format!("stopped:     {}", if view.revoked { "key revoked" } else { "suspended" }));
+                match (&actor.suspended, &actor.revoked) {
+                    (Some(s), _) => out.push(format!("stopped:     {s}")),
+                    (None, Some(v)) => out.push(format!("stopped:     key {v}")),
+                    (None, None) => {}
                 }
                 render::lines(out);
             }

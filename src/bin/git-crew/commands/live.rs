@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 use git_crew::hlc::Hlc;
-use git_crew::live::{ActorStatus, Beating, Flag, InvalidBeat};
+use git_crew::live::{ActorStatus, Beating, Flag, InvalidBeat, Session};
 use git_crew::workspace::Workspace;
 use serde::Serialize;
 
-use super::{Context, RecordView};
+use super::{Context, RecordView, StopView};
 use crate::args::{HeartbeatArgs, StatusArgs};
 use crate::render;
 
@@ -75,7 +75,7 @@ pub fn heartbeat(cx: &Context, args: HeartbeatArgs) -> Result<i32> {
             "ttl": beating.ttl,
             "ended": args.end,
             "renewed": renewed.iter().map(RecordView::new).collect::<Vec<_>>(),
-            "synced": synced,
+            "synced": synced.as_ref().map(super::sync::SyncedView::new),
         }));
     } else {
         let what = if args.end { "ended" } else { "alive" };
@@ -90,10 +90,88 @@ pub fn heartbeat(cx: &Context, args: HeartbeatArgs) -> Result<i32> {
 #[derive(Serialize)]
 struct StatusView<'a> {
     at: String,
-    actors: &'a [ActorStatus],
+    actors: Vec<ActorView<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     flags: Option<&'a [Flag]>,
     invalid_beats: &'a [InvalidBeat],
+}
+
+/// One actor in `status --json`: the library's [`ActorStatus`] with times in
+/// RFC 3339, ids in hex and durations in seconds.
+#[derive(Serialize)]
+struct ActorView<'a> {
+    name: &'a str,
+    role: &'static str,
+    suspended: Option<StopView>,
+    revoked: Option<StopView>,
+    sessions: Vec<SessionView<'a>>,
+    /// When its last counted record was written (RFC 3339), or null.
+    last_at: Option<String>,
+    records: u64,
+    claims: Vec<HeldView<'a>>,
+}
+
+impl<'a> ActorView<'a> {
+    fn new(a: &'a ActorStatus) -> ActorView<'a> {
+        ActorView {
+            name: &a.name,
+            role: a.role.as_str(),
+            suspended: a.suspended.as_ref().map(StopView::suspension),
+            revoked: a.revoked.as_ref().map(StopView::revocation),
+            sessions: a.sessions.iter().map(SessionView::new).collect(),
+            last_at: a.last_record.map(|t| t.rfc3339()),
+            records: a.records,
+            claims: a
+                .claims
+                .iter()
+                .map(|c| HeldView {
+                    task: c.task.hex(),
+                    title: &c.title,
+                    lease_left_secs: super::secs(c.lease_left_ms),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A live session, as its last beat describes it.
+#[derive(Serialize)]
+struct SessionView<'a> {
+    actor: &'a str,
+    session: &'a str,
+    host: &'a str,
+    pid: u32,
+    started: String,
+    /// When it last beat.
+    beat: String,
+    /// Seconds each beat keeps it alive (the beat's `ttl`).
+    ttl: u64,
+    listening: bool,
+    ended: bool,
+}
+
+impl<'a> SessionView<'a> {
+    fn new(s: &'a Session) -> SessionView<'a> {
+        SessionView {
+            actor: &s.actor,
+            session: &s.session,
+            host: &s.host,
+            pid: s.pid,
+            started: s.started.rfc3339(),
+            beat: s.beat.rfc3339(),
+            ttl: s.ttl,
+            listening: s.listening,
+            ended: s.ended,
+        }
+    }
+}
+
+/// A claim an actor holds, with the lease left in seconds (negative: ran out).
+#[derive(Serialize)]
+struct HeldView<'a> {
+    task: String,
+    title: &'a str,
+    lease_left_secs: i64,
 }
 
 pub fn status(cx: &Context, args: StatusArgs) -> Result<i32> {
@@ -104,7 +182,7 @@ pub fn status(cx: &Context, args: StatusArgs) -> Result<i32> {
     if cx.json {
         let view = StatusView {
             at: now.rfc3339(),
-            actors: &report.actors,
+            actors: report.actors.iter().map(ActorView::new).collect(),
             flags: args.audit.then_some(flags.as_slice()),
             invalid_beats: &report.invalid,
         };

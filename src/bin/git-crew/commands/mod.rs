@@ -259,3 +259,30 @@ impl RecordView {
         format!("{} {} {:<10} {:<14} {}", &self.id[..8], self.at, self.author, self.kind, self.summary)
     }
 }
+
+/// Milliseconds as the whole seconds every duration in `--json` is given in
+/// (fields ending in `_secs`), rounded toward zero.
+pub fn secs(ms: i64) -> i64 {
+    ms / 1000
+}
+
+/// A suspension or a key revocation, as every `--json` output shows one
+/// (`suspended` and `revoked` of `status`, `alive`, `id list`, `id show`):
+/// who, when (RFC 3339), why, and the record that did it.
+#[derive(Serialize)]
+pub struct StopView {
+    by: String,
+    at: String,
+    reason: Option<String>,
+    record: String,
+}
+
+impl StopView {
+    pub fn suspension(s: &git_crew::state::Suspension) -> StopView {
+        StopView { by: s.by.clone(), at: s.at.rfc3339(), reason: s.reason.clone(), record: s.record.hex() }
+    }
+
+    pub fn revocation(r: &git_crew::state::Revocation) -> StopView {
+        StopView { by: r.by.clone(), at: r.at.rfc3339(), reason: r.reason.clone(), record: r.record.hex() }
+    }
+}

@@ -16,22 +16,60 @@ use super::{Context, RecordView};
 use crate::args::{InboxArgs, MsgCommand, WatchArgs};
 use crate::render;
 
-/// An inbox item for `--json`: the record plus why it is here.
+/// An inbox item for `--json`: the record plus why it is here (and, for a
+/// write of mine a sync dropped, why it was dropped).
 #[derive(Serialize)]
 struct ItemView {
-    reason: inbox::Reason,
+    reason: ReasonView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    why: Option<String>,
     #[serde(flatten)]
     record: RecordView,
+    #[serde(skip)]
+    id: git_crew::id::Id,
+    #[serde(skip)]
+    order: git_crew::record::OrderKey,
+}
+
+/// Why an item is in the inbox: the fold's reasons, or `dropped`.
+#[derive(Clone, Copy, Serialize)]
+#[serde(untagged)]
+enum ReasonView {
+    Fold(inbox::Reason),
+    Dropped(&'static str),
 }
 
 impl ItemView {
     fn new(item: &Item) -> ItemView {
-        ItemView { reason: item.reason, record: RecordView::new(&item.record) }
+        ItemView::of(ReasonView::Fold(item.reason), None, &item.record)
+    }
+
+    fn dropped(note: &inbox::DroppedNote) -> ItemView {
+        ItemView::of(ReasonView::Dropped("dropped"), Some(note.why.clone()), &note.record)
+    }
+
+    fn of(reason: ReasonView, why: Option<String>, r: &Record) -> ItemView {
+        ItemView { reason, why, record: RecordView::new(r), id: r.id, order: r.order_key() }
     }
 
     fn line(&self) -> String {
-        format!("{:<8} {}", format!("{:?}", self.reason).to_lowercase(), self.record.line())
+        let reason = match self.reason {
+            ReasonView::Fold(r) => format!("{r:?}").to_lowercase(),
+            ReasonView::Dropped(d) => d.to_owned(),
+        };
+        let why = self.why.as_deref().map(|w| format!(" ({w})")).unwrap_or_default();
+        format!("{reason:<8} {}{why}", self.record.line())
     }
+}
+
+/// `me`'s unread items, oldest first: what the fold delivered and my writes a
+/// sync dropped from this clone.
+fn unread(ws: &Workspace, me: &str) -> git_crew::Result<Vec<ItemView>> {
+    let (_, items) = ws.inbox(me)?;
+    let mut views: Vec<ItemView> = items.iter().map(ItemView::new).collect();
+    views.extend(ws.dropped_notes(me)?.iter().map(ItemView::dropped));
+    views.sort_by_key(|v| v.order);
+    Ok(views)
 }
 
 /// One line of the watch stream.
@@ -56,6 +94,34 @@ impl<'a> WatchView<'a> {
             counter: r.at.counter,
             subject: inbox::subject(r),
             summary: r.summary(),
+        }
+    }
+}
+
+/// A channel in `msg channels --json`, with its times in RFC 3339.
+#[derive(Serialize)]
+struct ChannelView<'a> {
+    name: &'a str,
+    direct: bool,
+    joined: bool,
+    members: &'a [String],
+    messages: u64,
+    created_by: &'a str,
+    created_at: String,
+    last_at: String,
+}
+
+impl<'a> ChannelView<'a> {
+    fn new(c: &'a inbox::ChannelSummary) -> ChannelView<'a> {
+        ChannelView {
+            name: &c.name,
+            direct: c.direct,
+            joined: c.joined,
+            members: &c.members,
+            messages: c.messages,
+            created_by: &c.created_by,
+            created_at: c.created_at.rfc3339(),
+            last_at: c.last_at.rfc3339(),
         }
     }
 }
@@ -144,7 +210,7 @@ pub fn run(cx: &Context, cmd: MsgCommand) -> Result<i32> {
         MsgCommand::Channels => {
             let channels = ws.channels(&me(cx, &ws)?)?;
             if cx.json {
-                render::json(&channels);
+                render::json(&channels.iter().map(ChannelView::new).collect::<Vec<_>>());
             } else if channels.is_empty() {
                 render::lines(["no channels yet (`git crew msg send --to '#name' TEXT` makes one)".to_owned()]);
             } else {
@@ -181,41 +247,43 @@ pub fn inbox(cx: &Context, args: InboxArgs) -> Result<i32> {
     let me = me(cx, &ws)?;
     if args.ack.is_some() || args.all {
         // Acks exactly what this invocation shows: every item, or those up to ID.
-        let (_, items) = ws.inbox(&me)?;
+        let items = unread(&ws, &me)?;
         let upto = args.ack.as_deref().filter(|a| !a.is_empty());
         let shown = match upto {
             Some(prefix) => {
                 let id = git_crew::id::resolve_prefix(
                     &prefix.to_ascii_lowercase(),
                     "unread item",
-                    items.iter().map(|i| i.record.id),
+                    items.iter().map(|i| i.id),
                 )?;
-                let end = items.iter().position(|i| i.record.id == id).map_or(0, |p| p + 1);
+                let end = items.iter().position(|i| i.id == id).map_or(0, |p| p + 1);
                 &items[..end]
             }
             None => &items[..],
         };
-        let ids: Vec<git_crew::id::Id> = shown.iter().map(|i| i.record.id).collect();
+        let (dropped, fold): (Vec<&ItemView>, Vec<&ItemView>) =
+            shown.iter().partition(|i| matches!(i.reason, ReasonView::Dropped(_)));
+        let ids: Vec<git_crew::id::Id> = fold.iter().map(|i| i.id).collect();
         let written = ws.ack(&me, &ids)?;
-        let views: Vec<ItemView> = items.iter().map(ItemView::new).collect();
+        ws.forget_dropped(&me, &dropped.iter().map(|i| i.id).collect::<Vec<_>>())?;
         let acks: Vec<Record> = written.into_iter().flat_map(|w| w.records).collect();
         let (acks, publication) = cx.publish(&ws, acks)?;
+        let acked: Vec<String> = shown.iter().map(|i| i.id.hex()).collect();
         if cx.json {
             let mut extra = serde_json::Map::new();
-            extra.insert("items".into(), serde_json::to_value(&views)?);
-            extra.insert("acked".into(), ids.iter().map(|i| i.hex()).collect());
+            extra.insert("items".into(), serde_json::to_value(&items)?);
+            extra.insert("acked".into(), acked.into());
             cx.print_write(&acks, &publication, extra);
-        } else if views.is_empty() {
+        } else if items.is_empty() {
             println!("nothing unread");
         } else {
-            let tail = format!("marked {} item(s) read", ids.len());
-            render::lines(views.iter().map(ItemView::line).chain(std::iter::once(tail)));
+            let tail = format!("marked {} item(s) read", acked.len());
+            render::lines(items.iter().map(ItemView::line).chain(std::iter::once(tail)));
         }
         return Ok(0);
     }
     if !args.follow {
-        let (_, items) = ws.inbox(&me)?;
-        let views: Vec<ItemView> = items.iter().map(ItemView::new).collect();
+        let views = unread(&ws, &me)?;
         if cx.json {
             render::json(&views);
         } else if views.is_empty() {
@@ -238,8 +306,7 @@ pub fn inbox(cx: &Context, args: InboxArgs) -> Result<i32> {
         Some(&beat),
         &super::STOP,
         |_, _| {
-            let (_, items) = ws.inbox(&me)?;
-            let fresh: Vec<ItemView> = items.iter().filter(|i| shown.insert(i.record.id)).map(ItemView::new).collect();
+            let fresh: Vec<ItemView> = unread(&ws, &me)?.into_iter().filter(|i| shown.insert(i.id)).collect();
             let lines = fresh.iter().map(|v| {
                 if cx.json {
                     serde_json::to_string(v).unwrap_or_default()

@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 
+use super::sync::DroppedView;
 use super::{Context, RecordView};
 use crate::args::RepairArgs;
 use crate::render;
@@ -17,6 +18,7 @@ pub fn run(cx: &Context, args: RepairArgs) -> Result<i32> {
     let done = git_crew::repair::repair(&ws, &remote, &me, args.reason)?;
     if cx.json {
         let mut out = serde_json::to_value(&done)?;
+        out["dropped"] = serde_json::to_value(done.dropped.iter().map(DroppedView::new).collect::<Vec<_>>())?;
         out["record"] = serde_json::to_value(done.record.as_ref().map(RecordView::new))?;
         render::json(&out);
     } else {

@@ -1,10 +1,64 @@
 //! `git crew sync [REMOTE]`.
 
 use anyhow::Result;
+use git_crew::rebase::{Dropped, Remade};
+use git_crew::sync::{LostClaim, Synced};
+use serde::Serialize;
 
 use super::Context;
 use crate::args::SyncArgs;
 use crate::render;
+
+/// What a sync did, for `--json` (`sync`, and `synced` of `heartbeat`).
+#[derive(Serialize)]
+pub struct SyncedView<'a> {
+    remote: &'a str,
+    received: usize,
+    fast_forward: bool,
+    merged: bool,
+    pushed: bool,
+    tip: &'a str,
+    rounds: usize,
+    lost_claims: &'a [LostClaim],
+    beats_pushed: usize,
+    remade: &'a [Remade],
+    dropped: Vec<DroppedView<'a>>,
+}
+
+impl<'a> SyncedView<'a> {
+    pub fn new(s: &'a Synced) -> SyncedView<'a> {
+        SyncedView {
+            remote: &s.remote,
+            received: s.received,
+            fast_forward: s.fast_forward,
+            merged: s.merged,
+            pushed: s.pushed,
+            tip: &s.tip,
+            rounds: s.rounds,
+            lost_claims: &s.lost_claims,
+            beats_pushed: s.beats_pushed,
+            remade: &s.remade,
+            dropped: s.dropped.iter().map(DroppedView::new).collect(),
+        }
+    }
+}
+
+/// A record a sync or a repair left out, and why: `record`, `kind` and
+/// `author` are null when its commit could not be read.
+#[derive(Serialize)]
+pub struct DroppedView<'a> {
+    record: Option<&'a str>,
+    kind: Option<&'a str>,
+    author: Option<&'a str>,
+    reason: &'a str,
+}
+
+impl<'a> DroppedView<'a> {
+    pub fn new(d: &'a Dropped) -> DroppedView<'a> {
+        let known = |s: &'a String| Some(s.as_str()).filter(|s| !s.is_empty());
+        DroppedView { record: known(&d.record), kind: known(&d.kind), author: known(&d.author), reason: &d.reason }
+    }
+}
 
 pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
     let ws = cx.open()?;
@@ -18,7 +72,7 @@ pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
     };
     let done = git_crew::sync::sync(&ws, &remote)?;
     if cx.json {
-        render::json(&done);
+        render::json(&SyncedView::new(&done));
     } else {
         let how = match (done.fast_forward, done.merged) {
             (_, true) => "replayed local work on top",
@@ -34,8 +88,11 @@ pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
         let lost =
             done.lost_claims.iter().map(|l| format!("lost claim {} by {}: {}", &l.claim[..8], l.actor, l.reason));
         let remade = done.remade.iter().map(|r| format!("re-made {} {} as {}", r.kind, &r.old[..8], &r.new[..8]));
-        let dropped =
-            done.dropped.iter().map(|d| format!("dropped {} {} by {}: {}", d.kind, &d.record[..8], d.author, d.reason));
+        // A record whose commit could not be read has no id, kind or author.
+        let dropped = done
+            .dropped
+            .iter()
+            .map(|d| format!("dropped {} {} by {}: {}", d.kind, d.record.get(..8).unwrap_or("?"), d.author, d.reason));
         render::lines(std::iter::once(head).chain(lost).chain(remade).chain(dropped));
     }
     Ok(0)

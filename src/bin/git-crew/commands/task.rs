@@ -29,9 +29,9 @@ pub struct TaskView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     parent: Option<String>,
     depends_on: Vec<String>,
-    /// `status`, and `holder` and `lease_left_ms` while in progress, or `why` while blocked.
+    /// `status`, and `holder` and `lease_left_secs` while in progress, or `why` while blocked.
     #[serde(flatten)]
-    status: Status,
+    status: StatusView,
     #[serde(skip_serializing_if = "Option::is_none")]
     done_by: Option<&'a str>,
     receipts: usize,
@@ -52,13 +52,37 @@ impl<'a> TaskView<'a> {
             priority: t.priority,
             parent: t.parent.map(|p| p.hex()),
             depends_on: t.depends_on.iter().map(Id::hex).collect(),
-            status: t.status(state, now),
+            status: t.status(state, now).into(),
             done_by: t.done.as_ref().map(|d| d.by.as_str()),
             receipts: t.receipts.len(),
             comments: t.comments,
             created_by: &t.created_by,
             created_at: t.created_at.rfc3339(),
             updated_at: t.updated_at.rfc3339(),
+        }
+    }
+}
+
+/// Where a task stands, for `--json`: the library's [`Status`] with the lease
+/// left in whole seconds, like every duration in the JSON output.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum StatusView {
+    Ready,
+    InProgress { holder: String, lease_left_secs: i64 },
+    Blocked { why: String },
+    Done,
+}
+
+impl From<Status> for StatusView {
+    fn from(s: Status) -> StatusView {
+        match s {
+            Status::Ready => StatusView::Ready,
+            Status::InProgress { holder, lease_left_ms } => {
+                StatusView::InProgress { holder, lease_left_secs: super::secs(lease_left_ms) }
+            }
+            Status::Blocked { why } => StatusView::Blocked { why },
+            Status::Done => StatusView::Done,
         }
     }
 }
@@ -245,7 +269,7 @@ struct SummaryView<'a> {
     priority: u8,
     depends_on: Vec<String>,
     #[serde(flatten)]
-    status: Status,
+    status: StatusView,
     #[serde(skip_serializing_if = "Option::is_none")]
     done_by: Option<&'a str>,
     created_at: String,
@@ -265,7 +289,7 @@ pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
             labels: &t.labels,
             priority: t.priority,
             depends_on: t.depends_on.iter().map(Id::hex).collect(),
-            status,
+            status: status.into(),
             done_by: t.done_by.as_deref(),
             created_at: t.created_at.rfc3339(),
         }

@@ -13,9 +13,20 @@ pub fn run(cx: &Context, args: VerifyArgs) -> Result<i32> {
         Ok(report) if args.artifacts => {
             let (_, records) = ws.records()?;
             let checks = git_crew::board::check_artifacts(&ws, &records)?;
-            let bad = checks.iter().filter(|c| matches!(c.status, "mismatch" | "unreadable")).count();
-            if cx.json {
-                render::json(&serde_json::json!({ "ok": bad == 0, "report": report, "artifacts": checks }));
+            let changed: Vec<&str> = checks
+                .iter()
+                .filter(|c| matches!(c.status, "mismatch" | "unreadable"))
+                .map(|c| c.path.as_str())
+                .collect();
+            let bad = changed.len();
+            if cx.json && bad > 0 {
+                // A failure like any other: one error object on stderr, with every check.
+                let message = format!("verification failed: {bad} artifact(s) changed on disk: {}", changed.join(", "));
+                let mut extra = serde_json::Map::new();
+                extra.insert("artifacts".into(), serde_json::to_value(&checks)?);
+                render::json_error(&message, EXIT_VERIFY, None, extra);
+            } else if cx.json {
+                render::json(&serde_json::json!({ "ok": true, "report": report, "artifacts": checks }));
             } else {
                 let rows = checks.iter().map(|c| {
                     format!("{:<8} {} (receipt {}, task {})", c.status, c.path, &c.receipt[..8], &c.task[..8])
@@ -44,7 +55,12 @@ pub fn run(cx: &Context, args: VerifyArgs) -> Result<i32> {
         }
         Err(git_crew::Error::Verify(v)) => {
             if cx.json {
-                render::json(&serde_json::json!({ "ok": false, "failures": v.failures }));
+                // Exactly one error object on stderr, with every failure found.
+                let hint = (!args.all).then_some("git crew verify --all");
+                let mut extra = serde_json::Map::new();
+                extra.insert("failures".into(), serde_json::to_value(&v.failures)?);
+                render::json_error(&v.to_string(), EXIT_VERIFY, hint, extra);
+                return Ok(EXIT_VERIFY);
             }
             for f in &v.failures {
                 eprintln!("FAIL: {}", render::escape(&f.to_string()));
