@@ -64,6 +64,20 @@ pub struct Synced {
     /// Unpublished records of this clone dropped: they do not count on top
     /// of what was published (a lost claim, a write by a suspended actor).
     pub dropped: Vec<crate::rebase::Dropped>,
+    /// Tasks freed because their holder was stopped by what arrived.
+    pub freed: Vec<Freed>,
+}
+
+/// A task whose holder was stopped (suspended, or its key revoked) by what a
+/// sync brought: the claim holds nothing any more, the task is free.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Freed {
+    /// The task.
+    pub task: String,
+    /// Its holder until then.
+    pub actor: String,
+    /// Who stopped it, when and why.
+    pub reason: String,
 }
 
 /// A claim that lost, as `sync` reports it.
@@ -91,6 +105,7 @@ impl Synced {
             beats_pushed: 0,
             remade: Vec::new(),
             dropped: Vec::new(),
+            freed: Vec::new(),
         }
     }
 }
@@ -121,22 +136,44 @@ pub fn remote_has_branch(ws: &Workspace, remote: &str) -> Result<bool> {
     }
 }
 
-/// Ids of the claims the fold refuses at the local tip.
-fn refused_claims(ws: &Workspace) -> std::collections::HashSet<crate::id::Id> {
-    ws.snapshot_for(&Need::Core)
-        .map(|s| s.state.ignored.iter().filter(|i| i.kind == "task.claim").map(|i| i.id).collect())
-        .unwrap_or_default()
+/// What a sync compares against to say what it changed: the claims the fold
+/// refused and the actors stopped at the local tip before it.
+struct Before {
+    refused: std::collections::HashSet<crate::id::Id>,
+    stopped: std::collections::HashSet<String>,
 }
 
-/// Claims refused now that were not in `before`.
-fn newly_lost(ws: &Workspace, before: &std::collections::HashSet<crate::id::Id>) -> Vec<LostClaim> {
-    let Ok(snap) = ws.snapshot_for(&Need::Core) else { return Vec::new() };
-    snap.state
+fn before(ws: &Workspace) -> Before {
+    match ws.snapshot_for(&Need::Core) {
+        Ok(s) => Before {
+            refused: s.state.ignored.iter().filter(|i| i.kind == "task.claim").map(|i| i.id).collect(),
+            stopped: s.state.actors.iter().filter(|(_, a)| !a.may_work()).map(|(n, _)| n.clone()).collect(),
+        },
+        Err(_) => Before { refused: Default::default(), stopped: Default::default() },
+    }
+}
+
+/// Claims refused now that were not before; tasks whose holder a stop that
+/// arrived freed.
+fn newly_lost(ws: &Workspace, before: &Before) -> (Vec<LostClaim>, Vec<Freed>) {
+    let Ok(snap) = ws.snapshot_for(&Need::Core) else { return Default::default() };
+    let lost = snap
+        .state
         .ignored
         .iter()
-        .filter(|i| i.kind == "task.claim" && !before.contains(&i.id))
+        .filter(|i| i.kind == "task.claim" && !before.refused.contains(&i.id))
         .map(|i| LostClaim { claim: i.id.hex(), actor: i.author.clone(), reason: i.reason.to_string() })
-        .collect()
+        .collect();
+    let mut freed = Vec::new();
+    for (name, actor) in snap.state.actors.iter().filter(|(n, a)| !a.may_work() && !before.stopped.contains(*n)) {
+        let reason = match (&actor.suspended, &actor.revoked) {
+            (Some(s), _) => format!("{name} is {s}"),
+            (None, Some(v)) => format!("the key of {name} is {v}"),
+            (None, None) => continue,
+        };
+        freed.extend(actor.holds.iter().map(|t| Freed { task: t.hex(), actor: name.clone(), reason: reason.clone() }));
+    }
+    (lost, freed)
 }
 
 /// Why a push did not land.
@@ -151,7 +188,7 @@ enum PushError {
 /// heartbeats both ways.
 pub fn sync(ws: &Workspace, remote: &str) -> Result<Synced> {
     let _lock = lock(ws, None)?;
-    let before = refused_claims(ws);
+    let before = before(ws);
     let out = rounds(ws, remote)?;
     let mut out = finish(ws, &before, out);
     carry_beats(ws, remote, &mut out)?;
@@ -161,7 +198,7 @@ pub fn sync(ws: &Workspace, remote: &str) -> Result<Synced> {
 /// [`sync`] of the branch alone (no heartbeats), for a caller that holds the
 /// publish [`lock`]: what publishing a write does.
 pub(crate) fn sync_branch(ws: &Workspace, remote: &str) -> Result<Synced> {
-    let before = refused_claims(ws);
+    let before = before(ws);
     let out = rounds(ws, remote)?;
     Ok(finish(ws, &before, out))
 }
@@ -273,12 +310,11 @@ pub const REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub fn refresh(ws: &Workspace, remote: &str) -> Result<Synced> {
     let _lock = lock(ws, Some(REFRESH_TIMEOUT))?;
     let mut out = Synced::new(remote);
-    let before = refused_claims(ws);
+    let before = before(ws);
     for round in 0..MAX_ROUNDS {
         out.rounds = round + 1;
         if pull(ws, remote, Some(REFRESH_TIMEOUT), &mut out)?.is_some() {
-            out.lost_claims = newly_lost(ws, &before);
-            return Ok(out);
+            return Ok(finish(ws, &before, out));
         }
     }
     Err(Error::Contention(MAX_ROUNDS))
@@ -320,12 +356,14 @@ fn pull(
 }
 
 /// The end of a sync: report the claims that lost (dropped on replay, or
-/// refused now that were not before).
-fn finish(ws: &Workspace, before: &std::collections::HashSet<crate::id::Id>, mut out: Synced) -> Synced {
+/// refused now that were not before) and the tasks a stop freed.
+fn finish(ws: &Workspace, before: &Before, mut out: Synced) -> Synced {
     let dropped = out.dropped.iter().filter(|d| d.kind == "task.claim");
     let dropped =
         dropped.map(|d| LostClaim { claim: d.record.clone(), actor: d.author.clone(), reason: d.reason.clone() });
-    out.lost_claims = dropped.chain(newly_lost(ws, before)).collect();
+    let (lost, freed) = newly_lost(ws, before);
+    out.lost_claims = dropped.chain(lost).collect();
+    out.freed = freed;
     out
 }
 

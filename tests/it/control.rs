@@ -42,6 +42,12 @@ fn suspension_stops_writes_after_one_sync_and_resume_restores() {
     assert_eq!(alive(&w, &b, "bob"), 5);
     assert_eq!(v["suspended"]["by"], "alice");
     assert_eq!(v["suspended"]["reason"], "looping on one test");
+    // The agent hears, in its own clone, that its claim no longer holds the task.
+    let freed = v["synced"]["freed"].as_array().unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(freed.len(), 1, "{v}");
+    assert_eq!(freed[0]["task"], task.as_str(), "{v}");
+    assert_eq!(freed[0]["actor"], "bob", "{v}");
+    assert!(freed[0]["reason"].as_str().unwrap().contains("looping on one test"), "{v}");
 
     // Any write as bob exits 5 with the reason and writes nothing.
     let before = tip(&w, &b);

@@ -4,6 +4,7 @@ use anyhow::Result;
 use git_crew::error::EXIT_SUSPENDED;
 use git_crew::index::Need;
 
+use super::sync::SyncedView;
 use super::{Context, StopView};
 use crate::args::{AliveArgs, SuspendArgs};
 use crate::render;
@@ -26,12 +27,16 @@ pub fn resume(cx: &Context, name: &str) -> Result<i32> {
 }
 
 /// Take what `remote` has (a bounded fetch, nothing pushed) so that a
-/// suspension published there counts here at once. `Err` says why the answer
-/// is this clone's copy (stale); no remote is no error.
-pub fn ask_remote(ws: &git_crew::workspace::Workspace, remote: Option<&str>) -> Result<(), String> {
+/// suspension published there counts here at once: what arrived (claims of
+/// this clone that stopped counting, writes it dropped), or `None` without a
+/// remote. `Err` says why the answer is this clone's copy (stale).
+pub fn ask_remote(
+    ws: &git_crew::workspace::Workspace,
+    remote: Option<&str>,
+) -> Result<Option<git_crew::sync::Synced>, String> {
     match remote {
-        Some(r) => git_crew::sync::refresh(ws, r).map(drop).map_err(|e| format!("could not ask {r}: {e}")),
-        None => Ok(()),
+        Some(r) => git_crew::sync::refresh(ws, r).map(Some).map_err(|e| format!("could not ask {r}: {e}")),
+        None => Ok(None),
     }
 }
 
@@ -58,6 +63,7 @@ pub fn alive(cx: &Context, args: AliveArgs) -> Result<i32> {
             "remote": remote,
             "stale": asked.is_err(),
             "stale_reason": asked.as_ref().err(),
+            "synced": asked.as_ref().ok().and_then(Option::as_ref).map(SyncedView::new),
         }));
     } else {
         let answer = match (suspended, revoked) {
@@ -65,10 +71,12 @@ pub fn alive(cx: &Context, args: AliveArgs) -> Result<i32> {
             (None, Some(v)) => format!("the key of {me} is {v}"),
             (None, None) => format!("{me} may work"),
         };
-        render::lines([match &asked {
-            Ok(()) => answer,
+        let answer = match &asked {
+            Ok(_) => answer,
             Err(why) => format!("{answer} (stale: this clone's copy; {why})"),
-        }]);
+        };
+        let news = asked.as_ref().ok().and_then(Option::as_ref).map(super::sync::news).unwrap_or_default();
+        render::lines(std::iter::once(answer).chain(news));
     }
     Ok(if actor.may_work() { 0 } else { EXIT_SUSPENDED })
 }

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use git_crew::rebase::{Dropped, Remade};
-use git_crew::sync::{LostClaim, Synced};
+use git_crew::sync::{Freed, LostClaim, Synced};
 use serde::Serialize;
 
 use super::Context;
@@ -23,6 +23,7 @@ pub struct SyncedView<'a> {
     beats_pushed: usize,
     remade: &'a [Remade],
     dropped: Vec<DroppedView<'a>>,
+    freed: &'a [Freed],
 }
 
 impl<'a> SyncedView<'a> {
@@ -39,6 +40,7 @@ impl<'a> SyncedView<'a> {
             beats_pushed: s.beats_pushed,
             remade: &s.remade,
             dropped: s.dropped.iter().map(DroppedView::new).collect(),
+            freed: &s.freed,
         }
     }
 }
@@ -85,15 +87,21 @@ pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
             done.received,
             &done.tip[..12.min(done.tip.len())]
         );
-        let lost =
-            done.lost_claims.iter().map(|l| format!("lost claim {} by {}: {}", &l.claim[..8], l.actor, l.reason));
-        let remade = done.remade.iter().map(|r| format!("re-made {} {} as {}", r.kind, &r.old[..8], &r.new[..8]));
-        // A record whose commit could not be read has no id, kind or author.
-        let dropped = done
-            .dropped
-            .iter()
-            .map(|d| format!("dropped {} {} by {}: {}", d.kind, d.record.get(..8).unwrap_or("?"), d.author, d.reason));
-        render::lines(std::iter::once(head).chain(lost).chain(remade).chain(dropped));
+        render::lines(std::iter::once(head).chain(news(&done)));
     }
     Ok(0)
+}
+
+/// A line for each claim of this clone that lost, record re-made, record
+/// dropped and task freed by a stop, in a sync (or in the refresh of `alive`
+/// and `heartbeat`).
+pub fn news(done: &Synced) -> Vec<String> {
+    let short = |id: &str| id.get(..8).unwrap_or("?").to_owned();
+    let lost = done.lost_claims.iter().map(|l| format!("lost claim {} by {}: {}", short(&l.claim), l.actor, l.reason));
+    let remade = done.remade.iter().map(|r| format!("re-made {} {} as {}", r.kind, short(&r.old), short(&r.new)));
+    // A record whose commit could not be read has no id, kind or author.
+    let dropped =
+        done.dropped.iter().map(|d| format!("dropped {} {} by {}: {}", d.kind, short(&d.record), d.author, d.reason));
+    let freed = done.freed.iter().map(|f| format!("task {} is no longer {}'s: {}", short(&f.task), f.actor, f.reason));
+    lost.chain(remade).chain(dropped).chain(freed).collect()
 }
