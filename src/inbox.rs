@@ -228,7 +228,7 @@ impl Workspace {
             .filter(|l| l.author == actor)
             .filter_map(|l| {
                 let record = record::decode_records(&[l.record.as_bytes()], &ws).pop()?.ok()?;
-                Some(DroppedNote { record, why: l.why })
+                (record.author == actor).then_some(DroppedNote { record, why: l.why })
             })
             .collect())
     }
@@ -257,18 +257,28 @@ impl Workspace {
         std::fs::rename(&tmp, &path).map_err(io)
     }
 
+    /// Why a sync in this clone dropped the record `id`, if one did.
+    pub fn dropped_reason(&self, id: &Id) -> Option<String> {
+        let ws = self.snapshot_for(&Need::Core).ok()?.state.workspace;
+        self.dropped_lines().ok()?.into_iter().find_map(|l| {
+            let record = record::decode_records(&[l.record.as_bytes()], &ws).pop()?.ok()?;
+            (record.id == *id).then_some(l.why)
+        })
+    }
+
     fn dropped_path(&self) -> std::path::PathBuf {
         self.store().repo().common_dir().join("crew").join("dropped.jsonl")
     }
 
     fn dropped_lines(&self) -> Result<Vec<DroppedLine>> {
         let path = self.dropped_path();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => return Err(Error::Io { what: format!("cannot read {}", path.display()), source }),
         };
-        Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+        // A local note: lines that are not what this module writes are skipped.
+        Ok(String::from_utf8_lossy(&bytes).lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
     }
 
     /// Mark exactly `items` read for `actor` (each an unread item's id), in

@@ -62,7 +62,8 @@ pub fn target(ws: &Workspace, offline: bool, remote: Option<&str>) -> Target {
 
 /// git's spellings of false.
 fn is_false(value: &str) -> bool {
-    matches!(value.trim().to_ascii_lowercase().as_str(), "false" | "no" | "off" | "0" | "")
+    // A key with no value (`[crew] publish`) is true to git.
+    matches!(value.trim().to_ascii_lowercase().as_str(), "false" | "no" | "off" | "0")
 }
 
 /// Whether a write reached the remote, and if not, why.
@@ -101,41 +102,74 @@ pub fn publish(ws: &Workspace, target: &Target, records: Vec<Record>) -> Result<
         Target::Remote(r) if records.is_empty() => return Ok((records, Publication::on(r))),
         Target::Remote(r) => r.as_str(),
     };
-    let _lock = crate::sync::lock(ws, None)?;
-    if crate::sync::on_remote(ws, remote, &records)? {
-        // The push this writer waited for carried its records.
-        return Ok((records, Publication::on(remote)));
-    }
-    let synced = match crate::sync::sync_branch(ws, remote) {
-        Ok(s) => s,
-        // The write itself stands on this clone: whatever stopped the push
-        // (an unreachable remote, a remote whose branch fails verification,
-        // a refusing hook, endless contention) is said, not turned into a
-        // failure of a write that happened.
+    let _lock = match crate::sync::lock(ws, Some(LOCK_WAIT)) {
+        Ok(lock) => lock,
         Err(e) => {
-            let why = format!("{e}; kept on this clone: `git crew sync` publishes it");
-            return Ok((records, Publication::kept(Some(remote), why)));
+            return Ok((
+                records,
+                Publication::kept(Some(remote), format!("{e}; kept on this clone: `git crew sync` publishes it")),
+            ))
         }
     };
-    let mut now = Vec::with_capacity(records.len());
-    for record in records {
-        let hex = record.id.hex();
-        if let Some(dropped) = synced.dropped.iter().find(|d| d.record == hex) {
-            return Err(refusal(ws, &record, &dropped.reason));
-        }
-        match synced.remade.iter().find(|r| r.old == hex) {
-            Some(remade) => now.push(remade.record.clone()),
-            None => now.push(record),
-        }
+    // A sync in another process of this clone (a follower, another writer)
+    // may have published the records already, or re-made them first.
+    let current = fates(ws, &records)?;
+    if crate::sync::on_remote(ws, remote, &current) {
+        return Ok((current, Publication::on(remote)));
     }
-    if !crate::sync::on_remote(ws, remote, &now)? {
+    // Whatever stops the push (an unreachable remote, a remote whose branch
+    // fails verification, a refusing hook, endless contention), the write
+    // stands on this clone unless the replay removed it, and that is said.
+    let synced = crate::sync::sync_branch(ws, remote);
+    let now = fates(ws, &records)?;
+    if let Err(e) = synced {
+        let why = format!("{e}; kept on this clone: `git crew sync` publishes it");
+        return Ok((now, Publication::kept(Some(remote), why)));
+    }
+    if !crate::sync::on_remote(ws, remote, &now) {
         let ids: Vec<String> = now.iter().map(|r| r.id.short()).collect();
-        return Err(Error::Conflict(format!(
-            "a concurrent sync in this clone replaced or dropped {} before it was published: see `git crew log` and `git crew sync`",
+        let why = format!(
+            "a concurrent sync in this clone replaced {} before it was published: see `git crew log` and `git crew sync`",
             ids.join(", ")
-        )));
+        );
+        return Ok((now, Publication::kept(Some(remote), why)));
     }
     Ok((now, Publication::on(remote)))
+}
+
+/// How long a write waits for this clone's publish lock before it stays local
+/// (another process of the clone holds it through a slow remote).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The records as they are now: each followed through the re-makes replays
+/// in this clone noted ([`crate::rebase::noted_remakes`]). `Err` with the
+/// fold's refusal when a replay dropped one (the published state no longer
+/// admits it: exit 3 or 5), so nothing is reported kept that is gone.
+fn fates(ws: &Workspace, records: &[Record]) -> Result<Vec<Record>> {
+    let remakes = crate::rebase::noted_remakes(ws);
+    let mut now = Vec::with_capacity(records.len());
+    for record in records {
+        let mut id = record.id;
+        // Bounded: a chain of re-makes is as long as the rounds that made it.
+        for _ in 0..=remakes.len() {
+            match remakes.get(&id) {
+                Some(next) => id = *next,
+                None => break,
+            }
+        }
+        if let Some(reason) = ws.dropped_reason(&id) {
+            return Err(refusal(ws, record, &reason));
+        }
+        if id == record.id {
+            now.push(record.clone());
+        } else {
+            match ws.record_at_tip(&id)? {
+                Some(r) => now.push(r),
+                None => now.push(record.clone()),
+            }
+        }
+    }
+    Ok(now)
 }
 
 /// The error for a record the published state no longer admits: the fold's

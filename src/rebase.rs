@@ -279,3 +279,47 @@ fn added_records(ws: &Workspace, ws_id: &Id, c: &CommitInfo) -> Result<(Vec<Stor
     }
     Ok((out, bad))
 }
+
+/// Remember what replays in this clone re-made (`old new` per line, in
+/// `<git common dir>/crew/remade.log`), so a writer whose records another
+/// process's sync re-made can tell what became of them. The caller holds the
+/// publish lock; the log keeps the latest [`REMAKES_KEPT`] lines.
+pub fn note_remakes(ws: &Workspace, remade: &[Remade]) -> Result<()> {
+    if remade.is_empty() {
+        return Ok(());
+    }
+    let path = remakes_path(ws);
+    let io = |source| Error::Io { what: format!("cannot record re-made records in {}", path.display()), source };
+    let old = std::fs::read(&path).unwrap_or_default();
+    let old = String::from_utf8_lossy(&old);
+    let fresh = remade.iter().map(|r| format!("{} {}", r.old, r.new));
+    let lines: Vec<String> = old.lines().map(str::to_owned).chain(fresh).collect();
+    let kept = &lines[lines.len().saturating_sub(REMAKES_KEPT)..];
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("log.tmp");
+    std::fs::write(&tmp, kept.join("\n") + "\n").map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
+}
+
+/// How many re-makes [`note_remakes`] keeps: far more than the writers that
+/// can be waiting on one clone's publish lock at once.
+pub const REMAKES_KEPT: usize = 4096;
+
+/// The re-makes noted in this clone: old id to new id. Unreadable lines are
+/// skipped (the log is a local note, not evidence).
+pub fn noted_remakes(ws: &Workspace) -> HashMap<Id, Id> {
+    let bytes = std::fs::read(remakes_path(ws)).unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter_map(|l| {
+            let (old, new) = l.split_once(' ')?;
+            Some((old.parse().ok()?, new.parse().ok()?))
+        })
+        .collect()
+}
+
+fn remakes_path(ws: &Workspace) -> std::path::PathBuf {
+    ws.store().repo().common_dir().join("crew").join("remade.log")
+}

@@ -275,6 +275,9 @@ impl Store {
     /// commit id reachable from `old` is collected first (headers only), so the
     /// cost follows the whole history.
     pub fn new_commits_exact(&self, old: ObjectId, new: ObjectId) -> Result<(Vec<CommitInfo>, bool)> {
+        if old == new {
+            return Ok((Vec::new(), true));
+        }
         let mut known: HashSet<ObjectId> = HashSet::new();
         let mut stack = vec![old];
         while let Some(id) = stack.pop() {

@@ -282,21 +282,26 @@ pub fn lock(ws: &Workspace, timeout: Option<std::time::Duration>) -> Result<Publ
 
 /// Whether the remote's branch, as this clone last saw it (fetched or
 /// pushed), holds every one of `records`.
-pub(crate) fn on_remote(ws: &Workspace, remote: &str, records: &[crate::record::Record]) -> Result<bool> {
-    let store = ws.store();
-    let Some(tip) = store.ref_target(&tracking_ref(ws, remote))? else { return Ok(false) };
-    let tree = store.commit(tip)?.tree;
-    let ws_id = crate::index::workspace_id(store, tree)?;
-    for record in records {
-        let path = crate::layout::path_of(record);
-        let Some(file) = store.read(tree, &path)? else { return Ok(false) };
-        let held =
-            crate::record::decode_file_trusted(&file, &ws_id).map_err(|e| crate::record::FileError::new(&path, e))?;
-        if !held.iter().any(|r| r.id == record.id) {
-            return Ok(false);
+pub(crate) fn on_remote(ws: &Workspace, remote: &str, records: &[crate::record::Record]) -> bool {
+    // The tracking ref may hold what a fetch brought before it was verified:
+    // anything unreadable there is simply not (yet) published.
+    let holds = || -> Result<bool> {
+        let store = ws.store();
+        let Some(tip) = store.ref_target(&tracking_ref(ws, remote))? else { return Ok(false) };
+        let tree = store.commit(tip)?.tree;
+        let ws_id = crate::index::workspace_id(store, tree)?;
+        for record in records {
+            let path = crate::layout::path_of(record);
+            let Some(file) = store.read(tree, &path)? else { return Ok(false) };
+            let held = crate::record::decode_file_trusted(&file, &ws_id)
+                .map_err(|e| crate::record::FileError::new(&path, e))?;
+            if !held.iter().any(|r| r.id == record.id) {
+                return Ok(false);
+            }
         }
-    }
-    Ok(true)
+        Ok(true)
+    };
+    holds().unwrap_or(false)
 }
 
 /// How long [`refresh`] waits for the remote before answering from the local
@@ -447,7 +452,7 @@ fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, out: &mut Synced)
     }
     let (fresh, _) = store.new_commits(ours, theirs)?;
     let (report, new) = verify::verify_range(store, theirs, fresh, &base)?;
-    let mut dropped = Vec::new();
+    let (mut dropped, mut remade) = (Vec::new(), Vec::new());
     let target = if unpublished.is_empty() {
         theirs
     } else {
@@ -456,15 +461,17 @@ fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, out: &mut Synced)
             base.records.iter().chain(&new).map(|r| r.id).collect();
         let state = crate::state::State::fold(ws_id, base.records.iter().chain(&new));
         let replayed = crate::rebase::replay(ws, theirs, state, &published, &unpublished)?;
-        dropped = replayed.dropped;
-        out.remade.extend(replayed.remade);
+        (dropped, remade) = (replayed.dropped, replayed.remade);
         replayed.tip
     };
     match store.set_tip(Some(ours), target, "git-crew: sync") {
         Ok(()) => {
-            // Off the branch now: their authors hear of it in their inboxes.
+            // Off the branch now: their authors hear of it in their inboxes,
+            // and writers waiting to publish them learn what became of them.
             ws.note_dropped(&dropped)?;
+            crate::rebase::note_remakes(ws, &remade)?;
             out.dropped.extend(dropped);
+            out.remade.extend(remade);
             out.received += report.records;
             out.fast_forward |= unpublished.is_empty();
             out.merged |= !unpublished.is_empty();

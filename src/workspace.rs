@@ -163,6 +163,13 @@ impl Workspace {
         Ok(Some((snap.tip, base)))
     }
 
+    /// The record `id` if the branch holds it (at the tip the index catches up
+    /// to), read from the index's journal.
+    pub fn record_at_tip(&self, id: &Id) -> Result<Option<Record>> {
+        self.snapshot_for(&Need::Core)?;
+        Ok(self.index.cached().and_then(|(_, _, records)| records.into_iter().find(|r| r.id == *id)))
+    }
+
     /// What verifying commits on top of commit `at` may trust: every record at
     /// `at`. Taken from the verified cache minus what later commits added when
     /// `at` is an ancestor of the cached tip (the branch tip itself is never

@@ -6,6 +6,8 @@
 
 use std::path::Path;
 
+use git_crew::id::Id;
+use git_crew::workspace::Workspace;
 use serde_json::Value;
 
 use crate::common::*;
@@ -201,4 +203,52 @@ fn a_write_the_published_state_refuses_exits_5_and_is_removed() {
     assert_eq!(dropped.len(), 1, "{inbox}");
     assert_eq!(dropped[0]["fields"]["title"], "Sneaked in", "{inbox}");
     assert!(dropped[0]["why"].as_str().is_some_and(|w| w.contains("suspended")), "{inbox}");
+}
+
+/// A write whose record another process's sync re-made and published (it
+/// sorted before what the remote got meanwhile) is reported published, as the
+/// re-made record: never a conflict that would make the agent write it again.
+#[test]
+fn a_write_another_sync_re_made_is_reported_published_as_the_new_record() {
+    let w = World::new();
+    let (a, b, remote, task) = team(&w, "Seed");
+    // carol edits the task on b, kept local for now (as if waiting on the lock).
+    let edit = json_as(&w, &b, "carol", &["--offline", "task", "edit", &task, "--priority", "1"]);
+    let old: Id = edit["record"]["id"].as_str().unwrap().parse().unwrap();
+    let ws = Workspace::open(&b, "crew", w.keys()).unwrap();
+    let record = ws.record_at_tip(&old).unwrap().expect("the edit is on b's branch");
+    // alice publishes something later; b's own sync re-makes the edit on top.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    published(&w, &a, &remote, "alice", &["task", "comment", &task, "meanwhile"]);
+    let synced = w.crew_json(&b, &["--as", "carol", "sync"]);
+    let remade = synced["remade"].as_array().unwrap();
+    assert_eq!(remade.len(), 1, "{synced}");
+    assert_eq!(remade[0]["old"], old.hex(), "{synced}");
+    let new = remade[0]["new"].as_str().unwrap().to_owned();
+
+    // The writer that waited publishes its original record: it learns what became of it.
+    let target = git_crew::publish::Target::Remote("origin".into());
+    let (now, publication) = git_crew::publish::publish(&ws, &target, vec![record]).unwrap();
+    assert!(publication.published, "{publication:?}");
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0].id.hex(), new, "reported as the re-made record");
+    assert!(on_remote(&w, &remote, &new));
+}
+
+/// A write the replay drops (its author was suspended meanwhile) while the
+/// push then fails is refused (exit 5), not reported as kept on the clone.
+#[test]
+fn a_dropped_write_is_refused_even_when_the_push_fails() {
+    let w = World::new();
+    let (a, b, remote, _) = team(&w, "Seed");
+    published(&w, &a, &remote, "alice", &["suspend", "carol", "--reason", "runaway"]);
+    // b can fetch but no longer push.
+    w.git(&b, &["remote", "set-url", "--push", "origin", w.path("nowhere.git").to_str().unwrap()]);
+    let before = w.tip(&remote, "crew");
+    let run = w.crew(&b, &["--json", "--as", "carol", "task", "add", "Sneaked in"]);
+    assert_eq!(run.code, 5, "{run:?}");
+    let err: Value = serde_json::from_str(&run.stderr).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
+    assert_eq!(err["error"]["exit"], 5, "{err}");
+    assert!(!w.crew_json(&b, &["task", "list"]).to_string().contains("Sneaked in"), "kept on the clone");
+    assert_eq!(w.tip(&remote, "crew"), before);
 }

@@ -265,9 +265,10 @@ pub fn inbox(cx: &Context, args: InboxArgs) -> Result<i32> {
             shown.iter().partition(|i| matches!(i.reason, ReasonView::Dropped(_)));
         let ids: Vec<git_crew::id::Id> = fold.iter().map(|i| i.id).collect();
         let written = ws.ack(&me, &ids)?;
-        ws.forget_dropped(&me, &dropped.iter().map(|i| i.id).collect::<Vec<_>>())?;
         let acks: Vec<Record> = written.into_iter().flat_map(|w| w.records).collect();
         let (acks, publication) = cx.publish(&ws, acks)?;
+        // Only once the ack stands: a failed one leaves the notes to show again.
+        ws.forget_dropped(&me, &dropped.iter().map(|i| i.id).collect::<Vec<_>>())?;
         let acked: Vec<String> = shown.iter().map(|i| i.id.hex()).collect();
         if cx.json {
             let mut extra = serde_json::Map::new();
