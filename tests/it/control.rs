@@ -269,4 +269,14 @@ fn alive_says_stale_when_the_remote_is_away_and_a_suspended_heartbeat_exits_5() 
     let text = w.crew(&b, &["--as", "carol", "alive"]);
     assert!(text.stdout.contains("stale"), "{text:?}");
     assert_eq!(alive(&w, &b, "bob"), 5, "still answered from the copy");
+    // carol's heartbeat beats on this clone, exits 0 and says it did not
+    // reach the remote, in the JSON and on stderr.
+    let run = w.crew(&b, &["--json", "--as", "carol", "heartbeat"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["published"], false, "{v}");
+    assert!(v["why"].as_str().is_some_and(|w| w.contains("git crew sync")), "{v}");
+    assert!(run.stderr.contains("warning: not published to origin"), "{}", run.stderr);
+    let live = w.git(&b, &["for-each-ref", "refs/crew/live/carol"]);
+    assert!(!live.trim().is_empty(), "carol's beat is on her clone");
 }

@@ -62,9 +62,18 @@ pub fn heartbeat(cx: &Context, args: HeartbeatArgs) -> Result<i32> {
     let beating = Beating::new(&me, Some(session), pid, args.ttl.unwrap_or(90), args.listening)?;
     let beat = ws.beat(&beating, args.end)?;
     let renewed = if args.end { Vec::new() } else { ws.renew_leases(&me)? };
-    let synced = match &remote {
-        Some(r) => Some(git_crew::sync::sync(&ws, r)?),
-        None => None,
+    // Like a write: a remote out of reach keeps the beat and the renewals on
+    // this clone, says so, and the next heartbeat or sync publishes them.
+    let (synced, why) = match &remote {
+        Some(r) => match git_crew::sync::sync(&ws, r) {
+            Ok(s) => (Some(s), None),
+            Err(e) => {
+                let why = format!("{e}; kept on this clone: the next heartbeat or `git crew sync` publishes it");
+                render::warn(&format!("not published to {r}: {why}"));
+                (None, Some(why))
+            }
+        },
+        None => (None, Some("no remote, --no-sync or --offline: kept on this clone".to_owned())),
     };
     if cx.json {
         render::json(&serde_json::json!({
@@ -76,6 +85,8 @@ pub fn heartbeat(cx: &Context, args: HeartbeatArgs) -> Result<i32> {
             "ended": args.end,
             "renewed": renewed.iter().map(RecordView::new).collect::<Vec<_>>(),
             "synced": synced.as_ref().map(super::sync::SyncedView::new),
+            "published": synced.is_some(),
+            "why": why,
         }));
     } else {
         let what = if args.end { "ended" } else { "alive" };
