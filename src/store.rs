@@ -577,7 +577,10 @@ impl Store {
     /// Point `name` at `new`, whatever it pointed to (for refs that are
     /// overwritten by design, like heartbeats).
     pub fn force_ref(&self, name: &str, new: ObjectId, reflog: &str) -> Result<()> {
-        self.repo.reference(name, new, PreviousValue::Any, reflog).map(|_| ()).map_err(git(format!("updating {name}")))
+        self.repo.reference(name, new, PreviousValue::Any, reflog).map(|_| ()).map_err(|e| StoreError::Git {
+            what: format!("updating {name}"),
+            message: self.with_lock_hint(e.to_string()),
+        })
     }
 
     /// Every reference under `prefix` (e.g. `refs/crew/live/`), with the
@@ -604,6 +607,18 @@ impl Store {
         Ok(())
     }
 
+    /// A git error about a lock, with what to do: a `*.lock` file is left when
+    /// a process is killed mid-update, and git never removes it by itself.
+    fn with_lock_hint(&self, message: String) -> String {
+        if !message.to_ascii_lowercase().contains("lock") {
+            return message;
+        }
+        let dir = self.repo.common_dir().display().to_string();
+        format!(
+            "{message} (another process is updating refs in {dir}, or one was killed mid-update and left a `*.lock` file there, such as packed-refs.lock: if no git or git-crew process runs in this clone, remove it)"
+        )
+    }
+
     /// Compare-and-swap any reference.
     pub fn cas_ref(&self, name: &str, old: Option<ObjectId>, new: ObjectId, reflog: &str) -> Result<()> {
         let expected = match old {
@@ -619,7 +634,10 @@ impl Store {
                 if raced {
                     Err(StoreError::Raced(name.to_owned()))
                 } else {
-                    Err(StoreError::Git { what: format!("updating {name}"), message: e.to_string() })
+                    Err(StoreError::Git {
+                        what: format!("updating {name}"),
+                        message: self.with_lock_hint(e.to_string()),
+                    })
                 }
             }
         }

@@ -163,7 +163,10 @@ impl Refusal {
     /// Whether this refusal is because the author is stopped: suspended or its
     /// key revoked (exit 5).
     pub fn is_suspension(&self) -> bool {
-        matches!(self, Refusal::Suspended { .. } | Refusal::Revoked { .. })
+        // A record its author's suspension did not see is refused because of
+        // that suspension too: the author is told to stop (exit 5), not to
+        // look again.
+        matches!(self, Refusal::Suspended { .. } | Refusal::Revoked { .. } | Refusal::Unseen { .. })
     }
 
     /// Whether the record is void because of concurrent work (a lost claim, a

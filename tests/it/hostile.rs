@@ -790,3 +790,24 @@ fn without_hooks_sync_refuses_a_record_dated_far_ahead() {
     assert_eq!(joined.code, 0, "{joined:?}");
     w.crew_ok(&a, &["verify"]);
 }
+
+/// A lock file left by a process killed mid-update (git never removes one by
+/// itself) stops writes with a message that names it and says what to do,
+/// and nothing is written.
+#[test]
+fn a_lock_left_by_a_killed_process_is_named_with_what_to_do() {
+    let w = World::new();
+    let (_, b, _, _) = team(&w, "Seed");
+    w.git(&b, &["pack-refs", "--all"]);
+    let lock = b.join(".git").join("packed-refs.lock");
+    std::fs::write(&lock, "").unwrap();
+    let before = tip(&w, &b);
+    let run = w.crew(&b, &["--json", "--as", "carol", "--offline", "task", "add", "Behind a stale lock"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let err: serde_json::Value = serde_json::from_str(&run.stderr).unwrap_or_else(|e| panic!("{e}: {}", run.stderr));
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("packed-refs.lock") && message.contains("remove it"), "{message}");
+    assert_eq!(tip(&w, &b), before);
+    std::fs::remove_file(&lock).unwrap();
+    w.crew_ok(&b, &["--as", "carol", "--offline", "task", "add", "After the lock is gone"]);
+}

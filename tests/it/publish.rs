@@ -252,3 +252,23 @@ fn a_dropped_write_is_refused_even_when_the_push_fails() {
     assert!(!w.crew_json(&b, &["task", "list"]).to_string().contains("Sneaked in"), "kept on the clone");
     assert_eq!(w.tip(&remote, "crew"), before);
 }
+
+/// A write dated before its author's suspension that the suspension did not
+/// see is refused as a suspension (exit 5: stop), not as a race (exit 3).
+#[test]
+fn a_write_its_suspension_did_not_see_is_refused_with_exit_5() {
+    let w = World::new();
+    let (a, b, remote, _) = team(&w, "Seed");
+    let unseen = json_as(&w, &b, "carol", &["--offline", "task", "add", "Written offline"]);
+    let id: Id = unseen["record"]["id"].as_str().unwrap().parse().unwrap();
+    let ws = Workspace::open(&b, "crew", w.keys()).unwrap();
+    let record = ws.record_at_tip(&id).unwrap().expect("on b's branch");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    published(&w, &a, &remote, "alice", &["suspend", "carol", "--reason", "runaway"]);
+
+    let target = git_crew::publish::Target::Remote("origin".into());
+    let err = git_crew::publish::publish(&ws, &target, vec![record]).unwrap_err();
+    assert_eq!(err.exit_code(), 5, "{err}");
+    assert!(err.to_string().contains("not seen by its suspension"), "{err}");
+    assert!(!on_remote(&w, &remote, &id.hex()));
+}
