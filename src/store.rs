@@ -91,6 +91,11 @@ pub struct CommitInfo {
     pub tree: ObjectId,
 }
 
+/// How many commits [`Store::new_commits_exact`] walks down from the new tip
+/// looking for the old one before it reads the old tip's whole history
+/// instead.
+const DOWN_TO_LIMIT: usize = 4096;
+
 /// The workspace branch of one repository.
 pub struct Store {
     repo: gix::Repository,
@@ -271,12 +276,17 @@ impl Store {
         Ok((topological(&infos, new), reached_old))
     }
 
-    /// [`Store::new_commits`], exact whatever the commit dates say: every
-    /// commit id reachable from `old` is collected first (headers only), so the
-    /// cost follows the whole history.
+    /// [`Store::new_commits`], exact whatever the commit dates say. When
+    /// every path down from `new` meets `old` (the usual case: a few commits
+    /// on top of it), only those commits are read; otherwise every commit id
+    /// reachable from `old` is collected first (headers only), so the cost
+    /// follows the whole history.
     pub fn new_commits_exact(&self, old: ObjectId, new: ObjectId) -> Result<(Vec<CommitInfo>, bool)> {
         if old == new {
             return Ok((Vec::new(), true));
+        }
+        if let Some(infos) = self.down_to(old, new)? {
+            return Ok((topological(&infos, new), true));
         }
         let mut known: HashSet<ObjectId> = HashSet::new();
         let mut stack = vec![old];
@@ -297,6 +307,31 @@ impl Store {
         }
         let reached_old = old == new || infos.values().any(|c| c.parents.contains(&old));
         Ok((topological(&infos, new), reached_old))
+    }
+
+    /// The commits reachable from `new` without passing `old`, if every path
+    /// down from `new` meets `old`: then each of them descends from `old`, so
+    /// none is reachable from it, and they are exactly what `new` adds. `None`
+    /// when a path reaches a root commit instead (a merge of older history, or
+    /// `old` not an ancestor), after at most [`DOWN_TO_LIMIT`] commits.
+    fn down_to(&self, old: ObjectId, new: ObjectId) -> Result<Option<HashMap<ObjectId, CommitInfo>>> {
+        let mut infos: HashMap<ObjectId, CommitInfo> = HashMap::new();
+        let mut stack = vec![new];
+        while let Some(id) = stack.pop() {
+            if id == old || infos.contains_key(&id) {
+                continue;
+            }
+            if infos.len() >= DOWN_TO_LIMIT {
+                return Ok(None);
+            }
+            let info = self.commit(id)?;
+            if info.parents.is_empty() {
+                return Ok(None);
+            }
+            stack.extend(info.parents.iter().copied());
+            infos.insert(id, info);
+        }
+        Ok(Some(infos))
     }
 
     /// Every commit id reachable from `tip`, itself included.
