@@ -217,38 +217,28 @@ impl Workspace {
     }
 
     /// `actor`'s writes that a sync dropped from this clone and it has not
-    /// acknowledged, oldest first. Lines that do not parse or whose record's
-    /// signature does not verify are skipped: the file is a local note, not
-    /// evidence.
+    /// acknowledged, oldest first.
     pub fn dropped_notes(&self, actor: &str) -> Result<Vec<DroppedNote>> {
-        let ws = self.snapshot_for(&Need::Core)?.state.workspace;
         Ok(self
-            .dropped_lines()?
+            .checked_notes()?
             .into_iter()
-            .filter(|l| l.author == actor)
-            .filter_map(|l| {
-                let record = record::decode_records(&[l.record.as_bytes()], &ws).pop()?.ok()?;
-                (record.author == actor).then_some(DroppedNote { record, why: l.why })
-            })
+            .filter(|(_, r)| r.author == actor)
+            .map(|(l, record)| DroppedNote { record, why: l.why })
             .collect())
     }
 
     /// Forget `actor`'s dropped-write notes with these record ids (it was
-    /// shown them and acknowledged them).
+    /// shown them and acknowledged them); notes that do not hold go too.
     pub fn forget_dropped(&self, actor: &str, ids: &[Id]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
         let _lock = crate::sync::lock(self, None)?;
-        let ws = self.snapshot_for(&Need::Core)?.state.workspace;
         let keep: String = self
-            .dropped_lines()?
+            .checked_notes()?
             .into_iter()
-            .filter(|l| {
-                let id = record::decode_records(&[l.record.as_bytes()], &ws).pop().and_then(|r| r.ok()).map(|r| r.id);
-                l.author != actor || id.is_none_or(|id| !ids.contains(&id))
-            })
-            .filter_map(|l| serde_json::to_string(&l).ok().map(|s| s + "\n"))
+            .filter(|(_, r)| r.author != actor || !ids.contains(&r.id))
+            .filter_map(|(l, _)| serde_json::to_string(&l).ok().map(|s| s + "\n"))
             .collect();
         let path = self.dropped_path();
         let tmp = path.with_extension("jsonl.tmp");
@@ -259,11 +249,27 @@ impl Workspace {
 
     /// Why a sync in this clone dropped the record `id`, if one did.
     pub fn dropped_reason(&self, id: &Id) -> Option<String> {
-        let ws = self.snapshot_for(&Need::Core).ok()?.state.workspace;
-        self.dropped_lines().ok()?.into_iter().find_map(|l| {
-            let record = record::decode_records(&[l.record.as_bytes()], &ws).pop()?.ok()?;
-            (record.id == *id).then_some(l.why)
-        })
+        self.checked_notes().ok()?.into_iter().find(|(_, r)| r.id == *id).map(|(l, _)| l.why)
+    }
+
+    /// The notes that hold: the file is local, not evidence, so a note counts
+    /// only if its record decodes (signature checked) and was signed by a key
+    /// its author has or had in this workspace. Anything else is skipped.
+    fn checked_notes(&self) -> Result<Vec<(DroppedLine, Record)>> {
+        let lines = self.dropped_lines()?;
+        if lines.is_empty() {
+            return Ok(Vec::new());
+        }
+        let state = self.snapshot_for(&Need::Core)?.state;
+        Ok(lines
+            .into_iter()
+            .filter_map(|l| {
+                let record = record::decode_records(&[l.record.as_bytes()], &state.workspace).pop()?.ok()?;
+                let actor = state.actors.get(&record.author)?;
+                let known = actor.key == record.key || actor.retired.iter().any(|k| k.key == record.key);
+                (known && l.author == record.author).then_some((l, record))
+            })
+            .collect())
     }
 
     fn dropped_path(&self) -> std::path::PathBuf {

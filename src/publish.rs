@@ -163,9 +163,11 @@ fn fates(ws: &Workspace, records: &[Record]) -> Result<Vec<Record>> {
         if id == record.id {
             now.push(record.clone());
         } else {
+            // The log is a local note: only a record of the same author and
+            // kind is taken for the re-made one.
             match ws.record_at_tip(&id)? {
-                Some(r) => now.push(r),
-                None => now.push(record.clone()),
+                Some(r) if r.author == record.author && r.kind() == record.kind() => now.push(r),
+                _ => now.push(record.clone()),
             }
         }
     }

@@ -47,9 +47,6 @@ pub struct Remade {
     pub new: String,
     /// Its kind.
     pub kind: String,
-    /// The new record itself.
-    #[serde(skip)]
-    pub record: Record,
 }
 
 /// A record that was dropped: it does not count on top of what was published.
@@ -167,12 +164,7 @@ pub fn replay(
             let _ = state.apply(&placed);
             if let Some(old) = old {
                 renamed.insert(old.id, placed.id);
-                out.remade.push(Remade {
-                    old: old.id.hex(),
-                    new: placed.id.hex(),
-                    kind: placed.kind().to_owned(),
-                    record: placed.clone(),
-                });
+                out.remade.push(Remade { old: old.id.hex(), new: placed.id.hex(), kind: placed.kind().to_owned() });
             }
             kept.push(placed);
         }

@@ -811,3 +811,38 @@ fn a_lock_left_by_a_killed_process_is_named_with_what_to_do() {
     std::fs::remove_file(&lock).unwrap();
     w.crew_ok(&b, &["--as", "carol", "--offline", "task", "add", "After the lock is gone"]);
 }
+
+/// The dropped-write notes an inbox shows are a local file, not evidence: a
+/// note whose record is signed with a key its author never had, a line that
+/// is not JSON and bytes that are not UTF-8 are skipped (and never break the
+/// inbox); only a note signed with the author's own key is shown, and
+/// acknowledging it writes nothing to the branch.
+#[test]
+fn forged_dropped_notes_never_reach_an_inbox() {
+    let w = World::new();
+    let (_, b, _, task) = team(&w, "Seed");
+    let ws: Id = w.crew_json(&b, &["verify"])["report"]["workspace"].as_str().unwrap().parse().unwrap();
+    let task: Id = task.parse().unwrap();
+    let comment = |text: &str| Payload::TaskComment(TaskComment { task, text: text.into() });
+    let note = |key: &git_crew::sign::Keypair, text: &str| {
+        let (_, bytes) = record::encode(&ws, "carol", Hlc::now(), comment(text), key).unwrap();
+        let line = serde_json::json!({"author": "carol", "why": text, "record": String::from_utf8(bytes).unwrap()});
+        line.to_string() + "\n"
+    };
+    let mallory = git_crew::sign::Keypair::from_seed([9; 32]);
+    let mut file = note(&mallory, "forged by mallory").into_bytes();
+    file.extend_from_slice(b"not json at all\n\xff\xfe\n");
+    file.extend_from_slice(note(&w.key(&ws, "carol"), "signed by carol").as_bytes());
+    std::fs::write(b.join(".git").join("crew").join("dropped.jsonl"), file).unwrap();
+
+    let before = tip(&w, &b);
+    let inbox = w.crew_json(&b, &["--as", "carol", "inbox"]);
+    let items = inbox.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{inbox}");
+    assert_eq!(items[0]["reason"], "dropped", "{inbox}");
+    assert_eq!(items[0]["why"], "signed by carol", "{inbox}");
+    let acked = w.crew_json(&b, &["--as", "carol", "inbox", "--ack"]);
+    assert_eq!(acked["record"], serde_json::Value::Null, "{acked}");
+    assert_eq!(w.crew_json(&b, &["--as", "carol", "inbox"]), serde_json::json!([]));
+    assert_eq!(tip(&w, &b), before, "notes are never written to the branch");
+}
