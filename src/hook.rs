@@ -8,6 +8,8 @@
 //! - `post-commit`: each `Crew-Task:` trailer becomes a `receipt` on the task,
 //!   linking the code commit to it.
 //! - `pre-push`: the part of the workspace branch about to leave is verified.
+//! - `proc-receive` (server): pushes to `refs/crew/for/<branch>` are folded
+//!   into the branch, one at a time ([`crate::fold`]).
 //! - `pre-receive` (server): pushes to the workspace branch must fast-forward and
 //!   everything they add must verify: append-only, signatures, authorised and
 //!   not-suspended authors, layout, plain files, no conflict markers, and no
@@ -28,7 +30,7 @@ use crate::workspace::Workspace;
 /// Hooks a working clone gets from `install`.
 pub const CLIENT_HOOKS: &[&str] = &["commit-msg", "post-commit", "pre-push"];
 /// Hooks a server (bare) repository gets from `install --server`.
-pub const SERVER_HOOKS: &[&str] = &["pre-receive"];
+pub const SERVER_HOOKS: &[&str] = &["pre-receive", "proc-receive"];
 
 const BEGIN: &str = "# >>> git-crew >>>";
 const END: &str = "# <<< git-crew <<<";
@@ -40,6 +42,7 @@ pub fn shim(name: &str) -> Option<&'static str> {
         "post-commit" => include_str!("../hooks/post-commit"),
         "pre-push" => include_str!("../hooks/pre-push"),
         "pre-receive" => include_str!("../hooks/pre-receive"),
+        "proc-receive" => include_str!("../hooks/proc-receive"),
         _ => return None,
     })
 }
@@ -90,11 +93,14 @@ fn make_executable(_: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Make `store`'s repository a git-crew server: the `pre-receive` hook, and
-/// git's own object checks on every push (`receive.fsckObjects`), which refuse
-/// malformed trees and commits before any hook runs. Returns the hooks' paths.
+/// Make `store`'s repository a git-crew server: the `pre-receive` hook; the
+/// `proc-receive` hook, which folds pushes to `refs/crew/for/<branch>` into
+/// the branch ([`crate::fold`]); and git's own object checks on every push
+/// (`receive.fsckObjects`), which refuse malformed trees and commits before
+/// any hook runs. Returns the hooks' paths.
 pub fn install_server(store: &Store) -> Result<Vec<PathBuf>> {
     store.set_config(&[("receive", None, "fsckObjects", "true")])?;
+    crate::fold::enable(store)?;
     SERVER_HOOKS.iter().map(|n| install(&store.hooks_dir(), n)).collect()
 }
 
@@ -265,6 +271,24 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
                 return Err(Error::Invalid(format!("{}: live refs are refs/crew/live/<actor>/<session>", u.name)));
             }
             crate::live::check_update(store, &state, &u.name, u.old, u.new)?;
+        }
+    }
+    if let Some(u) = updates.iter().find(|u| u.name.starts_with(crate::fold::FOR_REFS)) {
+        if !crate::fold::enabled(store) {
+            // Without the fold, the push would leave an unverified ref here.
+            return Err(Error::Invalid(format!(
+                "{}: this server does not fold pushes (run `git crew install --server` here to make it)",
+                u.name
+            )));
+        }
+    }
+    if let Some(u) = updates.iter().find(|u| u.name.starts_with(crate::fold::FOR_REFS)) {
+        if !crate::fold::enabled(store) {
+            // Without the fold, the push would leave an unverified ref here.
+            return Err(Error::Invalid(format!(
+                "{}: this server does not fold pushes (run `git crew install --server` here to make it)",
+                u.name
+            )));
         }
     }
     let mut reports = Vec::new();

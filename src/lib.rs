@@ -20,6 +20,7 @@
 pub mod artifact;
 pub mod board;
 pub mod error;
+pub mod fold;
 pub mod hlc;
 pub mod hook;
 pub mod id;

@@ -79,6 +79,17 @@ pub struct Replayed {
     pub dropped: Vec<Dropped>,
 }
 
+/// Whether a replay may re-make records (sign them anew with their author's
+/// key on this machine). A server never does: it holds no keys, and a record
+/// it cannot place as it is goes back to its author.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Remake {
+    /// Re-make what no longer fits, when its author's key is here.
+    Allowed,
+    /// Keep records byte for byte or drop them.
+    Never,
+}
+
 /// Replay `commits` (this clone's unpublished commits, parents first) on top
 /// of `onto`, whose folded state (every task) is `state` and whose records are
 /// `published`. Writes commits; moves no ref.
@@ -88,6 +99,7 @@ pub fn replay(
     mut state: State,
     published: &HashSet<Id>,
     commits: &[CommitInfo],
+    may: Remake,
 ) -> Result<Replayed> {
     let store = ws.store();
     let ws_id = state.workspace;
@@ -140,7 +152,11 @@ pub fn replay(
             let placed = if fits && state.check(&r).is_ok() && !renames_anything(&r, &renamed) {
                 Some((r.clone(), stored, None))
             } else {
-                match remake(ws, &state, &r, &renamed, end) {
+                let remade = match may {
+                    Remake::Allowed => remake(ws, &state, &r, &renamed, end),
+                    Remake::Never => Err(why_not_as_is(&state, &r, fits)),
+                };
+                match remade {
                     Ok((new, bytes)) => Some((new, bytes, Some(r.clone()))),
                     Err(reason) => {
                         out.dropped.push(Dropped {
@@ -180,6 +196,16 @@ pub fn replay(
     }
     out.tip = tip;
     Ok(out)
+}
+
+/// Why `r` cannot be placed byte for byte on top of `state` (when re-making
+/// is not allowed): it sorts before what was published, or it does not count.
+fn why_not_as_is(state: &State, r: &Record, fits: bool) -> String {
+    match state.check(r) {
+        Err(why) => why.to_string(),
+        Ok(()) if fits => "it refers to a record that was re-made".to_owned(),
+        Ok(()) => format!("it is dated {} and sorts before what was published since", r.at.rfc3339()),
+    }
 }
 
 /// Whether `r`, if a suspension, saw everything its target published: else it

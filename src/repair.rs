@@ -70,7 +70,7 @@ pub fn repair(ws: &Workspace, remote: &str, admin: &str, reason: Option<String>)
     let published = base.records.iter().map(|r| r.id).collect();
     let full = State::fold(ws_id, &base.records);
     let plain: Vec<_> = remote_only.into_iter().filter(|c| c.parents.len() <= 1).collect();
-    let replayed = crate::rebase::replay(ws, ours, full, &published, &plain)?;
+    let replayed = crate::rebase::replay(ws, ours, full, &published, &plain, crate::rebase::Remake::Allowed)?;
     if store.set_tip(Some(ours), replayed.tip, "git-crew: repair (replay)").is_err() {
         return Err(Error::Conflict("the branch moved while repairing: run repair again".into()));
     }

@@ -176,10 +176,25 @@ fn newly_lost(ws: &Workspace, before: &Before) -> (Vec<LostClaim>, Vec<Freed>) {
     (lost, freed)
 }
 
+/// How a push landed.
+#[derive(Debug, PartialEq, Eq)]
+enum Pushed {
+    /// The remote's branch is now the pushed commit.
+    Exact,
+    /// The remote folded the pushed records onto its branch
+    /// ([`crate::fold`]): its tip is a commit this clone has yet to fetch.
+    Folded,
+}
+
 /// Why a push did not land.
 enum PushError {
     /// The remote moved: fetch, merge and try again.
     Raced,
+    /// The folding remote could not place a record as it is: fetch, let the
+    /// replay re-make or drop it, and push again.
+    Retry(String),
+    /// The remote does not fold (any more): publish by compare-and-swap.
+    Unfolded,
     /// The remote refused for good (its hook declined, or it is unreachable).
     Refused(String),
 }
@@ -204,26 +219,41 @@ pub(crate) fn sync_branch(ws: &Workspace, remote: &str) -> Result<Synced> {
 }
 
 /// Fetch-merge-push rounds until the remote's branch holds this clone's tip.
+/// A remote that folds pushes ([`crate::fold`]) takes this clone's records
+/// without a race to lose; when this clone fetched a moment ago it is pushed
+/// to first, so publishing costs one push and one fetch.
 fn rounds(ws: &Workspace, remote: &str) -> Result<Synced> {
     let mut out = Synced::new(remote);
+    let mut folding = folds(ws, remote);
+    let mut ahead = if folding && fetched_lately(ws, remote) { unpublished_tip(ws, remote)? } else { None };
     for round in 0..MAX_ROUNDS {
         let started = std::time::Instant::now();
         out.rounds = round + 1;
-        let Some((target, theirs)) = pull(ws, remote, None, &mut out)? else {
-            continue; // a local writer moved the branch meanwhile
+        let unseen = ahead.is_some();
+        let target = match ahead.take() {
+            Some(tip) => tip,
+            None => match pull(ws, remote, None, &mut out)? {
+                Some((target, theirs)) if Some(target) == theirs => return Ok(out),
+                Some((target, _)) => target,
+                None => continue, // a local writer moved the branch meanwhile
+            },
         };
-        if Some(target) == theirs {
-            return Ok(out);
-        }
-        match push(ws, remote, target) {
-            Ok(()) => {
+        match push_tip(ws, remote, target, &mut folding) {
+            Ok(Pushed::Exact) => {
                 out.pushed = true;
+                out.tip = target.to_string();
                 // What the remote has now, so a writer waiting for the lock
                 // sees that this push carried its records.
                 ws.store().force_ref(&tracking_ref(ws, remote), target, "git-crew: pushed")?;
                 return Ok(out);
             }
+            // The next round fetches what the remote made of it.
+            Ok(Pushed::Folded) => out.pushed = true,
             Err(PushError::Raced) => back_off(round, started),
+            Err(PushError::Retry(_) | PushError::Unfolded) => {}
+            // Pushed without looking: what the remote has may say why (a
+            // suspension of the author, say), so look before giving up.
+            Err(PushError::Refused(_)) if unseen => {}
             Err(PushError::Refused(why)) => return Err(Error::Remote(why)),
         }
     }
@@ -384,6 +414,7 @@ where
 {
     let store = ws.store();
     let _lock = lock(ws, None)?;
+    let mut folding = folds(ws, remote);
     for round in 0..MAX_ROUNDS {
         let started = std::time::Instant::now();
         let mut scratch = Synced::new(remote);
@@ -395,13 +426,23 @@ where
             }
         }
         let staged = ws.stage(actor, need, &mut build)?;
-        match push(ws, remote, staged.written.commit) {
-            Ok(()) => {
-                store.force_ref(&tracking_ref(ws, remote), staged.written.commit, "git-crew: pushed")?;
+        match push_tip(ws, remote, staged.written.commit, &mut folding) {
+            Ok(pushed) => {
+                if pushed == Pushed::Exact {
+                    store.force_ref(&tracking_ref(ws, remote), staged.written.commit, "git-crew: pushed")?;
+                }
                 adopt(ws, &staged)?;
+                if pushed == Pushed::Folded {
+                    // Published; take the tip it was folded into, so this
+                    // clone shows what the others see. Failing that, the next
+                    // sync does.
+                    let _ = pull(ws, remote, None, &mut scratch);
+                }
                 return Ok(staged.written);
             }
             Err(PushError::Raced) => back_off(round, started),
+            // The next round fetches what won and builds on it.
+            Err(PushError::Retry(_) | PushError::Unfolded) => {}
             Err(PushError::Refused(why)) => return Err(Error::Remote(why)),
         }
     }
@@ -440,7 +481,8 @@ fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, out: &mut Synced)
     if tip != ours {
         return Ok(None);
     }
-    let base = if unpublished.is_empty() { base } else { without(ws, base, &unpublished)? };
+    let (base, ours_added) =
+        if unpublished.is_empty() { (base, Default::default()) } else { without(ws, base, &unpublished)? };
     let base = Base { horizon: peer_horizon(), ..base };
     if theirs_in_ours {
         // Nothing new over there. What we are about to publish must pass what
@@ -451,7 +493,7 @@ fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, out: &mut Synced)
         }
     }
     let (fresh, _) = store.new_commits(ours, theirs)?;
-    let (report, new) = verify::verify_range(store, theirs, fresh, &base)?;
+    let (_, new) = verify::verify_range(store, theirs, fresh, &base)?;
     let (mut dropped, mut remade) = (Vec::new(), Vec::new());
     let target = if unpublished.is_empty() {
         theirs
@@ -460,7 +502,8 @@ fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, out: &mut Synced)
         let published: std::collections::HashSet<crate::id::Id> =
             base.records.iter().chain(&new).map(|r| r.id).collect();
         let state = crate::state::State::fold(ws_id, base.records.iter().chain(&new));
-        let replayed = crate::rebase::replay(ws, theirs, state, &published, &unpublished)?;
+        let replayed =
+            crate::rebase::replay(ws, theirs, state, &published, &unpublished, crate::rebase::Remake::Allowed)?;
         (dropped, remade) = (replayed.dropped, replayed.remade);
         replayed.tip
     };
@@ -472,7 +515,8 @@ fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, out: &mut Synced)
             crate::rebase::note_remakes(ws, &remade)?;
             out.dropped.extend(dropped);
             out.remade.extend(remade);
-            out.received += report.records;
+            // A folding remote sends this clone's own records back.
+            out.received += new.iter().filter(|r| !ours_added.contains(&r.id)).count();
             out.fast_forward |= unpublished.is_empty();
             out.merged |= !unpublished.is_empty();
             Ok(Some(target))
@@ -490,7 +534,11 @@ fn peer_horizon() -> Option<Hlc> {
 
 /// The trusted base at `ours` without what `unpublished` (commits of ours the
 /// remote does not have) added: what both sides have.
-fn without(ws: &Workspace, base: Base, unpublished: &[crate::store::CommitInfo]) -> Result<Base> {
+fn without(
+    ws: &Workspace,
+    base: Base,
+    unpublished: &[crate::store::CommitInfo],
+) -> Result<(Base, std::collections::HashSet<crate::id::Id>)> {
     let ws_id = base.workspace.unwrap_or_default();
     let added = verify::records_added(ws.store(), &ws_id, unpublished)?;
     let inside: std::collections::HashSet<ObjectId> = unpublished.iter().map(|c| c.id).collect();
@@ -499,12 +547,13 @@ fn without(ws: &Workspace, base: Base, unpublished: &[crate::store::CommitInfo])
         (Some(one), None) => Some(*one),
         _ => None,
     };
-    Ok(Base {
+    let base = Base {
         records: base.records.into_iter().filter(|r| !added.contains(&r.id)).collect(),
         ignored: base.ignored.into_iter().filter(|id| !added.contains(id)).collect(),
         tip,
         ..base
-    })
+    };
+    Ok((base, added))
 }
 
 /// A remote as one ref name component: its name, or a hash of its URL.
@@ -520,6 +569,27 @@ fn remote_component(remote: &str) -> String {
 /// The remote-tracking ref a sync fetches into.
 fn tracking_ref(ws: &Workspace, remote: &str) -> String {
     format!("refs/crew/remotes/{}/{}", remote_component(remote), ws.store().branch())
+}
+
+/// Where a sync fetches the remote's fold marker ([`crate::fold::MARKER`]) to.
+fn remote_fold_prefix(remote: &str) -> String {
+    format!("refs/crew/remote-fold/{}/", remote_component(remote))
+}
+
+/// How recently this clone must have fetched from a folding remote to push
+/// to it first: the remote's recent tips ([`crate::fold::TIPS`]) then still
+/// hold the tip it has, so git sends only what is new.
+const PUSH_FIRST_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The file whose time says when this clone last fetched from `remote`.
+fn fetched_stamp(ws: &Workspace, remote: &str) -> std::path::PathBuf {
+    ws.store().repo().common_dir().join("crew").join("fetched").join(remote_component(remote))
+}
+
+/// Whether this clone fetched from `remote` within [`PUSH_FIRST_WITHIN`].
+fn fetched_lately(ws: &Workspace, remote: &str) -> bool {
+    let modified = std::fs::metadata(fetched_stamp(ws, remote)).and_then(|m| m.modified());
+    modified.is_ok_and(|t| t.elapsed().is_ok_and(|age| age < PUSH_FIRST_WITHIN))
 }
 
 /// Where a sync fetches the remote's heartbeats to.
@@ -593,8 +663,9 @@ fn fetch_within(ws: &Workspace, remote: &str, timeout: Option<std::time::Duratio
     let tracking = tracking_ref(ws, remote);
     let refspec = format!("+refs/heads/{}:{tracking}", store.branch());
     let live = format!("+{LIVE_REFS}*:{}*", remote_live_prefix(remote));
+    let marker = format!("+{}*:{}*", crate::fold::MARKER_REFS, remote_fold_prefix(remote));
     let mut cmd = git(ws);
-    cmd.args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, &refspec, &live]);
+    cmd.args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, &refspec, &live, &marker]);
     let out = match timeout {
         Some(t) => output_within(&mut cmd, t),
         None => cmd.output(),
@@ -607,12 +678,88 @@ fn fetch_within(ws: &Workspace, remote: &str, timeout: Option<std::time::Duratio
         }
         return Err(Error::Unreachable(format!("git fetch {remote} failed: {}", stderr.trim())));
     }
+    let stamp = fetched_stamp(ws, remote);
+    // A missing stamp only means the next publish fetches before it pushes.
+    let _ = stamp.parent().map(std::fs::create_dir_all);
+    let _ = std::fs::write(&stamp, b"");
     Ok(store.ref_target(&tracking)?)
 }
 
-/// Push `tip` to the remote's branch, fast-forward only.
-fn push(ws: &Workspace, remote: &str, tip: ObjectId) -> Result<(), PushError> {
-    push_as(ws, remote, tip, None)
+/// Push `tip`: to be folded when the remote folds (`folding`, cleared if it
+/// turns out not to), else to the remote's branch, fast-forward only.
+fn push_tip(ws: &Workspace, remote: &str, tip: ObjectId, folding: &mut bool) -> Result<Pushed, PushError> {
+    if !*folding {
+        return push_as(ws, remote, tip, None).map(|()| Pushed::Exact);
+    }
+    let pushed = push_fold(ws, remote, tip);
+    if let Err(PushError::Unfolded) = pushed {
+        *folding = false;
+        forget_fold(ws, remote);
+    }
+    pushed
+}
+
+/// The local tip when it is not the remote's as last fetched.
+fn unpublished_tip(ws: &Workspace, remote: &str) -> Result<Option<ObjectId>> {
+    let store = ws.store();
+    let ours = store.tip()?.ok_or_else(|| Error::no_workspace(store))?;
+    Ok((store.ref_target(&tracking_ref(ws, remote))? != Some(ours)).then_some(ours))
+}
+
+/// Whether `remote` folds pushes: its marker came with the last fetch.
+fn folds(ws: &Workspace, remote: &str) -> bool {
+    let marker = format!("{}{}", remote_fold_prefix(remote), &crate::fold::MARKER[crate::fold::MARKER_REFS.len()..]);
+    ws.store().ref_target(&marker).ok().flatten().is_some()
+}
+
+/// Stop pushing to `remote` to be folded: drop its marker, and the plain ref
+/// a push there may have left (best effort: nothing depends on it).
+fn forget_fold(ws: &Workspace, remote: &str) {
+    let store = ws.store();
+    for (name, _) in store.refs_under(&remote_fold_prefix(remote)).unwrap_or_default() {
+        let _ = store.delete_ref(&name);
+    }
+    let stray = format!(":{}{}", crate::fold::FOR_REFS, store.branch());
+    let _ = git(ws).args(["push", "--quiet", "--no-verify", remote, &stray]).output();
+}
+
+/// Push `tip` to `refs/crew/for/<branch>` for the remote to fold, and read
+/// its answer from git's porcelain status line: the branch's new tip, or
+/// `ng` with the reason.
+fn push_fold(ws: &Workspace, remote: &str, tip: ObjectId) -> Result<Pushed, PushError> {
+    let branch = ws.store().branch();
+    let pseudo = format!("{}{branch}", crate::fold::FOR_REFS);
+    let mut cmd = git(ws);
+    cmd.args(["push", "--porcelain", "--no-verify", remote, &format!("{tip}:{pseudo}")]);
+    let out = cmd.output().map_err(|e| PushError::Refused(format!("cannot run git push: {e}")))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let status = stdout.lines().find_map(|l| {
+        let mut fields = l.split('\t');
+        let (flag, refs, summary) = (fields.next()?, fields.next()?, fields.next().unwrap_or_default());
+        Some((flag, refs.split_once(':')?.1, summary))
+    });
+    match status {
+        Some(("!", _, summary)) if summary.contains("(retry:") => Err(PushError::Retry(summary.to_owned())),
+        Some(("!", _, _)) if stderr.contains("does not fold pushes") => Err(PushError::Unfolded),
+        Some((_, dst, _)) if dst == pseudo => Err(PushError::Unfolded),
+        Some(("!", _, summary)) => Err(PushError::Refused(format!(
+            "the remote refused the push: {summary}{}",
+            remote_says(&stderr).map(|r| format!(": {r}")).unwrap_or_default()
+        ))),
+        Some((_, dst, summary)) if dst == format!("refs/heads/{branch}") => {
+            let new = summary.rsplit("..").next().unwrap_or_default();
+            let exact = new.len() >= 7 && tip.to_string().starts_with(new);
+            Ok(if exact { Pushed::Exact } else { Pushed::Folded })
+        }
+        _ => Err(PushError::Refused(format!("git push {remote} gave no status for {pseudo}: {}", stderr.trim()))),
+    }
+}
+
+/// What the remote's hooks said (`remote:` lines), if anything.
+fn remote_says(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr.lines().filter_map(|l| l.strip_prefix("remote: ")).map(str::trim_end).collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }
 
 /// Replace the remote's branch by `tip` if it is still at `expected`
@@ -620,7 +767,8 @@ fn push(ws: &Workspace, remote: &str, tip: ObjectId) -> Result<(), PushError> {
 pub(crate) fn force_push(ws: &Workspace, remote: &str, tip: ObjectId, expected: ObjectId) -> Result<()> {
     push_as(ws, remote, tip, Some(expected)).map_err(|e| match e {
         PushError::Raced => Error::Remote(format!("the remote's branch moved from {expected}: fetch and repair again")),
-        PushError::Refused(why) => Error::Remote(why),
+        PushError::Refused(why) | PushError::Retry(why) => Error::Remote(why),
+        PushError::Unfolded => Error::Remote("the remote does not fold pushes".into()),
     })
 }
 
@@ -649,8 +797,7 @@ fn push_as(ws: &Workspace, remote: &str, tip: ObjectId, lease: Option<ObjectId>)
     if lost_race || locked {
         Err(PushError::Raced)
     } else {
-        let remote_lines: Vec<&str> = stderr.lines().filter_map(|l| l.strip_prefix("remote: ")).collect();
-        let why = if remote_lines.is_empty() { stderr.trim().to_owned() } else { remote_lines.join("\n") };
+        let why = remote_says(&stderr).unwrap_or_else(|| stderr.trim().to_owned());
         Err(PushError::Refused(format!("the remote refused the push: {why}")))
     }
 }

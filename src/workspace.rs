@@ -147,6 +147,11 @@ impl Workspace {
     /// What verifying new commits on top of the branch tip may trust: the tip,
     /// and every record there with the fold's refusals. `None` without a tip.
     pub fn trusted_base(&self) -> Result<Option<(ObjectId, Base)>> {
+        Ok(self.trusted_tip()?.map(|(snap, base)| (snap.tip, base)))
+    }
+
+    /// [`Workspace::trusted_base`] with the whole folded state at the tip.
+    pub fn trusted_tip(&self) -> Result<Option<(Snapshot, Base)>> {
         if self.store.tip()?.is_none() {
             return Ok(None);
         }
@@ -160,7 +165,7 @@ impl Workspace {
             server: false,
             tip: Some(snap.tip),
         };
-        Ok(Some((snap.tip, base)))
+        Ok(Some((snap, base)))
     }
 
     /// The record `id` if the branch holds it (at the tip the index catches up

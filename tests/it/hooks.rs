@@ -273,8 +273,15 @@ fn install_server_puts_pre_receive_in_a_bare_repository() {
     let bare = w.bare("remote.git");
     let out = w.crew_json(&bare, &["install", "--server"]);
     let hook = bare.join("hooks/pre-receive");
-    assert_eq!(out, serde_json::json!({ "server": true, "merge_driver": false, "hooks": [hook.to_str().unwrap()] }));
+    let fold = bare.join("hooks/proc-receive");
+    let hooks = [hook.to_str().unwrap(), fold.to_str().unwrap()];
+    assert_eq!(out, serde_json::json!({ "server": true, "merge_driver": false, "hooks": hooks }));
     let text = assert_shim(&hook, "pre-receive");
+    assert_shim(&fold, "proc-receive");
+    // git hands pushes to refs/crew/for/<branch> to proc-receive, and clones
+    // learn that from the marker they fetch.
+    assert_eq!(w.git(&bare, &["config", "receive.procReceiveRefs"]).trim(), "refs/crew/for");
+    assert!(w.git(&bare, &["cat-file", "-p", "refs/crew/fold/v1"]).contains("refs/crew/for/<branch>"));
     for name in CLIENT_HOOKS {
         assert!(!bare.join("hooks").join(name).exists(), "{name} in a server repository");
     }

@@ -117,7 +117,16 @@ impl<'a> Forge<'a> {
 
     /// Push `commit` to `remote`'s crew branch with plain git (no hooks here).
     fn push(&self, remote: &Path, commit: &str) -> Output {
-        let refspec = format!("{commit}:refs/heads/crew");
+        self.push_to(remote, commit, "refs/heads/crew")
+    }
+
+    /// Push `commit` for `remote` to fold into its crew branch.
+    fn push_fold(&self, remote: &Path, commit: &str) -> Output {
+        self.push_to(remote, commit, "refs/crew/for/crew")
+    }
+
+    fn push_to(&self, remote: &Path, commit: &str, dst: &str) -> Output {
+        let refspec = format!("{commit}:{dst}");
         self.w.git_output(&self.dir, &["push", "--no-verify", remote.to_str().unwrap(), &refspec])
     }
 }
@@ -845,4 +854,89 @@ fn forged_dropped_notes_never_reach_an_inbox() {
     assert_eq!(acked["record"], serde_json::Value::Null, "{acked}");
     assert_eq!(w.crew_json(&b, &["--as", "carol", "inbox"]), serde_json::json!([]));
     assert_eq!(tip(&w, &b), before, "notes are never written to the branch");
+}
+
+/// The fold (pushes to `refs/crew/for/crew`, appended by the server on its
+/// tip) is no way around the server's checks. bob, with his valid key, pushes
+/// for folding: a claim stealing carol's held task, backdated on a side branch
+/// (sent back to be re-made, which he cannot make count) and on top of the tip
+/// (refused); a record whose bytes were altered after signing (refused for
+/// good, not "retry"); a commit deleting the task's file (nothing to fold
+/// from a side branch, refused on top); a commit that lies about its author
+/// (the branch gets the record under its true author, never the lie); pushes
+/// to another pseudo-ref or deleting one. The remote never moves for what is
+/// refused, keeps no pseudo-ref, and verifies.
+#[test]
+fn the_fold_is_no_way_around_the_servers_checks() {
+    let w = World::new();
+    let (a, b, remote, task) = team(&w, "Contested");
+    let ws = workspace_of(&w, &a);
+    let task: Id = task.parse().unwrap();
+    w.crew_json(&b, &["--as", "carol", "task", "claim", &task.hex()]);
+    w.crew_ok(&a, &["sync"]);
+    let f = Forge::new(&w, &a);
+    let base = remote_tip(&w, &remote);
+    let fork = f.git(&["rev-parse", &format!("{base}~1")]);
+    let path = layout::task_path(&task);
+
+    // A steal, backdated, on a side branch: it does not fit as it is.
+    let steal = claim_record(&w, &ws, "bob", &task, Hlc { ms: Hlc::now().ms - 60_000, counter: 0 });
+    let side = f.honest(&ws, &fork, &path, &[&steal]);
+    assert_refused(&w, &remote, &f.push_fold(&remote, &side), &base, "retry:");
+    // On top of the tip (a fast-forward): refused as a plain push is.
+    let top = f.honest(&ws, &base, &path, &[&steal]);
+    assert_refused(&w, &remote, &f.push_fold(&remote, &top), &base, "sorts before");
+    // Dated now, while carol holds the task: it does not count.
+    let late = claim_record(&w, &ws, "bob", &task, Hlc::now());
+    let side = f.honest(&ws, &fork, &path, &[&late]);
+    assert_refused(&w, &remote, &f.push_fold(&remote, &side), &base, "held by carol");
+
+    // Bytes altered after signing, from a side branch: refused for good.
+    let (bytes, _) = bob_comment(&w, &ws, &task, "an honest comment");
+    let altered = String::from_utf8(bytes.clone()).unwrap().replace("an honest", "a forged!");
+    let content = [f.file(&fork, &path), altered.into_bytes()].concat();
+    let forged = f.commit(&f.tree_with(&fork, &path, &content), &[&fork], "bob", "bob@crew", "comment\n");
+    let out = f.push_fold(&remote, &forged);
+    assert_refused(&w, &remote, &out, &base, "refused");
+    assert!(!stderr(&out).contains("retry:"), "a forgery is not worth retrying: {}", stderr(&out));
+
+    // Deleting the task's file: nothing to fold from a side branch, refused on top.
+    let gone = f.git(&["rev-parse", &format!("{base}^{{tree}}")]);
+    let index = a.join(".git/forge-del-index");
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new("git");
+        w.env(&mut cmd);
+        let out = cmd.current_dir(&a).env("GIT_INDEX_FILE", &index).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    run(&["read-tree", &gone]);
+    run(&["update-index", "--force-remove", &path]);
+    let without = run(&["write-tree"]);
+    let deleting = f.commit(&without, &[&fork], "bob", "bob@crew", "tidy up\n");
+    let out = f.push_fold(&remote, &deleting);
+    assert!(out.status.success(), "nothing to fold is not an error: {}", stderr(&out));
+    assert_eq!(remote_tip(&w, &remote), base, "a deletion folds nothing");
+    let deleting = f.commit(&without, &[&base], "bob", "bob@crew", "tidy up\n");
+    assert_refused(&w, &remote, &f.push_fold(&remote, &deleting), &base, "refused");
+
+    // A commit lying about its author: the record folds under its true author.
+    let content = [f.file(&fork, &path), bytes].concat();
+    let lying = f.commit(&f.tree_with(&fork, &path, &content), &[&fork], "alice", "alice@crew", "admit mallory\n");
+    let out = f.push_fold(&remote, &lying);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = w.git(&remote, &["log", "-1", "--format=%an <%ae> | %cn <%ce> | %s", "crew"]);
+    assert!(log.starts_with("bob <bob@crew> | bob <bob@crew> | task.comment"), "{log}");
+    let base = remote_tip(&w, &remote);
+
+    // Other pseudo-refs, and deleting one.
+    let out = f.push_to(&remote, &lying, "refs/crew/for/elsewhere");
+    assert_refused(&w, &remote, &out, &base, "folds only into its workspace branch");
+    let out = w.git_output(&a, &["push", "--no-verify", remote.to_str().unwrap(), ":refs/crew/for/crew"]);
+    assert!(!out.status.success(), "deleting a pseudo-ref");
+
+    assert_eq!(w.git(&remote, &["for-each-ref", "refs/crew/for/"]), "");
+    w.crew_ok(&remote, &["verify"]);
+    let shown = w.crew_json(&remote, &["task", "show", &task.hex()]);
+    assert_eq!(shown["task"]["holder"], "carol", "{shown}");
 }

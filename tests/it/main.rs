@@ -9,6 +9,7 @@ mod concurrency;
 mod contract;
 mod control;
 mod escaping;
+mod fold;
 mod guide;
 mod history;
 mod hooks;

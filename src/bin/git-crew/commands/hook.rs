@@ -40,7 +40,19 @@ pub fn run(cx: &Context, args: HookArgs) -> Result<i32> {
                 return Err(e.into());
             }
         }
-        other => bail!("unknown hook {other:?}: expected commit-msg, post-commit, pre-push or pre-receive"),
+        "proc-receive" => {
+            // stdout is git's pkt-line channel: everything for people goes to
+            // stderr, which the pusher sees as `remote:` lines.
+            let ws = cx.open()?;
+            let mut input = std::io::BufReader::new(std::io::stdin().lock());
+            let outcomes = git_crew::fold::proc_receive(&ws, &mut input, &mut std::io::stdout().lock())?;
+            for o in outcomes {
+                eprintln!("git-crew: {}", render::escape(&o.summary()));
+            }
+        }
+        other => {
+            bail!("unknown hook {other:?}: expected commit-msg, post-commit, pre-push, pre-receive or proc-receive")
+        }
     }
     Ok(0)
 }

@@ -1,0 +1,328 @@
+//! The server's side of publishing: folding pushed records into the branch.
+//!
+//! A plain push to the workspace branch is a compare-and-swap on one ref:
+//! when many clones publish at once, all but one of the racing pushes is
+//! wasted, and each loser fetches, merges and tries again. A server with
+//! git-crew's hooks does better. A clone pushes its tip to the pseudo-ref
+//! [`FOR_REFS`]`<branch>`; git hands such pushes to the `proc-receive` hook
+//! ([`proc_receive`]), which folds them one at a time, under the server's
+//! lock, onto the branch as it is at that moment ([`fold`]): the records the
+//! push adds are appended byte for byte by the same replay a syncing clone
+//! uses, and the result is verified exactly as a plain push would be. The
+//! server is thus the linearization point of the workspace: a claim folds if
+//! its task is free at that moment and is refused otherwise, and the push's
+//! answer names the new tip, or why not.
+//!
+//! Invariants:
+//! - the branch only ever moves by a verified fast-forward: the fold's commits
+//!   sit on the tip read under the lock, and the ref moves by compare-and-swap
+//!   (plain pushes may still land beside folds);
+//! - a push folds whole or not at all, and the server never signs or re-makes
+//!   a record (it holds no keys): a record that does not fit as it is goes
+//!   back with a `retry` answer, and its clone re-makes it on the tip it
+//!   fetches and pushes again;
+//! - a server says it folds with the ref [`MARKER`], fetched with the branch:
+//!   a clone pushes to the pseudo-ref only after seeing it, so a remote
+//!   without the hook (hosted git) keeps working by compare-and-swap;
+//! - the last [`TIPS_KEPT`] tips stay advertised under [`TIPS`], so a clone
+//!   that pushes without fetching first still sends only what is new.
+
+use std::io::{BufRead, Write};
+
+use gix::ObjectId;
+
+use crate::error::{Error, Result};
+use crate::hlc::{Hlc, MAX_SKEW_MS};
+use crate::rebase::{self, Remake};
+use crate::store::{Store, StoreError};
+use crate::verify::{self, Base};
+use crate::workspace::Workspace;
+
+/// Where clones push what the server should fold: `refs/crew/for/<branch>`.
+/// Never a real ref on a folding server.
+pub const FOR_REFS: &str = "refs/crew/for/";
+/// What clones fetch to learn whether the server folds.
+pub const MARKER_REFS: &str = "refs/crew/fold/";
+/// The server folds pushes, with this protocol.
+pub const MARKER: &str = "refs/crew/fold/v1";
+/// The recent tips of the branch, advertised to pushers.
+pub const TIPS: &str = "refs/crew/tips/";
+/// How many recent tips [`TIPS`] keeps: at tens of folds a second, the tips
+/// of the last few seconds, which a clone that synced then still has.
+pub const TIPS_KEPT: u64 = 128;
+/// How long a push waits for the folds ahead of it.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A push folded into the branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Folded {
+    /// The branch before (`None`: the push created it).
+    pub old: Option<ObjectId>,
+    /// The branch after: the pushed commit itself when it fast-forwarded, else
+    /// the server's commits on top of `old`; `old` when nothing was new.
+    pub new: ObjectId,
+    /// Records the fold added.
+    pub records: usize,
+}
+
+/// The server's answer to one push.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Folded into the branch.
+    Folded(Folded),
+    /// Not folded, and nothing written: a record does not fit on the branch as
+    /// it is now (it sorts before what was published since, or does not count
+    /// there, like a claim on a task that is now held). The clone should take
+    /// the tip, let its own replay re-make or drop the record, and push again.
+    Retry(String),
+}
+
+/// Fold the records `pushed` adds into the workspace branch, as one step
+/// under the server's lock. `Err` is a refusal for good (the push does not
+/// verify), `Retry` a refusal of this order of events.
+pub fn fold(ws: &Workspace, pushed: ObjectId) -> Result<Answer> {
+    let _lock = crate::sync::lock(ws, Some(LOCK_WAIT))?;
+    let store = ws.store();
+    // Plain pushes may move the branch beside us (they take no lock): their
+    // compare-and-swap or ours fails, and the loser looks again.
+    for _ in 0..crate::sync::MAX_ROUNDS {
+        let Some(tip) = store.tip()? else {
+            let base = Base { horizon: horizon(), server: true, ..Base::default() };
+            let report = verify::verify_new(store, None, pushed, &base, false)?;
+            match moved(store, None, pushed)? {
+                true => return Ok(Answer::Folded(Folded { old: None, new: pushed, records: report.records })),
+                false => continue,
+            }
+        };
+        let (commits, fast_forward) = store.new_commits_exact(tip, pushed)?;
+        if commits.is_empty() {
+            return Ok(Answer::Folded(Folded { old: Some(tip), new: tip, records: 0 }));
+        }
+        let Some((snap, base)) = ws.trusted_tip()? else { continue };
+        if snap.tip != tip {
+            continue;
+        }
+        let base = Base { horizon: horizon(), server: true, ..base };
+        let new = if fast_forward {
+            pushed
+        } else {
+            let published = base.records.iter().map(|r| r.id).collect();
+            let replayed = rebase::replay(ws, tip, snap.state, &published, &commits, Remake::Never)?;
+            // What cannot even be read is refused for good; what does not
+            // fit the tip as it is goes back to its author.
+            let unreadable = replayed.dropped.iter().find(|d| d.stored.is_empty());
+            if let Some(d) = unreadable.or(replayed.dropped.first()) {
+                let what = if d.record.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} {} by {}: ", d.kind, d.record, d.author)
+                };
+                let why = format!("{what}{}", d.reason);
+                return match unreadable {
+                    Some(_) => Err(Error::Invalid(why)),
+                    None => Ok(Answer::Retry(why)),
+                };
+            }
+            replayed.tip
+        };
+        if new == tip {
+            return Ok(Answer::Folded(Folded { old: Some(tip), new: tip, records: 0 }));
+        }
+        let report = verify::verify_new(store, Some(tip), new, &base, false)?;
+        if moved(store, Some(tip), new)? {
+            keep_tip(store, new)?;
+            return Ok(Answer::Folded(Folded { old: Some(tip), new, records: report.records }));
+        }
+    }
+    Err(Error::Contention(crate::sync::MAX_ROUNDS))
+}
+
+/// The latest date the server accepts on a record: its clock plus the skew it
+/// allows.
+pub(crate) fn horizon() -> Option<Hlc> {
+    Some(Hlc { ms: Hlc::now().ms.saturating_add(MAX_SKEW_MS), counter: u32::MAX })
+}
+
+/// Move the branch from `old` to `new`; `false` if something else moved it.
+fn moved(store: &Store, old: Option<ObjectId>, new: ObjectId) -> Result<bool> {
+    match store.set_tip(old, new, "git-crew: fold") {
+        Ok(()) => Ok(true),
+        Err(StoreError::Raced(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Advertise `tip` among the recent tips, in the slot after the last one
+/// written (a counter kept beside the lock).
+fn keep_tip(store: &Store, tip: ObjectId) -> Result<()> {
+    let path = store.repo().common_dir().join("crew").join("tips.next");
+    let slot = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) % TIPS_KEPT;
+    store.force_ref(&format!("{TIPS}{slot:03}"), tip, "git-crew: fold")?;
+    std::fs::write(&path, format!("{}\n", slot + 1))
+        .map_err(|source| Error::Io { what: format!("cannot write {}", path.display()), source })
+}
+
+/// Make `store`'s repository fold pushes: git hands pushes to [`FOR_REFS`] to
+/// the `proc-receive` hook, and [`MARKER`] tells clones so.
+pub fn enable(store: &Store) -> Result<()> {
+    store.set_config(&[("receive", None, "procReceiveRefs", FOR_REFS.trim_end_matches('/'))])?;
+    let marker = store.write_blob(b"git-crew folds pushes to refs/crew/for/<branch> (protocol 1)\n")?;
+    store.force_ref(MARKER, marker, "git-crew: install --server")?;
+    Ok(())
+}
+
+/// Whether this server folds pushes (`install --server` configured it).
+pub fn enabled(store: &Store) -> bool {
+    store
+        .config_string("receive.procReceiveRefs")
+        .is_some_and(|v| v.trim_end_matches('/') == FOR_REFS.trim_end_matches('/'))
+}
+
+/// One command git hands the hook.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Command {
+    new: Option<ObjectId>,
+    name: String,
+}
+
+/// What became of one pushed ref, for the hook to report on stderr.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The pseudo-ref pushed to.
+    pub name: String,
+    /// What the server answered.
+    pub answer: std::result::Result<Answer, String>,
+}
+
+impl Outcome {
+    /// One line saying what became of the push.
+    pub fn summary(&self) -> String {
+        match &self.answer {
+            Ok(Answer::Folded(f)) if f.old == Some(f.new) => format!("{}: nothing new to fold", self.name),
+            Ok(Answer::Folded(f)) => {
+                format!("{}: folded {} record(s); the branch is at {}", self.name, f.records, f.new)
+            }
+            Ok(Answer::Retry(why)) => format!("{}: not folded, take the tip and push again: {why}", self.name),
+            Err(why) => format!("{}: refused: {why}", self.name),
+        }
+    }
+}
+
+/// Speak git's `proc-receive` protocol (see githooks(5)) on `input` and
+/// `output`: take the pushed commands, fold each, and answer each: `ok` with
+/// the branch's name and new tip, or `ng` with the reason (`retry: …` when
+/// the clone should take the tip and push again).
+pub fn proc_receive(ws: &Workspace, input: &mut impl BufRead, output: &mut impl Write) -> Result<Vec<Outcome>> {
+    let protocol = |what: &str| Error::Invalid(format!("proc-receive: {what}"));
+    let version = read_section(input)?;
+    if version.first().is_none_or(|l| l.split('\0').next() != Some("version=1")) {
+        return Err(protocol("git offered no protocol version 1"));
+    }
+    write_pkt(output, "version=1")?;
+    flush_pkt(output)?;
+    let mut commands = Vec::new();
+    for line in read_section(input)? {
+        match line.split(' ').collect::<Vec<_>>().as_slice() {
+            [_, new, name] => {
+                let new =
+                    ObjectId::from_hex(new.as_bytes()).map_err(|_| protocol(&format!("bad object id in {line:?}")))?;
+                commands.push(Command { new: (!new.is_null()).then_some(new), name: (*name).to_owned() });
+            }
+            _ => return Err(protocol(&format!("malformed command {line:?}"))),
+        }
+    }
+    let branch = format!("{FOR_REFS}{}", ws.store().branch());
+    let mut outcomes = Vec::new();
+    for c in commands {
+        let answer = match c.new {
+            _ if c.name != branch => {
+                Err(format!("{} is not {branch}: this server folds only into its workspace branch", c.name))
+            }
+            None => Err(format!("{} cannot be deleted", c.name)),
+            Some(new) => fold(ws, new).map_err(|e| e.to_string()),
+        };
+        match &answer {
+            Ok(Answer::Folded(f)) => {
+                write_pkt(output, &format!("ok {}", c.name))?;
+                write_pkt(output, &format!("option refname refs/heads/{}", ws.store().branch()))?;
+                if let Some(old) = f.old {
+                    write_pkt(output, &format!("option old-oid {old}"))?;
+                }
+                write_pkt(output, &format!("option new-oid {}", f.new))?;
+            }
+            Ok(Answer::Retry(why)) => write_pkt(output, &format!("ng {} retry: {}", c.name, one_line(why)))?,
+            Err(why) => write_pkt(output, &format!("ng {} {}", c.name, one_line(why)))?,
+        }
+        outcomes.push(Outcome { name: c.name, answer });
+    }
+    flush_pkt(output)?;
+    Ok(outcomes)
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The pkt-lines up to the next flush, without their trailing newline.
+fn read_section(input: &mut impl BufRead) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    while let Some(line) = read_pkt(input)? {
+        lines.push(line);
+    }
+    Ok(lines)
+}
+
+/// One pkt-line; `None` for a flush.
+fn read_pkt(input: &mut impl BufRead) -> Result<Option<String>> {
+    let io = |source| Error::Io { what: "reading from git receive-pack".into(), source };
+    let mut len = [0u8; 4];
+    input.read_exact(&mut len).map_err(io)?;
+    let len = std::str::from_utf8(&len).ok().and_then(|s| usize::from_str_radix(s, 16).ok()).ok_or_else(|| {
+        Error::Invalid(format!("proc-receive: bad pkt-line length {:?}", String::from_utf8_lossy(&len)))
+    })?;
+    if len == 0 {
+        return Ok(None);
+    }
+    if !(4..=65520).contains(&len) {
+        return Err(Error::Invalid(format!("proc-receive: bad pkt-line length {len}")));
+    }
+    let mut payload = vec![0u8; len - 4];
+    input.read_exact(&mut payload).map_err(io)?;
+    let text =
+        String::from_utf8(payload).map_err(|_| Error::Invalid("proc-receive: a pkt-line is not UTF-8".into()))?;
+    Ok(Some(text.strip_suffix('\n').unwrap_or(&text).to_owned()))
+}
+
+fn write_pkt(output: &mut impl Write, line: &str) -> Result<()> {
+    let line = format!("{line}\n");
+    let io = |source| Error::Io { what: "answering git receive-pack".into(), source };
+    write!(output, "{:04x}{line}", line.len() + 4).map_err(io)
+}
+
+fn flush_pkt(output: &mut impl Write) -> Result<()> {
+    let io = |source| Error::Io { what: "answering git receive-pack".into(), source };
+    output.write_all(b"0000").and_then(|()| output.flush()).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkt_lines_round_trip_and_flush_ends_a_section() {
+        let mut out = Vec::new();
+        write_pkt(&mut out, "version=1").unwrap();
+        write_pkt(&mut out, "ok refs/crew/for/crew").unwrap();
+        flush_pkt(&mut out).unwrap();
+        assert_eq!(&out[..4], b"000e");
+        let mut input = std::io::Cursor::new(out);
+        assert_eq!(read_section(&mut input).unwrap(), vec!["version=1", "ok refs/crew/for/crew"]);
+    }
+
+    #[test]
+    fn malformed_pkt_lines_are_errors_not_panics() {
+        for bad in [&b"zzzz"[..], b"0003", b"ffff", b"0009ab"] {
+            assert!(read_pkt(&mut std::io::Cursor::new(bad.to_vec())).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! A server that folds pushes (`refs/crew/for/<branch>`, the `proc-receive`
+//! hook): clones publishing at once each land without losing a race, a record
+//! that no longer fits goes back to be re-made, and a remote that does not
+//! fold is still published to by compare-and-swap. The attacks on the fold
+//! are in `hostile.rs`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{all_at_once, served_bare, strings, team, tip, Daemon, World};
+
+/// The pseudo-refs left on `remote` (a folding server never has any).
+fn pseudo_refs(w: &World, remote: &Path) -> String {
+    w.git(remote, &["for-each-ref", "refs/crew/for/"])
+}
+
+/// Make the next publish from `dir` push before it fetches, as it does right
+/// after a fetch: the path where the server must send records back.
+fn as_if_just_fetched(dir: &Path) {
+    let stamp = dir.join(".git/crew/fetched/origin");
+    std::fs::create_dir_all(stamp.parent().unwrap()).unwrap();
+    std::fs::write(stamp, b"").unwrap();
+}
+
+/// Six clones served by `git daemon` each write and all sync at the same
+/// moment: every one lands in at most three rounds (push, fetch, and one
+/// retry's worth), nothing is lost, and the history stays linear and verified.
+#[test]
+fn clones_publishing_at_once_each_land_without_a_lost_race() {
+    let w = World::new();
+    let remote = served_bare(&w, "remote.git");
+    let daemon = Daemon::start(&w);
+    let url = daemon.url("remote.git");
+    let (a, _) = w.workspace("a");
+    w.agent(&a, "bob");
+    w.git(&a, &["remote", "add", "origin", &url]);
+    w.crew_ok(&a, &["sync"]);
+    let mut jobs = Vec::new();
+    for i in 0..6 {
+        let name = format!("c{i}");
+        w.git(&w.root, &["clone", "-q", &url, &name]);
+        let dir = w.path(&name);
+        w.crew_ok(&dir, &["--as", "bob", "sync"]);
+        w.crew_ok(&dir, &["--offline", "--as", "bob", "task", "add", &format!("from {name}")]);
+        jobs.push((dir, strings(&["--json", "--as", "bob", "sync"])));
+    }
+    let runs = all_at_once(&w, &jobs);
+    for run in &runs {
+        assert_eq!(run.code, 0, "{run:?}");
+        let out: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(out["pushed"], true, "{out}");
+        assert!(out["rounds"].as_u64().is_some_and(|r| r <= 3), "a push waited its turn, no race to lose: {out}");
+    }
+    let board = w.crew_json(&remote, &["task", "list"]).to_string();
+    for i in 0..6 {
+        assert!(board.contains(&format!("from c{i}")), "c{i}'s task is on the remote: {board}");
+    }
+    assert_eq!(w.git(&remote, &["rev-list", "--merges", "crew"]).trim(), "", "a linear history");
+    w.crew_ok(&remote, &["verify"]);
+    assert_eq!(pseudo_refs(&w, &remote), "");
+    for (dir, _) in &jobs {
+        w.crew_ok(dir, &["--as", "bob", "sync"]);
+        assert_eq!(w.tip(&remote, "crew"), Some(tip(&w, dir)));
+    }
+}
+
+/// carol comments while bob's later comment on the same task is folded first:
+/// hers no longer goes at the end of the task's file as it is, so the server
+/// sends it back (it signs nothing), her clone re-makes it on the tip, and the
+/// second push folds it. Both comments end up on the remote, in order.
+#[test]
+fn a_record_that_no_longer_fits_goes_back_to_be_remade() {
+    let w = World::new();
+    let (a, b, remote, task) = team(&w, "Discuss");
+    w.crew_ok(&b, &["--offline", "--as", "carol", "task", "comment", &task, "first, offline"]);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    w.crew_ok(&a, &["sync"]);
+    let later = w.crew_json(&a, &["--as", "bob", "task", "comment", &task, "second, published"]);
+    assert_eq!(later["published"], true, "{later}");
+    as_if_just_fetched(&b);
+    let out = w.crew_json(&b, &["--as", "carol", "sync"]);
+    assert_eq!(out["remade"].as_array().map(Vec::len), Some(1), "{out}");
+    assert_eq!(out["pushed"], true, "{out}");
+    assert_eq!(w.tip(&remote, "crew"), Some(tip(&w, &b)));
+    let shown = w.crew_json(&remote, &["task", "show", &task]).to_string();
+    let (second, first) = (shown.find("second, published").unwrap(), shown.find("first, offline").unwrap());
+    assert!(second < first, "carol's re-made comment comes after bob's: {shown}");
+    w.crew_ok(&remote, &["verify"]);
+    assert_eq!(pseudo_refs(&w, &remote), "");
+}
+
+/// A clone that learned its remote folds, then finds a remote that does not
+/// (moved to hosting without hooks): it publishes by compare-and-swap, leaves
+/// no pseudo-ref there, and forgets the marker.
+#[test]
+fn a_remote_without_the_fold_is_published_to_by_compare_and_swap() {
+    let w = World::new();
+    let (a, _b, remote, _) = team(&w, "Moved");
+    let marker = "refs/crew/remote-fold/origin/v1";
+    assert!(w.git_output(&a, &["rev-parse", "-q", "--verify", marker]).status.success(), "a saw the marker");
+    let plain = w.path("plain.git");
+    w.git(&w.root, &["clone", "-q", "--bare", remote.to_str().unwrap(), plain.to_str().unwrap()]);
+    w.git(&a, &["remote", "set-url", "origin", plain.to_str().unwrap()]);
+    as_if_just_fetched(&a);
+    let out = w.crew_json(&a, &["--as", "bob", "task", "add", "After the move"]);
+    assert_eq!(out["published"], true, "{out}");
+    assert_eq!(w.tip(&plain, "crew"), Some(tip(&w, &a)));
+    assert_eq!(pseudo_refs(&w, &plain), "", "no pseudo-ref left on a plain remote");
+    assert!(!w.git_output(&a, &["rev-parse", "-q", "--verify", marker]).status.success(), "the marker is gone");
+}
+
+/// A server whose fold was turned off (its hooks kept) refuses pushes to the
+/// pseudo-ref instead of keeping them as an unverified ref, and a clone that
+/// still has the marker publishes by compare-and-swap.
+#[test]
+fn a_server_without_the_fold_refuses_the_pseudo_ref() {
+    let w = World::new();
+    let (a, _b, remote, _) = team(&w, "Unfolded");
+    w.git(&remote, &["config", "--unset", "receive.procReceiveRefs"]);
+    let out = w.git_output(&a, &["push", "--no-verify", remote.to_str().unwrap(), "crew:refs/crew/for/crew"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not fold pushes"), "{out:?}");
+    assert_eq!(pseudo_refs(&w, &remote), "");
+    as_if_just_fetched(&a);
+    let out = w.crew_json(&a, &["--as", "bob", "task", "add", "Still published"]);
+    assert_eq!(out["published"], true, "{out}");
+    assert_eq!(w.tip(&remote, "crew"), Some(tip(&w, &a)));
+}
