@@ -50,8 +50,6 @@ pub const TIPS: &str = "refs/crew/tips/";
 /// How many recent tips [`TIPS`] keeps: at tens of folds a second, the tips
 /// of the last few seconds, which a clone that synced then still has.
 pub const TIPS_KEPT: u64 = 128;
-/// How long a push waits for the folds ahead of it.
-pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A push folded into the branch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,7 +79,10 @@ pub enum Answer {
 /// under the server's lock. `Err` is a refusal for good (the push does not
 /// verify), `Retry` a refusal of this order of events.
 pub fn fold(ws: &Workspace, pushed: ObjectId) -> Result<Answer> {
-    let _lock = crate::sync::lock(ws, Some(LOCK_WAIT))?;
+    // A blocking wait: the kernel hands the lock to a waiter the moment it is
+    // free, where polling would leave it idle between folds and burn the CPU
+    // the folds need. The fold itself touches only local disk.
+    let _lock = crate::sync::lock(ws, None)?;
     let store = ws.store();
     // Plain pushes may move the branch beside us (they take no lock): their
     // compare-and-swap or ours fails, and the loser looks again.

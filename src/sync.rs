@@ -283,6 +283,7 @@ pub fn lock(ws: &Workspace, timeout: Option<std::time::Duration>) -> Result<Publ
         use std::os::fd::AsRawFd;
         let deadline = timeout.map(|t| std::time::Instant::now() + t);
         let how = if deadline.is_some() { libc::LOCK_EX | libc::LOCK_NB } else { libc::LOCK_EX };
+        let mut nap = std::time::Duration::from_millis(1);
         loop {
             // SAFETY: flock on a descriptor we own; no memory is shared.
             if unsafe { libc::flock(file.as_raw_fd(), how) } == 0 {
@@ -292,7 +293,10 @@ pub fn lock(ws: &Workspace, timeout: Option<std::time::Duration>) -> Result<Publ
             match err.kind() {
                 std::io::ErrorKind::Interrupted => {}
                 std::io::ErrorKind::WouldBlock if deadline.is_some_and(|d| std::time::Instant::now() < d) => {
-                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    // Waiting writers poll, backing off to 20 ms so that a
+                    // crowd of them does not take the CPU from the holder.
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(std::time::Duration::from_millis(20));
                 }
                 std::io::ErrorKind::WouldBlock => {
                     return Err(Error::Conflict(format!(
@@ -665,7 +669,12 @@ fn fetch_within(ws: &Workspace, remote: &str, timeout: Option<std::time::Duratio
     let live = format!("+{LIVE_REFS}*:{}*", remote_live_prefix(remote));
     let marker = format!("+{}*:{}*", crate::fold::MARKER_REFS, remote_fold_prefix(remote));
     let mut cmd = git(ws);
-    cmd.args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, &refspec, &live, &marker]);
+    // No `git maintenance run --auto` after every fetch: an agent fetches
+    // several times a minute, and a process spawned each time for a check
+    // that almost never fires is a cost the whole fleet pays. The clone's own
+    // git commands (commit, merge, pull) still run it.
+    cmd.args(["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-maintenance"]);
+    cmd.args([remote, &refspec, &live, &marker]);
     let out = match timeout {
         Some(t) => output_within(&mut cmd, t),
         None => cmd.output(),
