@@ -612,7 +612,7 @@ impl Store {
     /// Point `name` at `new`, whatever it pointed to (for refs that are
     /// overwritten by design, like heartbeats).
     pub fn force_ref(&self, name: &str, new: ObjectId, reflog: &str) -> Result<()> {
-        self.repo.reference(name, new, PreviousValue::Any, reflog).map(|_| ()).map_err(|e| StoreError::Git {
+        self.reference(name, new, PreviousValue::Any, reflog).map(|_| ()).map_err(|e| StoreError::Git {
             what: format!("updating {name}"),
             message: self.with_lock_hint(e.to_string()),
         })
@@ -642,6 +642,34 @@ impl Store {
         Ok(())
     }
 
+    /// Update a reference through gix; if a lock file stands in the way and
+    /// is older than [`STALE_LOCK`], remove it and try once more. A ref update
+    /// holds its locks for milliseconds, so such a file was left by a process
+    /// killed mid-update (git never removes one by itself), and an agent
+    /// restarted after a SIGKILL must not find its clone wedged.
+    fn reference(&self, name: &str, new: ObjectId, expected: PreviousValue, reflog: &str) -> gix::Result<()> {
+        match self.repo.reference(name, new, expected.clone(), reflog) {
+            Err(e) if e.to_string().to_ascii_lowercase().contains("lock") && self.clear_stale_locks(name) => {
+                self.repo.reference(name, new, expected, reflog).map(|_| ())
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Remove `packed-refs.lock` and `<name>.lock` if older than
+    /// [`STALE_LOCK`]; whether any was removed.
+    fn clear_stale_locks(&self, name: &str) -> bool {
+        let dirs = [self.repo.common_dir(), self.repo.git_dir()];
+        let mut cleared = false;
+        for path in dirs.iter().flat_map(|d| [d.join("packed-refs.lock"), d.join(format!("{name}.lock"))]) {
+            let age = std::fs::metadata(&path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            if age.is_some_and(|a| a > STALE_LOCK) {
+                cleared |= std::fs::remove_file(&path).is_ok();
+            }
+        }
+        cleared
+    }
+
     /// A git error about a lock, with what to do: a `*.lock` file is left when
     /// a process is killed mid-update, and git never removes it by itself.
     fn with_lock_hint(&self, message: String) -> String {
@@ -660,7 +688,7 @@ impl Store {
             Some(o) => PreviousValue::MustExistAndMatch(Target::Object(o)),
             None => PreviousValue::MustNotExist,
         };
-        match self.repo.reference(name, new, expected, reflog) {
+        match self.reference(name, new, expected, reflog) {
             Ok(_) => Ok(()),
             Err(e) => {
                 use gix::refs::file::transaction::prepare::{MustNotExist, ReferenceOutOfDate};
@@ -678,6 +706,9 @@ impl Store {
         }
     }
 }
+
+/// How old a ref lock file must be to count as left by a killed process.
+pub const STALE_LOCK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// An object already serialised (our trees are written by [`object::write_tree`],
 /// the same rules the strict reader checks).

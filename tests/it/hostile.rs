@@ -800,9 +800,11 @@ fn without_hooks_sync_refuses_a_record_dated_far_ahead() {
     w.crew_ok(&a, &["verify"]);
 }
 
-/// A lock file left by a process killed mid-update (git never removes one by
-/// itself) stops writes with a message that names it and says what to do,
-/// and nothing is written.
+/// A fresh lock file (another process may be mid-update) stops writes with a
+/// message that names it and says what to do, and nothing is written. One
+/// older than a ref update can take (left by a process killed mid-update,
+/// which git never removes by itself) is cleared, so a restarted agent is not
+/// wedged.
 #[test]
 fn a_lock_left_by_a_killed_process_is_named_with_what_to_do() {
     let w = World::new();
@@ -817,8 +819,11 @@ fn a_lock_left_by_a_killed_process_is_named_with_what_to_do() {
     let message = err["error"]["message"].as_str().unwrap();
     assert!(message.contains("packed-refs.lock") && message.contains("remove it"), "{message}");
     assert_eq!(tip(&w, &b), before);
-    std::fs::remove_file(&lock).unwrap();
-    w.crew_ok(&b, &["--as", "carol", "--offline", "task", "add", "After the lock is gone"]);
+    let old = std::time::SystemTime::now() - git_crew::store::STALE_LOCK - std::time::Duration::from_secs(5);
+    std::fs::File::options().write(true).open(&lock).unwrap().set_modified(old).unwrap();
+    w.crew_ok(&b, &["--as", "carol", "--offline", "task", "add", "After the lock went stale"]);
+    assert!(!lock.exists(), "the stale lock was cleared");
+    assert!(w.crew_json(&b, &["task", "list"]).to_string().contains("After the lock went stale"));
 }
 
 /// The dropped-write notes an inbox shows are a local file, not evidence: a
