@@ -47,6 +47,8 @@ pub const MARKER_REFS: &str = "refs/crew/fold/";
 pub const MARKER: &str = "refs/crew/fold/v1";
 /// The recent tips of the branch, advertised to pushers.
 pub const TIPS: &str = "refs/crew/tips/";
+/// The refs only the server writes.
+pub const SERVER_REFS: &[&str] = &[MARKER_REFS, TIPS];
 /// How many recent tips [`TIPS`] keeps: at tens of folds a second, the tips
 /// of the last few seconds, which a clone that synced then still has.
 pub const TIPS_KEPT: u64 = 128;
@@ -131,7 +133,9 @@ pub fn fold(ws: &Workspace, pushed: ObjectId) -> Result<Answer> {
         }
         let report = verify::verify_new(store, Some(tip), new, &base, false)?;
         if moved(store, Some(tip), new)? {
-            keep_tip(store, new)?;
+            // Published: the ring of recent tips only saves clones bytes, so
+            // failing to note the tip must not turn the answer into a refusal.
+            let _ = keep_tip(store, new);
             return Ok(Answer::Folded(Folded { old: Some(tip), new, records: report.records }));
         }
     }
@@ -149,6 +153,8 @@ fn moved(store: &Store, old: Option<ObjectId>, new: ObjectId) -> Result<bool> {
     match store.set_tip(old, new, "git-crew: fold") {
         Ok(()) => Ok(true),
         Err(StoreError::Raced(_)) => Ok(false),
+        // A plain push holding the branch's lock is a race too: look again.
+        Err(StoreError::Git { message, .. }) if message.to_ascii_lowercase().contains("lock") => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
@@ -260,8 +266,13 @@ pub fn proc_receive(ws: &Workspace, input: &mut impl BufRead, output: &mut impl 
     Ok(outcomes)
 }
 
+/// `s` on one line, cut to fit a pkt-line with room to spare.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(1000) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
 }
 
 /// The pkt-lines up to the next flush, without their trailing newline.

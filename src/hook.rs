@@ -282,14 +282,13 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
             )));
         }
     }
-    if let Some(u) = updates.iter().find(|u| u.name.starts_with(crate::fold::FOR_REFS)) {
-        if !crate::fold::enabled(store) {
-            // Without the fold, the push would leave an unverified ref here.
-            return Err(Error::Invalid(format!(
-                "{}: this server does not fold pushes (run `git crew install --server` here to make it)",
-                u.name
-            )));
-        }
+    // The marker and the recent tips are the server's own: a pushed marker
+    // would send every clone to a fold that is not there.
+    if let Some(u) = updates.iter().find(|u| crate::fold::SERVER_REFS.iter().any(|p| u.name.starts_with(p))) {
+        return Err(Error::Invalid(format!(
+            "{}: refs under refs/crew/fold/ and refs/crew/tips/ are the server's own",
+            u.name
+        )));
     }
     let mut reports = Vec::new();
     for u in updates.iter().filter(|u| u.name == branch) {

@@ -661,10 +661,27 @@ impl Store {
     fn clear_stale_locks(&self, name: &str) -> bool {
         let dirs = [self.repo.common_dir(), self.repo.git_dir()];
         let mut cleared = false;
+        let stale = |p: &Path| {
+            let age = std::fs::metadata(p).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+            age.is_some_and(|a| a > STALE_LOCK)
+        };
         for path in dirs.iter().flat_map(|d| [d.join("packed-refs.lock"), d.join(format!("{name}.lock"))]) {
-            let age = std::fs::metadata(&path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
-            if age.is_some_and(|a| a > STALE_LOCK) {
-                cleared |= std::fs::remove_file(&path).is_ok();
+            if !stale(&path) {
+                continue;
+            }
+            // Moved aside before it is judged again, so that a lock another
+            // process took in between (after removing the same stale one) is
+            // put back rather than removed.
+            let aside = path.with_extension(format!("lock.stale-{}", std::process::id()));
+            if std::fs::rename(&path, &aside).is_err() {
+                continue;
+            }
+            if stale(&aside) {
+                cleared |= std::fs::remove_file(&aside).is_ok();
+            } else if !path.exists() {
+                let _ = std::fs::rename(&aside, &path);
+            } else {
+                let _ = std::fs::remove_file(&aside);
             }
         }
         cleared

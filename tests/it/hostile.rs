@@ -940,6 +940,11 @@ fn the_fold_is_no_way_around_the_servers_checks() {
     let out = w.git_output(&a, &["push", "--no-verify", remote.to_str().unwrap(), ":refs/crew/for/crew"]);
     assert!(!out.status.success(), "deleting a pseudo-ref");
 
+    // The server's own refs: a planted marker or tip.
+    for dst in ["refs/crew/fold/v2", "refs/crew/tips/127"] {
+        assert_refused(&w, &remote, &f.push_to(&remote, &lying, dst), &base, "are the server's own");
+    }
+
     assert_eq!(w.git(&remote, &["for-each-ref", "refs/crew/for/"]), "");
     w.crew_ok(&remote, &["verify"]);
     let shown = w.crew_json(&remote, &["task", "show", &task.hex()]);
