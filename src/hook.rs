@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use gix::ObjectId;
 
 use crate::error::{Error, Result};
-use crate::hlc::{Hlc, MAX_SKEW_MS};
 use crate::record::kinds::{Receipt, ReceiptClass};
 use crate::record::Record;
 use crate::store::Store;
@@ -295,7 +294,7 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
         let Some(new) = u.new else {
             return Err(Error::Conflict(format!("refusing to delete {branch}: the workspace branch is append-only")));
         };
-        let horizon = Some(Hlc { ms: Hlc::now().ms + MAX_SKEW_MS, counter: u32::MAX });
+        let horizon = crate::fold::horizon();
         let report = match u.old {
             None => verify::verify_new(store, None, new, &Base { horizon, server: true, ..Base::default() }, false)?,
             Some(old) => {

@@ -755,7 +755,7 @@ fn push_fold(ws: &Workspace, remote: &str, tip: ObjectId) -> Result<Pushed, Push
         Some(("!", _, summary)) if summary.contains("(retry:") => Err(PushError::Retry(summary.to_owned())),
         Some(("!", _, _)) if stderr.contains("does not fold pushes") => Err(PushError::Unfolded),
         Some(("!", _, summary)) if summary.contains("proc-receive") => Err(PushError::Unfolded),
-        Some((_, dst, _)) if dst == pseudo && !summary_rejected(&stdout) => Err(PushError::Unfolded),
+        Some((flag, dst, _)) if flag != "!" && dst == pseudo => Err(PushError::Unfolded),
         Some(("!", _, summary)) => Err(PushError::Refused(format!(
             "the remote refused the push: {summary}{}",
             remote_says(&stderr).map(|r| format!(": {r}")).unwrap_or_default()
@@ -767,11 +767,6 @@ fn push_fold(ws: &Workspace, remote: &str, tip: ObjectId) -> Result<Pushed, Push
         }
         _ => Err(PushError::Refused(format!("git push {remote} gave no status for {pseudo}: {}", stderr.trim()))),
     }
-}
-
-/// Whether git's porcelain status says the remote rejected the ref.
-fn summary_rejected(stdout: &str) -> bool {
-    stdout.lines().any(|l| l.starts_with('!'))
 }
 
 /// What the remote's hooks said (`remote:` lines), if anything.

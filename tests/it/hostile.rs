@@ -52,6 +52,16 @@ impl<'a> Forge<'a> {
     /// The tree of `commit` with `path` set to `bytes` (a valid tree).
     fn tree_with(&self, commit: &str, path: &str, bytes: &[u8]) -> String {
         let blob = self.git_stdin(&["hash-object", "-w", "--stdin"], bytes);
+        self.edit_tree(commit, &["--add", "--cacheinfo", &format!("100644,{blob},{path}")])
+    }
+
+    /// The tree of `commit` without `path` (a valid tree).
+    fn tree_without(&self, commit: &str, path: &str) -> String {
+        self.edit_tree(commit, &["--force-remove", path])
+    }
+
+    /// The tree of `commit` after `git update-index ARGS`, through a scratch index.
+    fn edit_tree(&self, commit: &str, update: &[&str]) -> String {
         let index = self.dir.join(".git").join("forge-index");
         let run = |args: &[&str]| {
             let mut cmd = Command::new("git");
@@ -61,7 +71,7 @@ impl<'a> Forge<'a> {
             String::from_utf8(out.stdout).unwrap().trim().to_owned()
         };
         run(&["read-tree", commit]);
-        run(&["update-index", "--add", "--cacheinfo", &format!("100644,{blob},{path}")]);
+        run(&[&["update-index"][..], update].concat());
         let tree = run(&["write-tree"]);
         let _ = std::fs::remove_file(&index);
         tree
@@ -906,18 +916,7 @@ fn the_fold_is_no_way_around_the_servers_checks() {
     assert!(!stderr(&out).contains("retry:"), "a forgery is not worth retrying: {}", stderr(&out));
 
     // Deleting the task's file: nothing to fold from a side branch, refused on top.
-    let gone = f.git(&["rev-parse", &format!("{base}^{{tree}}")]);
-    let index = a.join(".git/forge-del-index");
-    let run = |args: &[&str]| {
-        let mut cmd = Command::new("git");
-        w.env(&mut cmd);
-        let out = cmd.current_dir(&a).env("GIT_INDEX_FILE", &index).args(args).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
-    run(&["read-tree", &gone]);
-    run(&["update-index", "--force-remove", &path]);
-    let without = run(&["write-tree"]);
+    let without = f.tree_without(&base, &path);
     let deleting = f.commit(&without, &[&fork], "bob", "bob@crew", "tidy up\n");
     let out = f.push_fold(&remote, &deleting);
     assert!(out.status.success(), "nothing to fold is not an error: {}", stderr(&out));
