@@ -22,7 +22,10 @@
 //! earlier ones); another talks in #general and once suspends a random agent
 //! and resumes it a few seconds later. With `--faults`, a fault thread SIGKILLs
 //! a running agent command now and then (the agent just goes on: that is its
-//! restart) and restarts `git daemon` once mid-run.
+//! restart) and restarts `git daemon` once mid-run; agents reach the daemon
+//! through a TCP relay that cuts one connection in twenty mid-stream; and one
+//! agent in four runs its clock 1.5 s ahead, one in four 1.5 s behind
+//! (`GIT_CREW_CLOCK_SKEW_MS`).
 //!
 //! Every write (a command whose JSON has `published`) is timed; the records of
 //! those that said `published: true` are the acknowledged ones. At the end
@@ -35,12 +38,16 @@
 //! it. Every command run is also written to `events.jsonl` in the root
 //! (kept with `--keep`).
 
+// The report's one `json!` literal nests deeper than the default 128.
+#![recursion_limit = "256"]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,6 +56,13 @@ use serde_json::{json, Value};
 
 /// A command running longer than this is killed and reported as a hang.
 const HANG: Duration = Duration::from_secs(300);
+
+/// With `--faults`, the share of agents' connections cut mid-stream.
+const CUT_SHARE: f64 = 0.05;
+
+/// With `--faults`, how far the skewed agents' clocks are off the machine's:
+/// within the 2 s a server accepts.
+const SKEW_MS: i64 = 1_500;
 
 /// The default lease of `task claim` and `next --claim`, in milliseconds.
 const DEFAULT_LEASE_MS: i64 = 30 * 60 * 1000;
@@ -210,14 +224,10 @@ struct Drill {
     done: bool,
 }
 
-struct Daemon {
-    child: Child,
-}
-
 struct Sim {
     exe: PathBuf,
     root: PathBuf,
-    port: u16,
+    /// The remote over the direct port.
     url: String,
     t0: Mutex<Instant>,
     measuring: AtomicBool,
@@ -232,10 +242,167 @@ struct Sim {
     drill: Mutex<Drill>,
     kills: Mutex<Vec<String>>,
     hangs: Mutex<Vec<String>>,
-    daemon: Mutex<Option<Daemon>>,
     daemon_window: Mutex<Option<(f64, f64)>>,
     tasks_created: AtomicUsize,
     agents: Vec<String>,
+    /// Per slot: how far its commands' clocks are skewed (ms).
+    skews: Vec<i64>,
+    /// The remote's server.
+    server: Arc<Server>,
+}
+
+/// The remote's server: listeners on 127.0.0.1 that run `git daemon
+/// --inetd` for each connection, as inetd or systemd socket activation do.
+/// (`git daemon`'s own listener queues only 5 connections; past that the
+/// kernel drops new ones and clients wait out SYN retries of 1 s, 3 s…, which
+/// measured the daemon's accept queue, not git-crew.) Two ports: `direct`
+/// and `flaky`; while `cutting`, the flaky one cuts one connection in twenty
+/// after a random number of bytes in one direction, a fetch or a push
+/// dropped mid-stream as a flaky network would.
+struct Server {
+    root: PathBuf,
+    daemon: PathBuf,
+    ports: [u16; 2],
+    accepting: AtomicBool,
+    listeners: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    cutting: AtomicBool,
+    connections: AtomicUsize,
+    cuts: AtomicUsize,
+    rng: Mutex<Rng>,
+}
+
+impl Server {
+    fn new(root: &Path, rng: Rng) -> Arc<Server> {
+        let exec_path = git(root, &["--exec-path"]);
+        Arc::new(Server {
+            root: root.to_owned(),
+            daemon: Path::new(&exec_path).join("git-daemon"),
+            ports: [free_port(), free_port()],
+            accepting: AtomicBool::new(false),
+            listeners: Mutex::new(Vec::new()),
+            cutting: AtomicBool::new(false),
+            connections: AtomicUsize::new(0),
+            cuts: AtomicUsize::new(0),
+            rng: Mutex::new(rng),
+        })
+    }
+
+    fn url(&self, flaky: bool) -> String {
+        format!("git://127.0.0.1:{}/remote.git", self.ports[usize::from(flaky)])
+    }
+
+    /// Listen on both ports (again, after [`Server::stop`]).
+    fn start(self: &Arc<Self>) {
+        self.accepting.store(true, Ordering::SeqCst);
+        let mut listeners = self.listeners.lock().unwrap();
+        for (flaky, port) in [(false, self.ports[0]), (true, self.ports[1])] {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let listener = loop {
+                match TcpListener::bind(("127.0.0.1", port)) {
+                    Ok(l) => break l,
+                    Err(e) if Instant::now() > deadline => panic!("cannot listen on {port}: {e}"),
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            };
+            let server = Arc::clone(self);
+            listeners.push(std::thread::spawn(move || {
+                for client in listener.incoming().flatten() {
+                    if !server.accepting.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let server = Arc::clone(&server);
+                    std::thread::spawn(move || server.serve(client, flaky));
+                }
+            }));
+        }
+    }
+
+    /// Stop listening (connections already being served finish); whether
+    /// both ports then refuse connections.
+    fn stop(&self) -> bool {
+        self.accepting.store(false, Ordering::SeqCst);
+        for port in self.ports {
+            // Wake the accept loop so it sees the flag and drops its socket.
+            let _ = TcpStream::connect(("127.0.0.1", port));
+        }
+        for l in self.listeners.lock().unwrap().drain(..) {
+            let _ = l.join();
+        }
+        self.ports.iter().all(|p| TcpStream::connect(("127.0.0.1", *p)).is_err())
+    }
+
+    /// Serve one connection with `git daemon --inetd`, cutting it if drawn.
+    fn serve(&self, client: TcpStream, flaky: bool) {
+        // Which way to cut, and after how many bytes.
+        let mut cut = None;
+        if flaky {
+            self.connections.fetch_add(1, Ordering::SeqCst);
+            if self.cutting.load(Ordering::SeqCst) {
+                let mut rng = self.rng.lock().unwrap();
+                cut = rng.chance(CUT_SHARE).then(|| (rng.chance(0.5), rng.below(4096)));
+            }
+        }
+        let (up, down) = match cut {
+            Some((true, limit)) => (Some(limit), None),
+            Some((false, limit)) => (None, Some(limit)),
+            None => (None, None),
+        };
+        let root = self.root.to_str().unwrap();
+        let log = File::options().create(true).append(true).open(self.root.join("daemon.log")).unwrap();
+        let child = Command::new(&self.daemon)
+            .current_dir(&self.root)
+            .args([
+                "--inetd",
+                "--log-destination=stderr",
+                &format!("--base-path={root}"),
+                "--export-all",
+                "--enable=receive-pack",
+                root,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn();
+        let (Ok(mut child), Ok(mut from_client)) = (child, client.try_clone()) else { return };
+        let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else { return };
+        let upstream = std::thread::spawn(move || {
+            let was_cut = pump(&mut from_client, &mut stdin, up);
+            if was_cut {
+                let _ = from_client.shutdown(Shutdown::Both);
+            }
+            was_cut
+        });
+        let mut to_client = client;
+        let cut_down = pump(&mut stdout, &mut to_client, down);
+        let _ = to_client.shutdown(if cut_down { Shutdown::Both } else { Shutdown::Write });
+        drop(stdout);
+        let cut_up = upstream.join().unwrap_or(false);
+        if cut_up || cut_down {
+            self.cuts.fetch_add(1, Ordering::SeqCst);
+        }
+        let _ = child.wait();
+    }
+}
+
+/// Copy `from` to `to` until EOF or an error; with a `limit`, stop once that
+/// many bytes have passed. Whether it stopped at the limit (a cut).
+fn pump(from: &mut impl Read, to: &mut impl Write, limit: Option<usize>) -> bool {
+    let mut buf = [0u8; 8192];
+    let mut moved = 0;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        if let Some(limit) = limit.filter(|l| moved + n > *l) {
+            let _ = to.write_all(&buf[..limit - moved]);
+            return true;
+        }
+        if to.write_all(&buf[..n]).is_err() || to.flush().is_err() {
+            return false;
+        }
+        moved += n;
+    }
 }
 
 impl Sim {
@@ -248,7 +415,11 @@ impl Sim {
     fn crew(&self, slot: usize, actor: &str, dir: &Path, label: &str, args: &[&str]) -> Outcome {
         let at = self.elapsed();
         let start = Instant::now();
-        let child = Command::new(&self.exe)
+        let mut cmd = Command::new(&self.exe);
+        if let Some(skew) = self.skews.get(slot).filter(|s| **s != 0) {
+            cmd.env("GIT_CREW_CLOCK_SKEW_MS", skew.to_string());
+        }
+        let child = cmd
             .arg("--json")
             .args(args)
             .current_dir(dir)
@@ -340,58 +511,11 @@ impl Sim {
     }
 
     fn start_daemon(&self) {
-        let log = File::options().create(true).append(true).open(self.root.join("daemon.log")).unwrap();
-        let root = self.root.to_str().unwrap();
-        // `git-daemon` itself, not the `git daemon` wrapper: killing the
-        // wrapper would leave the listener running.
-        let exec_path = git(&self.root, &["--exec-path"]);
-        let child = Command::new(Path::new(&exec_path).join("git-daemon"))
-            .current_dir(&self.root)
-            .args([
-                "--reuseaddr",
-                &format!("--base-path={root}"),
-                "--export-all",
-                "--enable=receive-pack",
-                "--listen=127.0.0.1",
-                &format!("--port={}", self.port),
-                root,
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start git daemon");
-        let mut daemon = Daemon { child };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Some(status) = daemon.child.try_wait().unwrap() {
-                panic!("git daemon exited ({status}); see {}/daemon.log", self.root.display());
-            }
-            assert!(Instant::now() < deadline, "git daemon never listened on {}", self.port);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-        if let Some(status) = daemon.child.try_wait().unwrap() {
-            panic!("git daemon exited ({status}), someone else has port {}", self.port);
-        }
-        *self.daemon.lock().unwrap() = Some(daemon);
+        self.server.start();
     }
 
-    /// Kill the listener (connections it already handed to `git-daemon
-    /// --serve` children finish); whether the port then refuses connections.
     fn stop_daemon(&self) -> bool {
-        if let Some(mut d) = self.daemon.lock().unwrap().take() {
-            let _ = d.child.kill();
-            let _ = d.child.wait();
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-            if Instant::now() > deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        true
+        self.server.stop()
     }
 
     /// SIGKILL whatever actor `slot` is running; what it was, if anything.
@@ -458,7 +582,7 @@ fn main() {
         std::env::remove_var(v);
     }
     let started = Instant::now();
-    let port = free_port();
+    let server = Server::new(&root, Rng::new(opts.seed, 1005));
     let agents: Vec<String> = (0..opts.agents).map(|i| format!("agent{i:02}")).collect();
     let humans: Vec<String> = (0..opts.humans).map(|i| format!("human{i}")).collect();
     // A slot per actor, one for the harness, one for the feeder's thread.
@@ -466,8 +590,7 @@ fn main() {
     let sim = Arc::new(Sim {
         exe,
         root: root.clone(),
-        port,
-        url: format!("git://127.0.0.1:{port}/remote.git"),
+        url: server.url(false),
         t0: Mutex::new(Instant::now()),
         measuring: AtomicBool::new(false),
         phase: AtomicUsize::new(0),
@@ -480,10 +603,18 @@ fn main() {
         drill: Mutex::new(Drill::default()),
         kills: Mutex::new(Vec::new()),
         hangs: Mutex::new(Vec::new()),
-        daemon: Mutex::new(None),
         daemon_window: Mutex::new(None),
         tasks_created: AtomicUsize::new(0),
         agents: agents.clone(),
+        // With faults, one agent in four runs 1.5 s ahead, one 1.5 s behind.
+        skews: (0..slots)
+            .map(|i| match (opts.faults, i < opts.agents, i % 4) {
+                (true, true, 1) => SKEW_MS,
+                (true, true, 3) => -SKEW_MS,
+                _ => 0,
+            })
+            .collect(),
+        server,
     });
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&sim, &opts, &agents, &humans, started)));
     sim.stop.store(true, Ordering::SeqCst);
@@ -558,6 +689,14 @@ fn run(sim: &Arc<Sim>, opts: &Opts, agents: &[String], humans: &[String], starte
         .collect();
     for w in workers {
         w.join().expect("setup worker");
+    }
+    // With faults, agents reach the remote through the flaky port (humans
+    // and the harness keep a straight line, so the drill times the work).
+    if opts.faults {
+        for name in agents {
+            git(&root.join(name), &["remote", "set-url", "origin", &sim.server.url(true)]);
+        }
+        sim.server.cutting.store(true, Ordering::SeqCst);
     }
     let setup_secs = started.elapsed().as_secs_f64();
     println!("setup: {} agents, {} humans, remote {} ({:.1} s)", opts.agents, opts.humans, sim.url, setup_secs);
@@ -649,7 +788,8 @@ fn run(sim: &Arc<Sim>, opts: &Opts, agents: &[String], humans: &[String], starte
     }
     // Final syncs: every clone publishes what it kept, then takes everything.
     let final_start = Instant::now();
-    if sim.daemon.lock().unwrap().is_none() {
+    sim.server.cutting.store(false, Ordering::SeqCst);
+    if !sim.server.accepting.load(Ordering::SeqCst) {
         sim.start_daemon();
     }
     let mut clones: Vec<(String, PathBuf)> = vec![("admin".to_owned(), admin.clone())];
@@ -1375,6 +1515,11 @@ fn report(sim: &Sim, opts: &Opts, r: Report) -> bool {
         ("seed", opts.seed.to_string()),
         ("faults", opts.faults.to_string()),
         (
+            "agents' connections / cut mid-stream",
+            format!("{} / {}", sim.server.connections.load(Ordering::SeqCst), sim.server.cuts.load(Ordering::SeqCst)),
+        ),
+        ("agents with clocks skewed ±1.5 s", sim.skews.iter().filter(|s| **s != 0).count().to_string()),
+        (
             "wall: setup / workload / final / total (s)",
             format!("{} / {} / {} / {}", f1(r.setup_secs), f1(r.work_secs), f1(r.final_secs), f1(r.total_secs)),
         ),
@@ -1494,6 +1639,8 @@ fn report(sim: &Sim, opts: &Opts, r: Report) -> bool {
             "iterations": opts.iterations,
             "seed": opts.seed,
             "faults": opts.faults,
+            "flaky_port": {"connections": sim.server.connections.load(Ordering::SeqCst), "cuts": sim.server.cuts.load(Ordering::SeqCst)},
+            "skewed_agents": sim.skews.iter().filter(|s| **s != 0).count(),
             "wall_secs": {"setup": r.setup_secs, "workload": r.work_secs, "final": r.final_secs, "total": r.total_secs},
             "tasks_created": sim.tasks_created.load(Ordering::SeqCst),
             "writes": writes.len(),

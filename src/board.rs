@@ -18,7 +18,7 @@ use crate::hlc::Hlc;
 use crate::id::{self, Id};
 use crate::index::Need;
 use crate::record::kinds::{
-    Artifact, TaskBlock, TaskClaim, TaskComment, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock,
+    Artifact, Role, TaskBlock, TaskClaim, TaskComment, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock,
 };
 use crate::record::{Payload, Record};
 use crate::state::{State, Status, Summary};
@@ -55,6 +55,35 @@ pub fn next<'a>(tasks: &'a [Summary], label: Option<&str>, now_ms: i64) -> Optio
         .iter()
         .filter(|t| t.has_label(label) && t.is_ready(|d| done.contains(d), now_ms))
         .min_by_key(|t| t.board_key())
+}
+
+/// The task a claimer of `next --claim` takes: one of the best, spread over
+/// the claimers. Every claimer on every clone sees the same best task, so if
+/// all took it, N agents starting at once would race N−1 times for one task
+/// and the last would win only on its Nth try. Instead each takes the
+/// `pick`-th (modulo) of the oldest ready tasks of the top priority, at most
+/// `claimers` of them: priority is kept, age within a priority is kept up to
+/// the number of agents that could be claiming at once, and racers mostly
+/// want different tasks.
+pub fn spread<'a>(
+    tasks: &'a [Summary],
+    label: Option<&str>,
+    now_ms: i64,
+    claimers: usize,
+    pick: u64,
+) -> Option<&'a Summary> {
+    let ready = ready(tasks, label, now_ms);
+    let top = ready.first()?.priority;
+    let window = ready.iter().take_while(|t| t.priority == top).take(claimers.max(1)).count();
+    // `window` ≥ 1, and fits in u64 on every target.
+    ready.get((pick % window as u64) as usize).copied()
+}
+
+/// A random number for [`spread`]; 0 (the best task) when the system has no
+/// random source, which only makes racing claimers contend as before.
+fn random_pick() -> u64 {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes).map(|()| u64::from_le_bytes(bytes)).unwrap_or(0)
 }
 
 /// Every task in its column, each column in board order.
@@ -179,7 +208,8 @@ impl Workspace {
                             s
                         })
                         .collect();
-                    let best = next(&summaries, label.as_deref(), now)
+                    let claimers = state.actors.values().filter(|a| a.role == Role::Agent && a.may_work()).count();
+                    let best = spread(&summaries, label.as_deref(), now, claimers, random_pick())
                         .map(|t| t.id)
                         .ok_or_else(|| Error::NothingReady(label.clone()))?;
                     state.task(&best).map_err(Error::Refused)?
@@ -328,4 +358,39 @@ pub fn resolve_commit(ws: &Workspace, rev: &str) -> Result<ObjectId> {
     ws.store()
         .resolve_commit(rev)
         .map_err(|_| Error::Invalid(format!("unknown revision {rev:?}: not a commit of this repository")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(n: u8, priority: u8) -> Summary {
+        Summary {
+            id: Id([n; 32]),
+            title: format!("t{n}"),
+            labels: Vec::new(),
+            priority,
+            created_at: Hlc { ms: i64::from(n), counter: 0 },
+            depends_on: Vec::new(),
+            holder: None,
+            blocked: None,
+            done_by: None,
+        }
+    }
+
+    fn picks(tasks: &[Summary], claimers: usize) -> Vec<u8> {
+        (0..6).map(|p| spread(tasks, None, 0, claimers, p).map(|t| t.id.0[0]).unwrap()).collect()
+    }
+
+    #[test]
+    fn spread_keeps_to_the_oldest_tasks_of_the_top_priority() {
+        // 1 and 2 are urgent; 3 is older than 4 and 5 but less urgent.
+        let tasks = [task(5, 2), task(3, 2), task(1, 0), task(4, 2), task(2, 0)];
+        assert_eq!(picks(&tasks, 32), [1, 2, 1, 2, 1, 2]);
+        let normal = [task(5, 2), task(3, 2), task(4, 2), task(6, 2)];
+        assert_eq!(picks(&normal, 2), [3, 4, 3, 4, 3, 4], "no further than the number of claimers");
+        assert_eq!(picks(&normal, 0), [3; 6], "no agents: the best, as `next` shows it");
+        assert_eq!(picks(&normal, 1), [3; 6]);
+        assert!(spread(&[], None, 0, 4, 1).is_none());
+    }
 }

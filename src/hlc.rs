@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -47,10 +48,21 @@ pub struct Hlc {
 #[error("invalid timestamp {0:?}: expected the form 2026-01-31T12:00:00.000Z or 2026-01-31T12:00:00.000Z~3 (a counter of 1 to 65535)")]
 pub struct HlcParseError(pub String);
 
+/// Milliseconds added to this process's wall clock (see [`skew_clock`]).
+static SKEW_MS: AtomicI64 = AtomicI64::new(0);
+
+/// Make this process's clock read `ms` milliseconds off the system's (ahead
+/// when positive), for every stamp and lease it judges from now on. Fault
+/// drills use it to run clients whose clocks disagree, within
+/// [`MAX_SKEW_MS`] or beyond it, without changing the machine's clock.
+pub fn skew_clock(ms: i64) {
+    SKEW_MS.store(ms, Ordering::Relaxed);
+}
+
 impl Hlc {
-    /// The current wall-clock time with counter zero.
+    /// The current wall-clock time (skewed by [`skew_clock`]) with counter zero.
     pub fn now() -> Hlc {
-        Hlc { ms: Utc::now().timestamp_millis(), counter: 0 }
+        Hlc { ms: Utc::now().timestamp_millis().saturating_add(SKEW_MS.load(Ordering::Relaxed)), counter: 0 }
     }
 
     /// The next stamp for a writer whose clock reads `now` and who has seen `seen`:

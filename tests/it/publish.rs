@@ -272,3 +272,45 @@ fn a_write_its_suspension_did_not_see_is_refused_with_exit_5() {
     assert!(err.to_string().contains("not seen by its suspension"), "{err}");
     assert!(!on_remote(&w, &remote, &id.hex()));
 }
+
+/// A clone whose clock runs ahead within the allowed window (2 s) publishes
+/// as any other; one further ahead has its write refused by the server's
+/// hook, which leaves the remote as it was, and says why. A skew that is not
+/// a number is a usage error that writes nothing.
+#[test]
+fn a_skewed_clock_publishes_within_the_window_and_is_refused_beyond_it() {
+    let w = World::new();
+    let (_a, b, remote, task) = team(&w, "clocks");
+    // Through `git daemon`, so the server's hook runs with the server's clock
+    // (a push to a path would hand it the client's environment, skew and all).
+    let daemon = Daemon::start(&w);
+    w.git(&b, &["remote", "set-url", "origin", &daemon.url("remote.git")]);
+    let skewed = |ms: &str, args: &[&str]| {
+        let out = w
+            .crew_cmd(&b, &[&["--json", "--as", "carol"], args].concat())
+            .env("GIT_CREW_CLOCK_SKEW_MS", ms)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = skewed("1500", &["task", "comment", &task, "a little ahead"]);
+    assert_eq!(code, 0, "{stderr}");
+    let view: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(view["published"], true, "{view}");
+    assert!(on_remote(&w, &remote, view["record"]["id"].as_str().unwrap()));
+
+    let before = tip(&w, &remote);
+    let (_, stdout, stderr) = skewed("30000", &["task", "comment", &task, "far ahead"]);
+    let view: Value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    assert_ne!(view["published"], true, "{stdout} {stderr}");
+    assert!(format!("{stdout}{stderr}").contains("ahead of this clock"), "{stdout} {stderr}");
+    assert_eq!(tip(&w, &remote), before, "the remote is unchanged");
+
+    let (code, stdout, stderr) = skewed("soon", &["task", "comment", &task, "never"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty() && stderr.contains("GIT_CREW_CLOCK_SKEW_MS"), "{stderr}");
+}

@@ -129,11 +129,22 @@ impl Context {
 }
 
 /// Run the parsed command line; the exit code on success.
+/// The environment variable that skews this process's clock, in
+/// milliseconds (a fault drill's knob: `examples/fleet.rs --faults`).
+const CLOCK_SKEW_VAR: &str = "GIT_CREW_CLOCK_SKEW_MS";
+
 pub fn run(cli: Cli) -> Result<i32> {
     // Like git's -C: relative paths in arguments (artifacts, hook files) are
     // relative to PATH.
     if let Some(d) = &cli.dir {
         std::env::set_current_dir(d).with_context(|| format!("cannot change to {}", d.display()))?;
+    }
+    if let Some(skew) = std::env::var_os(CLOCK_SKEW_VAR) {
+        let ms = skew
+            .to_str()
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(|| UsageError(format!("{CLOCK_SKEW_VAR}={skew:?} is not a whole number of milliseconds")))?;
+        git_crew::hlc::skew_clock(ms);
     }
     let dir = std::env::current_dir()?;
     let cx = Context { dir, actor: cli.actor, branch: cli.branch, json: cli.json, offline: cli.offline };
