@@ -278,39 +278,33 @@ pub fn lock(ws: &Workspace, timeout: Option<std::time::Duration>) -> Result<Publ
     std::fs::create_dir_all(&dir).map_err(io)?;
     let file =
         std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io)?;
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        let how = if deadline.is_some() { libc::LOCK_EX | libc::LOCK_NB } else { libc::LOCK_EX };
-        let mut nap = std::time::Duration::from_millis(1);
-        loop {
-            // SAFETY: flock on a descriptor we own; no memory is shared.
-            if unsafe { libc::flock(file.as_raw_fd(), how) } == 0 {
-                break;
+    // `File::lock` is flock(2) on Unix: released by the kernel when the
+    // process dies, so a killed writer never wedges the clone.
+    let Some(timeout) = timeout else {
+        file.lock().map_err(io)?;
+        return Ok(PublishLock { _file: file });
+    };
+    let deadline = std::time::Instant::now() + timeout;
+    let mut nap = std::time::Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                // Waiting writers poll, backing off to 20 ms so that a crowd
+                // of them does not take the CPU from the holder.
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(std::time::Duration::from_millis(20));
             }
-            let err = std::io::Error::last_os_error();
-            match err.kind() {
-                std::io::ErrorKind::Interrupted => {}
-                std::io::ErrorKind::WouldBlock if deadline.is_some_and(|d| std::time::Instant::now() < d) => {
-                    // Waiting writers poll, backing off to 20 ms so that a
-                    // crowd of them does not take the CPU from the holder.
-                    std::thread::sleep(nap);
-                    nap = (nap * 2).min(std::time::Duration::from_millis(20));
-                }
-                std::io::ErrorKind::WouldBlock => {
-                    return Err(Error::Conflict(format!(
-                        "another sync in this clone held {} for over {} s; try again",
-                        path.display(),
-                        timeout.unwrap_or_default().as_secs()
-                    )))
-                }
-                _ => return Err(io(err)),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Conflict(format!(
+                    "another sync in this clone held {} for over {} s; try again",
+                    path.display(),
+                    timeout.as_secs()
+                )))
             }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
     }
-    #[cfg(not(unix))]
-    let _ = timeout;
     Ok(PublishLock { _file: file })
 }
 
@@ -838,7 +832,10 @@ fn git(ws: &Workspace) -> Command {
     // Run where the user would, so relative remote URLs resolve as in git.
     let store = ws.store();
     let mut cmd = Command::new("git");
-    cmd.current_dir(store.work_dir().unwrap_or(store.git_dir())).env("GIT_TERMINAL_PROMPT", "0");
+    // `LC_ALL=C`: the push and fetch outcomes are told apart by git's
+    // messages ("stale info", "cannot lock ref"…), which are translated
+    // under other locales.
+    cmd.current_dir(store.work_dir().unwrap_or(store.git_dir())).env("GIT_TERMINAL_PROMPT", "0").env("LC_ALL", "C");
     cmd
 }
 

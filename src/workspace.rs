@@ -511,9 +511,10 @@ fn crash_point(point: &str) {
 /// Sleep a random time below `unit · 2^min(attempt, 6)`, so racing writers
 /// (processes here, clones in `sync`) spread out instead of colliding again.
 pub(crate) fn backoff(attempt: usize, unit: Duration) {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let jitter = u64::from(nanos ^ std::process::id().wrapping_mul(2_654_435_761));
-    let cap = (unit.as_micros() as u64) << attempt.min(6);
-    std::thread::sleep(Duration::from_micros(jitter % cap.max(1) + 1));
+    let cap = ((unit.as_micros() as u64) << attempt.min(6)).max(1);
+    let mut bytes = [0u8; 8];
+    // Without a random source every waiter sleeps the whole cap: slower to
+    // spread out, never wrong.
+    let jitter = getrandom::getrandom(&mut bytes).map_or(cap - 1, |()| u64::from_le_bytes(bytes) % cap);
+    std::thread::sleep(Duration::from_micros(jitter + 1));
 }

@@ -185,24 +185,15 @@ pub fn kind_matches(filter: Option<&str>, kind: &str) -> bool {
     }
 }
 
-/// Set by SIGINT and SIGTERM: long-running commands (`inbox --follow`,
+/// A flag SIGINT and SIGTERM set: long-running commands (`inbox --follow`,
 /// `watch`) finish their current step and exit 0.
-pub static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Route SIGINT and SIGTERM to [`STOP`].
-pub fn stop_on_signals() {
-    #[cfg(unix)]
-    {
-        extern "C" fn on_signal(_: libc::c_int) {
-            STOP.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            libc::signal(libc::SIGINT, handler);
-            libc::signal(libc::SIGTERM, handler);
-        }
+pub fn stop_on_signals() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
+            .with_context(|| format!("cannot handle signal {signal}"))?;
     }
+    Ok(stop)
 }
 
 /// The documented exit code for an error.

@@ -295,7 +295,7 @@ pub fn inbox(cx: &Context, args: InboxArgs) -> Result<i32> {
         return Ok(0);
     }
     // Following: one JSON line (or text line) per new item, each printed once.
-    super::stop_on_signals();
+    let stop = super::stop_on_signals()?;
     let remote = follow_remote(&ws, args.remote);
     let interval = Duration::from_secs(args.interval.unwrap_or(5));
     let mut shown = std::collections::HashSet::new();
@@ -305,7 +305,7 @@ pub fn inbox(cx: &Context, args: InboxArgs) -> Result<i32> {
         &ws,
         follow_remote,
         Some(&beat),
-        &super::STOP,
+        &stop,
         |_, _| {
             let fresh: Vec<ItemView> = unread(&ws, &me)?.into_iter().filter(|i| shown.insert(i.id)).collect();
             let lines = fresh.iter().map(|v| {
@@ -379,7 +379,7 @@ pub fn watch(cx: &Context, args: WatchArgs) -> Result<i32> {
     if args.no_follow {
         return Ok(0);
     }
-    super::stop_on_signals();
+    let stop = super::stop_on_signals()?;
     let remote = follow_remote(&ws, args.remote);
     let interval = Duration::from_secs(args.interval.unwrap_or(5));
     let mut last = start;
@@ -393,7 +393,7 @@ pub fn watch(cx: &Context, args: WatchArgs) -> Result<i32> {
         &ws,
         remote.as_deref().map(|r| (r, interval)),
         beat.as_ref(),
-        &super::STOP,
+        &stop,
         |_, new| {
             if last != Some(new) {
                 print(&ws.records_between(last, new)?);
