@@ -1,7 +1,8 @@
 //! The crate-level error: every module's error plus the workspace's own refusals.
 //!
-//! Each variant maps to one documented exit code ([`Error::exit_code`]); the
-//! CLI uses that mapping and nothing else.
+//! Variants say what went wrong; what a process exits with, and which command
+//! to try next, is the CLI's to decide (its `exit` module maps each variant to
+//! one documented exit code).
 
 use crate::id::PrefixError;
 use crate::merge::MergeError;
@@ -10,74 +11,6 @@ use crate::sign::KeyError;
 use crate::state::Refusal;
 use crate::store::StoreError;
 use crate::verify::VerifyError;
-
-/// Exit code: success.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: an error.
-pub const EXIT_ERROR: i32 = 1;
-/// Exit code: bad usage.
-pub const EXIT_USAGE: i32 = 2;
-/// Exit code: a conflict (claim held, race lost, precondition failed).
-pub const EXIT_CONFLICT: i32 = 3;
-/// Exit code: verification failed.
-pub const EXIT_VERIFY: i32 = 4;
-/// Exit code: the acting actor is suspended (or its key revoked).
-pub const EXIT_SUSPENDED: i32 = 5;
-/// Exit code: `status --audit` flagged something.
-pub const EXIT_FLAGGED: i32 = 6;
-
-/// One exit code: its number, its name in JSON errors, what it means.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ExitCode {
-    /// The process exit status.
-    pub code: i32,
-    /// A stable name (`"conflict"`).
-    pub name: &'static str,
-    /// What an agent should understand by it.
-    pub meaning: &'static str,
-}
-
-/// Every exit code git-crew uses, the one table the CLI's help and the README
-/// show.
-pub const EXIT_CODES: &[ExitCode] = &[
-    ExitCode { code: EXIT_OK, name: "ok", meaning: "success" },
-    ExitCode {
-        code: EXIT_ERROR,
-        name: "error",
-        meaning: "an error: bad input, a missing key, git or I/O failed, a remote unreachable",
-    },
-    ExitCode {
-        code: EXIT_USAGE,
-        name: "usage",
-        meaning: "bad usage: an unknown command or option, a missing or malformed argument",
-    },
-    ExitCode {
-        code: EXIT_CONFLICT,
-        name: "conflict",
-        meaning:
-            "refused by the board: the task is held, done, blocked or not ready, or a race was lost (sync, look again)",
-    },
-    ExitCode {
-        code: EXIT_VERIFY,
-        name: "verify",
-        meaning: "verification failed: the branch or a remote holds something forged, edited, deleted or malformed",
-    },
-    ExitCode {
-        code: EXIT_SUSPENDED,
-        name: "suspended",
-        meaning: "the acting actor is suspended or its key revoked: stop working",
-    },
-    ExitCode {
-        code: EXIT_FLAGGED,
-        name: "flagged",
-        meaning: "`status --audit` flagged a deaf agent, a duplicate listener, or a dead or suspended holder",
-    },
-];
-
-/// The entry of [`EXIT_CODES`] for `code` (the generic error for an unknown one).
-pub fn exit_code_info(code: i32) -> ExitCode {
-    EXIT_CODES.iter().copied().find(|e| e.code == code).unwrap_or(EXIT_CODES[1])
-}
 
 /// Everything that can go wrong in a workspace operation.
 #[derive(Debug, thiserror::Error)]
@@ -195,42 +128,5 @@ impl Error {
     /// clone syncs with, if any.
     pub fn no_workspace(store: &crate::store::Store) -> Error {
         Error::NoWorkspace { branch: store.branch().to_owned(), remote: crate::sync::configured_remote(store) }
-    }
-
-    /// The next command to try, when there is an obvious one.
-    pub fn hint(&self) -> Option<&'static str> {
-        Some(match self {
-            Error::NoWorkspace { remote: None, .. } => "git crew init",
-            Error::NoWorkspace { .. } | Error::RemoteHasWorkspace { .. } => "git crew sync",
-            Error::Verify(_) | Error::File(_) | Error::Store(StoreError::Malformed(_)) => "git crew verify --all",
-            Error::Suspended(_) => "git crew alive",
-            Error::Refused(r) if r.is_suspension() => "git crew alive",
-            Error::Refused(Refusal::TaskHeld { .. } | Refusal::TaskDone(_) | Refusal::NotReady { .. }) => {
-                "git crew next"
-            }
-            Error::Refused(r) if r.is_conflict() => "git crew sync",
-            Error::Conflict(_) | Error::Contention(_) => "git crew sync",
-            Error::NothingReady(_) => "git crew board",
-            Error::WhoAmI(_) => "git crew id list",
-            Error::Key(_) => "git crew id list",
-            Error::Prefix(_) => "git crew task list",
-            Error::Remote(_) | Error::Unreachable(_) => "git remote -v",
-            _ => return None,
-        })
-    }
-
-    /// The process exit code for this error (see the README's table).
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Verify(_) | Error::File(_) => EXIT_VERIFY,
-            // A tree or commit on the branch that git-crew refuses to read.
-            Error::Store(StoreError::Malformed(_)) => EXIT_VERIFY,
-            Error::Request(crate::identity::RequestError::BadProof(_)) => EXIT_VERIFY,
-            Error::Suspended(_) => EXIT_SUSPENDED,
-            Error::Refused(r) if r.is_suspension() => EXIT_SUSPENDED,
-            Error::Refused(r) if r.is_conflict() && !matches!(r, Refusal::DependencyCycle(_)) => EXIT_CONFLICT,
-            Error::Conflict(_) | Error::NothingReady(_) => EXIT_CONFLICT,
-            _ => EXIT_ERROR,
-        }
     }
 }

@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod exit;
 mod render;
 
 use std::process::ExitCode;
@@ -20,8 +21,8 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(err) => {
-            let code = commands::exit_code(&err);
-            render::error(&format!("{err:#}"), code, commands::hint(&err), json);
+            let code = exit::code(&err);
+            render::error(&format!("{err:#}"), code, exit::hint(&err), json);
             ExitCode::from(code as u8)
         }
     }
@@ -44,6 +45,6 @@ fn usage(e: clap::Error, json: bool) -> ExitCode {
     }
     let rendered = e.render().to_string();
     let message = rendered.trim_start_matches("error: ").split("\n\n").next().unwrap_or_default().trim();
-    render::error(message, git_crew::error::EXIT_USAGE, Some("git crew help"), true);
-    ExitCode::from(git_crew::error::EXIT_USAGE as u8)
+    render::error(message, exit::USAGE, Some("git crew help"), true);
+    ExitCode::from(exit::USAGE as u8)
 }

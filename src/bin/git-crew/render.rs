@@ -33,7 +33,7 @@ pub fn error(message: &str, code: i32, hint: Option<&str>, as_json: bool) {
 /// [`error`] for agents, with what the command adds to the error object
 /// (`verify` adds the failures it found).
 pub fn json_error(message: &str, code: i32, hint: Option<&str>, extra: serde_json::Map<String, serde_json::Value>) {
-    let name = git_crew::error::exit_code_info(code).name;
+    let name = crate::exit::info(code).name;
     let mut error = serde_json::json!({ "code": name, "exit": code, "message": message, "hint": hint });
     if let Some(e) = error.as_object_mut() {
         e.extend(extra);

@@ -1,7 +1,7 @@
 //! `git crew suspend`, `resume` and `alive`: the kill switch.
 
+use crate::exit;
 use anyhow::Result;
-use git_crew::error::EXIT_SUSPENDED;
 use git_crew::index::Need;
 
 use super::sync::SyncedView;
@@ -78,5 +78,5 @@ pub fn alive(cx: &Context, args: AliveArgs) -> Result<i32> {
         let news = asked.as_ref().ok().and_then(Option::as_ref).map(super::sync::news).unwrap_or_default();
         render::lines(std::iter::once(answer).chain(news));
     }
-    Ok(if actor.may_work() { 0 } else { EXIT_SUSPENDED })
+    Ok(if actor.may_work() { 0 } else { exit::SUSPENDED })
 }

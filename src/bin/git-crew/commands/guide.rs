@@ -3,13 +3,13 @@
 //!
 //! The guide is data ([`SECTIONS`]), and what it says about each command comes
 //! from the clap definitions (the command's own help line) and the exit code
-//! table ([`EXIT_CODES`]), so it cannot drift from the binary: a unit test
+//! table ([`exit::TABLE`]), so it cannot drift from the binary: a unit test
 //! parses every step with [`Cli`], and an integration test runs every step in
 //! a scratch workspace with a hooked remote.
 
+use crate::exit;
 use anyhow::Result;
 use clap::CommandFactory;
-use git_crew::error::EXIT_CODES;
 use serde::Serialize;
 
 use super::Context;
@@ -197,7 +197,7 @@ pub fn run(cx: &Context) -> Result<i32> {
             })
             .collect(),
         remote: REMOTE,
-        exit_codes: EXIT_CODES.iter().map(|e| ExitView { code: e.code, name: e.name, meaning: e.meaning }).collect(),
+        exit_codes: exit::TABLE.iter().map(|e| ExitView { code: e.code, name: e.name, meaning: e.meaning }).collect(),
         json: SHAPES,
     };
     if cx.json {

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::exit;
 use anyhow::{Context as _, Result};
 use clap::CommandFactory;
-use git_crew::error::EXIT_CODES;
 use serde::Serialize;
 
 use super::{Context, UsageError};
@@ -25,7 +25,7 @@ struct ExitCodeView {
 pub fn run(cx: &Context, topic: &[String]) -> Result<i32> {
     if topic == [EXIT_CODES_TOPIC] {
         let rows: Vec<ExitCodeView> =
-            EXIT_CODES.iter().map(|e| ExitCodeView { code: e.code, name: e.name, meaning: e.meaning }).collect();
+            exit::TABLE.iter().map(|e| ExitCodeView { code: e.code, name: e.name, meaning: e.meaning }).collect();
         if cx.json {
             render::json(&rows);
         } else {
@@ -60,7 +60,7 @@ pub fn run(cx: &Context, topic: &[String]) -> Result<i32> {
 /// The exit code table as text (also the end of the top-level help).
 pub fn exit_codes_text() -> String {
     let mut out = String::from("Exit codes:\n");
-    for e in EXIT_CODES {
+    for e in exit::TABLE {
         out.push_str(&format!("  {}  {:<9}  {}\n", e.code, e.name, e.meaning));
     }
     out

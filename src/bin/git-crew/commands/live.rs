@@ -14,7 +14,7 @@ use super::{Context, RecordView, StopView};
 use crate::args::{HeartbeatArgs, StatusArgs};
 use crate::render;
 
-use git_crew::error::EXIT_FLAGGED;
+use crate::exit;
 
 /// The session of a long-running command that beats every `interval`.
 pub fn session(actor: &str, interval: Duration, listening: bool) -> Result<Beating> {
@@ -212,7 +212,7 @@ pub fn status(cx: &Context, args: StatusArgs) -> Result<i32> {
         }
         render::lines(out);
     }
-    Ok(if args.audit && !flags.is_empty() { EXIT_FLAGGED } else { 0 })
+    Ok(if args.audit && !flags.is_empty() { exit::FLAGGED } else { 0 })
 }
 
 /// `status` lines about one actor.

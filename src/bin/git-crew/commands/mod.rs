@@ -196,25 +196,6 @@ pub fn stop_on_signals() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>
     Ok(stop)
 }
 
-/// The documented exit code for an error.
-pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.is::<UsageError>() {
-        return git_crew::error::EXIT_USAGE;
-    }
-    match err.downcast_ref::<git_crew::Error>() {
-        Some(e) => e.exit_code(),
-        None => git_crew::error::EXIT_ERROR,
-    }
-}
-
-/// The next command to try after `err`, when there is an obvious one.
-pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
-    if err.is::<UsageError>() {
-        return Some("git crew help");
-    }
-    err.downcast_ref::<git_crew::Error>().and_then(git_crew::Error::hint)
-}
-
 /// A record as shown to agents (`--json`) and people.
 #[derive(Serialize)]
 pub struct RecordView {

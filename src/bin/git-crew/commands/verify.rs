@@ -1,7 +1,7 @@
 //! `git crew verify`.
 
+use crate::exit;
 use anyhow::Result;
-use git_crew::error::EXIT_VERIFY;
 
 use super::Context;
 use crate::args::VerifyArgs;
@@ -24,7 +24,7 @@ pub fn run(cx: &Context, args: VerifyArgs) -> Result<i32> {
                 let message = format!("verification failed: {bad} artifact(s) changed on disk: {}", changed.join(", "));
                 let mut extra = serde_json::Map::new();
                 extra.insert("artifacts".into(), serde_json::to_value(&checks)?);
-                render::json_error(&message, EXIT_VERIFY, None, extra);
+                render::json_error(&message, exit::VERIFY, None, extra);
             } else if cx.json {
                 render::json(&serde_json::json!({ "ok": true, "report": report, "artifacts": checks }));
             } else {
@@ -38,7 +38,7 @@ pub fn run(cx: &Context, args: VerifyArgs) -> Result<i32> {
                 );
                 render::lines(rows.chain(std::iter::once(total)));
             }
-            Ok(if bad == 0 { 0 } else { EXIT_VERIFY })
+            Ok(if bad == 0 { 0 } else { exit::VERIFY })
         }
         Ok(report) => {
             if cx.json {
@@ -59,14 +59,14 @@ pub fn run(cx: &Context, args: VerifyArgs) -> Result<i32> {
                 let hint = (!args.all).then_some("git crew verify --all");
                 let mut extra = serde_json::Map::new();
                 extra.insert("failures".into(), serde_json::to_value(&v.failures)?);
-                render::json_error(&v.to_string(), EXIT_VERIFY, hint, extra);
-                return Ok(EXIT_VERIFY);
+                render::json_error(&v.to_string(), exit::VERIFY, hint, extra);
+                return Ok(exit::VERIFY);
             }
             for f in &v.failures {
                 eprintln!("FAIL: {}", render::escape(&f.to_string()));
             }
             eprintln!("verification failed: {} problem(s)", v.failures.len());
-            Ok(EXIT_VERIFY)
+            Ok(exit::VERIFY)
         }
         Err(e) => Err(e.into()),
     }

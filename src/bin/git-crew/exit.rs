@@ -1,0 +1,133 @@
+//! Exit codes: the one table of what `git-crew` exits with (help, the guide,
+//! JSON errors and the README show it), and the one mapping from an error to
+//! its code and to the next command to try. Commands that answer with a code
+//! (`verify` 4, `alive` 5, `status --audit` 6) take it from here too.
+
+use git_crew::error::Error;
+use git_crew::identity::RequestError;
+use git_crew::state::Refusal;
+use git_crew::store::StoreError;
+
+use crate::commands::UsageError;
+
+/// Exit code: success.
+pub const OK: i32 = 0;
+/// Exit code: an error.
+pub const ERROR: i32 = 1;
+/// Exit code: bad usage.
+pub const USAGE: i32 = 2;
+/// Exit code: a conflict (claim held, race lost, precondition failed).
+pub const CONFLICT: i32 = 3;
+/// Exit code: verification failed.
+pub const VERIFY: i32 = 4;
+/// Exit code: the acting actor is suspended (or its key revoked).
+pub const SUSPENDED: i32 = 5;
+/// Exit code: `status --audit` flagged something.
+pub const FLAGGED: i32 = 6;
+
+/// One exit code: its number, its name in JSON errors, what it means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitCode {
+    /// The process exit status.
+    pub code: i32,
+    /// A stable name (`"conflict"`).
+    pub name: &'static str,
+    /// What an agent should understand by it.
+    pub meaning: &'static str,
+}
+
+/// Every exit code git-crew uses, the one table the CLI's help and the README
+/// show.
+pub const TABLE: &[ExitCode] = &[
+    ExitCode { code: OK, name: "ok", meaning: "success" },
+    ExitCode {
+        code: ERROR,
+        name: "error",
+        meaning: "an error: bad input, a missing key, git or I/O failed, a remote unreachable",
+    },
+    ExitCode {
+        code: USAGE,
+        name: "usage",
+        meaning: "bad usage: an unknown command or option, a missing or malformed argument",
+    },
+    ExitCode {
+        code: CONFLICT,
+        name: "conflict",
+        meaning:
+            "refused by the board: the task is held, done, blocked or not ready, or a race was lost (sync, look again)",
+    },
+    ExitCode {
+        code: VERIFY,
+        name: "verify",
+        meaning: "verification failed: the branch or a remote holds something forged, edited, deleted or malformed",
+    },
+    ExitCode {
+        code: SUSPENDED,
+        name: "suspended",
+        meaning: "the acting actor is suspended or its key revoked: stop working",
+    },
+    ExitCode {
+        code: FLAGGED,
+        name: "flagged",
+        meaning: "`status --audit` flagged a deaf agent, a duplicate listener, or a dead or suspended holder",
+    },
+];
+
+/// The entry of [`TABLE`] for `code` (the generic error for an unknown one).
+pub fn info(code: i32) -> ExitCode {
+    TABLE.iter().copied().find(|e| e.code == code).unwrap_or(TABLE[1])
+}
+
+/// The exit code for a command's error.
+pub fn code(err: &anyhow::Error) -> i32 {
+    if err.is::<UsageError>() {
+        return USAGE;
+    }
+    match err.downcast_ref::<Error>() {
+        Some(e) => code_of(e),
+        None => ERROR,
+    }
+}
+
+/// The exit code for a library error.
+fn code_of(e: &Error) -> i32 {
+    match e {
+        Error::Verify(_) | Error::File(_) => VERIFY,
+        // A tree or commit on the branch that git-crew refuses to read.
+        Error::Store(StoreError::Malformed(_)) => VERIFY,
+        Error::Request(RequestError::BadProof(_)) => VERIFY,
+        Error::Suspended(_) => SUSPENDED,
+        Error::Refused(r) if r.is_suspension() => SUSPENDED,
+        Error::Refused(r) if r.is_conflict() && !matches!(r, Refusal::DependencyCycle(_)) => CONFLICT,
+        Error::Conflict(_) | Error::NothingReady(_) => CONFLICT,
+        _ => ERROR,
+    }
+}
+
+/// The next command to try after `err`, when there is an obvious one.
+pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    if err.is::<UsageError>() {
+        return Some("git crew help");
+    }
+    err.downcast_ref::<Error>().and_then(hint_for)
+}
+
+/// [`hint`] for a library error.
+pub fn hint_for(e: &Error) -> Option<&'static str> {
+    Some(match e {
+        Error::NoWorkspace { remote: None, .. } => "git crew init",
+        Error::NoWorkspace { .. } | Error::RemoteHasWorkspace { .. } => "git crew sync",
+        Error::Verify(_) | Error::File(_) | Error::Store(StoreError::Malformed(_)) => "git crew verify --all",
+        Error::Suspended(_) => "git crew alive",
+        Error::Refused(r) if r.is_suspension() => "git crew alive",
+        Error::Refused(Refusal::TaskHeld { .. } | Refusal::TaskDone(_) | Refusal::NotReady { .. }) => "git crew next",
+        Error::Refused(r) if r.is_conflict() => "git crew sync",
+        Error::Conflict(_) | Error::Contention(_) => "git crew sync",
+        Error::NothingReady(_) => "git crew board",
+        Error::WhoAmI(_) => "git crew id list",
+        Error::Key(_) => "git crew id list",
+        Error::Prefix(_) => "git crew task list",
+        Error::Remote(_) | Error::Unreachable(_) => "git remote -v",
+        _ => return None,
+    })
+}
