@@ -27,6 +27,19 @@ use crate::workspace::Workspace;
 /// Default lease of a claim: 30 minutes.
 pub const DEFAULT_LEASE_SECS: u64 = 30 * 60;
 
+/// How long `next --claim` keeps trying after losing ready tasks to other
+/// claimers before it exits 3: when a dozen idle agents pounce on each task
+/// as it arrives, one wins each round and the others could wait minutes in
+/// one command, deaf to their inbox and to a suspension; after this long (or
+/// [`NEXT_CLAIM_ROUNDS`] lost rounds) the agent's loop goes on and tries
+/// again on its next turn.
+pub const NEXT_CLAIM_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// How many rounds `next --claim` may lose before it exits 3 (see
+/// [`NEXT_CLAIM_PATIENCE`]); below the publish's own bound, so a claim that
+/// keeps losing is a conflict, not contention.
+pub const NEXT_CLAIM_ROUNDS: u32 = 32;
+
 /// The wall clock in milliseconds, as the board sees it.
 pub fn now_ms() -> i64 {
     Hlc::now().ms
@@ -194,10 +207,23 @@ impl Workspace {
             ClaimTarget::Next(_) => Need::All,
         };
         let offline = *mode == ClaimMode::Offline;
+        let started = std::time::Instant::now();
+        let mut rounds = 0u32;
         let build = |state: &State| -> Result<Vec<Payload>> {
+            rounds += 1;
             let now = now_ms();
             let task = match target {
                 ClaimTarget::Task(id) => state.task(id).map_err(Error::Refused)?,
+                ClaimTarget::Next(_)
+                    if rounds > 1 && (started.elapsed() > NEXT_CLAIM_PATIENCE || rounds > NEXT_CLAIM_ROUNDS) =>
+                {
+                    return Err(Error::Conflict(format!(
+                        "other agents won the ready tasks this claim wanted, {} times in {} s; nothing was written: \
+                         try `git crew next --claim` again on your loop's next turn",
+                        rounds - 1,
+                        started.elapsed().as_secs()
+                    )));
+                }
                 ClaimTarget::Next(label) => {
                     let summaries: Vec<Summary> = state
                         .tasks

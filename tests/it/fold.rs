@@ -127,3 +127,46 @@ fn a_server_without_the_fold_refuses_the_pseudo_ref() {
     assert_eq!(out["published"], true, "{out}");
     assert_eq!(w.tip(&remote, "crew"), Some(tip(&w, &a)));
 }
+
+/// A server whose every fold answers "retry" (as when other agents' claims
+/// keep landing first): `next --claim` does not wait there for minutes, deaf
+/// to its inbox; after `NEXT_CLAIM_PATIENCE` or `NEXT_CLAIM_ROUNDS` lost
+/// rounds it exits 3 saying so, and nothing was written on either side.
+#[test]
+fn next_claim_stops_trying_after_its_patience_runs_out() {
+    let w = World::new();
+    let (_a, b, remote, _task) = team(&w, "Wanted by all");
+    let hook = remote.join("hooks/proc-receive");
+    std::fs::write(
+        &hook,
+        r#"#!/usr/bin/env python3
+import sys
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+def read():
+    size = int(inp.read(4), 16)
+    return None if size == 0 else inp.read(size - 4)
+def write(line):
+    out.write(b"%04x" % (len(line) + 4) + line)
+while read() is not None: pass
+write(b"version=1\n"); out.write(b"0000"); out.flush()
+refs = []
+while (line := read()) is not None:
+    refs.append(line.split()[2])
+for ref in refs:
+    write(b"ng " + ref + b" retry: another claim landed first\n")
+out.write(b"0000"); out.flush()
+"#,
+    )
+    .unwrap();
+    let before = tip(&w, &remote);
+    let local = tip(&w, &b);
+    let started = std::time::Instant::now();
+    let run = w.crew(&b, &["--json", "--as", "carol", "next", "--claim"]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("other agents won the ready tasks"), "{}", run.stderr);
+    // After its patience or its rounds, whichever runs out first.
+    assert!(took < git_crew::board::NEXT_CLAIM_PATIENCE * 3, "gave up after {took:?}");
+    assert_eq!(tip(&w, &remote), before, "the remote is unchanged");
+    assert_eq!(tip(&w, &b), local, "no claim was kept locally");
+}
