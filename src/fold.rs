@@ -34,6 +34,7 @@ use gix::ObjectId;
 use crate::error::{Error, Result};
 use crate::hlc::{Hlc, MAX_SKEW_MS};
 use crate::rebase::{self, Remake};
+use crate::record::Payload;
 use crate::store::{Store, StoreError};
 use crate::verify::{self, Base};
 use crate::workspace::Workspace;
@@ -114,6 +115,11 @@ pub fn fold(ws: &Workspace, pushed: ObjectId) -> Result<Answer> {
             // What cannot even be read is refused for good; what does not
             // fit the tip as it is goes back to its author.
             let unreadable = replayed.dropped.iter().find(|d| d.stored.is_empty());
+            for target in replayed.dropped.iter().filter_map(|d| d.late_suspension_of.as_deref()) {
+                // Best effort: without the fence the suspension still lands,
+                // only later.
+                let _ = fence(store, target);
+            }
             if let Some(d) = unreadable.or(replayed.dropped.first()) {
                 let what = if d.record.is_empty() {
                     String::new()
@@ -131,8 +137,22 @@ pub fn fold(ws: &Workspace, pushed: ObjectId) -> Result<Answer> {
         if new == tip {
             return Ok(Answer::Folded(Folded { old: Some(tip), new: tip, records: 0 }));
         }
-        let report = verify::verify_new(store, Some(tip), new, &base, false)?;
+        let (report, records) = verify::verify_new_records(store, tip, new, &base)?;
+        if let Some(r) = records.iter().find(|r| fenced(store, &r.author)) {
+            return Ok(Answer::Retry(format!(
+                "{} {} by {}: a suspension of {} is landing; retry after it",
+                r.kind(),
+                r.id.short(),
+                r.author,
+                r.author
+            )));
+        }
         if moved(store, Some(tip), new)? {
+            for r in &records {
+                if let Payload::ActorSuspend(s) = &r.payload {
+                    let _ = unfence(store, &s.name);
+                }
+            }
             // Published: the ring of recent tips only saves clones bytes, so
             // failing to note the tip must not turn the answer into a refusal.
             let _ = keep_tip(store, new);
@@ -146,6 +166,39 @@ pub fn fold(ws: &Workspace, pushed: ObjectId) -> Result<Answer> {
 /// allows.
 pub(crate) fn horizon() -> Option<Hlc> {
     Some(Hlc { ms: Hlc::now().ms.saturating_add(MAX_SKEW_MS), counter: u32::MAX })
+}
+
+/// How long the fold holds back the pushes of an actor whose suspension it
+/// just sent back for not having seen its latest records.
+const FENCE_MS: i64 = 10_000;
+
+/// A suspension must have seen every record its target published (else it
+/// would void published records), so the fold sends it back when the target
+/// published since. A busy agent publishing every few seconds, against a fold
+/// queue of seconds, could keep its suspension bouncing for minutes; so the
+/// fold fences the target: its pushes are answered "retry" for [`FENCE_MS`],
+/// or until the suspension lands, and the re-made suspension lands on its next
+/// try. Only a suspension that counts sets a fence (an admin's, signed).
+fn fence(store: &Store, actor: &str) -> Result<()> {
+    let path = fence_path(store, actor);
+    let io = |source| Error::Io { what: format!("cannot write the fence {}", path.display()), source };
+    std::fs::create_dir_all(path.parent().unwrap_or(&path)).map_err(io)?;
+    std::fs::write(&path, format!("{}\n", Hlc::now().ms.saturating_add(FENCE_MS))).map_err(io)
+}
+
+/// Whether `actor`'s pushes are held back by a [`fence`] that has not run out.
+fn fenced(store: &Store, actor: &str) -> bool {
+    let until = std::fs::read_to_string(fence_path(store, actor)).ok().and_then(|s| s.trim().parse::<i64>().ok());
+    until.is_some_and(|until| Hlc::now().ms < until)
+}
+
+fn unfence(store: &Store, actor: &str) -> std::io::Result<()> {
+    std::fs::remove_file(fence_path(store, actor))
+}
+
+/// Actor names are hex-encoded: a file name whatever the name holds.
+fn fence_path(store: &Store, actor: &str) -> std::path::PathBuf {
+    store.repo().common_dir().join("crew").join("fences").join(crate::id::hex(actor.as_bytes()))
 }
 
 /// Move the branch from `old` to `new`; `false` if something else moved it.

@@ -64,6 +64,10 @@ pub struct Dropped {
     /// read), so its author can be told what was removed.
     #[serde(skip)]
     pub stored: Vec<u8>,
+    /// For a suspension sent back only because its target published since
+    /// what it saw: the target (a server fences it; see `fold`).
+    #[serde(skip)]
+    pub late_suspension_of: Option<String>,
 }
 
 /// What a replay made.
@@ -122,6 +126,7 @@ pub fn replay(
                     author: String::new(),
                     reason,
                     stored: Vec::new(),
+                    late_suspension_of: None,
                 });
                 continue;
             }
@@ -165,6 +170,7 @@ pub fn replay(
                             author: r.author.clone(),
                             reason,
                             stored,
+                            late_suspension_of: late_suspension_of(&state, &r),
                         });
                         None
                     }
@@ -214,6 +220,13 @@ fn saw_everything(state: &State, r: &Record) -> bool {
     let Payload::ActorSuspend(s) = &r.payload else { return true };
     let last = state.actors.get(&s.name).and_then(|a| a.last_at.zip(a.last_record));
     last.is_none_or(|last| s.seen_at.zip(s.seen).is_some_and(|seen| seen >= last))
+}
+
+/// The target of `r`, if `r` is a suspension that counts but for not having
+/// seen what its target published since.
+fn late_suspension_of(state: &State, r: &Record) -> Option<String> {
+    let Payload::ActorSuspend(s) = &r.payload else { return None };
+    (state.check(r).is_ok() && !saw_everything(state, r)).then(|| s.name.clone())
 }
 
 /// Whether `r` refers to a record that was re-made (so it must be re-made to
@@ -286,6 +299,7 @@ fn added_records(ws: &Workspace, ws_id: &Id, c: &CommitInfo) -> Result<(Vec<Stor
                 author: f.author.clone(),
                 reason,
                 stored: Vec::new(),
+                late_suspension_of: None,
             };
             match record::decode_records(&[&stored], ws_id).pop() {
                 Some(Ok(r)) if layout::path_of(&r) == change.path => out.push((r, stored)),

@@ -170,3 +170,45 @@ out.write(b"0000"); out.flush()
     assert_eq!(tip(&w, &remote), before, "the remote is unchanged");
     assert_eq!(tip(&w, &b), local, "no claim was kept locally");
 }
+
+/// A suspension the fold sends back because its target published since it
+/// was made fences the target: the target's pushes are answered "retry"
+/// until the re-made suspension lands (so a busy agent cannot keep its
+/// suspension bouncing), and the landing lifts the fence.
+#[test]
+fn a_suspension_sent_back_fences_its_target_until_it_lands() {
+    let w = World::new();
+    let (a, b, remote, task) = team(&w, "Busy");
+    let fences = remote.join("crew/fences");
+    let fence_count = || std::fs::read_dir(&fences).map_or(0, |d| d.count());
+    w.crew_ok(&a, &["--offline", "suspend", "carol", "--reason", "runaway"]);
+    let busy = w.crew_json(&b, &["--as", "carol", "task", "comment", &task, "still busy"]);
+    assert_eq!(busy["published"], true, "{busy}");
+
+    // The suspension as alice made it has not seen carol's comment: sent
+    // back, and carol fenced.
+    let before = tip(&w, &remote);
+    let out = w.git_output(&a, &["push", "origin", "crew:refs/crew/for/crew"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("retry"), "{stderr}");
+    assert_eq!(tip(&w, &remote), before);
+    assert_eq!(fence_count(), 1);
+
+    // carol's next write waits for the suspension.
+    w.crew_ok(&b, &["--offline", "--as", "carol", "task", "comment", &task, "one more"]);
+    let out = w.git_output(&b, &["push", "origin", "crew:refs/crew/for/crew"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("a suspension of carol is landing"), "{stderr}");
+    assert_eq!(tip(&w, &remote), before, "the fenced write did not land");
+
+    // alice's sync re-makes the suspension on top of carol's comment; it
+    // lands and lifts the fence, and carol's fenced write never lands.
+    w.crew_ok(&a, &["sync"]);
+    let suspensions = w.crew_json(&remote, &["log", "--kind", "actor.suspend"]);
+    assert_eq!(suspensions.as_array().map(Vec::len), Some(1), "{suspensions}");
+    assert_eq!(fence_count(), 0, "the fence went with the suspension");
+    w.crew(&b, &["--as", "carol", "sync"]);
+    assert!(!w.crew_json(&remote, &["log"]).to_string().contains("one more"));
+    assert_eq!(w.crew(&b, &["--as", "carol", "alive"]).code, 5);
+    w.crew_ok(&remote, &["verify"]);
+}
