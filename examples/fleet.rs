@@ -5,8 +5,12 @@
 //!
 //! ```text
 //! cargo build --release --locked --bins --examples
-//! target/release/examples/fleet [--agents 8] [--humans 2] [--iterations 5] [--seed S] [--faults] [--json FILE] [--keep DIR]
+//! target/release/examples/fleet [--scale ci|fleet|week] [--agents 8] [--humans 2] [--iterations 5] [--seed S] [--faults] [--json FILE] [--keep DIR]
 //! ```
+//!
+//! `--scale` names a size with faults on: `ci` (4 agents × 3 turns, what CI
+//! runs), `fleet` (32 × 5, the README's runs), `week` (32 × 800, over 100,000
+//! records: hours; run it outside CI).
 //!
 //! Setup: a bare remote with `install --server`, served on 127.0.0.1; an admin
 //! clone (`init --admin human0`, every other actor admitted with `id new`, all
@@ -75,10 +79,37 @@ struct Opts {
     faults: bool,
     json: Option<PathBuf>,
     keep: Option<PathBuf>,
+    /// How long the workload may run before the harness stops it.
+    limit: Duration,
+}
+
+/// `--scale`: a named size (flags after it still override its parts).
+fn scale(o: &mut Opts, name: &str) {
+    let (agents, iterations, limit_hours) = match name {
+        // What CI runs: a few minutes.
+        "ci" => (4, 3, 0.5),
+        // The measured 32-agent runs in the README: five minutes or so.
+        "fleet" => (32, 5, 0.5),
+        // A compressed week: about 32 × 800 loop turns of 4–5 records each,
+        // over 100,000 records; hours at today's throughput.
+        "week" => (32, 800, 48.0),
+        other => usage(&format!("unknown --scale {other}: ci, fleet or week")),
+    };
+    (o.agents, o.iterations, o.faults, o.limit) =
+        (agents, iterations, true, Duration::from_secs_f64(limit_hours * 3600.0));
 }
 
 fn parse_args() -> Opts {
-    let mut o = Opts { agents: 8, humans: 2, iterations: 5, seed: 1, faults: false, json: None, keep: None };
+    let mut o = Opts {
+        agents: 8,
+        humans: 2,
+        iterations: 5,
+        seed: 1,
+        faults: false,
+        json: None,
+        keep: None,
+        limit: Duration::from_secs(1800),
+    };
     let mut args = std::env::args().skip(1);
     let num = |v: Option<String>, what: &str| -> u64 {
         v.and_then(|s| s.parse().ok()).unwrap_or_else(|| usage(&format!("{what} needs a number")))
@@ -90,6 +121,7 @@ fn parse_args() -> Opts {
             "--iterations" => o.iterations = num(args.next(), "--iterations") as usize,
             "--seed" => o.seed = num(args.next(), "--seed"),
             "--faults" => o.faults = true,
+            "--scale" => scale(&mut o, &args.next().unwrap_or_else(|| usage("--scale ci|fleet|week"))),
             "--json" => o.json = Some(args.next().unwrap_or_else(|| usage("--json FILE")).into()),
             "--keep" => o.keep = Some(args.next().unwrap_or_else(|| usage("--keep DIR")).into()),
             "-h" | "--help" => usage(""),
@@ -107,7 +139,7 @@ fn usage(why: &str) -> ! {
         eprintln!("fleet: {why}");
     }
     eprintln!(
-        "usage: fleet [--agents 8] [--humans 2] [--iterations 5] [--seed S] [--faults] [--json FILE] [--keep DIR]"
+        "usage: fleet [--scale ci|fleet|week] [--agents 8] [--humans 2] [--iterations 5] [--seed S] [--faults] [--json FILE] [--keep DIR]"
     );
     std::process::exit(2)
 }
@@ -745,7 +777,7 @@ fn run(sim: &Arc<Sim>, opts: &Opts, agents: &[String], humans: &[String], starte
     }
     // Agents finish their iterations, the drill finishes (and its target
     // notices the resumption, for at most 10 s), then everyone stops.
-    let deadline = Instant::now() + Duration::from_secs(1800);
+    let deadline = Instant::now() + opts.limit;
     let mut settled: Option<Instant> = None;
     loop {
         let all_done = sim.finished.iter().all(|f| f.load(Ordering::SeqCst));
@@ -760,7 +792,10 @@ fn run(sim: &Arc<Sim>, opts: &Opts, agents: &[String], humans: &[String], starte
             }
         }
         if Instant::now() > deadline {
-            eprintln!("fleet: the workload ran past 30 minutes; stopping it");
+            eprintln!(
+                "fleet: the workload ran past its limit ({:.1} h); stopping it",
+                opts.limit.as_secs_f64() / 3600.0
+            );
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
