@@ -8,12 +8,20 @@
 //! caller asks it to (`KeyStore::from_env`).
 //!
 //! Module map, in data-flow order: [`hlc`] and [`id`] (stamps and ids),
-//! [`sign`] (keys and signatures), [`identity`] (requests to be admitted), [`record`] (canonical encoding and decoding),
-//! [`layout`] (which file a record belongs to), [`merge`] (union of log files),
-//! [`store`] (the git branch through gix), [`state`] (the fold: identities and
-//! board), [`index`] (the incremental cache of the fold), [`verify`] (whole-history
-//! checks), [`workspace`] (the operations commands call), [`live`] (heartbeats,
-//! sessions and the audit).
+//! [`sign`] (keys and signatures), [`identity`] (requests to be admitted),
+//! [`record`] (canonical encoding and decoding), [`layout`] (which file a
+//! record belongs to), [`merge`] (union of log files), [`object`] (trees and
+//! commits as the branch allows them), [`store`] (the git branch through gix),
+//! [`state`] (the fold: identities and board), [`index`] (the incremental
+//! cache of the fold), [`verify`] (history checks), [`workspace`] (the write
+//! transaction and reads), then the operations: [`board`] (tasks, claims,
+//! receipts), [`artifact`] (files receipts name), [`inbox`] (messages),
+//! [`live`] (heartbeats, sessions and the audit), [`rebase`] (unpublished
+//! records on top of the published ones), [`sync`] (fetch, verify, push),
+//! [`publish`] (a write reaches the remote before the command returns),
+//! [`fold`] (the server's side of publishing), [`hook`] (what each git hook
+//! checks), [`repair`] (a remote without the server hook). [`error`] holds
+//! the crate's error.
 
 #![warn(missing_docs)]
 

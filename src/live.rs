@@ -10,7 +10,7 @@
 //!
 //! Liveness is not part of the fold (it depends on the clock of the reader), so
 //! leases are renewed by records, not by beats: whoever beats for an actor also
-//! renews that actor's claims before half their lease has run ([`renew_leases`]
+//! renews that actor's claims before half their lease has run ([`Workspace::renew_leases`]
 //! on the [`Workspace`]). When the beating stops, so do the renewals, and the
 //! lease runs out on every clone alike.
 

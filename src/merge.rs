@@ -6,7 +6,7 @@
 //! reordered a record of the base is refused, as is a record id that appears
 //! with two different byte strings. This one function serves the git merge
 //! driver, in-process merges and appends. It reads records lexically
-//! ([`frame`](crate::record::frame)) and checks no signatures: verifying is the
+//! ([`crate::record::frame`]) and checks no signatures: verifying is the
 //! job of the fold, `verify` and the server hook.
 
 use std::collections::BTreeMap;

@@ -231,7 +231,7 @@ pub struct State {
     /// Per actor, the stretches of fold order its suspensions did not include.
     pub unseen: BTreeMap<String, Vec<Unseen>>,
     /// Tasks (and receipts) whose own record is void, actors whose admission
-    /// is void, and keys whose rotation is void ([`key_subject`]), with where
+    /// is void, and keys whose rotation is void (`key_subject`), with where
     /// the earliest such record sorts: what refers to them (or is signed with
     /// the key) from later in the fold order is void too, not a failure.
     pub void_subjects: BTreeMap<String, (Hlc, Id)>,
