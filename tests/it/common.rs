@@ -511,3 +511,73 @@ pub fn stamp(view: &Value) -> Hlc {
     let counter = view["counter"].as_u64().unwrap_or_else(|| panic!("no counter in {view}"));
     Hlc { ms, counter: u32::try_from(counter).unwrap() }
 }
+
+/// Hand-made records for attack tests: stamps after everything the CLI wrote
+/// (`ahead_ms` later than now, one millisecond apart), and `task.create`
+/// records canonical or hand-written, sealed with any key. The fixtures that
+/// tamper with a branch (`hooks::Net`, `tamper::Bench`) deref to one.
+pub struct Craft {
+    pub ws: Id,
+    base_ms: i64,
+    tick: std::cell::Cell<i64>,
+}
+
+impl Craft {
+    pub fn new(ws: Id, ahead_ms: i64) -> Craft {
+        Craft { ws, base_ms: Hlc::now().ms + ahead_ms, tick: std::cell::Cell::new(0) }
+    }
+
+    /// A fresh stamp, later than every one handed out before.
+    pub fn at(&self) -> Hlc {
+        let n = self.tick.get();
+        self.tick.set(n + 1);
+        Hlc { ms: self.base_ms + n, counter: 0 }
+    }
+
+    /// A canonical `task.create` signed with `key` (valid or not for
+    /// `author`): its bytes and id.
+    pub fn task_record(&self, author: &str, key: &Keypair, title: &str) -> (Vec<u8>, Id) {
+        let payload = git_crew::record::Payload::TaskCreate(git_crew::record::kinds::TaskCreate {
+            title: title.into(),
+            body: None,
+            labels: vec![],
+            priority: 2,
+            ..Default::default()
+        });
+        let body = git_crew::record::body(author, self.at(), &payload).unwrap();
+        git_crew::record::seal(&self.ws, "task.create", &body, key)
+    }
+
+    /// A hand-written `task.create` body (canonical header lines, then
+    /// `fields`), validly signed with `key`.
+    pub fn raw_task(&self, author: &str, key: &Keypair, fields: &str) -> (Vec<u8>, Id) {
+        let body = format!("v: 1\nkind: \"task.create\"\nauthor: \"{author}\"\nat: \"{}\"\n{fields}", self.at());
+        git_crew::record::seal(&self.ws, "task.create", &body, key)
+    }
+}
+
+/// The bytes of `rel` under `dir`.
+pub fn read_at(dir: &Path, rel: &str) -> Vec<u8> {
+    std::fs::read(dir.join(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+}
+
+/// Write `bytes` to `rel` under `dir`, making its folders.
+pub fn write_at(dir: &Path, rel: &str, bytes: &[u8]) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Append `bytes` to `rel` under `dir`.
+pub fn append_at(dir: &Path, rel: &str, bytes: &[u8]) {
+    let mut all = read_at(dir, rel);
+    all.extend_from_slice(bytes);
+    write_at(dir, rel, &all);
+}
+
+/// Write a sealed `task.create` into `wt` where the layout puts it; the path.
+pub fn place_at(wt: &Path, (bytes, id): (Vec<u8>, Id)) -> String {
+    let path = git_crew::layout::task_path(&id);
+    write_at(wt, &path, &bytes);
+    path
+}

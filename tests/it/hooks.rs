@@ -6,7 +6,6 @@
 //! crafted as in `tamper.rs` (validly signed with `record::seal`) so each case
 //! trips exactly one check of the server hook.
 
-use std::cell::Cell;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -19,7 +18,7 @@ use git_crew::record::{self, Payload, Role};
 use git_crew::sign::Keypair;
 use serde_json::Value;
 
-use crate::common::World;
+use crate::common::{append_at, place_at, read_at, write_at, Craft, World};
 
 const TITLE: &str = "Fix the login page";
 const DRIVER: &str = "git-crew merge-driver %O %A %B %P";
@@ -41,22 +40,6 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn read(dir: &Path, rel: &str) -> Vec<u8> {
-    std::fs::read(dir.join(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
-}
-
-fn write(dir: &Path, rel: &str, bytes: &[u8]) {
-    let path = dir.join(rel);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-}
-
-fn append(dir: &Path, rel: &str, bytes: &[u8]) {
-    let mut all = read(dir, rel);
-    all.extend_from_slice(bytes);
-    write(dir, rel, &all);
-}
-
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode()
 }
@@ -69,10 +52,16 @@ struct Net {
     a: PathBuf,
     ws: Id,
     task: Id,
-    /// Base of crafted stamps: after everything the CLI wrote, well inside the
-    /// server's allowed clock skew.
-    base_ms: i64,
-    tick: Cell<i64>,
+    /// Crafted records, stamped after everything the CLI wrote and well
+    /// inside the server's allowed clock skew.
+    craft: Craft,
+}
+
+impl std::ops::Deref for Net {
+    type Target = Craft;
+    fn deref(&self) -> &Craft {
+        &self.craft
+    }
 }
 
 impl Net {
@@ -92,8 +81,7 @@ impl Net {
         let synced = w.crew_json(&a, &["sync"]);
         assert_eq!(synced["pushed"], true, "{synced}");
         // After every record the CLI wrote, within the clock skew a server allows.
-        let base_ms = Hlc::now().ms + 500;
-        let net = Net { w, remote, a, ws, task, base_ms, tick: Cell::new(0) };
+        let net = Net { w, remote, a, ws, task, craft: Craft::new(ws, 500) };
         assert_eq!(net.remote_tip(), net.w.tip(&net.a, "crew"));
         net
     }
@@ -117,12 +105,6 @@ impl Net {
         self.w.key(&self.ws, name)
     }
 
-    fn at(&self) -> Hlc {
-        let n = self.tick.get();
-        self.tick.set(n + 1);
-        Hlc { ms: self.base_ms + n, counter: 0 }
-    }
-
     fn task_file(&self) -> String {
         layout::task_path(&self.task)
     }
@@ -138,32 +120,6 @@ impl Net {
         });
         let (r, bytes) = record::encode(&self.ws, author, self.at(), payload, &self.key(author)).unwrap();
         (bytes, r.id)
-    }
-
-    /// A canonical `task.create` signed with `key` (valid or not for `author`).
-    fn task_record(&self, author: &str, key: &Keypair, title: &str) -> (Vec<u8>, Id) {
-        let payload = Payload::TaskCreate(TaskCreate {
-            title: title.into(),
-            body: None,
-            labels: vec![],
-            priority: 2,
-            ..Default::default()
-        });
-        let body = record::body(author, self.at(), &payload).unwrap();
-        record::seal(&self.ws, "task.create", &body, key)
-    }
-
-    /// A hand-written `task.create` body (canonical header, then `fields`).
-    fn raw_task(&self, author: &str, key: &Keypair, fields: &str) -> (Vec<u8>, Id) {
-        let body = format!("v: 1\nkind: \"task.create\"\nauthor: \"{author}\"\nat: \"{}\"\n{fields}", self.at());
-        record::seal(&self.ws, "task.create", &body, key)
-    }
-
-    /// Write a sealed `task.create` into `wt` where the layout puts it.
-    fn place(&self, wt: &Path, (bytes, id): (Vec<u8>, Id)) -> String {
-        let path = layout::task_path(&id);
-        write(wt, &path, &bytes);
-        path
     }
 
     /// `git commit` with a `Crew-Task:` trailer on the current branch of `dir`
@@ -499,7 +455,7 @@ fn plain_git_pull_without_the_driver_leaves_markers_that_verify_and_the_server_r
     assert!(!pulled.status.success(), "without the driver git must conflict");
     let said = format!("{}{}", String::from_utf8_lossy(&pulled.stdout), stderr(&pulled));
     assert!(said.contains(&format!("CONFLICT (content): Merge conflict in {}", net.task_file())), "{said}");
-    assert!(String::from_utf8(read(&c.wt, &net.task_file())).unwrap().contains("<<<<<<< "));
+    assert!(String::from_utf8(read_at(&c.wt, &net.task_file())).unwrap().contains("<<<<<<< "));
     // Commit the conflicted merge anyway.
     w.git(&c.wt, &["commit", "-q", "-a", "--no-edit", "--no-verify"]);
     let merge = head(w, &c.wt);
@@ -555,16 +511,16 @@ fn mallory() -> Keypair {
 
 const CASES: &[(&str, Tamper)] = &[
     ("edited byte", |n, wt| {
-        let text = String::from_utf8(read(wt, &n.task_file())).unwrap();
-        write(wt, &n.task_file(), text.replacen("login", "logon", 1).as_bytes());
+        let text = String::from_utf8(read_at(wt, &n.task_file())).unwrap();
+        write_at(wt, &n.task_file(), text.replacen("login", "logon", 1).as_bytes());
         expect(n.task_file(), APPEND_ONLY, Some(n.task))
     }),
     ("deleted record", |n, wt| {
         // The file holds bob's task then alice's receipt: keep only the task.
-        let bytes = read(wt, &n.task_file());
+        let bytes = read_at(wt, &n.task_file());
         let records = record::decode_file(&bytes, &n.ws).unwrap();
         let second = bytes.windows(4).rposition(|w| w == b"---\n").unwrap();
-        write(wt, &n.task_file(), &bytes[..second]);
+        write_at(wt, &n.task_file(), &bytes[..second]);
         expect(n.task_file(), APPEND_ONLY, Some(records[1].id))
     }),
     ("deleted file", |_, wt| {
@@ -572,48 +528,48 @@ const CASES: &[(&str, Tamper)] = &[
         expect("actors/bob.yaml", FILE_DELETED, None)
     }),
     ("deleted then restored", |n, wt| {
-        let bytes = read(wt, "actors/bob.yaml");
+        let bytes = read_at(wt, "actors/bob.yaml");
         std::fs::remove_file(wt.join("actors/bob.yaml")).unwrap();
         n.w.commit_all(wt, "delete bob");
         let deleted = head(&n.w, wt);
-        write(wt, "actors/bob.yaml", &bytes);
+        write_at(wt, "actors/bob.yaml", &bytes);
         Expect { commit: Some(deleted), ..expect("actors/bob.yaml", FILE_DELETED, None) }
     }),
     ("reordered records", |n, wt| {
-        let bytes = read(wt, &n.task_file());
+        let bytes = read_at(wt, &n.task_file());
         let second = bytes.windows(4).rposition(|w| w == b"---\n").unwrap();
-        write(wt, &n.task_file(), &[&bytes[second..], &bytes[..second]].concat());
+        write_at(wt, &n.task_file(), &[&bytes[second..], &bytes[..second]].concat());
         expect(n.task_file(), OUT_OF_ORDER, None)
     }),
     ("duplicated record", |_, wt| {
-        let bytes = read(wt, "actors/bob.yaml");
-        append(wt, "actors/bob.yaml", &bytes);
+        let bytes = read_at(wt, "actors/bob.yaml");
+        append_at(wt, "actors/bob.yaml", &bytes);
         expect("actors/bob.yaml", OUT_OF_ORDER, None)
     }),
     ("record dropped by a merge", |n, wt| {
         // A side commit adds a receipt; a merge made with `-s ours` drops it.
         let (lost, lost_id) = n.receipt("bob", "lost in the merge");
-        append(wt, &n.task_file(), &lost);
+        append_at(wt, &n.task_file(), &lost);
         n.w.commit_all(wt, "side");
         let side = head(&n.w, wt);
         n.w.git(wt, &["reset", "-q", "--hard", "HEAD~1"]);
-        append(wt, &n.task_file(), &n.receipt("alice", "kept").0);
+        append_at(wt, &n.task_file(), &n.receipt("alice", "kept").0);
         n.w.commit_all(wt, "main line");
         n.w.git(wt, &["merge", "-q", "-s", "ours", "--no-edit", "--no-verify", &side]);
         let merge = head(&n.w, wt);
         // Something honest on top, for the runner to commit.
-        append(wt, &n.task_file(), &n.receipt("alice", "on top").0);
+        append_at(wt, &n.task_file(), &n.receipt("alice", "on top").0);
         Expect { commit: Some(merge), ..expect(n.task_file(), APPEND_ONLY, Some(lost_id)) }
     }),
     ("unadmitted key", |n, wt| {
         let (bytes, id) = n.task_record("mallory", &mallory(), "Ship it");
-        let path = n.place(wt, (bytes, id));
+        let path = place_at(wt, (bytes, id));
         let reason = "task.create by \"mallory\" does not count: author \"mallory\" is not an admitted actor";
         expect(path, reason, Some(id))
     }),
     ("admitted name, foreign key", |n, wt| {
         let (bytes, id) = n.task_record("bob", &mallory(), "Pretend to be bob");
-        let path = n.place(wt, (bytes, id));
+        let path = place_at(wt, (bytes, id));
         let reason = format!(
             "task.create by \"bob\" does not count: record by \"bob\" is signed with key {}, which is not bob's current key",
             mallory().public().fingerprint()
@@ -630,7 +586,7 @@ const CASES: &[(&str, Tamper)] = &[
         });
         let body = record::body("bob", n.at(), &payload).unwrap();
         let (bytes, id) = record::seal(&n.ws, "actor.admit", &body, &n.key("bob"));
-        write(wt, "actors/carol.yaml", &bytes);
+        write_at(wt, "actors/carol.yaml", &bytes);
         let reason = "actor.admit by \"bob\" does not count: \"bob\" may not admit \"carol\": admin only";
         expect("actors/carol.yaml", reason, Some(id))
     }),
@@ -639,7 +595,7 @@ const CASES: &[(&str, Tamper)] = &[
         let payload = Payload::Genesis(Genesis { workspace: "again".into(), nonce: "00".repeat(16), key: m.public() });
         let body = record::body("mallory", n.at(), &payload).unwrap();
         let (bytes, id) = record::seal(&Id::ZERO, "crew.genesis", &body, &m);
-        append(wt, "CREW.yaml", &bytes);
+        append_at(wt, "CREW.yaml", &bytes);
         expect("CREW.yaml", "crew.genesis by \"mallory\" does not count: genesis record out of place", Some(id))
     }),
     ("record from another workspace", |n, wt| {
@@ -647,34 +603,34 @@ const CASES: &[(&str, Tamper)] = &[
         let out = n.w.crew_json(&other, &["task", "add", "From elsewhere"])["record"].clone();
         let foreign: Id = out["id"].as_str().unwrap().parse().unwrap();
         let path = layout::task_path(&foreign);
-        write(wt, &path, n.w.git(&other, &["show", &format!("crew:{path}")]).as_bytes());
+        write_at(wt, &path, n.w.git(&other, &["show", &format!("crew:{path}")]).as_bytes());
         expect(path, BAD_SIGNATURE, None)
     }),
     ("conflict markers", |n, wt| {
         let (ours, _) = n.task_record("bob", &n.key("bob"), "Ours");
         let (theirs, _) = n.task_record("alice", &n.key("alice"), "Theirs");
         let marked = [&b"<<<<<<< HEAD\n"[..], &ours, b"=======\n", &theirs, b">>>>>>> side\n"].concat();
-        append(wt, &n.task_file(), &marked);
+        append_at(wt, &n.task_file(), &marked);
         expect(n.task_file(), CONFLICT_MARKER, None)
     }),
     ("duplicate key", |n, wt| {
-        let path = n.place(wt, n.raw_task("bob", &n.key("bob"), "title: \"One\"\ntitle: \"Two\"\npriority: 2\n"));
+        let path = place_at(wt, n.raw_task("bob", &n.key("bob"), "title: \"One\"\ntitle: \"Two\"\npriority: 2\n"));
         expect(path, "duplicate entry with key \"title\"", None)
     }),
     ("alias", |n, wt| {
-        let path = n.place(wt, n.raw_task("bob", &n.key("bob"), "title: \"One\"\nbody: *t\npriority: 2\n"));
+        let path = place_at(wt, n.raw_task("bob", &n.key("bob"), "title: \"One\"\nbody: *t\npriority: 2\n"));
         expect(path, "YAML alias (`*`) not allowed", None)
     }),
     ("non-canonical", |n, wt| {
-        let path = n.place(wt, n.raw_task("bob", &n.key("bob"), "title: Plain\npriority: 2\n"));
+        let path = place_at(wt, n.raw_task("bob", &n.key("bob"), "title: Plain\npriority: 2\n"));
         expect(path, NON_CANONICAL, None)
     }),
     ("file outside the layout", |_, wt| {
-        write(wt, "notes.txt", b"hello\n");
+        write_at(wt, "notes.txt", b"hello\n");
         expect("notes.txt", OUTSIDE_LAYOUT, None)
     }),
     ("changed .gitattributes", |_, wt| {
-        write(wt, ".gitattributes", b"* -text\n");
+        write_at(wt, ".gitattributes", b"* -text\n");
         expect(".gitattributes", "`.gitattributes` differs from the fixed content", None)
     }),
     ("executable bit", |n, wt| {
@@ -694,7 +650,7 @@ const CASES: &[(&str, Tamper)] = &[
     }),
     ("record in the wrong file", |n, wt| {
         let (bytes, id) = n.task_record("bob", &n.key("bob"), "Lives elsewhere");
-        append(wt, &n.task_file(), &bytes);
+        append_at(wt, &n.task_file(), &bytes);
         expect(n.task_file(), format!("record belongs in {}, not here", layout::task_path(&id)), Some(id))
     }),
     ("record an hour in the future", |n, wt| {
@@ -707,7 +663,7 @@ const CASES: &[(&str, Tamper)] = &[
             ..Default::default()
         });
         let (r, bytes) = record::encode(&n.ws, "alice", at, payload, &n.key("alice")).unwrap();
-        let path = n.place(wt, (bytes, r.id));
+        let path = place_at(wt, (bytes, r.id));
         expect(path, format!("record dated {at}, "), Some(r.id))
     }),
 ];
@@ -740,7 +696,7 @@ fn server_hook_refuses_every_tamper_case_and_keeps_the_remote() {
     // An honest push through the server hook, with plain git: alice's receipt
     // on bob's task, so the task file holds two records.
     let (receipt, _) = net.receipt("alice", "reviewed");
-    append(&wt, &net.task_file(), &receipt);
+    append_at(&wt, &net.task_file(), &receipt);
     w.commit_all(&wt, "receipt by hand");
     let pushed = w.git_output(&net.a, &["push", "-q", "origin", "crew"]);
     assert!(pushed.status.success(), "an honest push must be accepted: {}", stderr(&pushed));
@@ -774,7 +730,7 @@ fn server_hook_refuses_every_tamper_case_and_keeps_the_remote() {
     let fresh = w.bare("fresh.git");
     w.crew_ok(&fresh, &["install", "--server"]);
     w.git(&wt, &["reset", "-q", "--hard", &base]);
-    write(&wt, "notes.txt", b"hello\n");
+    write_at(&wt, "notes.txt", b"hello\n");
     w.commit_all(&wt, "stray file");
     let stray = head(w, &wt);
     let out = w.git_output(&net.a, &["push", "--no-verify", fresh.to_str().unwrap(), "crew"]);
@@ -870,7 +826,7 @@ fn pre_push_refuses_a_tampered_crew_before_it_leaves() {
     let base = net.remote_tip().unwrap();
     let wt = w.worktree(&net.a);
     let (bytes, id) = net.task_record("mallory", &mallory(), "Ship it");
-    let path = net.place(&wt, (bytes, id));
+    let path = place_at(&wt, (bytes, id));
     w.commit_all(&wt, "mallory was here");
     let tampered = head(w, &wt);
 
@@ -885,8 +841,8 @@ fn pre_push_refuses_a_tampered_crew_before_it_leaves() {
 
     // Edited bytes are refused too.
     w.git(&wt, &["reset", "-q", "--hard", &base]);
-    let text = String::from_utf8(read(&wt, &net.task_file())).unwrap();
-    write(&wt, &net.task_file(), text.replacen("login", "logon", 1).as_bytes());
+    let text = String::from_utf8(read_at(&wt, &net.task_file())).unwrap();
+    write_at(&wt, &net.task_file(), text.replacen("login", "logon", 1).as_bytes());
     w.commit_all(&wt, "typo");
     let out = w.git_output(&net.a, &["push", "origin", "crew"]);
     assert!(!out.status.success(), "pre-push must refuse an edited record");
@@ -909,8 +865,8 @@ fn pre_push_refusal_names_the_commit_like_verify() {
     let w = &net.w;
     w.crew_ok(&net.a, &["install"]);
     let wt = w.worktree(&net.a);
-    let text = String::from_utf8(read(&wt, &net.task_file())).unwrap();
-    write(&wt, &net.task_file(), text.replacen("login", "logon", 1).as_bytes());
+    let text = String::from_utf8(read_at(&wt, &net.task_file())).unwrap();
+    write_at(&wt, &net.task_file(), text.replacen("login", "logon", 1).as_bytes());
     w.commit_all(&wt, "typo");
     let tampered = head(w, &wt);
     let verify = w.crew(&net.a, &["verify"]);

@@ -9,18 +9,17 @@
 //! check instead of the signature. `crafted_records_verify_when_valid` is the
 //! control: the same helpers produce records that verify.
 
-use std::cell::Cell;
 use std::path::PathBuf;
 
 use git_crew::hlc::Hlc;
 use git_crew::id::Id;
 use git_crew::layout;
-use git_crew::record::kinds::{ActorAdmit, Genesis, TaskCreate};
+use git_crew::record::kinds::{ActorAdmit, Genesis};
 use git_crew::record::{self, Payload, Role};
 use git_crew::sign::Keypair;
 use serde_json::Value;
 
-use crate::common::{Run, World};
+use crate::common::{append_at, place_at, read_at, write_at, Craft, Run, World};
 
 /// Title of bob's task, created through the CLI in every bench.
 const TITLE: &str = "Fix the login page";
@@ -42,9 +41,15 @@ struct Bench {
     wt: PathBuf,
     /// bob's task.
     task: Id,
-    /// Base of the stamps of crafted records: after everything the CLI wrote.
-    base_ms: i64,
-    tick: Cell<i64>,
+    /// Crafted records, stamped after everything the CLI wrote.
+    craft: Craft,
+}
+
+impl std::ops::Deref for Bench {
+    type Target = Craft;
+    fn deref(&self) -> &Craft {
+        &self.craft
+    }
 }
 
 impl Bench {
@@ -57,15 +62,7 @@ impl Bench {
         // Warm the index cache, so reads after tampering take its catch-up path.
         w.crew_ok(&dir, &["task", "list"]);
         let wt = w.worktree(&dir);
-        let base_ms = Hlc::now().ms + 60_000;
-        Bench { w, dir, ws, wt, task, base_ms, tick: Cell::new(0) }
-    }
-
-    /// A fresh stamp, later than every record written so far.
-    fn at(&self) -> Hlc {
-        let n = self.tick.get();
-        self.tick.set(n + 1);
-        Hlc { ms: self.base_ms + n, counter: 0 }
+        Bench { w, dir, ws, wt, task, craft: Craft::new(ws, 60_000) }
     }
 
     fn key(&self, name: &str) -> Keypair {
@@ -77,19 +74,15 @@ impl Bench {
     }
 
     fn read(&self, rel: &str) -> Vec<u8> {
-        std::fs::read(self.wt.join(rel)).unwrap()
+        read_at(&self.wt, rel)
     }
 
     fn write(&self, rel: &str, bytes: &[u8]) {
-        let path = self.wt.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
+        write_at(&self.wt, rel, bytes)
     }
 
     fn append(&self, rel: &str, bytes: &[u8]) {
-        let mut all = self.read(rel);
-        all.extend_from_slice(bytes);
-        self.write(rel, &all);
+        append_at(&self.wt, rel, bytes)
     }
 
     /// Commit everything in the worktree with plain git; the new tip.
@@ -100,26 +93,6 @@ impl Bench {
 
     fn head(&self) -> String {
         self.w.git(&self.wt, &["rev-parse", "HEAD"]).trim().to_owned()
-    }
-
-    /// A canonical `task.create`, signed with `key`: its bytes and id.
-    fn task_record(&self, author: &str, key: &Keypair, title: &str) -> (Vec<u8>, Id) {
-        let payload = Payload::TaskCreate(TaskCreate {
-            title: title.into(),
-            body: None,
-            labels: vec![],
-            priority: 2,
-            ..Default::default()
-        });
-        let body = record::body(author, self.at(), &payload).unwrap();
-        record::seal(&self.ws, "task.create", &body, key)
-    }
-
-    /// A hand-written `task.create` body (canonical header lines, then
-    /// `fields`), validly signed with `key`.
-    fn raw_task(&self, author: &str, key: &Keypair, fields: &str) -> (Vec<u8>, Id) {
-        let body = format!("v: 1\nkind: \"task.create\"\nauthor: \"{author}\"\nat: \"{}\"\n{fields}", self.at());
-        record::seal(&self.ws, "task.create", &body, key)
     }
 
     /// A canonical `actor.admit` of `name` as an agent owned by alice, signed by `author`.
@@ -137,10 +110,8 @@ impl Bench {
     }
 
     /// Write a sealed `task.create` to the file the layout gives its id; the path.
-    fn place(&self, (bytes, id): (Vec<u8>, Id)) -> String {
-        let path = layout::task_path(&id);
-        self.write(&path, &bytes);
-        path
+    fn place(&self, record: (Vec<u8>, Id)) -> String {
+        place_at(&self.wt, record)
     }
 
     fn crew(&self, args: &[&str]) -> Run {
