@@ -395,8 +395,14 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn();
-        let (Ok(mut child), Ok(mut from_client)) = (child, client.try_clone()) else { return };
-        let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else { return };
+        let Ok(mut child) = child else { return };
+        let (Ok(mut from_client), Some(mut stdin), Some(mut stdout)) =
+            (client.try_clone(), child.stdin.take(), child.stdout.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        };
         let upstream = std::thread::spawn(move || {
             let was_cut = pump(&mut from_client, &mut stdin, up);
             if was_cut {
@@ -610,6 +616,7 @@ fn main() {
         "GIT_AUTHOR_EMAIL",
         "GIT_COMMITTER_NAME",
         "GIT_COMMITTER_EMAIL",
+        "GIT_CREW_CLOCK_SKEW_MS",
     ] {
         std::env::remove_var(v);
     }

@@ -207,10 +207,12 @@ impl Workspace {
             ClaimTarget::Next(_) => Need::All,
         };
         let offline = *mode == ClaimMode::Offline;
-        let started = std::time::Instant::now();
+        // From the first try, not from the wait for this clone's lock.
+        let mut started = None;
         let mut rounds = 0u32;
         let build = |state: &State| -> Result<Vec<Payload>> {
             rounds += 1;
+            let started = *started.get_or_insert_with(std::time::Instant::now);
             let now = now_ms();
             let task = match target {
                 ClaimTarget::Task(id) => state.task(id).map_err(Error::Refused)?,
@@ -218,8 +220,9 @@ impl Workspace {
                     if rounds > 1 && (started.elapsed() > NEXT_CLAIM_PATIENCE || rounds > NEXT_CLAIM_ROUNDS) =>
                 {
                     return Err(Error::Conflict(format!(
-                        "other agents won the ready tasks this claim wanted, {} times in {} s; nothing was written: \
-                         try `git crew next --claim` again on your loop's next turn",
+                        "the claim was sent back {} times in {} s (other agents won the tasks it wanted, or the \
+                         server held it back); nothing was written: try `git crew next --claim` again on your \
+                         loop's next turn",
                         rounds - 1,
                         started.elapsed().as_secs()
                     )));

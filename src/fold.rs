@@ -115,10 +115,12 @@ pub fn fold(ws: &Workspace, pushed: ObjectId) -> Result<Answer> {
             // What cannot even be read is refused for good; what does not
             // fit the tip as it is goes back to its author.
             let unreadable = replayed.dropped.iter().find(|d| d.stored.is_empty());
-            for target in replayed.dropped.iter().filter_map(|d| d.late_suspension_of.as_deref()) {
-                // Best effort: without the fence the suspension still lands,
-                // only later.
-                let _ = fence(store, target);
+            if unreadable.is_none() {
+                for target in replayed.dropped.iter().filter_map(|d| d.late_suspension_of.as_deref()) {
+                    // Best effort: without the fence the suspension still
+                    // lands, only later.
+                    let _ = fence(store, target);
+                }
             }
             if let Some(d) = unreadable.or(replayed.dropped.first()) {
                 let what = if d.record.is_empty() {
@@ -138,14 +140,8 @@ pub fn fold(ws: &Workspace, pushed: ObjectId) -> Result<Answer> {
             return Ok(Answer::Folded(Folded { old: Some(tip), new: tip, records: 0 }));
         }
         let (report, records) = verify::verify_new_records(store, tip, new, &base)?;
-        if let Some(r) = records.iter().find(|r| fenced(store, &r.author)) {
-            return Ok(Answer::Retry(format!(
-                "{} {} by {}: a suspension of {} is landing; retry after it",
-                r.kind(),
-                r.id.short(),
-                r.author,
-                r.author
-            )));
+        if let Some(why) = held_back(store, &records) {
+            return Ok(Answer::Retry(why));
         }
         if moved(store, Some(tip), new)? {
             for r in &records {
@@ -178,19 +174,44 @@ const FENCE_MS: i64 = 10_000;
 /// queue of seconds, could keep its suspension bouncing for minutes; so the
 /// fold fences the target: its pushes are answered "retry" for [`FENCE_MS`],
 /// or until the suspension lands, and the re-made suspension lands on its next
-/// try. Only a suspension that counts sets a fence (an admin's, signed).
+/// try. Only a suspension that counts sets a fence (signed by an admin or
+/// the target's owner), and a running fence is never extended, so a
+/// suspension pushed again and again holds its target back at most
+/// [`FENCE_MS`] at a time. Fences keep the machine's own time (no skew).
 fn fence(store: &Store, actor: &str) -> Result<()> {
+    if fenced(store, actor) {
+        return Ok(());
+    }
     let path = fence_path(store, actor);
     let io = |source| Error::Io { what: format!("cannot write the fence {}", path.display()), source };
     std::fs::create_dir_all(path.parent().unwrap_or(&path)).map_err(io)?;
-    std::fs::write(&path, format!("{}\n", Hlc::now().ms.saturating_add(FENCE_MS))).map_err(io)
+    std::fs::write(&path, format!("{}\n", system_ms().saturating_add(FENCE_MS))).map_err(io)
+}
+
+fn system_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 /// Whether `actor`'s pushes are held back by a [`fence`] that has not run out.
 fn fenced(store: &Store, actor: &str) -> bool {
     let until = std::fs::read_to_string(fence_path(store, actor)).ok().and_then(|s| s.trim().parse::<i64>().ok());
-    until.is_some_and(|until| Hlc::now().ms < until)
+    until.is_some_and(|until| system_ms() < until)
 }
+
+/// Why a push adding `records` must wait: one is by an actor whose
+/// suspension is landing. The fold answers it "retry"; the server's
+/// `pre-receive` refuses a plain push of it, so the fence holds either way.
+pub(crate) fn held_back(store: &Store, records: &[crate::record::Record]) -> Option<String> {
+    if !store.repo().common_dir().join("crew").join("fences").is_dir() {
+        return None;
+    }
+    let r = records.iter().find(|r| fenced(store, &r.author))?;
+    Some(format!("{} {} by {}: {FENCED}; retry after it", r.kind(), r.id.short(), r.author))
+}
+
+/// What a fenced push is told, which its client recognises to wait instead of
+/// pushing again at once.
+pub(crate) const FENCED: &str = "a suspension of its author is landing";
 
 fn unfence(store: &Store, actor: &str) -> std::io::Result<()> {
     std::fs::remove_file(fence_path(store, actor))

@@ -317,7 +317,11 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
                 // Judged on the tip it was written on: if another push lands
                 // meanwhile, git's update of the ref (from `old`) fails anyway.
                 let base = Base { horizon, server: true, ..ws.trusted_base_at(old)? };
-                verify::verify_new(store, Some(old), new, &base, false)?
+                let (report, records) = verify::verify_new_records(store, old, new, &base)?;
+                if let Some(why) = crate::fold::held_back(store, &records) {
+                    return Err(Error::Conflict(why));
+                }
+                report
             }
         };
         reports.push(report);

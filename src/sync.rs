@@ -36,9 +36,10 @@ fn back_off(round: usize, started: std::time::Instant) {
     crate::workspace::backoff(round.min(4), unit);
 }
 
-/// Wait before pushing again to a folding server that answered "retry" more
-/// than once: not a race (the server orders pushes), so the wait does not
-/// grow with the round's length, only with how often: up to 1.6 s.
+/// Wait before pushing again to a folding server that holds this clone back
+/// ([`crate::fold::FENCED`]): not a race (the server orders pushes), so the
+/// wait does not grow with the round's length, only with how often: up to
+/// 1.6 s.
 fn held_back(round: usize) {
     crate::workspace::backoff(round.min(4), std::time::Duration::from_millis(100));
 }
@@ -257,9 +258,9 @@ fn rounds(ws: &Workspace, remote: &str) -> Result<Synced> {
             // The next round fetches what the remote made of it.
             Ok(Pushed::Folded) => out.pushed = true,
             Err(PushError::Raced) => back_off(round, started),
-            // A second "retry" in a row is the server holding this clone
-            // back (a suspension of its actor is landing): wait, don't spin.
-            Err(PushError::Retry(_)) if round > 0 => held_back(round),
+            // The server holds this clone back while a suspension of its
+            // actor lands: wait, don't spin.
+            Err(PushError::Retry(why)) if why.contains(crate::fold::FENCED) => held_back(round),
             Err(PushError::Retry(_) | PushError::Unfolded) => {}
             // Pushed without looking: what the remote has may say why (a
             // suspension of the author, say), so look before giving up.
@@ -449,7 +450,7 @@ where
                 return Ok(staged.written);
             }
             Err(PushError::Raced) => back_off(round, started),
-            Err(PushError::Retry(_)) if round > 0 => held_back(round),
+            Err(PushError::Retry(why)) if why.contains(crate::fold::FENCED) => held_back(round),
             // The next round fetches what won and builds on it.
             Err(PushError::Retry(_) | PushError::Unfolded) => {}
             Err(PushError::Refused(why)) => return Err(Error::Remote(why)),

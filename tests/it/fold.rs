@@ -164,7 +164,7 @@ out.write(b"0000"); out.flush()
     let run = w.crew(&b, &["--json", "--as", "carol", "next", "--claim"]);
     let took = started.elapsed();
     assert_eq!(run.code, 3, "{run:?}");
-    assert!(run.stderr.contains("other agents won the ready tasks"), "{}", run.stderr);
+    assert!(run.stderr.contains("the claim was sent back"), "{}", run.stderr);
     // After its patience or its rounds, whichever runs out first.
     assert!(took < git_crew::board::NEXT_CLAIM_PATIENCE * 3, "gave up after {took:?}");
     assert_eq!(tip(&w, &remote), before, "the remote is unchanged");
@@ -198,8 +198,13 @@ fn a_suspension_sent_back_fences_its_target_until_it_lands() {
     w.crew_ok(&b, &["--offline", "--as", "carol", "task", "comment", &task, "one more"]);
     let out = w.git_output(&b, &["push", "origin", "crew:refs/crew/for/crew"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("a suspension of carol is landing"), "{stderr}");
+    assert!(!out.status.success() && stderr.contains("by carol: a suspension of its author is landing"), "{stderr}");
     assert_eq!(tip(&w, &remote), before, "the fenced write did not land");
+    // Nor does it land by a plain push, around the fold.
+    let out = w.git_output(&b, &["push", "origin", "crew:crew"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("a suspension of its author is landing"), "{stderr}");
+    assert_eq!(tip(&w, &remote), before, "the plain push did not land either");
 
     // alice's sync re-makes the suspension on top of carol's comment; it
     // lands and lifts the fence, and carol's fenced write never lands.

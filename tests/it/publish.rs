@@ -281,8 +281,7 @@ fn a_write_its_suspension_did_not_see_is_refused_with_exit_5() {
 fn a_skewed_clock_publishes_within_the_window_and_is_refused_beyond_it() {
     let w = World::new();
     let (_a, b, remote, task) = team(&w, "clocks");
-    // Through `git daemon`, so the server's hook runs with the server's clock
-    // (a push to a path would hand it the client's environment, skew and all).
+    // Through `git daemon` first, as a fleet's server runs.
     let daemon = Daemon::start(&w);
     w.git(&b, &["remote", "set-url", "origin", &daemon.url("remote.git")]);
     let skewed = |ms: &str, args: &[&str]| {
@@ -307,6 +306,13 @@ fn a_skewed_clock_publishes_within_the_window_and_is_refused_beyond_it() {
     let (_, stdout, stderr) = skewed("30000", &["task", "comment", &task, "far ahead"]);
     let view: Value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
     assert_ne!(view["published"], true, "{stdout} {stderr}");
+    assert!(format!("{stdout}{stderr}").contains("ahead of this clock"), "{stdout} {stderr}");
+    assert_eq!(tip(&w, &remote), before, "the remote is unchanged");
+
+    // Pushed to a path, the server's hook runs with the pusher's environment:
+    // it still judges by the machine's clock, not the skewed one.
+    w.git(&b, &["remote", "set-url", "origin", remote.to_str().unwrap()]);
+    let (_, stdout, stderr) = skewed("30000", &["task", "comment", &task, "far ahead, by path"]);
     assert!(format!("{stdout}{stderr}").contains("ahead of this clock"), "{stdout} {stderr}");
     assert_eq!(tip(&w, &remote), before, "the remote is unchanged");
 

@@ -128,18 +128,21 @@ impl Context {
     }
 }
 
-/// Run the parsed command line; the exit code on success.
 /// The environment variable that skews this process's clock, in
 /// milliseconds (a fault drill's knob: `examples/fleet.rs --faults`).
 const CLOCK_SKEW_VAR: &str = "GIT_CREW_CLOCK_SKEW_MS";
 
+/// Run the parsed command line; the exit code on success.
 pub fn run(cli: Cli) -> Result<i32> {
     // Like git's -C: relative paths in arguments (artifacts, hook files) are
     // relative to PATH.
     if let Some(d) = &cli.dir {
         std::env::set_current_dir(d).with_context(|| format!("cannot change to {}", d.display()))?;
     }
-    if let Some(skew) = std::env::var_os(CLOCK_SKEW_VAR) {
+    // Hooks and the merge driver judge with the machine's clock: a push to a
+    // path hands the server's hook the pusher's environment, skew included.
+    let judge = matches!(cli.command, Command::Hook(_) | Command::MergeDriver(_));
+    if let Some(skew) = std::env::var_os(CLOCK_SKEW_VAR).filter(|_| !judge) {
         let ms = skew
             .to_str()
             .and_then(|s| s.parse::<i64>().ok())
