@@ -949,3 +949,31 @@ fn the_fold_is_no_way_around_the_servers_checks() {
     let shown = w.crew_json(&remote, &["task", "show", &task.hex()]);
     assert_eq!(shown["task"]["holder"], "carol", "{shown}");
 }
+
+/// A suspension nobody may make (an agent suspending a peer), stale as well,
+/// pushed for the fold: it does not count, so it sets no fence that would
+/// hold its target back, and the target publishes at once.
+#[test]
+fn a_suspension_nobody_may_make_fences_no_one() {
+    let w = World::new();
+    let (a, b, remote, task) = team(&w, "Fenced?");
+    let ws = workspace_of(&w, &a);
+    let f = Forge::new(&w, &a);
+    let fork = remote_tip(&w, &remote);
+    // carol publishes: a suspension made on `fork` has not seen it.
+    let busy = w.crew_json(&b, &["--as", "carol", "task", "comment", &task, "busy"]);
+    assert_eq!(busy["published"], true, "{busy}");
+    let base = remote_tip(&w, &remote);
+    let payload = Payload::ActorSuspend(git_crew::record::kinds::ActorSuspend {
+        name: "carol".into(),
+        reason: Some("bob says so".into()),
+        seen: None,
+        seen_at: None,
+    });
+    let (_, bytes) = record::encode(&ws, "bob", Hlc::now(), payload, &w.key(&ws, "bob")).unwrap();
+    let side = f.honest(&ws, &fork, &layout::actor_path("carol"), &[&bytes]);
+    assert_refused(&w, &remote, &f.push_fold(&remote, &side), &base, "may not suspend \"carol\"");
+    assert!(!remote.join("crew/fences").exists(), "no fence for a suspension that does not count");
+    let next = w.crew_json(&b, &["--as", "carol", "task", "comment", &task, "still here"]);
+    assert_eq!(next["published"], true, "{next}");
+}
