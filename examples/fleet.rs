@@ -5,12 +5,13 @@
 //!
 //! ```text
 //! cargo build --release --locked --bins --examples
-//! target/release/examples/fleet [--scale ci|fleet|week] [--agents 8] [--humans 2] [--iterations 5] [--seed S] [--faults] [--json FILE] [--keep DIR]
+//! target/release/examples/fleet [--scale ci|fleet|week] [--agents 8] [--humans 2] [--iterations 5] [--seed S] [--faults|--no-faults] [--json FILE] [--keep DIR]
 //! ```
 //!
 //! `--scale` names a size with faults on: `ci` (4 agents × 3 turns, what CI
 //! runs), `fleet` (32 × 5, the README's runs), `week` (32 × 800, over 100,000
-//! records: hours; run it outside CI).
+//! records: hours; run it outside CI). Flags after it override its parts
+//! (`--scale fleet --no-faults`).
 //!
 //! Setup: a bare remote with `install --server`, served on 127.0.0.1; an admin
 //! clone (`init --admin human0`, every other actor admitted with `id new`, all
@@ -121,6 +122,7 @@ fn parse_args() -> Opts {
             "--iterations" => o.iterations = num(args.next(), "--iterations") as usize,
             "--seed" => o.seed = num(args.next(), "--seed"),
             "--faults" => o.faults = true,
+            "--no-faults" => o.faults = false,
             "--scale" => scale(&mut o, &args.next().unwrap_or_else(|| usage("--scale ci|fleet|week"))),
             "--json" => o.json = Some(args.next().unwrap_or_else(|| usage("--json FILE")).into()),
             "--keep" => o.keep = Some(args.next().unwrap_or_else(|| usage("--keep DIR")).into()),
@@ -139,7 +141,7 @@ fn usage(why: &str) -> ! {
         eprintln!("fleet: {why}");
     }
     eprintln!(
-        "usage: fleet [--scale ci|fleet|week] [--agents 8] [--humans 2] [--iterations 5] [--seed S] [--faults] [--json FILE] [--keep DIR]"
+        "usage: fleet [--scale ci|fleet|week] [--agents 8] [--humans 2] [--iterations 5] [--seed S] [--faults|--no-faults] [--json FILE] [--keep DIR]"
     );
     std::process::exit(2)
 }

@@ -217,3 +217,30 @@ fn a_suspension_sent_back_fences_its_target_until_it_lands() {
     assert_eq!(w.crew(&b, &["--as", "carol", "alive"]).code, 5);
     w.crew_ok(&remote, &["verify"]);
 }
+
+/// A fence holds its actor back only until its time runs out (the fold
+/// writes now + 10 s): one run out holds no one, and a fence on one actor
+/// holds no other.
+#[test]
+fn a_fence_holds_only_its_actor_and_only_until_it_runs_out() {
+    let w = World::new();
+    let (a, b, remote, task) = team(&w, "Timed");
+    let fences = remote.join("crew/fences");
+    std::fs::create_dir_all(&fences).unwrap();
+    let fence = |name: &str, until_ms: i64| {
+        std::fs::write(fences.join(git_crew::id::hex(name.as_bytes())), format!("{until_ms}\n")).unwrap();
+    };
+    let now = git_crew::hlc::Hlc::now().ms;
+    fence("carol", now - 1);
+    let out = w.crew_json(&b, &["--as", "carol", "task", "comment", &task, "after the fence"]);
+    assert_eq!(out["published"], true, "a fence that ran out holds no one: {out}");
+
+    fence("carol", now + 600_000);
+    let before = tip(&w, &remote);
+    w.crew_ok(&b, &["--offline", "--as", "carol", "task", "comment", &task, "while fenced"]);
+    let held = w.git_output(&b, &["push", "origin", "crew:refs/crew/for/crew"]);
+    assert!(!held.status.success(), "a running fence holds carol back");
+    assert_eq!(tip(&w, &remote), before);
+    let other = w.crew_json(&a, &["--as", "bob", "task", "comment", &task, "bob is not fenced"]);
+    assert_eq!(other["published"], true, "{other}");
+}
