@@ -202,10 +202,13 @@ fn fenced(store: &Store, actor: &str) -> bool {
 /// suspension is landing. The fold answers it "retry"; the server's
 /// `pre-receive` refuses a plain push of it, so the fence holds either way.
 pub(crate) fn held_back(store: &Store, records: &[crate::record::Record]) -> Option<String> {
-    if !store.repo().common_dir().join("crew").join("fences").is_dir() {
+    if !fences(store).is_dir() {
         return None;
     }
-    let r = records.iter().find(|r| fenced(store, &r.author))?;
+    // One look per author, not per record.
+    let authors: std::collections::BTreeSet<&str> = records.iter().map(|r| r.author.as_str()).collect();
+    let author = authors.into_iter().find(|a| fenced(store, a))?;
+    let r = records.iter().find(|r| r.author == author)?;
     Some(format!("{} {} by {}: {FENCED}; retry after it", r.kind(), r.id.short(), r.author))
 }
 
@@ -217,9 +220,13 @@ fn unfence(store: &Store, actor: &str) -> std::io::Result<()> {
     std::fs::remove_file(fence_path(store, actor))
 }
 
+fn fences(store: &Store) -> std::path::PathBuf {
+    store.repo().common_dir().join("crew").join("fences")
+}
+
 /// Actor names are hex-encoded: a file name whatever the name holds.
 fn fence_path(store: &Store, actor: &str) -> std::path::PathBuf {
-    store.repo().common_dir().join("crew").join("fences").join(crate::id::hex(actor.as_bytes()))
+    fences(store).join(crate::id::hex(actor.as_bytes()))
 }
 
 /// Move the branch from `old` to `new`; `false` if something else moved it.

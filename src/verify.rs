@@ -150,8 +150,7 @@ pub fn verify_new(store: &Store, old: Option<ObjectId>, new: ObjectId, base: &Ba
 /// [`verify_new`] from `old`, stopping at the first failure, returning the
 /// records new to the base too.
 pub fn verify_new_records(store: &Store, old: ObjectId, new: ObjectId, base: &Base) -> Result<(Report, Vec<Record>)> {
-    let commits = store.new_commits(old, new).map_err(malformed)?.0;
-    verify_commits(store, new, commits, base, false)
+    verify_range(store, new, store.new_commits(old, new).map_err(malformed)?.0, base)
 }
 
 /// [`verify_new`] of exactly `commits` (parents first, as

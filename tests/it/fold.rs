@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{all_at_once, served_bare, strings, team, tip, Daemon, World};
+use crate::common::{all_at_once, served_bare, stamp, strings, team, tip, Daemon, World};
 
 /// The pseudo-refs left on `remote` (a folding server never has any).
 fn pseudo_refs(w: &World, remote: &Path) -> String {
@@ -243,4 +243,45 @@ fn a_fence_holds_only_its_actor_and_only_until_it_runs_out() {
     assert_eq!(tip(&w, &remote), before);
     let other = w.crew_json(&a, &["--as", "bob", "task", "comment", &task, "bob is not fenced"]);
     assert_eq!(other["published"], true, "{other}");
+}
+
+/// The kill switch against a racing process: carol's clone publishes comments
+/// in a tight loop (as a runaway agent would) while alice suspends her through
+/// a folding server. The suspension lands (exit 0) within a bound, carol's
+/// loop ends with exit 5, nothing she wrote after the suspension is on the
+/// remote, and the remote verifies.
+#[test]
+fn a_suspension_lands_while_its_target_publishes_in_a_tight_loop() {
+    let w = World::new();
+    let (a, b, remote, task) = team(&w, "Runaway");
+    let mut loop_cmd = w.crew_cmd(&b, &["--as", "carol", "--json", "task", "comment", &task, "again"]);
+    let runaway = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut published = 0;
+        while std::time::Instant::now() < deadline {
+            let out = loop_cmd.output().unwrap();
+            match out.status.code() {
+                Some(5) => return (5, published),
+                Some(0) => published += 1,
+                _ => {}
+            }
+        }
+        (-1, published)
+    });
+    // Let the loop get going, so the suspension races it.
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let started = std::time::Instant::now();
+    let suspended = w.crew(&a, &["--json", "suspend", "carol", "--reason", "runaway"]);
+    assert_eq!(suspended.code, 0, "{suspended:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "suspend took {:?}", started.elapsed());
+    let (code, published) = runaway.join().unwrap();
+    assert_eq!(code, 5, "carol's loop was stopped with exit 5 (after {published} comments published)");
+
+    let log = w.crew_json(&remote, &["log"]);
+    let records = log.as_array().unwrap();
+    let at = |r: &serde_json::Value| stamp(r);
+    let suspension = records.iter().find(|r| r["kind"] == "actor.suspend").expect("the suspension is on the remote");
+    let late: Vec<_> = records.iter().filter(|r| r["author"] == "carol" && at(r) > at(suspension)).collect();
+    assert!(late.is_empty(), "carol's records dated after her suspension: {late:?}");
+    w.crew_ok(&remote, &["verify"]);
 }
