@@ -216,7 +216,7 @@ fn remote_figures(exe: &Path, runs: usize) {
     }
     let ws = Workspace::open(&a, "crew", KeyStore::at(&home)).unwrap();
     for i in 0..1000 {
-        ws.add_task("admin", git_crew::workspace::NewTask { title: format!("pushed task {i}"), ..Default::default() })
+        ws.add_task("admin", git_crew::tasks::NewTask { title: format!("pushed task {i}"), ..Default::default() })
             .unwrap();
     }
     let push = |bare: &str| {

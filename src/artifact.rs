@@ -17,7 +17,7 @@ use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::record::kinds::Artifact;
+use crate::record::kinds::{check_path, Artifact};
 
 /// How large an artifact may be unless `crew.maxArtifactBytes` says
 /// otherwise: 256 MiB.
@@ -144,24 +144,6 @@ fn special_kind(t: &std::fs::FileType) -> &'static str {
 #[cfg(not(unix))]
 fn special_kind(_: &std::fs::FileType) -> &'static str {
     "special file"
-}
-
-/// Whether `path` is an artifact path as the branch stores it: relative to the
-/// top of the work tree and normalised. `Err` says what is wrong.
-pub fn check_path(path: &str) -> Result<(), String> {
-    if path.is_empty() || path.chars().count() > 1024 {
-        return Err("must be 1 to 1024 characters".into());
-    }
-    if path.chars().any(|c| c.is_control() || c == '\\') {
-        return Err("holds a control character or a backslash".into());
-    }
-    if path.starts_with('/') {
-        return Err("is absolute: artifact paths are relative to the top of the work tree".into());
-    }
-    if path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-        return Err("is not normalised: no empty, `.` or `..` component, no trailing `/`".into());
-    }
-    Ok(())
 }
 
 /// The path an artifact is recorded under: `file` (relative to the current

@@ -4,6 +4,7 @@
 //! to try next, is the CLI's to decide (its `exit` module maps each variant to
 //! one documented exit code).
 
+use crate::decode::ReadError;
 use crate::id::PrefixError;
 use crate::merge::MergeError;
 use crate::record::FileError;
@@ -20,20 +21,19 @@ pub enum Error {
     Store(#[from] StoreError),
     /// An identity request cannot be used.
     #[error(transparent)]
-    Request(#[from] crate::identity::RequestError),
+    Request(#[from] crate::request::RequestError),
     /// A file a command was given cannot be read.
     #[error(transparent)]
-    Read(#[from] crate::artifact::FileError),
+    Input(#[from] crate::artifact::FileError),
     /// A local key is missing or unreadable.
     #[error(transparent)]
     Key(#[from] KeyError),
     /// An id prefix did not name exactly one thing.
     #[error(transparent)]
     Prefix(#[from] PrefixError),
-    /// A log file on the branch is malformed. (Not a `#[source]`: the message
-    /// already includes it, and error chains would print it twice.)
-    #[error("the branch holds a malformed record: {0}; run `git crew verify`")]
-    File(FileError),
+    /// The branch could not be read: no workspace, a malformed record.
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// A log file could not be merged.
     #[error(transparent)]
     Merge(#[from] MergeError),
@@ -43,14 +43,6 @@ pub enum Error {
     /// The fold refused a record this command would write.
     #[error("refused: {0}")]
     Refused(Refusal),
-    /// The branch has no workspace yet (in this clone).
-    #[error("{}", no_workspace_message(branch, remote.as_deref()))]
-    NoWorkspace {
-        /// The branch.
-        branch: String,
-        /// The remote this clone would sync with, if it has one.
-        remote: Option<String>,
-    },
     /// `init` in a clone whose remote already holds a workspace.
     #[error("the remote {remote:?} already holds a workspace on branch {branch:?}: run `git crew sync` to fetch it, then `git crew id request NAME` to join it; nothing changed")]
     RemoteHasWorkspace {
@@ -105,28 +97,17 @@ pub enum Error {
 
 impl From<FileError> for Error {
     fn from(e: FileError) -> Error {
-        Error::File(e)
+        Error::Read(ReadError::File(e))
     }
 }
 
 /// Result alias for the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What to do in a clone without the workspace: with a remote, fetch it
-/// (never make a second workspace beside the team's); without, make one.
-fn no_workspace_message(branch: &str, remote: Option<&str>) -> String {
-    match remote {
-        Some(r) => format!(
-            "no workspace on branch {branch:?} in this clone yet: run `git crew sync` to fetch it from {r:?} (`git crew init` only to start a new team without one)"
-        ),
-        None => format!("no workspace on branch {branch:?}: run `git crew init` to create one (or add the team's remote and `git crew sync`)"),
-    }
-}
-
 impl Error {
-    /// [`Error::NoWorkspace`] for `store`'s branch, naming the remote its
+    /// [`ReadError::NoWorkspace`] for `store`'s branch, naming the remote its
     /// clone syncs with, if any.
     pub fn no_workspace(store: &crate::store::Store) -> Error {
-        Error::NoWorkspace { branch: store.branch().to_owned(), remote: crate::sync::configured_remote(store) }
+        Error::Read(ReadError::no_workspace(store))
     }
 }

@@ -85,11 +85,11 @@ pub fn fold(ws: &Workspace, pushed: ObjectId) -> Result<Answer> {
     // A blocking wait: the kernel hands the lock to a waiter the moment it is
     // free, where polling would leave it idle between folds and burn the CPU
     // the folds need. The fold itself touches only local disk.
-    let _lock = crate::sync::lock(ws, None)?;
+    let _lock = ws.publish_lock(None)?;
     let store = ws.store();
     // Plain pushes may move the branch beside us (they take no lock): their
     // compare-and-swap or ours fails, and the loser looks again.
-    for _ in 0..crate::sync::MAX_ROUNDS {
+    for _ in 0..crate::workspace::MAX_ROUNDS {
         let Some(tip) = store.tip()? else {
             let base = Base { horizon: horizon(), server: true, ..Base::default() };
             let report = verify::verify_new(store, None, pushed, &base, false)?;
@@ -155,7 +155,7 @@ pub fn fold(ws: &Workspace, pushed: ObjectId) -> Result<Answer> {
             return Ok(Answer::Folded(Folded { old: Some(tip), new, records: report.records }));
         }
     }
-    Err(Error::Contention(crate::sync::MAX_ROUNDS))
+    Err(Error::Contention(crate::workspace::MAX_ROUNDS))
 }
 
 /// The latest date the server accepts on a record: its clock plus the skew it

@@ -266,10 +266,10 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
     if !beats.is_empty() {
         let state = ws.snapshot_for(&crate::index::Need::Core)?.state;
         for u in beats {
-            if !crate::live::is_live_ref(&u.name) {
+            if !crate::liveness::is_live_ref(&u.name) {
                 return Err(Error::Invalid(format!("{}: live refs are refs/crew/live/<actor>/<session>", u.name)));
             }
-            crate::live::check_update(store, &state, &u.name, u.old, u.new)?;
+            crate::liveness::check_update(store, &state, &u.name, u.old, u.new)?;
         }
     }
     if let Some(u) = updates.iter().find(|u| u.name.starts_with(crate::fold::FOR_REFS)) {

@@ -29,15 +29,17 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::decode::{build_from_tip, new_records, tip as current_tip, ReadError};
 use crate::id::Id;
 use crate::layout;
-use crate::record::{self, frame, FileError, Payload, Problem, Record, GENESIS_KIND};
+use crate::record::{Payload, Record};
 use crate::state::messages::Inbox;
 use crate::state::{State, Summary, Task};
 use crate::store::Store;
 
 const MAGIC: &[u8; 8] = b"crewidx7";
+
+type Result<T, E = ReadError> = std::result::Result<T, E>;
 
 /// Which tasks a command needs in its [`Snapshot`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,7 +124,7 @@ impl Index {
     pub fn clear(&self) -> Result<()> {
         match fs::remove_dir_all(&self.dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(Error::Io { what: format!("removing {}", self.dir.display()), source: e })
+                Err(ReadError::Io { what: format!("removing {}", self.dir.display()), source: e })
             }
             _ => Ok(()),
         }
@@ -519,10 +521,6 @@ fn voids_folded(state: &State, r: &Record) -> bool {
     last.is_some_and(|last| last.0 < r.at && s.seen_at.zip(s.seen).is_none_or(|seen| last > seen))
 }
 
-fn current_tip(store: &Store) -> Result<ObjectId> {
-    store.tip()?.ok_or_else(|| Error::no_workspace(store))
-}
-
 /// What the core file holds: the state without its tasks and inboxes.
 fn core_of(state: &State) -> State {
     State { tasks: BTreeMap::new(), inboxes: BTreeMap::new(), touched: BTreeSet::new(), ..state.clone() }
@@ -574,70 +572,10 @@ fn write_sealed<T: Serialize>(path: &Path, value: &T) -> bool {
     fs::write(&tmp, seal(&payload)).is_ok() && fs::rename(&tmp, path).is_ok()
 }
 
-/// The workspace id of the branch at `tree`: the id of the genesis record that
-/// opens `CREW.yaml`.
-pub fn workspace_id(store: &Store, tree: ObjectId) -> Result<Id> {
-    let bytes = store.read(tree, layout::MANIFEST)?.ok_or_else(|| Error::no_workspace(store))?;
-    genesis_id(&bytes).map_err(|p| Error::File(FileError::new(layout::MANIFEST, p)))
-}
-
-/// The id of the genesis record opening a manifest file.
-pub fn genesis_id(manifest: &[u8]) -> Result<Id, (usize, Problem)> {
-    let frames = frame::split(manifest)?;
-    match frames.first() {
-        Some(f) if f.kind == GENESIS_KIND => Ok(f.id(manifest, &Id::ZERO)),
-        _ => Err((0, Problem::BadField("CREW.yaml must start with a crew.genesis record".into()))),
-    }
-}
-
-/// Verify and decode the records of `new` that are not in `old`; `None` if a
-/// record of `old` is missing from `new` (history was rewritten).
-fn new_records(path: &str, old: &[u8], new: &[u8], ws: &Id) -> Result<Option<Vec<Record>>> {
-    let located = |p| Error::File(FileError::new(path, p));
-    let old_ids: HashSet<Id> = frame::split(old).map_err(located)?.iter().map(|f| f.id(old, ws)).collect();
-    let (records, seen_old) = record::decode_file_except(new, ws, &old_ids).map_err(located)?;
-    if seen_old != old_ids.len() {
-        return Ok(None);
-    }
-    check_paths(path, &records)?;
-    Ok(Some(records))
-}
-
-fn check_paths(path: &str, records: &[Record]) -> Result<()> {
-    for r in records {
-        let expected = layout::path_of(r);
-        if expected != path {
-            return Err(Error::File(FileError {
-                path: path.to_owned(),
-                offset: 0,
-                problem: Problem::WrongFile(expected),
-            }));
-        }
-    }
-    Ok(())
-}
-
-/// Decode, verify and fold every log file at commit `tip`.
-pub fn build_from_tip(store: &Store, tip: ObjectId) -> Result<(State, Vec<Record>)> {
-    let tree = store.commit(tip)?.tree;
-    let ws = workspace_id(store, tree)?;
-    let mut records = Vec::new();
-    for file in store.files(tree)? {
-        if !layout::classify(&file.path).is_some_and(|p| p.is_log()) {
-            continue;
-        }
-        let bytes = store.blob(file.oid)?;
-        let decoded = record::decode_file(&bytes, &ws).map_err(|p| Error::File(FileError::new(&file.path, p)))?;
-        check_paths(&file.path, &decoded)?;
-        records.extend(decoded);
-    }
-    let state = State::fold(ws, &records);
-    Ok((state, records))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record;
     use crate::sign::Keypair;
 
     /// Every valid fixture body, signed and decoded as the branch would hold it:

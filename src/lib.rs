@@ -26,27 +26,30 @@
 #![warn(missing_docs)]
 
 pub mod artifact;
-pub mod board;
+pub mod decode;
 pub mod error;
 pub mod fold;
 pub mod hlc;
 pub mod hook;
 pub mod id;
-pub mod identity;
-pub mod inbox;
+pub mod identities;
 pub mod index;
 pub mod layout;
-pub mod live;
+pub mod liveness;
 pub mod merge;
+pub mod messages;
 pub mod object;
 pub mod publish;
 pub mod rebase;
+pub mod receipts;
 pub mod record;
 pub mod repair;
+pub mod request;
 pub mod sign;
 pub mod state;
 pub mod store;
 pub mod sync;
+pub mod tasks;
 pub mod verify;
 pub mod workspace;
 

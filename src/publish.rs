@@ -102,7 +102,7 @@ pub fn publish(ws: &Workspace, target: &Target, records: Vec<Record>) -> Result<
         Target::Remote(r) if records.is_empty() => return Ok((records, Publication::on(r))),
         Target::Remote(r) => r.as_str(),
     };
-    let _lock = match crate::sync::lock(ws, Some(LOCK_WAIT)) {
+    let _lock = match ws.publish_lock(Some(LOCK_WAIT)) {
         Ok(lock) => lock,
         Err(e) => {
             return Ok((

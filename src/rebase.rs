@@ -144,7 +144,7 @@ pub fn replay(
                 None => {
                     let bytes = store.read(tree, &path)?.unwrap_or_default();
                     let end = frame::split(&bytes)
-                        .map_err(|p| Error::File(record::FileError::new(&path, p)))?
+                        .map_err(|p| Error::from(record::FileError::new(&path, p)))?
                         .last()
                         .map(|f| (f.at, f.id(&bytes, &ws_id)));
                     ends.insert(path.clone(), end);
@@ -287,7 +287,7 @@ fn added_records(ws: &Workspace, ws_id: &Id, c: &CommitInfo) -> Result<(Vec<Stor
             Some(o) => store.blob(o.oid)?,
             None => Vec::new(),
         };
-        let located = |p| Error::File(record::FileError::new(&change.path, p));
+        let located = |p| Error::from(record::FileError::new(&change.path, p));
         let old_ids: HashSet<Id> =
             frame::split(&old).map(|fs| fs.iter().map(|f| f.id(&old, ws_id)).collect()).unwrap_or_default();
         let bytes = store.blob(new.oid)?;

@@ -43,6 +43,11 @@ pub enum StoreError {
     },
 }
 
+/// The git identity (name, email) of the commits that hold `actor`'s records.
+pub fn ident(actor: &str) -> (String, String) {
+    (actor.to_owned(), format!("{actor}@crew"))
+}
+
 /// Result alias for this module.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -560,7 +565,7 @@ impl Store {
         let edits: Vec<(&str, &[u8])> = edits.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
         let tree = self.edit_tree(base_tree, &edits)?;
         let now = gix::date::Time { seconds: chrono::Utc::now().timestamp(), offset: 0 };
-        let (name, email) = crate::record::ident(author);
+        let (name, email) = ident(author);
         let sig = gix::actor::Signature { name: name.into(), email: email.into(), time: now };
         let commit = gix::objs::Commit {
             tree,

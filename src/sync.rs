@@ -17,14 +17,11 @@ use crate::error::{Error, Result};
 use crate::hlc::{Hlc, MAX_COUNTER, MAX_PEER_SKEW_MS};
 use crate::index::Need;
 use crate::layout::LIVE_REFS;
-use crate::live;
+use crate::liveness;
 use crate::record::Payload;
 use crate::state::State;
 use crate::verify::{self, Base};
-use crate::workspace::{Staged, Workspace, Written};
-
-/// How many fetch-merge-push rounds a sync tries before giving up.
-pub const MAX_ROUNDS: usize = 64;
+use crate::workspace::{Staged, Workspace, Written, MAX_ROUNDS};
 
 /// Back off after a push lost the race. The window in which another clone can
 /// win is about one round (fetch, verify, merge, push), so the unit of backoff
@@ -210,7 +207,7 @@ enum PushError {
 /// Sync the workspace branch with `remote` (a remote name or URL), and carry
 /// heartbeats both ways.
 pub fn sync(ws: &Workspace, remote: &str) -> Result<Synced> {
-    let _lock = lock(ws, None)?;
+    let _lock = ws.publish_lock(None)?;
     let before = before(ws);
     let out = rounds(ws, remote)?;
     let mut out = finish(ws, &before, out);
@@ -271,54 +268,6 @@ fn rounds(ws: &Workspace, remote: &str) -> Result<Synced> {
     Err(Error::Contention(MAX_ROUNDS))
 }
 
-/// Held while a sync, a refresh or a publish moves this clone's branch
-/// against a remote; released on drop. One clone's writers then share pushes
-/// (see [`crate::publish`]) instead of racing each other for the remote's
-/// ref, and two followers in one clone (`inbox --follow`, `watch`) take
-/// turns instead of fighting over ref locks.
-pub struct PublishLock {
-    _file: std::fs::File,
-}
-
-/// Take this clone's [`PublishLock`], waiting for it at most `timeout` (for
-/// ever with `None`).
-pub fn lock(ws: &Workspace, timeout: Option<std::time::Duration>) -> Result<PublishLock> {
-    let dir = ws.store().repo().common_dir().join("crew");
-    let path = dir.join("publish.lock");
-    let io = |source| Error::Io { what: format!("cannot open the publish lock {}", path.display()), source };
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    let file =
-        std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io)?;
-    // `File::lock` is flock(2) on Unix: released by the kernel when the
-    // process dies, so a killed writer never wedges the clone.
-    let Some(timeout) = timeout else {
-        file.lock().map_err(io)?;
-        return Ok(PublishLock { _file: file });
-    };
-    let deadline = std::time::Instant::now() + timeout;
-    let mut nap = std::time::Duration::from_millis(1);
-    loop {
-        match file.try_lock() {
-            Ok(()) => break,
-            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                // Waiting writers poll, backing off to 20 ms so that a crowd
-                // of them does not take the CPU from the holder.
-                std::thread::sleep(nap);
-                nap = (nap * 2).min(std::time::Duration::from_millis(20));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(Error::Conflict(format!(
-                    "another sync in this clone held {} for over {} s; try again",
-                    path.display(),
-                    timeout.as_secs()
-                )))
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-        }
-    }
-    Ok(PublishLock { _file: file })
-}
-
 /// Whether the remote's branch, as this clone last saw it (fetched or
 /// pushed), holds every one of `records`.
 pub(crate) fn on_remote(ws: &Workspace, remote: &str, records: &[crate::record::Record]) -> bool {
@@ -328,7 +277,7 @@ pub(crate) fn on_remote(ws: &Workspace, remote: &str, records: &[crate::record::
         let store = ws.store();
         let Some(tip) = store.ref_target(&tracking_ref(ws, remote))? else { return Ok(false) };
         let tree = store.commit(tip)?.tree;
-        let ws_id = crate::index::workspace_id(store, tree)?;
+        let ws_id = crate::decode::workspace_id(store, tree)?;
         for record in records {
             let path = crate::layout::path_of(record);
             let Some(file) = store.read(tree, &path)? else { return Ok(false) };
@@ -352,7 +301,7 @@ pub const REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// unpublished records are replayed on top, not pushed). For `alive` and
 /// `heartbeat`, which must see a suspension the moment it is published.
 pub fn refresh(ws: &Workspace, remote: &str) -> Result<Synced> {
-    let _lock = lock(ws, Some(REFRESH_TIMEOUT))?;
+    let _lock = ws.publish_lock(Some(REFRESH_TIMEOUT))?;
     let mut out = Synced::new(remote);
     let before = before(ws);
     for round in 0..MAX_ROUNDS {
@@ -422,7 +371,7 @@ where
     F: FnMut(&State) -> Result<Vec<Payload>>,
 {
     let store = ws.store();
-    let _lock = lock(ws, None)?;
+    let _lock = ws.publish_lock(None)?;
     let mut folding = folds(ws, remote);
     for round in 0..MAX_ROUNDS {
         let started = std::time::Instant::now();
@@ -622,10 +571,10 @@ fn carry_beats(ws: &Workspace, remote: &str, out: &mut Synced) -> Result<()> {
         .map(|(name, oid)| (format!("{LIVE_REFS}{}", &name[prefix.len()..]), oid))
         .collect();
     for (name, oid) in &theirs {
-        let Ok(fetched) = live::read_beat(store, &state, name, *oid) else { continue };
+        let Ok(fetched) = liveness::read_beat(store, &state, name, *oid) else { continue };
         let newer = match store.ref_target(name)? {
             Some(mine) if mine == *oid => false,
-            Some(mine) => live::read_beat(store, &state, name, mine).map_or(true, |m| m.at < fetched.at),
+            Some(mine) => liveness::read_beat(store, &state, name, mine).map_or(true, |m| m.at < fetched.at),
             None => true,
         };
         if newer {
@@ -640,7 +589,7 @@ fn carry_beats(ws: &Workspace, remote: &str, out: &mut Synced) -> Result<()> {
             let actor = name[LIVE_REFS.len()..].split('/').next().unwrap_or_default();
             ws.keys().has(&state.workspace, actor)
         })
-        .filter(|(name, oid)| live::read_beat(store, &state, name, *oid).is_ok())
+        .filter(|(name, oid)| liveness::read_beat(store, &state, name, *oid).is_ok())
         .map(|(name, oid)| format!("+{oid}:{name}"))
         .collect();
     if mine.is_empty() {
@@ -857,13 +806,13 @@ fn git(ws: &Workspace) -> Command {
 /// what changes with time alone, like leases and sessions), and with a remote,
 /// sync with it every `interval`.
 /// With `beat`, the session beats (and renews its actor's leases) every
-/// [`live::Beating::interval`], before the sync that carries the beat, and ends
+/// [`liveness::Beating::interval`], before the sync that carries the beat, and ends
 /// with an `ended` beat. A failed sync or beat is passed to `on_error` and
 /// tried again next interval; an error from `on_tip` ends the loop.
 pub fn follow<T, E>(
     ws: &Workspace,
     remote: Option<(&str, std::time::Duration)>,
-    beat: Option<&live::Beating>,
+    beat: Option<&liveness::Beating>,
     stop: &std::sync::atomic::AtomicBool,
     mut on_tip: T,
     mut on_error: E,

@@ -15,15 +15,14 @@ use std::ops::Range;
 
 use gix::ObjectId;
 
-use crate::error::{Error, Result};
+use crate::decode::ReadError;
 use crate::hlc::Hlc;
 use crate::id::Id;
-use crate::index;
 use crate::layout::{self, Place};
-use crate::record::{self, commit_message, frame, ident, Problem, Record, MERGE_MESSAGE};
+use crate::record::{self, commit_message, frame, Problem, Record, MERGE_MESSAGE};
 use crate::sign::{PublicKey, Signature};
 use crate::state::State;
-use crate::store::{Change, CommitInfo, Store, StoreError};
+use crate::store::{ident, Change, CommitInfo, Store, StoreError};
 
 /// One thing wrong with the branch, located as precisely as possible.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -65,13 +64,43 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Verification failed.
+/// Why verification did not pass.
 #[derive(Debug, thiserror::Error)]
-#[error("verification failed: {}{}", failures[0], if failures.len() > 1 { format!(" (and {} more)", failures.len() - 1) } else { String::new() })]
-pub struct VerifyError {
-    /// Every failure found (one unless all were asked for).
-    pub failures: Vec<Failure>,
+pub enum VerifyError {
+    /// The history holds something forged, edited, deleted or malformed.
+    #[error("verification failed: {}{}", failures[0], if failures.len() > 1 { format!(" (and {} more)", failures.len() - 1) } else { String::new() })]
+    Failed {
+        /// Every failure found (one unless all were asked for; never empty).
+        failures: Vec<Failure>,
+    },
+    /// The branch could not be read to verify it.
+    #[error(transparent)]
+    Read(#[from] ReadError),
 }
+
+impl From<StoreError> for VerifyError {
+    fn from(e: StoreError) -> VerifyError {
+        VerifyError::Read(e.into())
+    }
+}
+
+impl VerifyError {
+    /// The failure of one malformed object or record.
+    fn one(failure: Failure) -> VerifyError {
+        VerifyError::Failed { failures: vec![failure] }
+    }
+
+    /// What verification found wrong; empty when it could not read the branch.
+    pub fn failures(&self) -> &[Failure] {
+        match self {
+            VerifyError::Failed { failures } => failures,
+            VerifyError::Read(_) => &[],
+        }
+    }
+}
+
+/// Result alias for verification.
+pub type Result<T, E = VerifyError> = std::result::Result<T, E>;
 
 /// What a successful verification covered.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -89,15 +118,15 @@ pub struct Report {
 }
 
 /// Verify the whole history of the branch. With `all`, collect every failure
-/// instead of stopping at the first. Failures are an [`Error::Verify`].
+/// instead of stopping at the first. Failures are a [`VerifyError::Failed`].
 pub fn verify(store: &Store, all: bool) -> Result<Report> {
-    let tip = store.tip()?.ok_or_else(|| Error::no_workspace(store))?;
+    let tip = crate::decode::tip(store)?;
     Ok(verify_commits(store, tip, store.history(tip).map_err(malformed)?, &Base::default(), all)?.0)
 }
 
 /// A malformed object met while walking the history is a verification
 /// failure (exit 4), not a git error.
-fn malformed(e: StoreError) -> Error {
+fn malformed(e: StoreError) -> VerifyError {
     match e {
         StoreError::Malformed(m) => {
             let failure = Failure {
@@ -107,7 +136,7 @@ fn malformed(e: StoreError) -> Error {
                 offset: None,
                 reason: m.to_string(),
             };
-            Error::Verify(VerifyError { failures: vec![failure] })
+            VerifyError::one(failure)
         }
         e => e.into(),
     }
@@ -189,7 +218,7 @@ fn verify_commits(
                 offset: None,
                 reason,
             };
-            Error::Verify(VerifyError { failures: vec![failure] })
+            VerifyError::one(failure)
         })?,
     };
     let mut walker =
@@ -370,7 +399,7 @@ fn verify_commits(
         };
         Ok((report, new))
     } else {
-        Err(Error::Verify(VerifyError { failures: failures.into_iter().map(|(_, f)| f).collect() }))
+        Err(VerifyError::Failed { failures: failures.into_iter().map(|(_, f)| f).collect() })
     }
 }
 
@@ -471,7 +500,7 @@ fn latest_in(store: &Store, ws: &Id, tree: ObjectId) -> Result<Option<(Hlc, Id)>
 fn root_workspace(store: &Store, tree: ObjectId) -> Result<Id, String> {
     let bytes = store.read(tree, layout::MANIFEST).map_err(|e| e.to_string())?;
     let bytes = bytes.ok_or("the first commit has no CREW.yaml: this branch was not created by git crew init")?;
-    index::genesis_id(&bytes).map_err(|(offset, p)| format!("byte {offset}: {p}"))
+    crate::decode::genesis_id(&bytes).map_err(|(offset, p)| format!("byte {offset}: {p}"))
 }
 
 /// What identifies a record's exact bytes: its id (the body) and its `sig:` line.

@@ -18,8 +18,8 @@ use crate::id::{self, Id};
 use crate::index::{Index, Need, Snapshot};
 use crate::layout;
 use crate::merge;
-use crate::record::kinds::{ActorResume, ActorSuspend, Genesis, Receipt, TaskCreate};
-use crate::record::{self, validate_name, FileError, Payload, Record, Role};
+use crate::record::kinds::Genesis;
+use crate::record::{self, validate_name, Payload, Record};
 use crate::sign::{KeyStore, Keypair};
 use crate::state::State;
 use crate::store::{Store, StoreError};
@@ -29,6 +29,9 @@ use crate::verify::Base;
 pub const DEFAULT_BRANCH: &str = "crew";
 /// How many times a write retries after losing the race for the branch.
 pub const MAX_ATTEMPTS: usize = 400;
+/// How many fetch-merge-push rounds a sync, a publish or a server's fold
+/// tries before giving up.
+pub const MAX_ROUNDS: usize = 64;
 
 /// An opened workspace branch plus this machine's keys.
 pub struct Workspace {
@@ -71,6 +74,15 @@ impl Staged {
     }
 }
 
+/// Held while a sync, a refresh or a publish moves this clone's branch
+/// against a remote; released on drop. One clone's writers then share pushes
+/// (see [`crate::publish`]) instead of racing each other for the remote's
+/// ref, and two followers in one clone (`inbox --follow`, `watch`) take
+/// turns instead of fighting over ref locks.
+pub struct PublishLock {
+    _file: std::fs::File,
+}
+
 /// What `init` produced.
 #[derive(Clone, Debug)]
 pub struct Initialized {
@@ -82,23 +94,6 @@ pub struct Initialized {
     pub key_path: PathBuf,
     /// The first commit of the branch.
     pub commit: ObjectId,
-}
-
-/// Fields of a new task.
-#[derive(Clone, Debug, Default)]
-pub struct NewTask {
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub body: Option<String>,
-    /// Labels.
-    pub labels: Vec<String>,
-    /// Priority 0..=4 (default 2).
-    pub priority: Option<u8>,
-    /// The epic it belongs to.
-    pub parent: Option<Id>,
-    /// Tasks that must be done first.
-    pub depends_on: Vec<Id>,
 }
 
 impl Workspace {
@@ -124,6 +119,45 @@ impl Workspace {
         &self.index
     }
 
+    /// Take this clone's [`PublishLock`], waiting for it at most `timeout` (for
+    /// ever with `None`).
+    pub fn publish_lock(&self, timeout: Option<std::time::Duration>) -> Result<PublishLock> {
+        let dir = self.store().repo().common_dir().join("crew");
+        let path = dir.join("publish.lock");
+        let io = |source| Error::Io { what: format!("cannot open the publish lock {}", path.display()), source };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let file =
+            std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io)?;
+        // `File::lock` is flock(2) on Unix: released by the kernel when the
+        // process dies, so a killed writer never wedges the clone.
+        let Some(timeout) = timeout else {
+            file.lock().map_err(io)?;
+            return Ok(PublishLock { _file: file });
+        };
+        let deadline = std::time::Instant::now() + timeout;
+        let mut nap = std::time::Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    // Waiting writers poll, backing off to 20 ms so that a crowd
+                    // of them does not take the CPU from the holder.
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Conflict(format!(
+                        "another sync in this clone held {} for over {} s; try again",
+                        path.display(),
+                        timeout.as_secs()
+                    )))
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+            }
+        }
+        Ok(PublishLock { _file: file })
+    }
+
     /// This machine's keys.
     pub fn keys(&self) -> &KeyStore {
         &self.keys
@@ -131,17 +165,17 @@ impl Workspace {
 
     /// The state at the branch tip, with every task.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        self.index.load(&self.store, &Need::All)
+        Ok(self.index.load(&self.store, &Need::All)?)
     }
 
     /// The state at the branch tip, with the tasks `need` asks for.
     pub fn snapshot_for(&self, need: &Need) -> Result<Snapshot> {
-        self.index.load(&self.store, need)
+        Ok(self.index.load(&self.store, need)?)
     }
 
     /// Every record at the tip in fold order, with the state.
     pub fn records(&self) -> Result<(Snapshot, Vec<Record>)> {
-        self.index.records(&self.store)
+        Ok(self.index.records(&self.store)?)
     }
 
     /// What verifying new commits on top of the branch tip may trust: the tip,
@@ -196,7 +230,7 @@ impl Workspace {
                 });
             }
         }
-        let (state, records) = crate::index::build_from_tip(&self.store, at)?;
+        let (state, records) = crate::decode::build_from_tip(&self.store, at)?;
         let ignored = state.ignored.iter().map(|i| i.id).collect();
         Ok(Base { workspace: Some(state.workspace), records, ignored, tip: Some(at), ..Base::default() })
     }
@@ -392,85 +426,6 @@ impl Workspace {
         }
         Ok(out)
     }
-
-    /// Add a task as `actor`.
-    pub fn add_task(&self, actor: &str, task: NewTask) -> Result<Record> {
-        let payload = Payload::TaskCreate(TaskCreate {
-            title: task.title,
-            body: task.body.filter(|b| !b.is_empty()),
-            labels: task.labels,
-            priority: task.priority.unwrap_or(2),
-            parent: task.parent,
-            depends_on: task.depends_on.clone(),
-        });
-        let need = match task.parent.iter().chain(&task.depends_on).copied().collect::<Vec<_>>() {
-            linked if linked.is_empty() => Need::Core,
-            linked => Need::Tasks(linked),
-        };
-        let written = self.write(actor, &need, |_| Ok(vec![payload.clone()]))?;
-        Ok(written.one())
-    }
-
-    /// Attach a receipt to `task` as `actor`.
-    pub fn add_receipt(&self, actor: &str, receipt: Receipt) -> Result<Record> {
-        let need = Need::Tasks(vec![receipt.task]);
-        let payload = Payload::Receipt(receipt);
-        let written = self.write(actor, &need, |_| Ok(vec![payload.clone()]))?;
-        Ok(written.one())
-    }
-
-    /// The kill switch: suspend `names` (every agent not yet suspended, with
-    /// `all`) as `actor`, in one commit. Admins and an agent's owner may.
-    pub fn suspend(&self, actor: &str, names: &[String], all: bool, reason: Option<String>) -> Result<Written> {
-        self.write(actor, &Need::Core, |state| {
-            let targets: Vec<String> = if all {
-                let agents = state.actors.values().filter(|a| a.role == Role::Agent && a.suspended.is_none());
-                agents.map(|a| a.name.clone()).filter(|n| n != actor).collect()
-            } else {
-                for n in names {
-                    if !state.actors.contains_key(n) {
-                        return Err(Error::Invalid(format!("unknown actor {n:?}: not admitted to this workspace")));
-                    }
-                }
-                names.to_vec()
-            };
-            if targets.is_empty() {
-                return Err(Error::Invalid("nobody to suspend: every agent is suspended already".into()));
-            }
-            // Each suspension names what it includes: the target's last record here.
-            let suspend = |name: String| {
-                let last = state.actors.get(&name);
-                let (seen, seen_at) = (last.and_then(|a| a.last_record), last.and_then(|a| a.last_at));
-                Payload::ActorSuspend(ActorSuspend { name, reason: reason.clone(), seen, seen_at })
-            };
-            Ok(targets.into_iter().map(suspend).collect())
-        })
-    }
-
-    /// Lift `name`'s suspension as `actor`.
-    pub fn resume(&self, actor: &str, name: &str) -> Result<Record> {
-        let payload = Payload::ActorResume(ActorResume { name: name.to_owned() });
-        let written = self.write(actor, &Need::Core, |state| {
-            if !state.actors.contains_key(name) {
-                return Err(Error::Invalid(format!("unknown actor {name:?}: not admitted to this workspace")));
-            }
-            Ok(vec![payload.clone()])
-        })?;
-        Ok(written.one())
-    }
-
-    /// Resolve a task id or unique prefix.
-    pub fn resolve_task(&self, state: &State, prefix: &str) -> Result<Id> {
-        Ok(id::resolve_prefix(prefix, "task", state.tasks.keys().copied())?)
-    }
-
-    /// Every record of one task, from its file at the tip.
-    pub fn task_records(&self, snap: &Snapshot, task: &Id) -> Result<Vec<Record>> {
-        let path = layout::task_path(task);
-        let tree = self.store.commit(snap.tip)?.tree;
-        let bytes = self.store.read(tree, &path)?.unwrap_or_default();
-        record::decode_file(&bytes, &snap.state.workspace).map_err(|p| Error::File(FileError::new(&path, p)))
-    }
 }
 
 /// The workspace id for a merge of `path` run in directory `dir` (git runs
@@ -479,12 +434,12 @@ impl Workspace {
 /// branch), else from the branch of the repository containing `dir`.
 pub fn workspace_for_merge(dir: &Path, path: &str, sides: [&[u8]; 3]) -> Result<Id> {
     if path == layout::MANIFEST {
-        if let Some(id) = sides.iter().find_map(|s| crate::index::genesis_id(s).ok()) {
+        if let Some(id) = sides.iter().find_map(|s| crate::decode::genesis_id(s).ok()) {
             return Ok(id);
         }
     }
     if let Ok(manifest) = std::fs::read(dir.join(layout::MANIFEST)) {
-        if let Ok(id) = crate::index::genesis_id(&manifest) {
+        if let Ok(id) = crate::decode::genesis_id(&manifest) {
             return Ok(id);
         }
     }
@@ -492,7 +447,7 @@ pub fn workspace_for_merge(dir: &Path, path: &str, sides: [&[u8]; 3]) -> Result<
     let branch = store.config_string("crew.branch").unwrap_or_else(|| DEFAULT_BRANCH.to_owned());
     let store = Store::open(dir, &branch)?;
     let tip = store.tip()?.ok_or_else(|| Error::no_workspace(&store))?;
-    crate::index::workspace_id(&store, store.commit(tip)?.tree)
+    Ok(crate::decode::workspace_id(&store, store.commit(tip)?.tree)?)
 }
 
 fn invalid(p: record::Problem) -> Error {

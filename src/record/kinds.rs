@@ -489,7 +489,7 @@ impl std::str::FromStr for ReceiptClass {
 #[serde(deny_unknown_fields)]
 pub struct Artifact {
     /// The path relative to the top of the work tree, normalised
-    /// ([`crate::artifact::check_path`]).
+    /// ([`check_path`]).
     pub path: String,
     /// sha256 of the content, 64 lowercase hex digits.
     pub sha256: String,
@@ -908,12 +908,30 @@ fn validate_receipt(r: &Receipt) -> Result<(), Problem> {
         }
     }
     for a in &r.artifacts {
-        if let Err(why) = crate::artifact::check_path(&a.path) {
+        if let Err(why) = check_path(&a.path) {
             return field(format!("artifacts: path {:?} {why}", a.path));
         }
         if a.sha256.len() != 64 || !is_hex(&a.sha256) {
             return field(format!("artifacts: sha256 of {:?} must be 64 lowercase hex digits", a.path));
         }
+    }
+    Ok(())
+}
+
+/// Whether `path` is an artifact path as the branch stores it: relative to the
+/// top of the work tree and normalised. `Err` says what is wrong.
+pub fn check_path(path: &str) -> Result<(), String> {
+    if path.is_empty() || path.chars().count() > 1024 {
+        return Err("must be 1 to 1024 characters".into());
+    }
+    if path.chars().any(|c| c.is_control() || c == '\\') {
+        return Err("holds a control character or a backslash".into());
+    }
+    if path.starts_with('/') {
+        return Err("is absolute: artifact paths are relative to the top of the work tree".into());
+    }
+    if path.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return Err("is not normalised: no empty, `.` or `..` component, no trailing `/`".into());
     }
     Ok(())
 }

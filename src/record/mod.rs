@@ -168,11 +168,6 @@ pub fn commit_message<'a>(records: impl IntoIterator<Item = &'a Record>) -> Stri
 /// The fixed message of a merge commit on the branch.
 pub const MERGE_MESSAGE: &str = "Merge crew records\n";
 
-/// The git identity (name, email) of the commits that hold `actor`'s records.
-pub fn ident(actor: &str) -> (String, String) {
-    (actor.to_owned(), format!("{actor}@crew"))
-}
-
 /// `head: "first line of text"`, cut to keep summaries one short line.
 fn with_text(head: String, text: Option<&str>) -> String {
     let Some(first) = text.and_then(|t| t.lines().find(|l| !l.trim().is_empty())) else { return head };

@@ -3,7 +3,7 @@
 //! Message bodies are not kept in the state (there may be hundreds of thousands);
 //! the state keeps what decides who sees what: the channels and their members,
 //! and each actor's inbox of unread items (where each record is, and why it is
-//! the actor's). [`crate::inbox`] reads the records themselves.
+//! the actor's). [`crate::messages`] reads the records themselves.
 //!
 //! Rules: anyone admitted sends to a channel (created on first use), joins and
 //! leaves it; a direct conversation `dm/<a>+<b>` is written only by `a` or `b`,
@@ -155,7 +155,7 @@ pub(super) fn apply(state: &mut State, r: &Record) {
                     members.into_iter().map(|n| (n, Why::Channel)).collect()
                 }
                 // A task's discussion reaches whoever holds the task when the
-                // inbox is read (`crate::inbox`), not through the fold.
+                // inbox is read (`crate::messages`), not through the fold.
                 Ok(Channel::Task(_)) | Err(_) => Vec::new(),
             };
             to.extend(m.mentions.iter().map(|n| (n.clone(), Why::Mention)));

@@ -236,7 +236,7 @@ impl World {
     /// `wt` (relative to HEAD), if they all decode and share one author.
     fn derived_commit(&self, wt: &Path) -> Option<(String, String)> {
         let manifest = self.git_output(wt, &["show", ":CREW.yaml"]).stdout;
-        let ws = git_crew::index::genesis_id(&manifest).ok()?;
+        let ws = git_crew::decode::genesis_id(&manifest).ok()?;
         // HEAD, or git's empty tree before the first commit.
         let has_head = self.git_output(wt, &["rev-parse", "-q", "--verify", "HEAD"]).status.success();
         let base = if has_head { "HEAD" } else { "4b825dc642cb6eb9a060e54bf8d69288fbee4904" };

@@ -166,7 +166,7 @@ out.write(b"0000"); out.flush()
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains("the claim was sent back"), "{}", run.stderr);
     // After its patience or its rounds, whichever runs out first.
-    assert!(took < git_crew::board::NEXT_CLAIM_PATIENCE * 3, "gave up after {took:?}");
+    assert!(took < git_crew::tasks::NEXT_CLAIM_PATIENCE * 3, "gave up after {took:?}");
     assert_eq!(tip(&w, &remote), before, "the remote is unchanged");
     assert_eq!(tip(&w, &b), local, "no claim was kept locally");
 }

@@ -13,10 +13,10 @@ use std::process::{Output, Stdio};
 
 use git_crew::hlc::Hlc;
 use git_crew::id::Id;
-use git_crew::identity::Request;
 use git_crew::layout;
 use git_crew::record::kinds::TaskCreate;
 use git_crew::record::{self, Payload, Role};
+use git_crew::request::Request;
 use git_crew::sign::{KeyStore, Keypair};
 use serde_json::Value;
 

@@ -15,6 +15,7 @@ mod history;
 mod hooks;
 mod hostile;
 mod identity;
+mod layers;
 mod live;
 mod merge_laws;
 mod messages;

@@ -1478,7 +1478,7 @@ impl Judge<'_> {
         }
         // Records: nothing counted stops counting, everything new counts, no
         // date beyond the skew, nothing by a stopped actor or a retired key.
-        let (state, records) = git_crew::index::build_from_tip(self.ws.store(), new)
+        let (state, records) = git_crew::decode::build_from_tip(self.ws.store(), new)
             .map_err(|e| format!("the new tip does not fold: {e}"))?;
         let ignored: HashSet<Id> = state.ignored.iter().map(|i| i.id).collect();
         let present: HashSet<Id> = records.iter().map(|r| r.id).collect();
@@ -1590,7 +1590,7 @@ enum Verdict {
 /// values) blanked, cut to its first words: the refusal's class.
 fn reason_of(e: &git_crew::Error) -> String {
     let text = match e {
-        git_crew::Error::Verify(v) => v.failures.first().map(|f| f.reason.clone()).unwrap_or_default(),
+        git_crew::Error::Verify(v) => v.failures().first().map(|f| f.reason.clone()).unwrap_or_default(),
         other => other.to_string(),
     };
     let mut words: Vec<&str> = Vec::new();
@@ -1845,7 +1845,7 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
         // (Informative: with a usable cache the hook takes an old tip's trusted
         // records from it; without, it folds the old tip from scratch.)
         println!("server's index cache usable at the final tip: {}", cached == Some(final_tip));
-        let (_, records) = git_crew::index::build_from_tip(j.ws.store(), final_tip).unwrap();
+        let (_, records) = git_crew::decode::build_from_tip(j.ws.store(), final_tip).unwrap();
         records.iter().map(|r| r.kind().to_owned()).collect()
     };
     println!(
@@ -1896,7 +1896,7 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
         };
         let judge = Judge::open(&shared);
         let base = match push.old {
-            Some(old) => git_crew::index::build_from_tip(judge.ws.store(), old).expect("honest tips fold"),
+            Some(old) => git_crew::decode::build_from_tip(judge.ws.store(), old).expect("honest tips fold"),
             None => (State::default(), Vec::new()),
         };
         // The honest push itself: accepted, and the oracle agrees.

@@ -32,7 +32,6 @@ use std::sync::LazyLock;
 
 use git_crew::hlc::Hlc;
 use git_crew::id::Id;
-use git_crew::identity::{Request, RequestError};
 use git_crew::index::Need;
 use git_crew::layout;
 use git_crew::record::kinds::{
@@ -41,6 +40,7 @@ use git_crew::record::kinds::{
     TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock, MAX_TTL_SECS,
 };
 use git_crew::record::{self, canonical, frame, Payload, Problem, Role, KINDS};
+use git_crew::request::{Request, RequestError};
 use git_crew::sign::{self, Keypair, PublicKey, Signature};
 use git_crew::state::{Refusal, State};
 use git_crew::workspace::Workspace;
@@ -1413,7 +1413,7 @@ fn v1_workspace_sample_decodes_and_re_encodes_byte_for_byte() {
 
     // The genesis record is signed under the zero workspace id; its id is the workspace id.
     let manifest = std::fs::read(dir.join(layout::MANIFEST)).unwrap();
-    assert_eq!(git_crew::index::genesis_id(&manifest).unwrap(), ws);
+    assert_eq!(git_crew::decode::genesis_id(&manifest).unwrap(), ws);
 
     let schemas = schemas();
     let mut records = Vec::new();

@@ -3,10 +3,12 @@
 //! its code and to the next command to try. Commands that answer with a code
 //! (`verify` 4, `alive` 5, `status --audit` 6) take it from here too.
 
+use git_crew::decode::ReadError;
 use git_crew::error::Error;
-use git_crew::identity::RequestError;
+use git_crew::request::RequestError;
 use git_crew::state::Refusal;
 use git_crew::store::StoreError;
+use git_crew::verify::VerifyError;
 
 use crate::commands::UsageError;
 
@@ -92,7 +94,8 @@ pub fn code(err: &anyhow::Error) -> i32 {
 /// The exit code for a library error.
 fn code_of(e: &Error) -> i32 {
     match e {
-        Error::Verify(_) | Error::File(_) => VERIFY,
+        Error::Verify(VerifyError::Failed { .. }) => VERIFY,
+        Error::Verify(VerifyError::Read(r)) | Error::Read(r) => code_of_read(r),
         // A tree or commit on the branch that git-crew refuses to read.
         Error::Store(StoreError::Malformed(_)) => VERIFY,
         Error::Request(RequestError::BadProof(_)) => VERIFY,
@@ -100,6 +103,15 @@ fn code_of(e: &Error) -> i32 {
         Error::Refused(r) if r.is_suspension() => SUSPENDED,
         Error::Refused(r) if r.is_conflict() && !matches!(r, Refusal::DependencyCycle(_)) => CONFLICT,
         Error::Conflict(_) | Error::NothingReady(_) => CONFLICT,
+        _ => ERROR,
+    }
+}
+
+/// The exit code for an error reading the branch: what is malformed on it
+/// fails verification.
+fn code_of_read(e: &ReadError) -> i32 {
+    match e {
+        ReadError::File(_) | ReadError::Store(StoreError::Malformed(_)) => VERIFY,
         _ => ERROR,
     }
 }
@@ -115,9 +127,9 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
 /// [`hint`] for a library error.
 pub fn hint_for(e: &Error) -> Option<&'static str> {
     Some(match e {
-        Error::NoWorkspace { remote: None, .. } => "git crew init",
-        Error::NoWorkspace { .. } | Error::RemoteHasWorkspace { .. } => "git crew sync",
-        Error::Verify(_) | Error::File(_) | Error::Store(StoreError::Malformed(_)) => "git crew verify --all",
+        Error::Read(r) | Error::Verify(VerifyError::Read(r)) => return hint_for_read(r),
+        Error::RemoteHasWorkspace { .. } => "git crew sync",
+        Error::Verify(VerifyError::Failed { .. }) | Error::Store(StoreError::Malformed(_)) => "git crew verify --all",
         Error::Suspended(_) => "git crew alive",
         Error::Refused(r) if r.is_suspension() => "git crew alive",
         Error::Refused(Refusal::TaskHeld { .. } | Refusal::TaskDone(_) | Refusal::NotReady { .. }) => "git crew next",
@@ -128,6 +140,16 @@ pub fn hint_for(e: &Error) -> Option<&'static str> {
         Error::Key(_) => "git crew id list",
         Error::Prefix(_) => "git crew task list",
         Error::Remote(_) | Error::Unreachable(_) => "git remote -v",
+        _ => return None,
+    })
+}
+
+/// [`hint_for`] an error reading the branch.
+fn hint_for_read(e: &ReadError) -> Option<&'static str> {
+    Some(match e {
+        ReadError::NoWorkspace { remote: None, .. } => "git crew init",
+        ReadError::NoWorkspace { .. } => "git crew sync",
+        ReadError::File(_) | ReadError::Store(StoreError::Malformed(_)) => "git crew verify --all",
         _ => return None,
     })
 }

@@ -4,6 +4,7 @@ use std::io::Read;
 
 use anyhow::{bail, Context as _, Result};
 use git_crew::hook;
+use git_crew::verify::VerifyError;
 
 use super::Context;
 use crate::args::HookArgs;
@@ -32,8 +33,8 @@ pub fn run(cx: &Context, args: HookArgs) -> Result<i32> {
             let mut ws = cx.open()?;
             ws.see_quarantine()?;
             if let Err(e) = hook::pre_receive(&ws, &updates) {
-                if let git_crew::Error::Verify(v) = &e {
-                    for f in &v.failures {
+                if let git_crew::Error::Verify(VerifyError::Failed { failures }) = &e {
+                    for f in failures {
                         eprintln!("git-crew: refused: {}", render::escape(&f.to_string()));
                     }
                 }

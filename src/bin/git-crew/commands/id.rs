@@ -1,8 +1,8 @@
 //! `git crew id …`.
 
 use anyhow::Result;
-use git_crew::identity::Request;
 use git_crew::record::Role;
+use git_crew::request::Request;
 use git_crew::state::Actor;
 use serde::Serialize;
 
@@ -173,7 +173,7 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
 
 /// Read and verify an identity request from FILE or `-` (standard input).
 fn read_request(source: &str) -> Result<Request> {
-    let limit = git_crew::identity::MAX_REQUEST_BYTES as u64;
+    let limit = git_crew::request::MAX_REQUEST_BYTES as u64;
     let text = if source == "-" {
         git_crew::artifact::read_stdin_text(limit)
     } else {

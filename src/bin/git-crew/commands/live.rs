@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use git_crew::hlc::Hlc;
-use git_crew::live::{ActorStatus, Beating, Flag, InvalidBeat, Session};
+use git_crew::liveness::{ActorStatus, Beating, Flag, InvalidBeat, Session};
 use git_crew::workspace::Workspace;
 use serde::Serialize;
 
@@ -57,7 +57,7 @@ pub fn heartbeat(cx: &Context, args: HeartbeatArgs) -> Result<i32> {
     let _ = super::control::ask_remote(&ws, remote.as_deref());
     let state = ws.snapshot_for(&git_crew::index::Need::Core)?.state;
     let me = ws.whoami(cx.actor.as_deref(), &state)?;
-    let session = args.session.unwrap_or_else(|| git_crew::live::one_shot_session(ws.store().git_dir(), &me));
+    let session = args.session.unwrap_or_else(|| git_crew::liveness::one_shot_session(ws.store().git_dir(), &me));
     let pid = std::os::unix::process::parent_id();
     let beating = Beating::new(&me, Some(session), pid, args.ttl.unwrap_or(90), args.listening)?;
     let beat = ws.beat(&beating, args.end)?;

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use git_crew::hlc::Hlc;
-use git_crew::inbox::{self, Item, NewMessage, Target};
 use git_crew::index::Need;
+use git_crew::messages::{self, Item, NewMessage, Target};
 use git_crew::record::kinds::Channel;
 use git_crew::record::Record;
 use git_crew::workspace::Workspace;
@@ -35,7 +35,7 @@ struct ItemView {
 #[derive(Clone, Copy, Serialize)]
 #[serde(untagged)]
 enum ReasonView {
-    Fold(inbox::Reason),
+    Fold(messages::Reason),
     Dropped(&'static str),
 }
 
@@ -44,7 +44,7 @@ impl ItemView {
         ItemView::of(ReasonView::Fold(item.reason), None, &item.record)
     }
 
-    fn dropped(note: &inbox::DroppedNote) -> ItemView {
+    fn dropped(note: &messages::DroppedNote) -> ItemView {
         ItemView::of(ReasonView::Dropped("dropped"), Some(note.why.clone()), &note.record)
     }
 
@@ -92,7 +92,7 @@ impl<'a> WatchView<'a> {
             author: &r.author,
             at: r.at.rfc3339(),
             counter: r.at.counter,
-            subject: inbox::subject(r),
+            subject: messages::subject(r),
             summary: r.summary(),
         }
     }
@@ -112,7 +112,7 @@ struct ChannelView<'a> {
 }
 
 impl<'a> ChannelView<'a> {
-    fn new(c: &'a inbox::ChannelSummary) -> ChannelView<'a> {
+    fn new(c: &'a messages::ChannelSummary) -> ChannelView<'a> {
         ChannelView {
             name: &c.name,
             direct: c.direct,
@@ -225,7 +225,7 @@ pub fn run(cx: &Context, cmd: MsgCommand) -> Result<i32> {
         MsgCommand::Join { channel } => {
             let record = ws.membership(&me(cx, &ws)?, &channel, true)?;
             let named = Channel::parse(channel.trim_start_matches('#')).map_err(git_crew::Error::Invalid)?;
-            let backlog = ws.backlog(&named, record.order_key(), git_crew::inbox::JOIN_BACKLOG)?;
+            let backlog = ws.backlog(&named, record.order_key(), git_crew::messages::JOIN_BACKLOG)?;
             let views: Vec<RecordView> = backlog.iter().map(RecordView::new).collect();
             let mut extra = serde_json::Map::new();
             extra.insert("backlog".into(), serde_json::to_value(&views)?);

@@ -21,12 +21,12 @@ pub fn run(cx: &Context, cmd: ReceiptCommand) -> Result<i32> {
             };
             let commits = commits
                 .iter()
-                .map(|rev| Ok(git_crew::board::resolve_commit(&ws, rev)?.to_string()))
+                .map(|rev| Ok(git_crew::receipts::resolve_commit(&ws, rev)?.to_string()))
                 .collect::<Result<Vec<_>>>()?;
-            let limit = git_crew::board::artifact_limit(&ws)?;
+            let limit = git_crew::receipts::artifact_limit(&ws)?;
             let artifacts = artifacts
                 .iter()
-                .map(|path| Ok(git_crew::board::artifact(&ws, path, limit)?))
+                .map(|path| Ok(git_crew::receipts::artifact(&ws, path, limit)?))
                 .collect::<Result<Vec<_>>>()?;
             let record = ws.add_receipt(&me, Receipt { task, class, summary, commits, artifacts })?;
             cx.wrote(&ws, vec![record])?;

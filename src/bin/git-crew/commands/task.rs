@@ -1,13 +1,14 @@
 //! `git crew task …`, `board` and `next`.
 
 use anyhow::Result;
-use git_crew::board::{self, Board, ClaimMode, ClaimTarget, DEFAULT_LEASE_SECS};
 use git_crew::id::Id;
 use git_crew::index::Need;
 use git_crew::record::kinds::TaskEdit;
 use git_crew::record::Record;
 use git_crew::state::{State, Status, Summary, Task};
-use git_crew::workspace::{NewTask, Workspace};
+use git_crew::tasks::NewTask;
+use git_crew::tasks::{self, Board, ClaimMode, ClaimTarget, DEFAULT_LEASE_SECS};
+use git_crew::workspace::Workspace;
 use serde::Serialize;
 
 use git_crew::publish::{Publication, Target, OFFLINE, PUBLISH_OFF};
@@ -152,7 +153,7 @@ pub fn run(cx: &Context, cmd: TaskCommand) -> Result<i32> {
         }
         TaskCommand::List { label, mine } => {
             let snap = ws.snapshot()?;
-            let now = board::now_ms();
+            let now = tasks::now_ms();
             let me = if mine { Some(ws.whoami(cx.actor.as_deref(), &snap.state)?) } else { None };
             let mut tasks: Vec<&Task> = snap
                 .state
@@ -172,7 +173,7 @@ pub fn run(cx: &Context, cmd: TaskCommand) -> Result<i32> {
             let task_id = ws.find_task(&id)?;
             let snap = ws.snapshot()?;
             let task = snap.state.task(&task_id).map_err(git_crew::Error::Refused)?;
-            let now = board::now_ms();
+            let now = tasks::now_ms();
             let history = ws.task_records(&snap, &task_id)?;
             let view = TaskView::new(task, &snap.state, now);
             let history: Vec<RecordView> = history.iter().map(RecordView::new).collect();
@@ -279,7 +280,7 @@ struct SummaryView<'a> {
 pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
     let ws = cx.open()?;
     let (_, tasks) = ws.summaries()?;
-    let now = board::now_ms();
+    let now = tasks::now_ms();
     let b = Board::new(&tasks, args.label.as_deref(), now);
     fn view<'a>(t: &'a Summary, status: Status) -> SummaryView<'a> {
         SummaryView {
@@ -343,7 +344,7 @@ pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
 /// `git crew next [--claim]`.
 pub fn next(cx: &Context, args: NextArgs) -> Result<i32> {
     let ws = cx.open()?;
-    let now = board::now_ms();
+    let now = tasks::now_ms();
     let (id, claim) = if args.claim {
         let me = me(cx, &ws)?;
         let mode = claim_mode(cx, &ws, &args.how);
@@ -353,7 +354,7 @@ pub fn next(cx: &Context, args: NextArgs) -> Result<i32> {
         (task, Some((record, mode)))
     } else {
         let (_, tasks) = ws.summaries()?;
-        let best = board::next(&tasks, args.label.as_deref(), now).map(|t| t.id);
+        let best = tasks::next(&tasks, args.label.as_deref(), now).map(|t| t.id);
         (best.ok_or(git_crew::Error::NothingReady(args.label))?, None)
     };
     let snap = ws.snapshot_for(&Need::Tasks(vec![id]))?;

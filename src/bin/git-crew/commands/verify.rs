@@ -2,6 +2,7 @@
 
 use crate::exit;
 use anyhow::Result;
+use git_crew::verify::VerifyError;
 
 use super::Context;
 use crate::args::VerifyArgs;
@@ -12,7 +13,7 @@ pub fn run(cx: &Context, args: VerifyArgs) -> Result<i32> {
     match git_crew::verify::verify(ws.store(), args.all) {
         Ok(report) if args.artifacts => {
             let (_, records) = ws.records()?;
-            let checks = git_crew::board::check_artifacts(&ws, &records)?;
+            let checks = git_crew::receipts::check_artifacts(&ws, &records)?;
             let changed: Vec<&str> = checks
                 .iter()
                 .filter(|c| matches!(c.status, "mismatch" | "unreadable"))
@@ -53,21 +54,22 @@ pub fn run(cx: &Context, args: VerifyArgs) -> Result<i32> {
             }
             Ok(0)
         }
-        Err(git_crew::Error::Verify(v)) => {
+        Err(v @ VerifyError::Failed { .. }) => {
+            let failures = v.failures();
             if cx.json {
                 // Exactly one error object on stderr, with every failure found.
                 let hint = (!args.all).then_some("git crew verify --all");
                 let mut extra = serde_json::Map::new();
-                extra.insert("failures".into(), serde_json::to_value(&v.failures)?);
+                extra.insert("failures".into(), serde_json::to_value(failures)?);
                 render::json_error(&v.to_string(), exit::VERIFY, hint, extra);
                 return Ok(exit::VERIFY);
             }
-            for f in &v.failures {
+            for f in failures {
                 eprintln!("FAIL: {}", render::escape(&f.to_string()));
             }
-            eprintln!("verification failed: {} problem(s)", v.failures.len());
+            eprintln!("verification failed: {} problem(s)", failures.len());
             Ok(exit::VERIFY)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(git_crew::Error::from(e).into()),
     }
 }

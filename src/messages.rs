@@ -159,7 +159,7 @@ impl Workspace {
     ) -> Result<Vec<Record>> {
         let bytes = self.store().read(tree, path)?.unwrap_or_default();
         record::decode_file_trusted_after(&bytes, &snap.state.workspace, after)
-            .map_err(|p| Error::File(FileError::new(path, p)))
+            .map_err(|p| Error::from(FileError::new(path, p)))
     }
 
     /// `actor`'s unread items, oldest first, and the state they were read at.
@@ -233,7 +233,7 @@ impl Workspace {
         if ids.is_empty() {
             return Ok(());
         }
-        let _lock = crate::sync::lock(self, None)?;
+        let _lock = self.publish_lock(None)?;
         let keep: String = self
             .checked_notes()?
             .into_iter()
@@ -475,7 +475,7 @@ impl Workspace {
             };
             let bytes = store.blob(n.oid)?;
             let records =
-                record::decode_file_trusted(&bytes, &ws).map_err(|p| Error::File(FileError::new(&change.path, p)))?;
+                record::decode_file_trusted(&bytes, &ws).map_err(|p| Error::from(FileError::new(&change.path, p)))?;
             out.extend(records.into_iter().filter(|r| !before.contains(&r.id)));
         }
         out.sort_by_key(Record::order_key);

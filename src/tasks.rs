@@ -1,5 +1,5 @@
 //! The task board: what is ready, who holds what, and the task operations
-//! commands call (edit, claim, release, handoff, comment, block, done, receipts).
+//! commands call (add, edit, claim, release, handoff, comment, block, done).
 //!
 //! The rules live in the fold ([`crate::state::tasks`]); this module picks
 //! tasks ([`next`], [`Board`]) and turns a command into records through
@@ -8,19 +8,17 @@
 //! claim lands on the remote by compare-and-swap or not at all.
 
 use std::collections::HashSet;
-use std::path::Path;
-
-use gix::ObjectId;
-use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::hlc::Hlc;
 use crate::id::{self, Id};
 use crate::index::Need;
+use crate::index::Snapshot;
+use crate::layout;
 use crate::record::kinds::{
-    Artifact, Role, TaskBlock, TaskClaim, TaskComment, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock,
+    Role, TaskBlock, TaskClaim, TaskComment, TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock,
 };
-use crate::record::{Payload, Record};
+use crate::record::{self, FileError, Payload, Record};
 use crate::state::{State, Status, Summary};
 use crate::workspace::Workspace;
 
@@ -151,7 +149,55 @@ pub enum ClaimTarget {
     Next(Option<String>),
 }
 
+/// Fields of a new task.
+#[derive(Clone, Debug, Default)]
+pub struct NewTask {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub body: Option<String>,
+    /// Labels.
+    pub labels: Vec<String>,
+    /// Priority 0..=4 (default 2).
+    pub priority: Option<u8>,
+    /// The epic it belongs to.
+    pub parent: Option<Id>,
+    /// Tasks that must be done first.
+    pub depends_on: Vec<Id>,
+}
+
 impl Workspace {
+    /// Add a task as `actor`.
+    pub fn add_task(&self, actor: &str, task: NewTask) -> Result<Record> {
+        let payload = Payload::TaskCreate(TaskCreate {
+            title: task.title,
+            body: task.body.filter(|b| !b.is_empty()),
+            labels: task.labels,
+            priority: task.priority.unwrap_or(2),
+            parent: task.parent,
+            depends_on: task.depends_on.clone(),
+        });
+        let need = match task.parent.iter().chain(&task.depends_on).copied().collect::<Vec<_>>() {
+            linked if linked.is_empty() => Need::Core,
+            linked => Need::Tasks(linked),
+        };
+        let written = self.write(actor, &need, |_| Ok(vec![payload.clone()]))?;
+        Ok(written.one())
+    }
+
+    /// Resolve a task id or unique prefix.
+    pub fn resolve_task(&self, state: &State, prefix: &str) -> Result<Id> {
+        Ok(id::resolve_prefix(prefix, "task", state.tasks.keys().copied())?)
+    }
+
+    /// Every record of one task, from its file at the tip.
+    pub fn task_records(&self, snap: &Snapshot, task: &Id) -> Result<Vec<Record>> {
+        let path = layout::task_path(task);
+        let tree = self.store().commit(snap.tip)?.tree;
+        let bytes = self.store().read(tree, &path)?.unwrap_or_default();
+        record::decode_file(&bytes, &snap.state.workspace).map_err(|p| Error::from(FileError::new(&path, p)))
+    }
+
     /// The state (without tasks) and every task's summary: what `next` and
     /// `board` read.
     pub fn summaries(&self) -> Result<(crate::index::Snapshot, Vec<Summary>)> {
@@ -292,101 +338,6 @@ impl Workspace {
     pub fn done(&self, actor: &str, task: Id, receipt: Option<Id>, summary: Option<String>) -> Result<Record> {
         self.task_write(actor, task, Payload::TaskDone(TaskDone { task, receipt, summary }))
     }
-
-    /// Resolve a receipt id or unique prefix on `task`.
-    pub fn resolve_receipt(&self, task: Id, prefix: &str) -> Result<Id> {
-        let snap = self.snapshot_for(&Need::Tasks(vec![task]))?;
-        let t = snap.state.task(&task).map_err(Error::Refused)?;
-        Ok(id::resolve_prefix(&prefix.to_ascii_lowercase(), "receipt", t.receipts.iter().copied())?)
-    }
-
-    /// Find a receipt by id prefix anywhere on the board: the record.
-    pub fn find_receipt(&self, prefix: &str) -> Result<Record> {
-        let snap = self.snapshot()?;
-        let all = snap.state.tasks.values().flat_map(|t| t.receipts.iter().map(move |r| (*r, t.id)));
-        let pairs: Vec<(Id, Id)> = all.collect();
-        let rid = id::resolve_prefix(&prefix.to_ascii_lowercase(), "receipt", pairs.iter().map(|(r, _)| *r))?;
-        let task = pairs.iter().find(|(r, _)| *r == rid).map(|(_, t)| *t).expect("resolved from this list");
-        let records = self.task_records(&snap, &task)?;
-        records
-            .into_iter()
-            .find(|r| r.id == rid)
-            .ok_or_else(|| Error::Invalid(format!("receipt {rid} not in its file")))
-    }
-}
-
-/// The artifact a receipt records for `file` (relative to the current
-/// directory, or absolute): its normalised path relative to the work tree,
-/// sha256 and size. The file must be a regular file inside the work tree, at
-/// most `limit` bytes.
-pub fn artifact(ws: &Workspace, file: &Path, limit: u64) -> Result<Artifact> {
-    let top = work_tree(ws)?;
-    let rel = crate::artifact::relative_path(top, file)?;
-    Ok(crate::artifact::hash(top, &rel, limit)?)
-}
-
-/// How large an artifact may be here: `crew.maxArtifactBytes`, else
-/// [`crate::artifact::DEFAULT_MAX_ARTIFACT_BYTES`].
-pub fn artifact_limit(ws: &Workspace) -> Result<u64> {
-    match ws.store().config_string("crew.maxArtifactBytes") {
-        None => Ok(crate::artifact::DEFAULT_MAX_ARTIFACT_BYTES),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| Error::Invalid(format!("crew.maxArtifactBytes = {v:?}: expected a number of bytes"))),
-    }
-}
-
-fn work_tree(ws: &Workspace) -> Result<&Path> {
-    ws.store()
-        .work_dir()
-        .ok_or_else(|| Error::Invalid("this repository has no work tree: artifacts are files of a work tree".into()))
-}
-
-/// What `verify --artifacts` found for one artifact.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ArtifactCheck {
-    /// The receipt.
-    pub receipt: String,
-    /// The task.
-    pub task: String,
-    /// The path recorded.
-    pub path: String,
-    /// `ok`, `missing`, `mismatch` or `unreadable` (not a regular file
-    /// inside the work tree, or over the size limit).
-    pub status: &'static str,
-    /// For a mismatch: the sha256 found on disk; when unreadable: why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub found: Option<String>,
-}
-
-/// Re-hash every artifact of every receipt that is still in the work tree.
-pub fn check_artifacts(ws: &Workspace, records: &[Record]) -> Result<Vec<ArtifactCheck>> {
-    let (top, limit) = (work_tree(ws)?, artifact_limit(ws)?);
-    let mut out = Vec::new();
-    for r in records {
-        let Payload::Receipt(rc) = &r.payload else { continue };
-        for a in &rc.artifacts {
-            let (status, found) = match crate::artifact::hash(top, &a.path, limit) {
-                Ok(now) if now.sha256 == a.sha256 && now.size == a.size => ("ok", None),
-                Ok(now) => ("mismatch", Some(now.sha256)),
-                Err(crate::artifact::FileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                    ("missing", None)
-                }
-                Err(e) => ("unreadable", Some(e.to_string())),
-            };
-            out.push(ArtifactCheck { receipt: r.id.hex(), task: rc.task.hex(), path: a.path.clone(), status, found });
-        }
-    }
-    Ok(out)
-}
-
-/// Resolve a code revision (a full or abbreviated commit id, a branch, a tag,
-/// `HEAD`) of the repository to a full commit id.
-pub fn resolve_commit(ws: &Workspace, rev: &str) -> Result<ObjectId> {
-    ws.store()
-        .resolve_commit(rev)
-        .map_err(|_| Error::Invalid(format!("unknown revision {rev:?}: not a commit of this repository")))
 }
 
 #[cfg(test)]

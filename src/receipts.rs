@@ -1,0 +1,123 @@
+//! Receipts: what an agent shows for finished work (commits, tests, builds,
+//! reviews, notes, and the files it made, hashed), attached to a task.
+//!
+//! Artifacts are hashed from the work tree when the receipt is made, so a
+//! reviewer can check later that the file is still what the receipt says
+//! (`verify --artifacts`).
+
+use std::path::Path;
+
+use gix::ObjectId;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::id::{self, Id};
+use crate::index::Need;
+use crate::record::kinds::{Artifact, Receipt};
+use crate::record::{Payload, Record};
+use crate::workspace::Workspace;
+
+impl Workspace {
+    /// Attach a receipt to `task` as `actor`.
+    pub fn add_receipt(&self, actor: &str, receipt: Receipt) -> Result<Record> {
+        let need = Need::Tasks(vec![receipt.task]);
+        let payload = Payload::Receipt(receipt);
+        let written = self.write(actor, &need, |_| Ok(vec![payload.clone()]))?;
+        Ok(written.one())
+    }
+
+    /// Resolve a receipt id or unique prefix on `task`.
+    pub fn resolve_receipt(&self, task: Id, prefix: &str) -> Result<Id> {
+        let snap = self.snapshot_for(&Need::Tasks(vec![task]))?;
+        let t = snap.state.task(&task).map_err(Error::Refused)?;
+        Ok(id::resolve_prefix(&prefix.to_ascii_lowercase(), "receipt", t.receipts.iter().copied())?)
+    }
+
+    /// Find a receipt by id prefix anywhere on the board: the record.
+    pub fn find_receipt(&self, prefix: &str) -> Result<Record> {
+        let snap = self.snapshot()?;
+        let all = snap.state.tasks.values().flat_map(|t| t.receipts.iter().map(move |r| (*r, t.id)));
+        let pairs: Vec<(Id, Id)> = all.collect();
+        let rid = id::resolve_prefix(&prefix.to_ascii_lowercase(), "receipt", pairs.iter().map(|(r, _)| *r))?;
+        let task = pairs.iter().find(|(r, _)| *r == rid).map(|(_, t)| *t).expect("resolved from this list");
+        let records = self.task_records(&snap, &task)?;
+        records
+            .into_iter()
+            .find(|r| r.id == rid)
+            .ok_or_else(|| Error::Invalid(format!("receipt {rid} not in its file")))
+    }
+}
+
+/// The artifact a receipt records for `file` (relative to the current
+/// directory, or absolute): its normalised path relative to the work tree,
+/// sha256 and size. The file must be a regular file inside the work tree, at
+/// most `limit` bytes.
+pub fn artifact(ws: &Workspace, file: &Path, limit: u64) -> Result<Artifact> {
+    let top = work_tree(ws)?;
+    let rel = crate::artifact::relative_path(top, file)?;
+    Ok(crate::artifact::hash(top, &rel, limit)?)
+}
+
+/// How large an artifact may be here: `crew.maxArtifactBytes`, else
+/// [`crate::artifact::DEFAULT_MAX_ARTIFACT_BYTES`].
+pub fn artifact_limit(ws: &Workspace) -> Result<u64> {
+    match ws.store().config_string("crew.maxArtifactBytes") {
+        None => Ok(crate::artifact::DEFAULT_MAX_ARTIFACT_BYTES),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| Error::Invalid(format!("crew.maxArtifactBytes = {v:?}: expected a number of bytes"))),
+    }
+}
+
+fn work_tree(ws: &Workspace) -> Result<&Path> {
+    ws.store()
+        .work_dir()
+        .ok_or_else(|| Error::Invalid("this repository has no work tree: artifacts are files of a work tree".into()))
+}
+
+/// What `verify --artifacts` found for one artifact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ArtifactCheck {
+    /// The receipt.
+    pub receipt: String,
+    /// The task.
+    pub task: String,
+    /// The path recorded.
+    pub path: String,
+    /// `ok`, `missing`, `mismatch` or `unreadable` (not a regular file
+    /// inside the work tree, or over the size limit).
+    pub status: &'static str,
+    /// For a mismatch: the sha256 found on disk; when unreadable: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<String>,
+}
+
+/// Re-hash every artifact of every receipt that is still in the work tree.
+pub fn check_artifacts(ws: &Workspace, records: &[Record]) -> Result<Vec<ArtifactCheck>> {
+    let (top, limit) = (work_tree(ws)?, artifact_limit(ws)?);
+    let mut out = Vec::new();
+    for r in records {
+        let Payload::Receipt(rc) = &r.payload else { continue };
+        for a in &rc.artifacts {
+            let (status, found) = match crate::artifact::hash(top, &a.path, limit) {
+                Ok(now) if now.sha256 == a.sha256 && now.size == a.size => ("ok", None),
+                Ok(now) => ("mismatch", Some(now.sha256)),
+                Err(crate::artifact::FileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    ("missing", None)
+                }
+                Err(e) => ("unreadable", Some(e.to_string())),
+            };
+            out.push(ArtifactCheck { receipt: r.id.hex(), task: rc.task.hex(), path: a.path.clone(), status, found });
+        }
+    }
+    Ok(out)
+}
+
+/// Resolve a code revision (a full or abbreviated commit id, a branch, a tag,
+/// `HEAD`) of the repository to a full commit id.
+pub fn resolve_commit(ws: &Workspace, rev: &str) -> Result<ObjectId> {
+    ws.store()
+        .resolve_commit(rev)
+        .map_err(|_| Error::Invalid(format!("unknown revision {rev:?}: not a commit of this repository")))
+}
