@@ -22,5 +22,6 @@ mod mutation;
 mod publish;
 mod reference;
 mod schema;
+mod snapshots;
 mod sync;
 mod tamper;
