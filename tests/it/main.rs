@@ -23,5 +23,6 @@ mod mutation;
 mod publish;
 mod reference;
 mod schema;
+mod snapshots;
 mod sync;
 mod tamper;
