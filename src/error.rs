@@ -30,9 +30,13 @@ pub enum Error {
     /// An id prefix did not name exactly one thing.
     #[error(transparent)]
     Prefix(#[from] PrefixError),
-    /// A log file on the branch is malformed. (Not a `#[source]`: the message
-    /// already includes it, and error chains would print it twice.)
-    #[error("the branch holds a malformed record: {0}; run `git crew verify`")]
+    /// A log file on the branch is malformed, or holds a record of a newer
+    /// format. (Not a `#[source]`: the message already includes it, and error
+    /// chains would print it twice.)
+    #[error("{}", match .0.needs_format() {
+        Some(_) => format!("the branch holds a record this git-crew cannot read: {}", .0),
+        None => format!("the branch holds a malformed record: {}; run `git crew verify`", .0),
+    })]
     File(FileError),
     /// A log file could not be merged.
     #[error(transparent)]
