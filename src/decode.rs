@@ -24,9 +24,13 @@ pub enum ReadError {
     /// Git access failed or the repository is unusable.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A log file on the branch is malformed. (Not a `#[source]`: the message
-    /// already includes it, and error chains would print it twice.)
-    #[error("the branch holds a malformed record: {0}; run `git crew verify`")]
+    /// A log file on the branch is malformed, or holds a record of a newer
+    /// format. (Not a `#[source]`: the message already includes it, and error
+    /// chains would print it twice.)
+    #[error("{}", match .0.needs_format() {
+        Some(_) => format!("the branch holds a record this git-crew cannot read: {}", .0),
+        None => format!("the branch holds a malformed record: {}; run `git crew verify`", .0),
+    })]
     File(FileError),
     /// The branch has no workspace yet (in this clone).
     #[error("{}", no_workspace_message(branch, remote.as_deref()))]

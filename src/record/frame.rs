@@ -112,7 +112,16 @@ fn read_record(lines: &mut Lines<'_>, start: usize) -> Result<Frame, (usize, Pro
     };
     let version = parse_version(header("v")?).ok_or((body_start, Problem::BadHeader("v")))?;
     if version > FORMAT_VERSION {
-        return Err((body_start, Problem::NewerFormat(version)));
+        // Nothing after the `v:` line is read as this format: a newer one may
+        // spell the rest of its record differently. The kind is named only if
+        // the next line happens to read as a kind line, for the message.
+        let kind = lines
+            .next_line()
+            .and_then(|(_, line)| std::str::from_utf8(line.strip_prefix(b"kind: ")?).ok())
+            .and_then(unquote)
+            .filter(|k| validate_kind(k))
+            .map(str::to_owned);
+        return Err((body_start, Problem::NewerFormat { version, kind }));
     }
     let kind = unquote(header("kind")?).filter(|k| validate_kind(k)).ok_or((body_start, Problem::BadHeader("kind")))?;
     let author = unquote(header("author")?)
@@ -149,6 +158,8 @@ fn read_record(lines: &mut Lines<'_>, start: usize) -> Result<Frame, (usize, Pro
     }
 }
 
+/// The `v:` value: a decimal integer without a leading zero that fits 32 bits
+/// (a longer number is a malformed line, not a newer format).
 fn parse_version(s: &str) -> Option<u32> {
     if s.is_empty() || s.starts_with('0') || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -202,5 +213,45 @@ impl<'a> Lines<'a> {
         let len = self.file[start..].iter().position(|&b| b == b'\n').unwrap_or(self.file.len() - start);
         self.pos = start + len + 1;
         Some((start, &self.file[start..start + len]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIG: &str = "sig: ed25519 0000000000000000000000000000000000000000000000000000000000000000 00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000\n";
+
+    fn v1_record() -> String {
+        format!("---\nv: 1\nkind: \"task.create\"\nauthor: \"bob\"\nat: \"2026-01-15T09:00:00.000Z\"\ntitle: \"t\"\npriority: 2\n{SIG}")
+    }
+
+    /// A newer record is refused at its `v:` line, whatever follows it: a
+    /// newer format may change everything after that line.
+    #[test]
+    fn a_newer_version_is_refused_before_anything_else_is_read() {
+        let one = v1_record();
+        let newer = format!("{one}---\nv: 2\nkind: \"task.claim\"\nwhatever a newer format writes\n");
+        let err = split(newer.as_bytes()).unwrap_err();
+        assert_eq!(err, (one.len() + 4, Problem::NewerFormat { version: 2, kind: Some("task.claim".into()) }));
+        let msg = err.1.to_string();
+        for part in
+            ["\"task.claim\" record of format v2", "reads (format v1)", "upgrade git-crew", "a server's hook first"]
+        {
+            assert!(msg.contains(part), "{msg:?} lacks {part:?}");
+        }
+        // No kind line at all, no `sig:` line: still a newer format, unnamed.
+        let bare = "---\nv: 17\nsomething: else\n";
+        assert_eq!(split(bare.as_bytes()), Err((4, Problem::NewerFormat { version: 17, kind: None })));
+        assert!(Problem::NewerFormat { version: 17, kind: None }.to_string().starts_with("a record of format v17,"));
+        // The largest version that fits 32 bits is newer; one beyond it, and
+        // any other spelling, is a malformed line.
+        let max = format!("---\nv: {}\n", u32::MAX);
+        assert!(matches!(split(max.as_bytes()), Err((4, Problem::NewerFormat { version: u32::MAX, .. }))));
+        for v in ["4294967296", "02", "2 ", "+2", "0"] {
+            let bad = format!("---\nv: {v}\nkind: \"task.claim\"\n");
+            assert_eq!(split(bad.as_bytes()), Err((4, Problem::BadHeader("v"))), "v: {v:?}");
+        }
+        assert_eq!(split(one.as_bytes()).map(|f| f.len()), Ok(1));
     }
 }

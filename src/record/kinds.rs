@@ -3,7 +3,11 @@
 //! Each kind is a struct whose field order is its canonical key order. Optional
 //! fields are omitted when absent or empty, so absence has one spelling. Adding a
 //! kind means adding a struct, a line to the `kinds!` table, a layout rule and a
-//! schema file.
+//! schema file, and a new format version: a kind, a field or a value of an
+//! enumerated field that a format does not have is refused by name in a record
+//! of that format ([`Problem::UnknownKind`], [`Problem::UnknownField`],
+//! [`Problem::UnknownValue`]), so older readers never fold a record without the
+//! part they do not know (`schema/SIGNING.md`, section 17).
 
 use serde::{Deserialize, Serialize};
 use serde_norway::{Mapping, Value};
@@ -595,16 +599,145 @@ impl Payload {
                 }
             }
 
-            /// Decode the fields of `kind`.
+            /// Decode the fields of `kind`. A kind, a field or a value of an
+            /// enumerated field that this format does not have is named as such
+            /// ([`Problem::UnknownKind`], [`Problem::UnknownField`],
+            /// [`Problem::UnknownValue`]), never skipped.
             pub(crate) fn from_fields(kind: &str, fields: Mapping) -> Result<Payload, Problem> {
                 let bad = |e: serde_norway::Error| Problem::BadField(e.to_string());
                 match kind {
-                    $( $kind => serde_norway::from_value(Value::Mapping(fields)).map(Payload::$variant).map_err(bad), )*
+                    $( $kind => {
+                        check_known($kind, &fields)?;
+                        serde_norway::from_value(Value::Mapping(fields)).map(Payload::$variant).map_err(bad)
+                    } )*
                     other => Err(Problem::UnknownKind(other.to_owned())),
                 }
             }
         }
+
+        /// The fields a record of `kind` may hold, in canonical order (the
+        /// header keys `v`, `kind`, `author` and `at` not included); `None` for
+        /// a kind this format does not have.
+        pub fn fields_of(kind: &str) -> Option<&'static [&'static str]> {
+            match kind {
+                $( $kind => Some(struct_fields::<$ty>()), )*
+                _ => None,
+            }
+        }
     };
+}
+
+/// The fields of a struct as its `Deserialize` implementation names them (the
+/// list serde's derive passes to `deserialize_struct`), so the check of
+/// unknown fields can never drift from the structs themselves.
+fn struct_fields<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    shape::<T>().0
+}
+
+/// The values of a unit-only enum as its `Deserialize` implementation names
+/// them (after `rename_all`).
+fn enum_values<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    shape::<T>().1
+}
+
+/// What a derived `Deserialize` asks of its deserializer: struct fields, or
+/// enum variants. The probe answers every request with an error, after
+/// noting the list.
+fn shape<'de, T: Deserialize<'de>>() -> (&'static [&'static str], &'static [&'static str]) {
+    use serde::de::{self, Visitor};
+
+    #[derive(Default)]
+    struct Seen {
+        fields: &'static [&'static str],
+        variants: &'static [&'static str],
+    }
+    struct Probe<'a>(&'a mut Seen);
+    fn stop<E: de::Error>() -> E {
+        E::custom("probe")
+    }
+    impl<'de> de::Deserializer<'de> for Probe<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(stop())
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.fields = fields;
+            Err(stop())
+        }
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            variants: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            self.0.variants = variants;
+            Err(stop())
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+            unit_struct newtype_struct seq tuple tuple_struct map identifier ignored_any
+        }
+    }
+    let mut seen = Seen::default();
+    let _ = T::deserialize(Probe(&mut seen));
+    (seen.fields, seen.variants)
+}
+
+/// A list of names (fields, values), read from a type when asked.
+type Names = fn() -> &'static [&'static str];
+
+/// Fields whose value is one of a fixed list: a value outside it is a value
+/// this format does not have.
+fn enumerated(kind: &str) -> &'static [(&'static str, Names)] {
+    match kind {
+        "actor.admit" => &[("role", enum_values::<Role>)],
+        "receipt" => &[("class", enum_values::<ReceiptClass>)],
+        _ => &[],
+    }
+}
+
+/// Fields that hold a sequence of mappings, and the fields of those mappings.
+fn nested(kind: &str) -> &'static [(&'static str, Names)] {
+    match kind {
+        "receipt" => &[("artifacts", struct_fields::<Artifact>)],
+        _ => &[],
+    }
+}
+
+/// Refuse, by name, a field or an enumerated value that `kind` does not have
+/// in this format. Values of the wrong type are left to the decoder.
+fn check_known(kind: &'static str, fields: &Mapping) -> Result<(), Problem> {
+    let known = fields_of(kind).unwrap_or(&[]);
+    for key in fields.keys() {
+        let Some(key) = key.as_str() else { continue };
+        if !known.contains(&key) {
+            return Err(Problem::UnknownField { kind, field: key.to_owned() });
+        }
+    }
+    for (field, values) in enumerated(kind) {
+        if let Some(value) = fields.get(*field).and_then(Value::as_str) {
+            if !values().contains(&value) {
+                return Err(Problem::UnknownValue { kind, field, value: value.to_owned() });
+            }
+        }
+    }
+    for (field, inner) in nested(kind) {
+        let Some(items) = fields.get(*field).and_then(Value::as_sequence) else { continue };
+        for (n, item) in items.iter().enumerate() {
+            let Some(item) = item.as_mapping() else { continue };
+            for key in item.keys().filter_map(Value::as_str) {
+                if !inner().contains(&key) {
+                    return Err(Problem::UnknownField { kind, field: format!("{field}[{n}].{key}") });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 kinds! {
@@ -934,4 +1067,101 @@ pub fn check_path(path: &str) -> Result<(), String> {
         return Err("is not normalised: no empty, `.` or `..` component, no trailing `/`".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// `schema/<kind>.json`, parsed.
+    fn schema(kind: &str) -> serde_json::Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema").join(format!("{kind}.json"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// The property names of a schema object (a set: the JSON parser does
+    /// not keep their order).
+    fn names(props: &serde_json::Value) -> BTreeSet<String> {
+        props.as_object().expect("properties is an object").keys().cloned().collect()
+    }
+
+    fn set(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// The lists the unknown-field and unknown-value checks use are read from
+    /// the structs' `Deserialize` implementations: they must be exactly the
+    /// schema's (an empty list would refuse every field, a stale one would let
+    /// a field through to a generic error).
+    #[test]
+    fn known_fields_and_values_are_those_of_the_schemas() {
+        for kind in KINDS {
+            let mut props = names(&schema(kind)["properties"]);
+            for header in ["v", "kind", "author", "at"] {
+                assert!(props.remove(header), "schema/{kind}.json lacks {header}");
+            }
+            let fields = fields_of(kind).expect("a known kind");
+            assert_eq!(fields.len(), props.len(), "fields of {kind}: {fields:?}");
+            assert_eq!(set(fields), props, "fields of {kind}");
+        }
+        let receipt = schema("receipt");
+        assert_eq!(set(struct_fields::<Artifact>()), names(&receipt["properties"]["artifacts"]["items"]["properties"]));
+        let values = |kind: &str, field: &str| -> BTreeSet<String> {
+            let list = schema(kind)["properties"][field]["enum"].as_array().cloned().unwrap_or_default();
+            list.iter().map(|v| v.as_str().expect("a string value").to_owned()).collect()
+        };
+        for kind in KINDS {
+            let props = schema(kind)["properties"].as_object().cloned().unwrap_or_default();
+            let with_values: BTreeSet<&str> =
+                props.iter().filter(|(_, p)| p.get("enum").is_some()).map(|(name, _)| name.as_str()).collect();
+            let table: BTreeSet<&str> = enumerated(kind).iter().map(|(field, _)| *field).collect();
+            assert_eq!(table, with_values, "the enumerated fields of {kind}");
+            for (field, known) in enumerated(kind) {
+                assert_eq!(set(known()), values(kind, field), "values of {kind} {field}");
+            }
+        }
+        assert_eq!(fields_of("task.assign"), None);
+    }
+
+    fn fields(yaml: &str) -> Mapping {
+        serde_norway::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn unknown_kinds_fields_and_values_are_named() {
+        let task = "a".repeat(64);
+        let claim = fields(&format!("task: \"{task}\"\nlease: 60\nexclusive: true\n"));
+        assert_eq!(
+            Payload::from_fields("task.claim", claim),
+            Err(Problem::UnknownField { kind: "task.claim", field: "exclusive".into() })
+        );
+        let receipt = fields(&format!("task: \"{task}\"\nclass: \"usage\"\nsummary: \"s\"\n"));
+        assert_eq!(
+            Payload::from_fields("receipt", receipt),
+            Err(Problem::UnknownValue { kind: "receipt", field: "class", value: "usage".into() })
+        );
+        let artifact = format!(
+            "task: \"{task}\"\nclass: \"test\"\nartifacts:\n  - path: \"a\"\n    sha256: \"{task}\"\n    size: 1\n  - path: \"b\"\n    sha256: \"{task}\"\n    size: 1\n    mirror: \"m\"\n"
+        );
+        assert_eq!(
+            Payload::from_fields("receipt", fields(&artifact)),
+            Err(Problem::UnknownField { kind: "receipt", field: "artifacts[1].mirror".into() })
+        );
+        let admit = fields(&format!("name: \"dave\"\nrole: \"observer\"\nkey: \"{task}\"\n"));
+        assert_eq!(
+            Payload::from_fields("actor.admit", admit),
+            Err(Problem::UnknownValue { kind: "actor.admit", field: "role", value: "observer".into() })
+        );
+        assert_eq!(Payload::from_fields("policy.set", Mapping::new()), Err(Problem::UnknownKind("policy.set".into())));
+        // A known value of the wrong type is not an unknown value: the decoder
+        // names the type.
+        let typed = fields(&format!("task: \"{task}\"\nclass: 3\nsummary: \"s\"\n"));
+        assert!(matches!(Payload::from_fields("receipt", typed), Err(Problem::BadField(_))));
+        // And a record with only known fields and values still decodes.
+        let ok = fields(&format!("task: \"{task}\"\nlease: 60\n"));
+        assert!(matches!(Payload::from_fields("task.claim", ok), Ok(Payload::TaskClaim(_))));
+    }
 }

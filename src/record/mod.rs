@@ -23,7 +23,10 @@ use crate::sign::{self, Keypair, PublicKey};
 pub use frame::Frame;
 pub use kinds::{Payload, Role, KINDS};
 
-/// The record format version this build reads and writes.
+/// The record format version this build reads and writes. A record of a
+/// higher `v` is refused as [`Problem::NewerFormat`]; a new kind, field or
+/// value of an enumerated field needs a new version (`schema/SIGNING.md`,
+/// section 17).
 pub const FORMAT_VERSION: u32 = 1;
 /// The kind of the record that creates a workspace.
 pub const GENESIS_KIND: &str = "crew.genesis";
@@ -198,9 +201,15 @@ pub enum Problem {
     /// A header line is missing or malformed.
     #[error("malformed or missing `{0}:` header line")]
     BadHeader(&'static str),
-    /// Written by a newer git-crew.
-    #[error("record format version {0} is newer than this git-crew understands ({FORMAT_VERSION}): upgrade git-crew")]
-    NewerFormat(u32),
+    /// A record of a format version newer than [`FORMAT_VERSION`]: written by
+    /// a newer git-crew. Nothing after its `v:` line was read.
+    #[error("{}", newer_format(*version, kind.as_deref()))]
+    NewerFormat {
+        /// The record's `v`.
+        version: u32,
+        /// Its kind, if the line after `v:` reads as a kind line of this format.
+        kind: Option<String>,
+    },
     /// The record has no `sig:` line.
     #[error("record has no `sig:` line")]
     MissingSignature,
@@ -243,10 +252,31 @@ pub enum Problem {
     /// Valid YAML, but not the canonical encoding.
     #[error("not in canonical encoding (see schema/SIGNING.md)")]
     NonCanonical,
-    /// A kind this version does not know.
-    #[error("unknown record kind {0:?}")]
+    /// A kind format v1 does not have. A newer git-crew writes a new kind only
+    /// with a newer `v` ([`Problem::NewerFormat`]), so no version reads it.
+    #[error("unknown record kind {0:?} in format v{FORMAT_VERSION}: {NOT_NEWER}")]
     UnknownKind(String),
-    /// A field is missing, unknown or has a bad value.
+    /// A field the record's kind does not have in format v1 (at the top
+    /// level, or inside one of its mappings: `artifacts[0].mirror`).
+    #[error("unknown field {field:?} in a {kind} record of format v{FORMAT_VERSION}: {NOT_NEWER}")]
+    UnknownField {
+        /// The record's kind.
+        kind: &'static str,
+        /// The field, with its place for a field inside a sequence item.
+        field: String,
+    },
+    /// A value an enumerated field does not have in format v1 (a role, a
+    /// receipt class).
+    #[error("unknown value {value:?} of field {field:?} in a {kind} record of format v{FORMAT_VERSION}: {NOT_NEWER}")]
+    UnknownValue {
+        /// The record's kind.
+        kind: &'static str,
+        /// The field.
+        field: &'static str,
+        /// The value as written.
+        value: String,
+    },
+    /// A field is missing or has a bad value.
     #[error("bad field: {0}")]
     BadField(String),
     /// Records in a file are not sorted by (at, id), or one appears twice.
@@ -255,6 +285,37 @@ pub enum Problem {
     /// The record belongs in another file.
     #[error("record belongs in {0}, not here")]
     WrongFile(String),
+}
+
+impl Problem {
+    /// The format version a newer git-crew wrote this record in, if that is
+    /// what is wrong: the record is not malformed, this git-crew is too old.
+    pub fn needs_format(&self) -> Option<u32> {
+        match self {
+            Problem::NewerFormat { version, .. } => Some(*version),
+            _ => None,
+        }
+    }
+}
+
+/// Why an unknown kind, field or value at `v: 1` is an error and not a newer
+/// format (`schema/SIGNING.md`, section 17).
+const NOT_NEWER: &str = "a newer git-crew writes a new kind, field or value only with a newer `v`, \
+so this record is invalid in every version, not newer (schema/SIGNING.md, section 17)";
+
+/// The message of [`Problem::NewerFormat`]: what to upgrade, and in which
+/// order (the server's hook before any clone writes the new format).
+fn newer_format(version: u32, kind: Option<&str>) -> String {
+    let what = match kind {
+        Some(k) => format!("a {k:?} record"),
+        None => "a record".to_owned(),
+    };
+    format!(
+        "{what} of format v{version}, newer than this git-crew {} reads (format v{FORMAT_VERSION}): \
+         upgrade git-crew to a version that reads format v{version} (a server's hook first, then every clone; \
+         schema/SIGNING.md, section 17)",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// A [`Problem`] located in a file.
@@ -273,6 +334,12 @@ impl FileError {
     /// Locate `problem` at `offset` in `path`.
     pub fn new(path: &str, (offset, problem): (usize, Problem)) -> FileError {
         FileError { path: path.to_owned(), offset, problem }
+    }
+
+    /// The format version this git-crew would have to read to read the file,
+    /// if a newer format is what is wrong ([`Problem::needs_format`]).
+    pub fn needs_format(&self) -> Option<u32> {
+        self.problem.needs_format()
     }
 }
 
@@ -504,5 +571,54 @@ mod tests {
         file.extend_from_slice(&b2);
         assert_eq!(decode_file(&file, &ws).unwrap(), vec![r1, r2]);
         assert!(matches!(decode_file(&file, &Id([6; 32])), Err((0, Problem::BadSignature))));
+    }
+
+    /// Signed and canonical YAML, but with a kind, a field or a value format
+    /// v1 does not have: each is refused by name, at the record's body, and
+    /// the message says it is invalid, not newer. Only a newer `v` asks for an
+    /// upgrade, and only that one tells [`FileError::needs_format`].
+    #[test]
+    fn unknown_kinds_fields_and_values_are_refused_by_name_not_as_newer() {
+        let key = Keypair::from_seed([1; 32]);
+        let ws = Id([5; 32]);
+        let head = |v: u32, kind: &str| {
+            format!("v: {v}\nkind: \"{kind}\"\nauthor: \"alice\"\nat: \"2026-01-15T10:00:00.000Z\"\n")
+        };
+        let task = "b".repeat(64);
+        let cases = [
+            (1, "policy.set", "rule: \"x\"\n".to_owned(), Problem::UnknownKind("policy.set".into())),
+            (
+                1,
+                "task.claim",
+                format!("task: \"{task}\"\nlease: 60\nexclusive: true\n"),
+                Problem::UnknownField { kind: "task.claim", field: "exclusive".into() },
+            ),
+            (
+                1,
+                "receipt",
+                format!("task: \"{task}\"\nclass: \"usage\"\nsummary: \"s\"\n"),
+                Problem::UnknownValue { kind: "receipt", field: "class", value: "usage".into() },
+            ),
+            (
+                2,
+                "task.claim",
+                format!("task: \"{task}\"\nlease: 60\n"),
+                Problem::NewerFormat { version: 2, kind: Some("task.claim".into()) },
+            ),
+        ];
+        for (v, kind, fields, want) in cases {
+            let (bytes, _) = seal(&ws, kind, &format!("{}{fields}", head(v, kind)), &key);
+            let err = decode_file(&bytes, &ws).expect_err(kind);
+            assert_eq!(err, (4, want.clone()), "{kind} at v{v}");
+            let located = FileError::new("tasks/x.yaml", err);
+            let msg = located.to_string();
+            if v == 1 {
+                assert_eq!(located.needs_format(), None);
+                assert!(msg.contains("format v1") && msg.contains("invalid in every version, not newer"), "{msg}");
+            } else {
+                assert_eq!(located.needs_format(), Some(2));
+                assert!(msg.starts_with("tasks/x.yaml: byte 4: ") && msg.contains("upgrade git-crew"), "{msg}");
+            }
+        }
     }
 }

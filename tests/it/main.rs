@@ -9,6 +9,7 @@ mod concurrency;
 mod contract;
 mod control;
 mod escaping;
+mod evolution;
 mod fold;
 mod guide;
 mod history;

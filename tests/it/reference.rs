@@ -59,7 +59,7 @@ fn require_python() {
 }
 
 /// `python3 schema/verify.py ARGS…`: its exit code and what it printed.
-fn reference(args: &[&str]) -> (i32, String) {
+pub(crate) fn reference(args: &[&str]) -> (i32, String) {
     require_python();
     let out = Command::new("python3")
         .arg(root().join("schema/verify.py"))
