@@ -46,7 +46,10 @@ type Result<T, E = ReadError> = std::result::Result<T, E>;
 pub enum Need {
     /// Identities and clock only; `state.tasks` is empty.
     Core,
-    /// The core plus these tasks (and every other task sharing their shards).
+    /// The core plus these tasks (and every other task sharing their shards),
+    /// and the dependencies of every task loaded, transitively: so the status
+    /// of any task in the snapshot is whole, never computed from a missing
+    /// dependency.
     Tasks(Vec<Id>),
     /// Everything.
     All,
@@ -212,15 +215,22 @@ impl Index {
     /// The core plus the shards `need` names, if they are consistent with it.
     fn assemble(&self, tip: ObjectId, core: Core, need: &Need) -> Option<Snapshot> {
         let Core { gen, counts, mut state, .. } = core;
-        let shards: Vec<u8> = match need {
-            Need::Core => Vec::new(),
-            Need::Tasks(ids) => ids.iter().map(shard_of).collect::<BTreeSet<_>>().into_iter().collect(),
+        let mut loaded = BTreeSet::new();
+        let mut shards: BTreeSet<u8> = match need {
+            Need::Core => BTreeSet::new(),
+            Need::Tasks(ids) => ids.iter().map(shard_of).collect(),
             Need::All => (0..=255).collect(),
         };
-        for s in shards {
-            for task in self.read_shard(s, gen, shard_count(&counts, s))? {
-                state.tasks.insert(task.id, task);
+        // The shards asked for, then those of the loaded tasks' dependencies,
+        // until every loaded task has its dependencies (usually one round).
+        while !shards.is_empty() {
+            for &s in &shards {
+                for task in self.read_shard(s, gen, shard_count(&counts, s))? {
+                    state.tasks.insert(task.id, task);
+                }
             }
+            loaded.extend(shards);
+            shards = dependency_shards(state.tasks.values()).difference(&loaded).copied().collect();
         }
         Some(Snapshot { tip, state })
     }
@@ -244,7 +254,15 @@ impl Index {
         self.write_everything(tip, &state, &records);
         let mut snap = Snapshot { tip, state };
         if let Need::Tasks(ids) = need {
-            let wanted: BTreeSet<u8> = ids.iter().map(shard_of).collect();
+            let mut wanted: BTreeSet<u8> = ids.iter().map(shard_of).collect();
+            loop {
+                let of_wanted = snap.state.tasks.values().filter(|t| wanted.contains(&shard_of(&t.id)));
+                let more: Vec<u8> = dependency_shards(of_wanted).difference(&wanted).copied().collect();
+                if more.is_empty() {
+                    break;
+                }
+                wanted.extend(more);
+            }
             snap.state.tasks.retain(|id, _| wanted.contains(&shard_of(id)));
         } else if *need == Need::Core {
             snap.state.tasks.clear();
@@ -506,6 +524,11 @@ impl Core {
     fn count(&self, s: u8) -> u32 {
         shard_count(&self.counts, s)
     }
+}
+
+/// The shards holding the dependencies of `tasks`.
+fn dependency_shards<'a>(tasks: impl Iterator<Item = &'a Task>) -> BTreeSet<u8> {
+    tasks.flat_map(|t| t.depends_on.iter().map(shard_of)).collect()
 }
 
 fn shard_count(counts: &[u32], s: u8) -> u32 {

@@ -7,21 +7,29 @@
 //! library does no terminal I/O and reads no global configuration except where a
 //! caller asks it to (`KeyStore::from_env`).
 //!
-//! Module map, in data-flow order: [`hlc`] and [`id`] (stamps and ids),
-//! [`sign`] (keys and signatures), [`identity`] (requests to be admitted),
-//! [`record`] (canonical encoding and decoding), [`layout`] (which file a
-//! record belongs to), [`merge`] (union of log files), [`object`] (trees and
-//! commits as the branch allows them), [`store`] (the git branch through gix),
-//! [`state`] (the fold: identities and board), [`index`] (the incremental
-//! cache of the fold), [`verify`] (history checks), [`workspace`] (the write
-//! transaction and reads), then the operations: [`board`] (tasks, claims,
-//! receipts), [`artifact`] (files receipts name), [`inbox`] (messages),
-//! [`live`] (heartbeats, sessions and the audit), [`rebase`] (unpublished
-//! records on top of the published ones), [`sync`] (fetch, verify, push),
-//! [`publish`] (a write reaches the remote before the command returns),
-//! [`fold`] (the server's side of publishing), [`hook`] (what each git hook
-//! checks), [`repair`] (a remote without the server hook). [`error`] holds
-//! the crate's error.
+//! The modules stand in layers, each naming only its own layer and those
+//! below (`tests/it/layers.rs` checks it; ARCHITECTURE.md has the table):
+//!
+//! 1. base: [`id`] and [`hlc`] (ids and stamps), [`sign`] (keys and
+//!    signatures), [`object`] (trees and commits as the branch allows them),
+//!    [`store`] (the git branch through gix);
+//! 2. records: [`record`] (kinds, canonical encoding, framing), [`layout`]
+//!    (which file a record belongs to), [`merge`] (union of log files),
+//!    [`request`] (identity requests), [`artifact`] (files receipts name);
+//! 3. the fold: [`state`];
+//! 4. reading a branch: [`decode`] (the records at a tip) and [`index`] (the
+//!    incremental cache of their fold);
+//! 5. verification: [`verify`];
+//! 6. the transaction: [`error`] (the operations' error) and [`workspace`]
+//!    (opening, signing, the one write path, the publish lock);
+//! 7. publishing: [`liveness`] (heartbeats, sessions, the audit), [`rebase`]
+//!    (unpublished records on top of published ones), [`fold`] (the server's
+//!    side of publishing), [`sync`] (fetch, verify, push), [`publish`] (a
+//!    write reaches the remote before the command returns), [`repair`] (a
+//!    remote without the server hook), [`hook`] (what each git hook checks);
+//! 8. operations, one module per concept, as methods of
+//!    [`workspace::Workspace`]: [`tasks`], [`receipts`], [`messages`],
+//!    [`identities`].
 
 #![warn(missing_docs)]
 

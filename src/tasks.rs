@@ -223,16 +223,9 @@ impl Workspace {
         self.resolve_task(&snap.state, prefix)
     }
 
-    /// What a write about `task` needs loaded: the task and its dependencies.
-    fn need_for(&self, task: Id) -> Result<Need> {
-        let snap = self.snapshot_for(&Need::Tasks(vec![task]))?;
-        let deps = snap.state.task(&task).map(|t| t.depends_on.clone()).map_err(Error::Refused)?;
-        Ok(Need::Tasks(std::iter::once(task).chain(deps).collect()))
-    }
-
     /// Write one record about `task` as `actor`; the fold's rules decide.
     fn task_write(&self, actor: &str, task: Id, payload: Payload) -> Result<Record> {
-        let need = self.need_for(task)?;
+        let need = Need::Tasks(vec![task]);
         Ok(self.write(actor, &need, |_| Ok(vec![payload.clone()]))?.one())
     }
 
@@ -240,7 +233,7 @@ impl Workspace {
     /// whole board.
     pub fn edit_task(&self, actor: &str, edit: TaskEdit) -> Result<Record> {
         let need =
-            if edit.depends_on.is_empty() && edit.parent.is_none() { self.need_for(edit.task)? } else { Need::All };
+            if edit.depends_on.is_empty() && edit.parent.is_none() { Need::Tasks(vec![edit.task]) } else { Need::All };
         let payload = Payload::TaskEdit(edit);
         Ok(self.write(actor, &need, |_| Ok(vec![payload.clone()]))?.one())
     }
@@ -249,7 +242,7 @@ impl Workspace {
     /// [`Error::Refused`] conflict) when it is held, blocked, done or waiting.
     pub fn claim(&self, actor: &str, target: &ClaimTarget, lease: u64, mode: &ClaimMode) -> Result<Record> {
         let need = match target {
-            ClaimTarget::Task(id) => self.need_for(*id)?,
+            ClaimTarget::Task(id) => Need::Tasks(vec![*id]),
             ClaimTarget::Next(_) => Need::All,
         };
         let offline = *mode == ClaimMode::Offline;
@@ -274,15 +267,7 @@ impl Workspace {
                     )));
                 }
                 ClaimTarget::Next(label) => {
-                    let summaries: Vec<Summary> = state
-                        .tasks
-                        .values()
-                        .map(|t| {
-                            let mut s = Summary::from(t);
-                            s.drop_stopped_holder(state);
-                            s
-                        })
-                        .collect();
+                    let summaries: Vec<Summary> = state.tasks.values().map(|t| Summary::current(t, state)).collect();
                     let claimers = state.actors.values().filter(|a| a.role == Role::Agent && a.may_work()).count();
                     let best = spread(&summaries, label.as_deref(), now, claimers, random_pick())
                         .map(|t| t.id)

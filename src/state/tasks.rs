@@ -252,6 +252,14 @@ impl Summary {
         (self.priority, self.created_at, self.id)
     }
 
+    /// `task`'s summary as the board shows it in `state`: a suspended holder
+    /// holds nothing (as [`Task::status`] has it).
+    pub fn current(task: &Task, state: &State) -> Summary {
+        let mut summary = Summary::from(task);
+        summary.drop_stopped_holder(state);
+        summary
+    }
+
     /// A suspended holder holds nothing: its tasks are free for others.
     pub fn drop_stopped_holder(&mut self, state: &State) {
         if self.holder.as_ref().is_some_and(|(a, _)| state.is_stopped(a)) {

@@ -22,8 +22,8 @@
 
 use std::path::{Path, PathBuf};
 
-use git_crew::id::Id;
 use git_crew::decode::genesis_id;
+use git_crew::id::Id;
 use git_crew::record::{self, frame, FileError, Problem};
 use git_crew::sign::Keypair;
 use serde_json::Value;

@@ -359,7 +359,6 @@ pub fn next(cx: &Context, args: NextArgs) -> Result<i32> {
     };
     let snap = ws.snapshot_for(&Need::Tasks(vec![id]))?;
     let t = snap.state.task(&id).map_err(git_crew::Error::Refused)?.clone();
-    let (snap, t) = with_dependencies(&ws, snap, t)?;
     let view = TaskView::new(&t, &snap.state, now);
     match (cx.json, &claim) {
         (true, Some((c, mode))) => {
@@ -372,17 +371,4 @@ pub fn next(cx: &Context, args: NextArgs) -> Result<i32> {
         (false, None) => render::lines([line(&t, &snap.state, now)]),
     }
     Ok(0)
-}
-
-/// The snapshot with `task`'s dependencies loaded, so its status is right.
-fn with_dependencies(
-    ws: &Workspace,
-    snap: git_crew::index::Snapshot,
-    task: Task,
-) -> Result<(git_crew::index::Snapshot, Task)> {
-    if task.depends_on.is_empty() {
-        return Ok((snap, task));
-    }
-    let need = Need::Tasks(std::iter::once(task.id).chain(task.depends_on.iter().copied()).collect());
-    Ok((ws.snapshot_for(&need)?, task))
 }
