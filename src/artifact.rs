@@ -60,8 +60,9 @@ pub enum FileError {
         /// The path.
         path: PathBuf,
     },
-    /// The operating system refused.
-    #[error("cannot read {path}: {source}")]
+    /// The operating system refused. (The cause is the error's source, which
+    /// error chains print after the message.)
+    #[error("cannot read {path}")]
     Io {
         /// The path.
         path: PathBuf,

@@ -5,9 +5,10 @@
 //! one documented exit code).
 
 use crate::decode::ReadError;
-use crate::id::PrefixError;
+use crate::hlc::Hlc;
+use crate::id::{Id, PrefixError};
 use crate::merge::MergeError;
-use crate::record::FileError;
+use crate::record::{FileError, Problem};
 use crate::sign::KeyError;
 use crate::state::Refusal;
 use crate::store::StoreError;
@@ -60,9 +61,71 @@ pub enum Error {
     /// No actor given and none can be inferred.
     #[error("{0}")]
     WhoAmI(String),
-    /// Input that is not acceptable, named.
+    /// An actor named (acting, or acted on) is not admitted to the workspace.
+    #[error("unknown actor {name:?}: not admitted to this workspace")]
+    UnknownActor {
+        /// The name.
+        name: String,
+    },
+    /// A value given on the command line is not acceptable.
+    #[error(transparent)]
+    Argument(#[from] ArgumentError),
+    /// A record this command would write does not meet the format (a field
+    /// too long, a bad value).
     #[error("{0}")]
-    Invalid(String),
+    Unwritable(Problem),
+    /// The operating system gave no random bytes.
+    #[error("no random source: {0}")]
+    NoRandomSource(getrandom::Error),
+    /// A `Crew-Task:` trailer of a commit message that names no single task.
+    #[error("Crew-Task: {value}: {problem}")]
+    TaskTrailer {
+        /// The trailer's value.
+        value: String,
+        /// Why it names no single task.
+        problem: PrefixError,
+    },
+    /// No remote was given and the clone has none named `origin`.
+    #[error("no remote named origin: pass REMOTE (a remote name or URL), or add one with `git remote add origin URL`")]
+    NoRemote,
+    /// Input from git that does not follow its protocol (a hook's lines,
+    /// `proc-receive`'s pkt-lines).
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// A pushed ref the server's `pre-receive` hook does not take.
+    #[error(transparent)]
+    Receive(#[from] ReceiveError),
+    /// A heartbeat that does not count, or cannot be made.
+    #[error(transparent)]
+    Beat(#[from] BeatError),
+    /// The fold refused a pushed record for good: it cannot even be read, so
+    /// no retry can make it fit.
+    #[error("{}{reason}", if record.is_empty() { String::new() } else { format!("{kind} {record} by {author}: ") })]
+    Unfoldable {
+        /// The record's id, empty when it could not be read at all.
+        record: String,
+        /// Its kind.
+        kind: String,
+        /// Its author.
+        author: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// A message or a task handed off that cannot go where it was sent.
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    /// An identity operation that does not apply.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// A receipt that cannot be made or found.
+    #[error(transparent)]
+    Receipt(#[from] ReceiptError),
+    /// `repair` has nothing to do, or may not do it.
+    #[error(transparent)]
+    Repair(#[from] RepairError),
+    /// `install` cannot do what it was asked.
+    #[error(transparent)]
+    Install(#[from] InstallError),
     /// The acting actor is suspended.
     #[error("{0}")]
     Suspended(String),
@@ -93,6 +156,294 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+/// A value given by the user that is not acceptable (the reason comes from
+/// the check that refused it).
+#[derive(Debug, thiserror::Error)]
+pub enum ArgumentError {
+    /// Not a valid actor name.
+    #[error("{0}")]
+    Name(String),
+    /// Not a valid session name.
+    #[error("{0}")]
+    Session(String),
+    /// Not a valid channel.
+    #[error("{0}")]
+    Channel(String),
+    /// Not a role.
+    #[error("{0}")]
+    Role(String),
+    /// Not a receipt class.
+    #[error("{0}")]
+    ReceiptClass(String),
+    /// A heartbeat's time to live out of range.
+    #[error("ttl: {ttl} seconds is out of range 1..={max}")]
+    Ttl {
+        /// The ttl given, in seconds.
+        ttl: u64,
+        /// The largest allowed.
+        max: u64,
+    },
+    /// Not a time.
+    #[error("invalid time {0:?}: expected RFC 3339 (2026-12-01T10:00:00Z, fractions optional) or a day (2026-12-01)")]
+    Time(String),
+}
+
+/// Input from git that does not follow its protocol.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    /// A line of a `pre-receive` or `pre-push` hook's input that does not parse.
+    #[error("malformed {hook} line {line:?}")]
+    HookLine {
+        /// The hook (`pre-receive`, `pre-push`).
+        hook: &'static str,
+        /// The line.
+        line: String,
+    },
+    /// An object id in a hook's input that is not one.
+    #[error("bad object id {0:?} in hook input")]
+    ObjectId(String),
+    /// `proc-receive`: git did not offer version 1 of the protocol.
+    #[error("proc-receive: git offered no protocol version 1")]
+    Version,
+    /// `proc-receive`: a command line that does not parse.
+    #[error("proc-receive: malformed command {0:?}")]
+    Command(String),
+    /// `proc-receive`: a command line with a bad object id.
+    #[error("proc-receive: bad object id in {0:?}")]
+    CommandObjectId(String),
+    /// `proc-receive`: a pkt-line length that is not four hex digits.
+    #[error("proc-receive: bad pkt-line length {0:?}")]
+    PktLengthNotHex(String),
+    /// `proc-receive`: a pkt-line length out of range.
+    #[error("proc-receive: bad pkt-line length {0}")]
+    PktLengthOutOfRange(usize),
+    /// `proc-receive`: a pkt-line that is not UTF-8.
+    #[error("proc-receive: a pkt-line is not UTF-8")]
+    PktNotUtf8,
+}
+
+/// A pushed ref that the server's `pre-receive` hook does not take.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// Under `refs/crew/live/` but not `refs/crew/live/<actor>/<session>`.
+    #[error("{0}: live refs are refs/crew/live/<actor>/<session>")]
+    NotLiveRef(String),
+    /// A push for the fold to a server that does not fold.
+    #[error("{0}: this server does not fold pushes (run `git crew install --server` here to make it)")]
+    NoFold(String),
+    /// A ref only the server writes.
+    #[error("{0}: refs under refs/crew/fold/ and refs/crew/tips/ are the server's own")]
+    ServerRef(String),
+}
+
+/// A heartbeat on a live ref that does not count, or one that cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum BeatError {
+    /// The ref holds no record.
+    #[error("{0}: empty")]
+    Empty(String),
+    /// The ref holds bytes that are not a signed record.
+    #[error("{refname}: not a valid signed beat: {problem} at byte {offset}")]
+    Undecodable {
+        /// The live ref.
+        refname: String,
+        /// What is wrong.
+        problem: Problem,
+        /// Where.
+        offset: usize,
+    },
+    /// The ref holds a record of another kind.
+    #[error("{refname} holds a {kind} record, not a live.beat")]
+    NotABeat {
+        /// The live ref.
+        refname: String,
+        /// The record's kind.
+        kind: String,
+    },
+    /// The beat is of another actor or session than its ref names.
+    #[error(
+        "{refname} holds a beat of {author} session {session}: a beat lives only on its own actor's and session's ref"
+    )]
+    WrongRef {
+        /// The live ref.
+        refname: String,
+        /// The beat's author.
+        author: String,
+        /// The beat's session.
+        session: String,
+    },
+    /// The beat's author is not admitted.
+    #[error("{refname}: {author} is not an admitted actor")]
+    UnknownAuthor {
+        /// The live ref.
+        refname: String,
+        /// The beat's author.
+        author: String,
+    },
+    /// The beat is not signed with its author's current key.
+    #[error("{refname}: the beat is not signed with {author}'s current key")]
+    NotCurrentKey {
+        /// The live ref.
+        refname: String,
+        /// The beat's author.
+        author: String,
+    },
+    /// The author's key is revoked.
+    #[error("{refname}: the key of {author} is revoked")]
+    Revoked {
+        /// The live ref.
+        refname: String,
+        /// The beat's author.
+        author: String,
+    },
+    /// The beat is dated too far ahead of the server's clock.
+    #[error("{refname}: beat dated {at}, more than {max_skew_ms} ms ahead of the server's clock")]
+    FromTheFuture {
+        /// The live ref.
+        refname: String,
+        /// The beat's stamp.
+        at: Hlc,
+        /// How far ahead a stamp may be.
+        max_skew_ms: i64,
+    },
+    /// A beat that would break the record format.
+    #[error("cannot make a beat: {0}")]
+    Unwritable(Problem),
+}
+
+/// A message, or a task handed off, that cannot go where it was sent.
+#[derive(Debug, thiserror::Error)]
+pub enum AddressError {
+    /// A message with no channel, recipient, task or message it answers.
+    #[error("say where: --to NAME, --to '#channel', --task ID or --reply-to ID")]
+    NoTarget,
+    /// Reading messages without saying which channel.
+    #[error("which channel? '#name', an actor, --task ID or --thread ID")]
+    NoChannel,
+    /// A direct message to someone not admitted.
+    #[error("unknown recipient {0:?}: not an admitted actor; nothing sent")]
+    UnknownRecipient(String),
+    /// An @mention of someone not admitted.
+    #[error("@{0} is not an admitted actor; nothing sent")]
+    UnknownMention(String),
+    /// A direct message to oneself.
+    #[error("a direct message needs another actor")]
+    ToSelf,
+    /// A reply sent to another channel than the message it answers.
+    #[error("the message answered is in {answered}, not {to}")]
+    OtherChannel {
+        /// The channel of the message answered.
+        answered: String,
+        /// The channel asked for.
+        to: String,
+    },
+    /// A record named as a thread that is not a message.
+    #[error("{0} is not a message")]
+    NotAMessage(String),
+    /// A task handed off to someone not admitted.
+    #[error("cannot hand off to {0:?}: not an admitted actor (see `git crew id list`)")]
+    HandoffToUnknown(String),
+    /// A task handed off to someone suspended.
+    #[error("cannot hand off to {0:?}: it is suspended")]
+    HandoffToSuspended(String),
+}
+
+/// An identity operation that does not apply.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// Admitting a name that is already admitted.
+    #[error("actor {0:?} already exists (a request for a new key goes to `git crew id rotate {0} --request FILE`)")]
+    AlreadyAdmitted(String),
+    /// Rotating another actor's key without its request.
+    #[error("{actor} cannot make a key for {name}: rotate with {name}'s request (`git crew id request {name}` on its machine, then `git crew id rotate {name} --request FILE`)")]
+    KeyForOther {
+        /// Who acts.
+        actor: String,
+        /// Whose key.
+        name: String,
+    },
+    /// A request for another name than the one rotated.
+    #[error("the request is for {request:?}, not {name:?}")]
+    RequestForOther {
+        /// The name the request is for.
+        request: String,
+        /// The name given.
+        name: String,
+    },
+    /// Revoking a key already revoked.
+    #[error("the key of {0} is already revoked")]
+    AlreadyRevoked(String),
+    /// `suspend --all` with every agent suspended already.
+    #[error("nobody to suspend: every agent is suspended already")]
+    NobodyToSuspend,
+    /// The local key of an actor is not its current key on the branch.
+    #[error("the local key of {actor:?} ({local}) is not its current key on the branch ({current}); it was rotated or revoked")]
+    StaleKey {
+        /// The actor.
+        actor: String,
+        /// The local key's fingerprint.
+        local: String,
+        /// The current key's fingerprint.
+        current: String,
+    },
+}
+
+/// A receipt that cannot be made or found.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    /// A code revision that names no commit here.
+    #[error("unknown revision {0:?}: not a commit of this repository")]
+    UnknownRevision(String),
+    /// Artifacts without a work tree.
+    #[error("this repository has no work tree: artifacts are files of a work tree")]
+    NoWorkTree,
+    /// `crew.maxArtifactBytes` is not a number of bytes.
+    #[error("crew.maxArtifactBytes = {0:?}: expected a number of bytes")]
+    MaxArtifactBytes(String),
+    /// The board lists a receipt its task's file does not hold.
+    #[error("receipt {0} not in its file")]
+    NotInFile(Id),
+}
+
+/// `repair` has nothing to do, or may not do it.
+#[derive(Debug, thiserror::Error)]
+pub enum RepairError {
+    /// The remote has no workspace branch.
+    #[error("{remote} has no {branch} branch: nothing to repair")]
+    NoBranch {
+        /// The remote.
+        remote: String,
+        /// The workspace branch.
+        branch: String,
+    },
+    /// The acting actor is not an admin.
+    #[error("{0} is not an admin: only an admin repairs a remote")]
+    NotAdmin(String),
+    /// The remote holds nothing this clone lacks.
+    #[error("{0} has nothing this clone does not: nothing to repair (git crew sync publishes)")]
+    NothingNew(String),
+    /// The remote verifies on top of this clone.
+    #[error("{0} verifies: nothing to repair (git crew sync takes it)")]
+    Verifies(String),
+}
+
+/// `install` cannot do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// No such hook.
+    #[error("unknown hook {0:?}")]
+    UnknownHook(String),
+    /// No CI job for this forge.
+    #[error("unknown forge {0:?}: github or gitlab")]
+    UnknownForge(String),
+    /// A different file is where the CI job goes.
+    #[error("{} exists and differs: remove it first, or merge it by hand", .0.display())]
+    Differs(std::path::PathBuf),
+    /// The CI job goes into a work tree, and there is none.
+    #[error("this repository has no work tree to write the CI job into")]
+    NoWorkTree,
 }
 
 impl From<FileError> for Error {

@@ -31,7 +31,7 @@ use std::io::{BufRead, Write};
 
 use gix::ObjectId;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ProtocolError, Result};
 use crate::hlc::{Hlc, MAX_SKEW_MS};
 use crate::rebase::{self, Remake};
 use crate::record::Payload;
@@ -123,15 +123,21 @@ pub fn fold(ws: &Workspace, pushed: ObjectId) -> Result<Answer> {
                 }
             }
             if let Some(d) = unreadable.or(replayed.dropped.first()) {
-                let what = if d.record.is_empty() {
-                    String::new()
-                } else {
-                    format!("{} {} by {}: ", d.kind, d.record, d.author)
-                };
-                let why = format!("{what}{}", d.reason);
                 return match unreadable {
-                    Some(_) => Err(Error::Invalid(why)),
-                    None => Ok(Answer::Retry(why)),
+                    Some(_) => Err(Error::Unfoldable {
+                        record: d.record.clone(),
+                        kind: d.kind.clone(),
+                        author: d.author.clone(),
+                        reason: d.reason.clone(),
+                    }),
+                    None => {
+                        let what = if d.record.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{} {} by {}: ", d.kind, d.record, d.author)
+                        };
+                        Ok(Answer::Retry(format!("{what}{}", d.reason)))
+                    }
                 };
             }
             replayed.tip
@@ -301,10 +307,9 @@ impl Outcome {
 /// the branch's name and new tip, or `ng` with the reason (`retry: …` when
 /// the clone should take the tip and push again).
 pub fn proc_receive(ws: &Workspace, input: &mut impl BufRead, output: &mut impl Write) -> Result<Vec<Outcome>> {
-    let protocol = |what: &str| Error::Invalid(format!("proc-receive: {what}"));
     let version = read_section(input)?;
     if version.first().is_none_or(|l| l.split('\0').next() != Some("version=1")) {
-        return Err(protocol("git offered no protocol version 1"));
+        return Err(ProtocolError::Version.into());
     }
     write_pkt(output, "version=1")?;
     flush_pkt(output)?;
@@ -313,10 +318,10 @@ pub fn proc_receive(ws: &Workspace, input: &mut impl BufRead, output: &mut impl 
         match line.split(' ').collect::<Vec<_>>().as_slice() {
             [_, new, name] => {
                 let new =
-                    ObjectId::from_hex(new.as_bytes()).map_err(|_| protocol(&format!("bad object id in {line:?}")))?;
+                    ObjectId::from_hex(new.as_bytes()).map_err(|_| ProtocolError::CommandObjectId(line.clone()))?;
                 commands.push(Command { new: (!new.is_null()).then_some(new), name: (*name).to_owned() });
             }
-            _ => return Err(protocol(&format!("malformed command {line:?}"))),
+            _ => return Err(ProtocolError::Command(line).into()),
         }
     }
     let branch = format!("{FOR_REFS}{}", ws.store().branch());
@@ -370,19 +375,19 @@ fn read_pkt(input: &mut impl BufRead) -> Result<Option<String>> {
     let io = |source| Error::Io { what: "reading from git receive-pack".into(), source };
     let mut len = [0u8; 4];
     input.read_exact(&mut len).map_err(io)?;
-    let len = std::str::from_utf8(&len).ok().and_then(|s| usize::from_str_radix(s, 16).ok()).ok_or_else(|| {
-        Error::Invalid(format!("proc-receive: bad pkt-line length {:?}", String::from_utf8_lossy(&len)))
-    })?;
+    let len = std::str::from_utf8(&len)
+        .ok()
+        .and_then(|s| usize::from_str_radix(s, 16).ok())
+        .ok_or_else(|| ProtocolError::PktLengthNotHex(String::from_utf8_lossy(&len).into_owned()))?;
     if len == 0 {
         return Ok(None);
     }
     if !(4..=65520).contains(&len) {
-        return Err(Error::Invalid(format!("proc-receive: bad pkt-line length {len}")));
+        return Err(ProtocolError::PktLengthOutOfRange(len).into());
     }
     let mut payload = vec![0u8; len - 4];
     input.read_exact(&mut payload).map_err(io)?;
-    let text =
-        String::from_utf8(payload).map_err(|_| Error::Invalid("proc-receive: a pkt-line is not UTF-8".into()))?;
+    let text = String::from_utf8(payload).map_err(|_| ProtocolError::PktNotUtf8)?;
     Ok(Some(text.strip_suffix('\n').unwrap_or(&text).to_owned()))
 }
 

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InstallError, ProtocolError, ReceiveError, Result};
 use crate::record::kinds::{Receipt, ReceiptClass};
 use crate::record::Record;
 use crate::store::Store;
@@ -50,7 +50,7 @@ pub fn shim(name: &str) -> Option<&'static str> {
 /// shim's command between markers in an existing hook (replacing an older
 /// git-crew block, keeping everything else). Returns the hook's path.
 pub fn install(hooks_dir: &Path, name: &str) -> Result<PathBuf> {
-    let shim = shim(name).ok_or_else(|| Error::Invalid(format!("unknown hook {name:?}")))?;
+    let shim = shim(name).ok_or_else(|| InstallError::UnknownHook(name.to_owned()))?;
     let command: String = shim.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
     let block = format!("{BEGIN}\n{command}{END}\n");
     let path = hooks_dir.join(name);
@@ -117,18 +117,12 @@ pub fn ci_job(forge: &str) -> Option<(&'static str, &'static str)> {
 /// Write the CI job for `forge` into the work tree `top`; refuses to replace a
 /// different file there. Returns its path.
 pub fn install_ci(top: &Path, forge: &str) -> Result<PathBuf> {
-    let (rel, text) =
-        ci_job(forge).ok_or_else(|| Error::Invalid(format!("unknown forge {forge:?}: github or gitlab")))?;
+    let (rel, text) = ci_job(forge).ok_or_else(|| InstallError::UnknownForge(forge.to_owned()))?;
     let path = top.join(rel);
     let io = |e| Error::Io { what: format!("writing {}", path.display()), source: e };
     match std::fs::read(&path) {
         Ok(existing) if existing == text.as_bytes() => return Ok(path),
-        Ok(_) => {
-            return Err(Error::Invalid(format!(
-                "{} exists and differs: remove it first, or merge it by hand",
-                path.display()
-            )))
-        }
+        Ok(_) => return Err(InstallError::Differs(path).into()),
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
         Err(_) => {}
     }
@@ -157,7 +151,9 @@ pub fn commit_msg(ws: &Workspace, message: &str) -> Result<()> {
     }
     let snap = ws.snapshot()?;
     for t in trailers {
-        ws.resolve_task(&snap.state, &t).map_err(|e| Error::Invalid(format!("Crew-Task: {t}: {e}")))?;
+        if let Err(problem) = crate::id::resolve_prefix(&t, "task", snap.state.tasks.keys().copied()) {
+            return Err(Error::TaskTrailer { value: t, problem });
+        }
     }
     Ok(())
 }
@@ -204,8 +200,7 @@ pub struct RefUpdate {
 }
 
 fn oid_or_zero(hex: &str) -> Result<Option<ObjectId>> {
-    let oid = ObjectId::from_hex(hex.as_bytes())
-        .map_err(|_| Error::Invalid(format!("bad object id {hex:?} in hook input")))?;
+    let oid = ObjectId::from_hex(hex.as_bytes()).map_err(|_| ProtocolError::ObjectId(hex.to_owned()))?;
     Ok((!oid.is_null()).then_some(oid))
 }
 
@@ -218,7 +213,7 @@ pub fn parse_pre_receive(input: &str) -> Result<Vec<RefUpdate>> {
             [old, new, name] => {
                 Ok(RefUpdate { name: (*name).to_owned(), old: oid_or_zero(old)?, new: oid_or_zero(new)? })
             }
-            _ => Err(Error::Invalid(format!("malformed pre-receive line {l:?}"))),
+            _ => Err(ProtocolError::HookLine { hook: "pre-receive", line: l.to_owned() }.into()),
         })
         .collect()
 }
@@ -232,7 +227,7 @@ pub fn parse_pre_push(input: &str) -> Result<Vec<RefUpdate>> {
             [_, local, remote_ref, remote] => {
                 Ok(RefUpdate { name: (*remote_ref).to_owned(), old: oid_or_zero(remote)?, new: oid_or_zero(local)? })
             }
-            _ => Err(Error::Invalid(format!("malformed pre-push line {l:?}"))),
+            _ => Err(ProtocolError::HookLine { hook: "pre-push", line: l.to_owned() }.into()),
         })
         .collect()
 }
@@ -267,7 +262,7 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
         let state = ws.snapshot_for(&crate::index::Need::Core)?.state;
         for u in beats {
             if !crate::liveness::is_live_ref(&u.name) {
-                return Err(Error::Invalid(format!("{}: live refs are refs/crew/live/<actor>/<session>", u.name)));
+                return Err(ReceiveError::NotLiveRef(u.name.clone()).into());
             }
             crate::liveness::check_update(store, &state, &u.name, u.old, u.new)?;
         }
@@ -275,19 +270,13 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
     if let Some(u) = updates.iter().find(|u| u.name.starts_with(crate::fold::FOR_REFS)) {
         if !crate::fold::enabled(store) {
             // Without the fold, the push would leave an unverified ref here.
-            return Err(Error::Invalid(format!(
-                "{}: this server does not fold pushes (run `git crew install --server` here to make it)",
-                u.name
-            )));
+            return Err(ReceiveError::NoFold(u.name.clone()).into());
         }
     }
     // The marker and the recent tips are the server's own: a pushed marker
     // would send every clone to a fold that is not there.
     if let Some(u) = updates.iter().find(|u| crate::fold::SERVER_REFS.iter().any(|p| u.name.starts_with(p))) {
-        return Err(Error::Invalid(format!(
-            "{}: refs under refs/crew/fold/ and refs/crew/tips/ are the server's own",
-            u.name
-        )));
+        return Err(ReceiveError::ServerRef(u.name.clone()).into());
     }
     let mut reports = Vec::new();
     for u in updates.iter().filter(|u| u.name == branch) {

@@ -154,7 +154,7 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
 pub enum PrefixError {
     /// The prefix is empty or not lowercase hex.
     #[error("{0:?} is not an id or id prefix (expected hex digits)")]
-    Invalid(String),
+    NotHex(String),
     /// No id starts with the prefix.
     #[error("no {what} matches {prefix:?}")]
     NotFound {
@@ -175,6 +175,16 @@ pub enum PrefixError {
     },
 }
 
+impl PrefixError {
+    /// What kind of thing was looked up (`task`, `receipt`), when known.
+    pub fn what(&self) -> Option<&'static str> {
+        match self {
+            PrefixError::NotHex(_) => None,
+            PrefixError::NotFound { what, .. } | PrefixError::Ambiguous { what, .. } => Some(what),
+        }
+    }
+}
+
 /// Resolve `prefix` against `ids`: exactly one must match.
 pub fn resolve_prefix<I>(prefix: &str, what: &'static str, ids: I) -> Result<Id, PrefixError>
 where
@@ -182,7 +192,7 @@ where
 {
     let p = prefix.to_ascii_lowercase();
     if p.is_empty() || p.len() > 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(PrefixError::Invalid(prefix.to_owned()));
+        return Err(PrefixError::NotHex(prefix.to_owned()));
     }
     let candidates: Vec<Id> = ids.into_iter().filter(|id| id.has_prefix(&p)).collect();
     match candidates.len() {
@@ -205,6 +215,6 @@ mod tests {
         assert_eq!(resolve_prefix("abab", "task", [a]).unwrap(), a);
         assert!(matches!(resolve_prefix("abab", "task", [a, b]), Err(PrefixError::Ambiguous { .. })));
         assert!(matches!(resolve_prefix("cd", "task", [a]), Err(PrefixError::NotFound { .. })));
-        assert!(matches!(resolve_prefix("xy", "task", [a]), Err(PrefixError::Invalid(_))));
+        assert!(matches!(resolve_prefix("xy", "task", [a]), Err(PrefixError::NotHex(_))));
     }
 }

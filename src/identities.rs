@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use crate::error::{ArgumentError, Error, IdentityError, Result};
 use crate::index::Need;
 use crate::record::kinds::{ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend};
 use crate::record::{validate_name, Payload, Record, Role};
@@ -38,13 +38,13 @@ impl Workspace {
             } else {
                 for n in names {
                     if !state.actors.contains_key(n) {
-                        return Err(Error::Invalid(format!("unknown actor {n:?}: not admitted to this workspace")));
+                        return Err(Error::UnknownActor { name: n.clone() });
                     }
                 }
                 names.to_vec()
             };
             if targets.is_empty() {
-                return Err(Error::Invalid("nobody to suspend: every agent is suspended already".into()));
+                return Err(IdentityError::NobodyToSuspend.into());
             }
             // Each suspension names what it includes: the target's last record here.
             let suspend = |name: String| {
@@ -61,7 +61,7 @@ impl Workspace {
         let payload = Payload::ActorResume(ActorResume { name: name.to_owned() });
         let written = self.write(actor, &Need::Core, |state| {
             if !state.actors.contains_key(name) {
-                return Err(Error::Invalid(format!("unknown actor {name:?}: not admitted to this workspace")));
+                return Err(Error::UnknownActor { name: name.to_owned() });
             }
             Ok(vec![payload.clone()])
         })?;
@@ -72,7 +72,7 @@ impl Workspace {
     /// request that asks an admin to admit it, or, when `name` is already
     /// admitted, to give it this new key. Nothing is written to the branch.
     pub fn request_identity(&self, name: &str, role: Role, owner: Option<&str>) -> Result<Requested> {
-        validate_name(name).map_err(Error::Invalid)?;
+        validate_name(name).map_err(ArgumentError::Name)?;
         let state = self.snapshot_for(&Need::Core)?.state;
         let (ws, keys) = (state.workspace, self.keys());
         let rekey = state.actors.contains_key(name);
@@ -124,10 +124,7 @@ impl Workspace {
         let written = self.write(actor, &Need::Core, |state| {
             request.check_workspace(&state.workspace)?;
             if state.actors.contains_key(&request.name) {
-                return Err(Error::Invalid(format!(
-                    "actor {:?} already exists (a request for a new key goes to `git crew id rotate {} --request FILE`)",
-                    request.name, request.name
-                )));
+                return Err(IdentityError::AlreadyAdmitted(request.name.clone()).into());
             }
             Ok(vec![payload.clone()])
         })?;
@@ -137,7 +134,7 @@ impl Workspace {
     /// `id new`: admit a new actor whose key is generated on this machine. The
     /// key is stored first and removed again if the admission fails.
     pub fn admit_new(&self, actor: &str, name: &str, role: Role, owner: Option<&str>) -> Result<(Record, PathBuf)> {
-        validate_name(name).map_err(Error::Invalid)?;
+        validate_name(name).map_err(ArgumentError::Name)?;
         let ws = self.snapshot_for(&Need::Core)?.state.workspace;
         let key = Keypair::generate()?;
         let path = self.keys().save(&ws, name, &key)?;
@@ -160,9 +157,7 @@ impl Workspace {
         let ws = self.snapshot_for(&Need::Core)?.state.workspace;
         let Some(request) = request else {
             if actor != name {
-                return Err(Error::Invalid(format!(
-                    "{actor} cannot make a key for {name}: rotate with {name}'s request (`git crew id request {name}` on its machine, then `git crew id rotate {name} --request FILE`)"
-                )));
+                return Err(IdentityError::KeyForOther { actor: actor.to_owned(), name: name.to_owned() }.into());
             }
             let key = Keypair::generate()?;
             self.keys().save_pending(&ws, name, &key)?;
@@ -184,7 +179,7 @@ impl Workspace {
         };
         request.check_workspace(&ws)?;
         if request.name != name {
-            return Err(Error::Invalid(format!("the request is for {:?}, not {name:?}", request.name)));
+            return Err(IdentityError::RequestForOther { request: request.name.clone(), name: name.to_owned() }.into());
         }
         let payload =
             Payload::ActorRotate(ActorRotate { name: name.to_owned(), key: request.key, proof: request.proof });
@@ -195,8 +190,8 @@ impl Workspace {
     pub fn revoke(&self, actor: &str, name: &str, reason: Option<String>) -> Result<Record> {
         let payload = Payload::ActorRevoke(ActorRevoke { name: name.to_owned(), reason });
         let written = self.write(actor, &Need::Core, |state| match state.actors.get(name) {
-            None => Err(Error::Invalid(format!("unknown actor {name:?}: not admitted to this workspace"))),
-            Some(a) if a.revoked.is_some() => Err(Error::Invalid(format!("the key of {name} is already revoked"))),
+            None => Err(Error::UnknownActor { name: name.to_owned() }),
+            Some(a) if a.revoked.is_some() => Err(IdentityError::AlreadyRevoked(name.to_owned()).into()),
             Some(_) => Ok(vec![payload.clone()]),
         })?;
         Ok(written.one())

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashSet};
 use gix::ObjectId;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{ArgumentError, BeatError, Error, Result};
 use crate::hlc::{Hlc, MAX_SKEW_MS};
 use crate::id::Id;
 use crate::index::Need;
@@ -57,13 +57,13 @@ impl Beating {
             Some(s) => s,
             None => {
                 let mut bytes = [0u8; 6];
-                getrandom::getrandom(&mut bytes).map_err(|e| Error::Invalid(format!("no random source: {e}")))?;
+                getrandom::getrandom(&mut bytes).map_err(Error::NoRandomSource)?;
                 crate::id::hex(&bytes)
             }
         };
-        validate_session(&session).map_err(Error::Invalid)?;
+        validate_session(&session).map_err(ArgumentError::Session)?;
         if ttl == 0 || ttl > MAX_TTL_SECS {
-            return Err(Error::Invalid(format!("ttl: {ttl} seconds is out of range 1..={MAX_TTL_SECS}")));
+            return Err(ArgumentError::Ttl { ttl, max: MAX_TTL_SECS }.into());
         }
         Ok(Beating { actor: actor.to_owned(), session, host: host_name(), pid, started: Hlc::now(), ttl, listening })
     }
@@ -154,24 +154,22 @@ impl Session {
 }
 
 /// Why a beat does not count.
-fn beat_problem(state: &State, refname: &str, r: &Record) -> Option<String> {
+fn beat_problem(state: &State, refname: &str, r: &Record) -> Option<BeatError> {
+    let (refname, author) = (refname.to_owned(), r.author.clone());
     let Payload::LiveBeat(b) = &r.payload else {
-        return Some(format!("{refname} holds a {} record, not a live.beat", r.kind()));
+        return Some(BeatError::NotABeat { refname, kind: r.kind().to_string() });
     };
     if refname != live_ref(&r.author, &b.session) {
-        return Some(format!(
-            "{refname} holds a beat of {} session {}: a beat lives only on its own actor's and session's ref",
-            r.author, b.session
-        ));
+        return Some(BeatError::WrongRef { refname, author, session: b.session.clone() });
     }
     let Some(actor) = state.actors.get(&r.author) else {
-        return Some(format!("{refname}: {} is not an admitted actor", r.author));
+        return Some(BeatError::UnknownAuthor { refname, author });
     };
     if actor.key != r.key {
-        return Some(format!("{refname}: the beat is not signed with {}'s current key", r.author));
+        return Some(BeatError::NotCurrentKey { refname, author });
     }
     if actor.revoked.is_some() {
-        return Some(format!("{refname}: the key of {} is revoked", r.author));
+        return Some(BeatError::Revoked { refname, author });
     }
     None
 }
@@ -183,12 +181,12 @@ pub fn read_beat(store: &Store, state: &State, refname: &str, oid: ObjectId) -> 
     let r = match decoded {
         Some(Ok(r)) => r,
         Some(Err((offset, problem))) => {
-            return Err(Error::Invalid(format!("{refname}: not a valid signed beat: {problem} at byte {offset}")))
+            return Err(BeatError::Undecodable { refname: refname.to_owned(), problem, offset }.into())
         }
-        None => return Err(Error::Invalid(format!("{refname}: empty"))),
+        None => return Err(BeatError::Empty(refname.to_owned()).into()),
     };
     match beat_problem(state, refname, &r) {
-        Some(p) => Err(Error::Invalid(p)),
+        Some(p) => Err(p.into()),
         None => Ok(r),
     }
 }
@@ -213,10 +211,7 @@ pub fn check_update(
     };
     let r = read_beat(store, state, refname, new)?;
     if r.at.too_far_ahead_of(Hlc::now()) {
-        return Err(Error::Invalid(format!(
-            "{refname}: beat dated {}, more than {} ms ahead of the server's clock",
-            r.at, MAX_SKEW_MS
-        )));
+        return Err(BeatError::FromTheFuture { refname: refname.to_owned(), at: r.at, max_skew_ms: MAX_SKEW_MS }.into());
     }
     if let Some(previous) = old.and_then(|old| read_beat(store, state, refname, old).ok()) {
         if r.at <= previous.at {
@@ -265,8 +260,8 @@ impl Workspace {
             listening: b.listening,
             ended,
         });
-        let invalid = |p: record::Problem| Error::Invalid(format!("cannot make a beat: {p}"));
-        let (r, bytes) = record::encode(&state.workspace, &b.actor, Hlc::now(), payload, &key).map_err(invalid)?;
+        let (r, bytes) =
+            record::encode(&state.workspace, &b.actor, Hlc::now(), payload, &key).map_err(BeatError::Unwritable)?;
         let oid = self.store().write_blob(&bytes)?;
         self.store().force_ref(&live_ref(&b.actor, &b.session), oid, "git-crew: heartbeat")?;
         Ok(r)

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use gix::ObjectId;
 
-use crate::error::{Error, Result};
+use crate::error::{AddressError, ArgumentError, Error, Result};
 use crate::hlc::Hlc;
 use crate::id::{self, Id};
 use crate::index::{Need, Snapshot};
@@ -166,7 +166,7 @@ impl Workspace {
     pub fn inbox(&self, actor: &str) -> Result<(Snapshot, Vec<Item>)> {
         let (snap, inbox) = self.index().inbox(self.store(), actor)?;
         if !snap.state.actors.contains_key(actor) {
-            return Err(Error::Invalid(format!("unknown actor {actor:?}: not admitted to this workspace")));
+            return Err(Error::UnknownActor { name: actor.to_owned() });
         }
         let tree = self.store().commit(snap.tip)?.tree;
         let mut files: HashMap<&str, Vec<Record>> = HashMap::new();
@@ -377,21 +377,16 @@ impl Workspace {
             (Some(to), answered) => {
                 let c = self.channel_for(&snap.state, actor, to)?.to_string();
                 if answered.as_ref().is_some_and(|a| *a != c) {
-                    return Err(Error::Invalid(format!(
-                        "the message answered is in {}, not {c}",
-                        answered.unwrap_or_default()
-                    )));
+                    return Err(AddressError::OtherChannel { answered: answered.unwrap_or_default(), to: c }.into());
                 }
                 c
             }
             (None, Some(c)) => c,
-            (None, None) => {
-                return Err(Error::Invalid("say where: --to NAME, --to '#channel', --task ID or --reply-to ID".into()))
-            }
+            (None, None) => return Err(AddressError::NoTarget.into()),
         };
         let mut mentions = mentions(&msg.text);
         if let Some(unknown) = mentions.iter().find(|m| !snap.state.actors.contains_key(*m)) {
-            return Err(Error::Invalid(format!("@{unknown} is not an admitted actor; nothing sent")));
+            return Err(AddressError::UnknownMention(unknown.clone()).into());
         }
         // A reply reaches the author of the message it answers (in a direct
         // conversation it does anyway).
@@ -414,15 +409,13 @@ impl Workspace {
 
     fn channel_for(&self, state: &State, actor: &str, to: &Target) -> Result<Channel> {
         match to {
-            Target::Channel(name) => Channel::parse(name.trim_start_matches('#')).map_err(Error::Invalid),
+            Target::Channel(name) => Ok(Channel::parse(name.trim_start_matches('#')).map_err(ArgumentError::Channel)?),
             Target::Actor(name) => {
                 if !state.actors.contains_key(name) {
-                    return Err(Error::Invalid(format!(
-                        "unknown recipient {name:?}: not an admitted actor; nothing sent"
-                    )));
+                    return Err(AddressError::UnknownRecipient(name.clone()).into());
                 }
                 if name == actor {
-                    return Err(Error::Invalid("a direct message needs another actor".into()));
+                    return Err(AddressError::ToSelf.into());
                 }
                 Ok(Channel::direct(actor, name))
             }

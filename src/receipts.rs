@@ -10,7 +10,7 @@ use std::path::Path;
 use gix::ObjectId;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ReceiptError, Result};
 use crate::id::{self, Id};
 use crate::index::Need;
 use crate::record::kinds::{Artifact, Receipt};
@@ -41,10 +41,7 @@ impl Workspace {
         let rid = id::resolve_prefix(&prefix.to_ascii_lowercase(), "receipt", pairs.iter().map(|(r, _)| *r))?;
         let task = pairs.iter().find(|(r, _)| *r == rid).map(|(_, t)| *t).expect("resolved from this list");
         let records = self.task_records(&snap, &task)?;
-        records
-            .into_iter()
-            .find(|r| r.id == rid)
-            .ok_or_else(|| Error::Invalid(format!("receipt {rid} not in its file")))
+        records.into_iter().find(|r| r.id == rid).ok_or_else(|| ReceiptError::NotInFile(rid).into())
     }
 }
 
@@ -63,17 +60,12 @@ pub fn artifact(ws: &Workspace, file: &Path, limit: u64) -> Result<Artifact> {
 pub fn artifact_limit(ws: &Workspace) -> Result<u64> {
     match ws.store().config_string("crew.maxArtifactBytes") {
         None => Ok(crate::artifact::DEFAULT_MAX_ARTIFACT_BYTES),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| Error::Invalid(format!("crew.maxArtifactBytes = {v:?}: expected a number of bytes"))),
+        Some(v) => v.trim().parse().map_err(|_| ReceiptError::MaxArtifactBytes(v.clone()).into()),
     }
 }
 
 fn work_tree(ws: &Workspace) -> Result<&Path> {
-    ws.store()
-        .work_dir()
-        .ok_or_else(|| Error::Invalid("this repository has no work tree: artifacts are files of a work tree".into()))
+    ws.store().work_dir().ok_or_else(|| ReceiptError::NoWorkTree.into())
 }
 
 /// What `verify --artifacts` found for one artifact.
@@ -106,7 +98,7 @@ pub fn check_artifacts(ws: &Workspace, records: &[Record]) -> Result<Vec<Artifac
                 Err(crate::artifact::FileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                     ("missing", None)
                 }
-                Err(e) => ("unreadable", Some(e.to_string())),
+                Err(e) => ("unreadable", Some(with_causes(&e))),
             };
             out.push(ArtifactCheck { receipt: r.id.hex(), task: rc.task.hex(), path: a.path.clone(), status, found });
         }
@@ -114,10 +106,19 @@ pub fn check_artifacts(ws: &Workspace, records: &[Record]) -> Result<Vec<Artifac
     Ok(out)
 }
 
+/// `e` and every cause of it, as one line (`cannot read x: Permission denied`).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    line
+}
+
 /// Resolve a code revision (a full or abbreviated commit id, a branch, a tag,
 /// `HEAD`) of the repository to a full commit id.
 pub fn resolve_commit(ws: &Workspace, rev: &str) -> Result<ObjectId> {
-    ws.store()
-        .resolve_commit(rev)
-        .map_err(|_| Error::Invalid(format!("unknown revision {rev:?}: not a commit of this repository")))
+    ws.store().resolve_commit(rev).map_err(|_| ReceiptError::UnknownRevision(rev.to_owned()).into())
 }

@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RepairError, Result};
 use crate::index::Need;
 use crate::rebase::Dropped;
 use crate::record::kinds::CrewRepair;
@@ -47,23 +47,21 @@ pub struct Repaired {
 pub fn repair(ws: &Workspace, remote: &str, admin: &str, reason: Option<String>) -> Result<Repaired> {
     let store = ws.store();
     let theirs = sync::fetch(ws, remote)?
-        .ok_or_else(|| Error::Invalid(format!("{remote} has no {} branch: nothing to repair", store.branch())))?;
+        .ok_or_else(|| RepairError::NoBranch { remote: remote.to_owned(), branch: store.branch().to_owned() })?;
     let Some((ours, base)) = ws.trusted_base()? else {
         return Err(Error::no_workspace(store));
     };
     let state = ws.snapshot_for(&Need::Core)?.state;
     let me = state.actors.get(admin).filter(|a| a.is_admin());
     if me.is_none() {
-        return Err(Error::Invalid(format!("{admin} is not an admin: only an admin repairs a remote")));
+        return Err(RepairError::NotAdmin(admin.to_owned()).into());
     }
     let (remote_only, ours_in_theirs) = store.new_commits_exact(ours, theirs)?;
     if remote_only.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{remote} has nothing this clone does not: nothing to repair (git crew sync publishes)"
-        )));
+        return Err(RepairError::NothingNew(remote.to_owned()).into());
     }
     if ours_in_theirs && verify::verify_range(store, theirs, remote_only.clone(), &base).is_ok() {
-        return Err(Error::Invalid(format!("{remote} verifies: nothing to repair (git crew sync takes it)")));
+        return Err(RepairError::Verifies(remote.to_owned()).into());
     }
     // Everything this clone trusts, then what the remote added that counts.
     let ws_id = state.workspace;

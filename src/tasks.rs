@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use crate::error::{Error, Result};
+use crate::error::{AddressError, Error, Result};
 use crate::hlc::Hlc;
 use crate::id::{self, Id};
 use crate::index::Need;
@@ -294,12 +294,10 @@ impl Workspace {
     pub fn handoff(&self, actor: &str, task: Id, to: &str, note: Option<String>) -> Result<Record> {
         let snap = self.snapshot_for(&Need::Core)?;
         if !snap.state.actors.contains_key(to) {
-            return Err(Error::Invalid(format!(
-                "cannot hand off to {to:?}: not an admitted actor (see `git crew id list`)"
-            )));
+            return Err(AddressError::HandoffToUnknown(to.to_owned()).into());
         }
         if snap.state.is_stopped(to) {
-            return Err(Error::Invalid(format!("cannot hand off to {to:?}: it is suspended")));
+            return Err(AddressError::HandoffToSuspended(to.to_owned()).into());
         }
         self.task_write(actor, task, Payload::TaskHandoff(TaskHandoff { task, to: to.to_owned(), note }))
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use gix::ObjectId;
 
-use crate::error::{Error, Result};
+use crate::error::{ArgumentError, Error, IdentityError, Result};
 use crate::hlc::{Hlc, MAX_PEER_SKEW_MS};
 use crate::id::{self, Id};
 use crate::index::{Index, Need, Snapshot};
@@ -239,16 +239,16 @@ impl Workspace {
     /// admin's key is generated and stored under the key store; the merge driver
     /// is configured in this repository.
     pub fn init(&self, admin: &str, name: Option<&str>) -> Result<Initialized> {
-        validate_name(admin).map_err(Error::Invalid)?;
+        validate_name(admin).map_err(ArgumentError::Name)?;
         if self.store.tip()?.is_some() {
             return Err(Error::AlreadyInitialized { branch: self.store.branch().to_owned() });
         }
         let key = Keypair::generate()?;
         let mut nonce = [0u8; 16];
-        getrandom::getrandom(&mut nonce).map_err(|e| Error::Invalid(format!("no random source: {e}")))?;
+        getrandom::getrandom(&mut nonce).map_err(Error::NoRandomSource)?;
         let name = name.map(str::to_owned).unwrap_or_else(|| self.default_name());
         let genesis = Payload::Genesis(Genesis { workspace: name, nonce: id::hex(&nonce), key: key.public() });
-        let (record, bytes) = record::encode(&Id::ZERO, admin, Hlc::now(), genesis, &key).map_err(invalid)?;
+        let (record, bytes) = record::encode(&Id::ZERO, admin, Hlc::now(), genesis, &key).map_err(Error::Unwritable)?;
         let ws = record.id;
         let key_path = self.keys.save(&ws, admin, &key)?;
         let edits = vec![
@@ -297,7 +297,7 @@ impl Workspace {
     /// repository's `crew.as`, else the only actor with a key on this machine.
     pub fn whoami(&self, explicit: Option<&str>, state: &State) -> Result<String> {
         if let Some(name) = explicit.map(str::to_owned).or_else(|| self.store.config_string("crew.as")) {
-            validate_name(&name).map_err(Error::Invalid)?;
+            validate_name(&name).map_err(ArgumentError::Name)?;
             return Ok(name);
         }
         let local = self.keys.local_actors(&state.workspace);
@@ -314,9 +314,7 @@ impl Workspace {
     /// Check that `actor` may write here: admitted, and its key is on this machine
     /// and current. Returns the key.
     pub fn signer(&self, actor: &str, state: &State) -> Result<Keypair> {
-        let member = state.actors.get(actor).ok_or_else(|| {
-            Error::Invalid(format!("unknown actor {actor:?}: not admitted to this workspace (see `git crew id list`)"))
-        })?;
+        let member = state.actors.get(actor).ok_or_else(|| Error::UnknownActor { name: actor.to_owned() })?;
         if let Some(s) = &member.suspended {
             return Err(Error::Suspended(format!(
                 "{actor} is {s}; nothing written (an admin or the owner can `git crew resume {actor}`)"
@@ -337,11 +335,12 @@ impl Workspace {
                 self.keys.load(ws, actor)?
             }
             Ok(key) => {
-                return Err(Error::Invalid(format!(
-                "the local key of {actor:?} ({}) is not its current key on the branch ({}); it was rotated or revoked",
-                key.public().fingerprint(),
-                member.key.fingerprint()
-            )))
+                return Err(IdentityError::StaleKey {
+                    actor: actor.to_owned(),
+                    local: key.public().fingerprint(),
+                    current: member.key.fingerprint(),
+                }
+                .into())
             }
             Err(e) => return Err(e.into()),
         };
@@ -420,7 +419,8 @@ impl Workspace {
         for payload in payloads {
             let at = Hlc::next(now, seen);
             seen = at;
-            let (record, bytes) = record::encode(&state.workspace, actor, at, payload, key).map_err(invalid)?;
+            let (record, bytes) =
+                record::encode(&state.workspace, actor, at, payload, key).map_err(Error::Unwritable)?;
             state.check(&record).map_err(Error::Refused)?;
             out.push((record, bytes));
         }
@@ -448,10 +448,6 @@ pub fn workspace_for_merge(dir: &Path, path: &str, sides: [&[u8]; 3]) -> Result<
     let store = Store::open(dir, &branch)?;
     let tip = store.tip()?.ok_or_else(|| Error::no_workspace(&store))?;
     Ok(crate::decode::workspace_id(&store, store.commit(tip)?.tree)?)
-}
-
-fn invalid(p: record::Problem) -> Error {
-    Error::Invalid(p.to_string())
 }
 
 /// Fault injection for crash-safety tests: with `GIT_CREW_CRASH_AT=<point>` in the

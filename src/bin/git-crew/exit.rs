@@ -5,6 +5,7 @@
 
 use git_crew::decode::ReadError;
 use git_crew::error::Error;
+use git_crew::id::PrefixError;
 use git_crew::request::RequestError;
 use git_crew::state::Refusal;
 use git_crew::store::StoreError;
@@ -91,19 +92,49 @@ pub fn code(err: &anyhow::Error) -> i32 {
     }
 }
 
-/// The exit code for a library error.
+/// The exit code for a library error. Every variant is named, so a new one
+/// must be given its code here.
 fn code_of(e: &Error) -> i32 {
     match e {
         Error::Verify(VerifyError::Failed { .. }) => VERIFY,
         Error::Verify(VerifyError::Read(r)) | Error::Read(r) => code_of_read(r),
         // A tree or commit on the branch that git-crew refuses to read.
         Error::Store(StoreError::Malformed(_)) => VERIFY,
+        Error::Store(_) => ERROR,
         Error::Request(RequestError::BadProof(_)) => VERIFY,
+        Error::Request(_) => ERROR,
         Error::Suspended(_) => SUSPENDED,
         Error::Refused(r) if r.is_suspension() => SUSPENDED,
         Error::Refused(r) if r.is_conflict() && !matches!(r, Refusal::DependencyCycle(_)) => CONFLICT,
+        Error::Refused(_) => ERROR,
         Error::Conflict(_) | Error::NothingReady(_) => CONFLICT,
-        _ => ERROR,
+        Error::Input(_)
+        | Error::Key(_)
+        | Error::Prefix(_)
+        | Error::Merge(_)
+        | Error::RemoteHasWorkspace { .. }
+        | Error::AlreadyInitialized { .. }
+        | Error::WhoAmI(_)
+        | Error::UnknownActor { .. }
+        | Error::Argument(_)
+        | Error::Unwritable(_)
+        | Error::NoRandomSource(_)
+        | Error::TaskTrailer { .. }
+        | Error::NoRemote
+        | Error::Protocol(_)
+        | Error::Receive(_)
+        | Error::Beat(_)
+        | Error::Unfoldable { .. }
+        | Error::Address(_)
+        | Error::Identity(_)
+        | Error::Receipt(_)
+        | Error::Repair(_)
+        | Error::Install(_)
+        | Error::Remote(_)
+        | Error::Unreachable(_)
+        | Error::NothingToWrite
+        | Error::Contention(_)
+        | Error::Io { .. } => ERROR,
     }
 }
 
@@ -124,7 +155,8 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
     err.downcast_ref::<Error>().and_then(hint_for)
 }
 
-/// [`hint`] for a library error.
+/// [`hint`] for a library error. Every variant is named, so a new one must
+/// be given its hint (or none) here.
 pub fn hint_for(e: &Error) -> Option<&'static str> {
     Some(match e {
         Error::Read(r) | Error::Verify(VerifyError::Read(r)) => return hint_for_read(r),
@@ -136,12 +168,42 @@ pub fn hint_for(e: &Error) -> Option<&'static str> {
         Error::Refused(r) if r.is_conflict() => "git crew sync",
         Error::Conflict(_) | Error::Contention(_) => "git crew sync",
         Error::NothingReady(_) => "git crew board",
-        Error::WhoAmI(_) => "git crew id list",
+        Error::WhoAmI(_) | Error::UnknownActor { .. } => "git crew id list",
         Error::Key(_) => "git crew id list",
-        Error::Prefix(_) => "git crew task list",
+        Error::Prefix(p) => return hint_for_prefix(p),
         Error::Remote(_) | Error::Unreachable(_) => "git remote -v",
-        _ => return None,
+        Error::Store(_)
+        | Error::Refused(_)
+        | Error::Request(_)
+        | Error::Input(_)
+        | Error::Merge(_)
+        | Error::AlreadyInitialized { .. }
+        | Error::Argument(_)
+        | Error::Unwritable(_)
+        | Error::NoRandomSource(_)
+        | Error::TaskTrailer { .. }
+        | Error::NoRemote
+        | Error::Protocol(_)
+        | Error::Receive(_)
+        | Error::Beat(_)
+        | Error::Unfoldable { .. }
+        | Error::Address(_)
+        | Error::Identity(_)
+        | Error::Receipt(_)
+        | Error::Repair(_)
+        | Error::Install(_)
+        | Error::NothingToWrite
+        | Error::Io { .. } => return None,
     })
+}
+
+/// [`hint_for`] an id prefix that named no single thing: where to look up
+/// what it was meant to name.
+fn hint_for_prefix(e: &PrefixError) -> Option<&'static str> {
+    match e.what()? {
+        "task" => Some("git crew task list"),
+        _ => None,
+    }
 }
 
 /// [`hint_for`] an error reading the branch.

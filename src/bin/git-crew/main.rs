@@ -9,11 +9,11 @@ mod render;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
 fn main() -> ExitCode {
     let json = wants_json(std::env::args_os());
-    let command = args::Cli::command().after_help(commands::exit_codes_text());
+    let command = commands::top_command();
     let cli = match command.try_get_matches().and_then(|m| args::Cli::from_arg_matches(&m)) {
         Ok(cli) => cli,
         Err(e) => return usage(e, json),

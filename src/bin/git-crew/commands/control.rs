@@ -48,11 +48,7 @@ pub fn alive(cx: &Context, args: AliveArgs) -> Result<i32> {
     let asked = ask_remote(&ws, remote.as_deref());
     let snap = ws.snapshot_for(&Need::Core)?;
     let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
-    let actor = snap.state.actors.get(&me).ok_or_else(|| {
-        git_crew::Error::Invalid(format!(
-            "unknown actor {me:?}: not admitted to this workspace (see `git crew id list`)"
-        ))
-    })?;
+    let actor = snap.state.actors.get(&me).ok_or_else(|| git_crew::Error::UnknownActor { name: me.clone() })?;
     let (suspended, revoked) = (actor.suspended.as_ref(), actor.revoked.as_ref());
     if cx.json {
         render::json(&serde_json::json!({

@@ -33,7 +33,7 @@ pub fn run(cx: &Context, topic: &[String]) -> Result<i32> {
         }
         return Ok(0);
     }
-    let mut command = Cli::command();
+    let mut command = top_command();
     command.build();
     let mut found = &mut command;
     for (n, name) in topic.iter().enumerate() {
@@ -55,6 +55,12 @@ pub fn run(cx: &Context, topic: &[String]) -> Result<i32> {
         print!("{help}");
     }
     Ok(0)
+}
+
+/// The top-level command as `git crew --help`, `git crew help` and the manual
+/// show it: the exit code table ends its help.
+pub fn top_command() -> clap::Command {
+    Cli::command().after_help(exit_codes_text())
 }
 
 /// The exit code table as text (also the end of the top-level help).
@@ -80,7 +86,7 @@ pub fn default_man_dir() -> Result<PathBuf> {
 /// subcommand (`git-crew-task-claim.1`) into `dir`; the paths written.
 pub fn write_man_pages(dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut top = Cli::command().after_help(exit_codes_text());
+    let mut top = top_command();
     top.build();
     let mut written = Vec::new();
     let mut queue = vec![(String::from("git-crew"), top)];

@@ -1,6 +1,7 @@
 //! `git crew id …`.
 
 use anyhow::Result;
+use git_crew::error::ArgumentError;
 use git_crew::record::Role;
 use git_crew::request::Request;
 use git_crew::state::Actor;
@@ -57,7 +58,7 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
     let has_key = |name: &str| ws.keys().has(&snap.state.workspace, name);
     match cmd {
         IdCommand::New { name, role, owner } => {
-            let role: Role = role.parse().map_err(git_crew::Error::Invalid)?;
+            let role: Role = role.parse().map_err(ArgumentError::Role).map_err(git_crew::Error::from)?;
             let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
             let (record, key_path) = ws.admit_new(&me, &name, role, owner.as_deref())?;
             let (records, publication) = cx.publish(&ws, vec![record])?;
@@ -72,7 +73,7 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
             }
         }
         IdCommand::Request { name, role, owner, out } => {
-            let role: Role = role.parse().map_err(git_crew::Error::Invalid)?;
+            let role: Role = role.parse().map_err(ArgumentError::Role).map_err(git_crew::Error::from)?;
             let made = ws.request_identity(&name, role, owner.as_deref())?;
             let text = made.request.to_text();
             let next = if made.rekey {
@@ -81,8 +82,10 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
                 "git crew id admit FILE".to_owned()
             };
             if let Some(path) = &out {
-                std::fs::write(path, &text)
-                    .map_err(|e| git_crew::Error::Invalid(format!("cannot write {}: {e}", path.display())))?;
+                std::fs::write(path, &text).map_err(|source| git_crew::Error::Io {
+                    what: format!("cannot write {}", path.display()),
+                    source,
+                })?;
             }
             if cx.json {
                 render::json(&serde_json::json!({
@@ -102,7 +105,11 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
             }
         }
         IdCommand::Admit { request, role, owner } => {
-            let role = role.map(|r| r.parse::<Role>()).transpose().map_err(git_crew::Error::Invalid)?;
+            let role = role
+                .map(|r| r.parse::<Role>())
+                .transpose()
+                .map_err(ArgumentError::Role)
+                .map_err(git_crew::Error::from)?;
             let req = read_request(&request)?;
             let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
             let record = ws.admit(&me, &req, role, owner.as_deref())?;
@@ -141,9 +148,7 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
         }
         IdCommand::Show { name } => {
             let actor =
-                snap.state.actors.get(&name).ok_or_else(|| {
-                    git_crew::Error::Invalid(format!("unknown actor {name:?} (see `git crew id list`)"))
-                })?;
+                snap.state.actors.get(&name).ok_or_else(|| git_crew::Error::UnknownActor { name: name.clone() })?;
             let view = ActorView::new(actor, has_key(&name));
             if cx.json {
                 render::json(&view);

@@ -1,6 +1,7 @@
 //! `git crew install [--server|--ci FORGE|--man [DIR]]`.
 
 use anyhow::Result;
+use git_crew::error::InstallError;
 use git_crew::hook::{self, CLIENT_HOOKS};
 
 use super::Context;
@@ -23,9 +24,7 @@ pub fn run(cx: &Context, args: InstallArgs) -> Result<i32> {
     }
     let ws = cx.open()?;
     if let Some(forge) = &args.ci {
-        let top = ws.store().work_dir().ok_or_else(|| {
-            git_crew::Error::Invalid("this repository has no work tree to write the CI job into".into())
-        })?;
+        let top = ws.store().work_dir().ok_or(git_crew::Error::Install(InstallError::NoWorkTree))?;
         let path = hook::install_ci(top, forge)?;
         if cx.json {
             render::json(&serde_json::json!({ "ci": forge, "path": path.display().to_string() }));

@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::args::{Cli, Command};
 use crate::render;
 
-pub use help::exit_codes_text;
+pub use help::top_command;
 
 /// A command line that names no command or topic: exit code 2, like clap's
 /// own usage errors.

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Result;
+use git_crew::error::{AddressError, ArgumentError};
 use git_crew::hlc::Hlc;
 use git_crew::index::Need;
 use git_crew::messages::{self, Item, NewMessage, Target};
@@ -141,12 +142,12 @@ fn target(to: &str) -> Target {
 
 /// A time: a stamp, any RFC 3339 time, or a day (its midnight UTC).
 fn parse_time(s: &str) -> Result<Hlc> {
-    Hlc::parse_loose(s).map_err(|_| {
-        git_crew::Error::Invalid(format!(
-            "invalid time {s:?}: expected RFC 3339 (2026-12-01T10:00:00Z, fractions optional) or a day (2026-12-01)"
-        ))
-        .into()
-    })
+    Hlc::parse_loose(s).map_err(|_| git_crew::Error::from(ArgumentError::Time(s.to_owned())).into())
+}
+
+/// A channel that does not parse, as an error.
+fn channel_error(reason: String) -> git_crew::Error {
+    ArgumentError::Channel(reason).into()
 }
 
 /// The remote a following command syncs with, if any.
@@ -180,22 +181,15 @@ pub fn run(cx: &Context, cmd: MsgCommand) -> Result<i32> {
             let channel = match (channel, task, &thread) {
                 (_, Some(t), _) => Channel::Task(ws.find_task(&t)?),
                 (Some(c), None, _) => match target(&c) {
-                    Target::Channel(name) => Channel::parse(&name).map_err(git_crew::Error::Invalid)?,
+                    Target::Channel(name) => Channel::parse(&name).map_err(channel_error)?,
                     _ => Channel::direct(&me, &c),
                 },
                 // A thread is in one channel: its first message's.
                 (None, None, Some(first)) => match &first.payload {
-                    git_crew::record::Payload::MsgSend(m) => {
-                        Channel::parse(&m.channel).map_err(git_crew::Error::Invalid)?
-                    }
-                    _ => return Err(git_crew::Error::Invalid(format!("{} is not a message", first.id.short())).into()),
+                    git_crew::record::Payload::MsgSend(m) => Channel::parse(&m.channel).map_err(channel_error)?,
+                    _ => return Err(git_crew::Error::from(AddressError::NotAMessage(first.id.short())).into()),
                 },
-                (None, None, None) => {
-                    return Err(git_crew::Error::Invalid(
-                        "which channel? '#name', an actor, --task ID or --thread ID".into(),
-                    )
-                    .into())
-                }
+                (None, None, None) => return Err(git_crew::Error::from(AddressError::NoChannel).into()),
             };
             let since = since.as_deref().map(parse_time).transpose()?;
             let thread = thread.map(|r| r.id);
@@ -224,7 +218,7 @@ pub fn run(cx: &Context, cmd: MsgCommand) -> Result<i32> {
         }
         MsgCommand::Join { channel } => {
             let record = ws.membership(&me(cx, &ws)?, &channel, true)?;
-            let named = Channel::parse(channel.trim_start_matches('#')).map_err(git_crew::Error::Invalid)?;
+            let named = Channel::parse(channel.trim_start_matches('#')).map_err(channel_error)?;
             let backlog = ws.backlog(&named, record.order_key(), git_crew::messages::JOIN_BACKLOG)?;
             let views: Vec<RecordView> = backlog.iter().map(RecordView::new).collect();
             let mut extra = serde_json::Map::new();

@@ -1,6 +1,7 @@
 //! `git crew receipt add|show`.
 
 use anyhow::Result;
+use git_crew::error::ArgumentError;
 use git_crew::record::kinds::{Receipt, ReceiptClass};
 
 use super::{Context, RecordView};
@@ -15,7 +16,7 @@ pub fn run(cx: &Context, cmd: ReceiptCommand) -> Result<i32> {
             let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
             let task = ws.find_task(&task)?;
             let class: ReceiptClass = match kind {
-                Some(k) => k.parse().map_err(git_crew::Error::Invalid)?,
+                Some(k) => k.parse().map_err(ArgumentError::ReceiptClass).map_err(git_crew::Error::from)?,
                 None if artifacts.is_empty() && summary.is_none() && !commits.is_empty() => ReceiptClass::Commit,
                 None => ReceiptClass::Note,
             };

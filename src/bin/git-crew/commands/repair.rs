@@ -9,10 +9,7 @@ use crate::render;
 
 pub fn run(cx: &Context, args: RepairArgs) -> Result<i32> {
     let ws = cx.open()?;
-    let remote = args
-        .remote
-        .or_else(|| git_crew::sync::default_remote(&ws))
-        .ok_or_else(|| git_crew::Error::Invalid("no remote named origin: pass REMOTE (a remote name or URL)".into()))?;
+    let remote = args.remote.or_else(|| git_crew::sync::default_remote(&ws)).ok_or(git_crew::Error::NoRemote)?;
     let state = ws.snapshot_for(&git_crew::index::Need::Core)?.state;
     let me = ws.whoami(cx.actor.as_deref(), &state)?;
     let done = git_crew::repair::repair(&ws, &remote, &me, args.reason)?;

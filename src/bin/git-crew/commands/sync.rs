@@ -66,11 +66,7 @@ pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
     let ws = cx.open()?;
     let remote = match args.remote.or_else(|| git_crew::sync::default_remote(&ws)) {
         Some(r) => r,
-        None => return Err(git_crew::Error::Invalid(
-            "no remote named origin: pass REMOTE (a remote name or URL), or add one with `git remote add origin URL`"
-                .into(),
-        )
-        .into()),
+        None => return Err(git_crew::Error::NoRemote.into()),
     };
     let done = git_crew::sync::sync(&ws, &remote)?;
     if cx.json {
