@@ -14,8 +14,129 @@
 //! branch (see `schema/SIGNING.md`, section 8). (The store refuses an empty
 //! subtree, a directory with no files, which git never writes: see
 //! [`crate::store::Store::files`].)
+//!
+//! This module knows nothing of git repositories (no gix type appears here):
+//! it owns the object id type [`Oid`], the object kinds, and the byte forms of
+//! trees and commits, so that a store backend that is not git (the in-memory
+//! one of [`crate::store`]) shares every rule with the real one.
 
-use gix::ObjectId;
+use std::fmt;
+
+/// A git object id: the SHA-1 of the object's header and bytes.
+///
+/// The branch lives in SHA-1 repositories only (gix is built with `sha1`
+/// alone), so an id is always 20 bytes. Ordered bytewise, as git orders ids.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Oid([u8; Oid::LEN]);
+
+impl Oid {
+    /// Bytes in an id.
+    pub const LEN: usize = 20;
+
+    /// The all-zero id, which names no object.
+    pub const NULL: Oid = Oid([0; Oid::LEN]);
+
+    /// The id with these bytes.
+    pub const fn from_bytes(bytes: [u8; Oid::LEN]) -> Oid {
+        Oid(bytes)
+    }
+
+    /// The id whose bytes are `bytes`, if they are exactly [`Oid::LEN`] long.
+    pub fn from_slice(bytes: &[u8]) -> Option<Oid> {
+        bytes.try_into().ok().map(Oid)
+    }
+
+    /// Its bytes.
+    pub fn as_bytes(&self) -> &[u8; Oid::LEN] {
+        &self.0
+    }
+
+    /// Whether this is the all-zero id.
+    pub fn is_null(&self) -> bool {
+        self.0 == [0; Oid::LEN]
+    }
+
+    /// Parse exactly 40 lowercase hex digits, the only form a commit header
+    /// may carry.
+    pub fn from_lower_hex(hex: &str) -> Option<Oid> {
+        let canonical =
+            hex.len() == Oid::LEN * 2 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        canonical.then(|| hex.parse().ok()).flatten()
+    }
+}
+
+impl fmt::Display for Oid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Oid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Oid({self})")
+    }
+}
+
+/// A string that is not 40 hex digits.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an object id (40 hex digits)")]
+pub struct BadOid(pub String);
+
+impl std::str::FromStr for Oid {
+    type Err = BadOid;
+
+    /// 40 hex digits, either case.
+    fn from_str(s: &str) -> Result<Oid, BadOid> {
+        let bad = || BadOid(s.to_owned());
+        if s.len() != Oid::LEN * 2 {
+            return Err(bad());
+        }
+        let mut out = [0u8; Oid::LEN];
+        for (i, byte) in out.iter_mut().enumerate() {
+            let pair = s.get(2 * i..2 * i + 2).ok_or_else(bad)?;
+            *byte = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
+        }
+        // `from_str_radix` takes a leading `+`; no hex digit is one.
+        if s.bytes().any(|b| !b.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        Ok(Oid(out))
+    }
+}
+
+/// The kind of a git object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// File content.
+    Blob,
+    /// A directory.
+    Tree,
+    /// A commit.
+    Commit,
+    /// An annotated tag.
+    Tag,
+}
+
+impl Kind {
+    /// The kind's name in git's object header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Blob => "blob",
+            Kind::Tree => "tree",
+            Kind::Commit => "commit",
+            Kind::Tag => "tag",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// An object that is not in the one form the branch allows.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -24,7 +145,7 @@ pub struct Malformed {
     /// `tree` or `commit`.
     pub what: &'static str,
     /// The object.
-    pub id: ObjectId,
+    pub id: Oid,
     /// What is wrong.
     pub why: String,
 }
@@ -82,13 +203,13 @@ pub struct Entry {
     /// Its name: one path component, UTF-8.
     pub name: String,
     /// The object it names.
-    pub oid: ObjectId,
+    pub oid: Oid,
 }
 
 /// Parse a tree object strictly (see the module docs).
-pub fn parse_tree(id: ObjectId, data: &[u8]) -> Result<Vec<Entry>, Malformed> {
+pub fn parse_tree(id: Oid, data: &[u8]) -> Result<Vec<Entry>, Malformed> {
     let bad = |why: String| Malformed { what: "tree", id, why };
-    let hash_len = id.as_slice().len();
+    let hash_len = Oid::LEN;
     let mut entries: Vec<Entry> = Vec::new();
     let mut rest = data;
     while !rest.is_empty() {
@@ -109,7 +230,7 @@ pub fn parse_tree(id: ObjectId, data: &[u8]) -> Result<Vec<Entry>, Malformed> {
         if rest.len() < hash_len {
             return Err(bad(format!("truncated object id of {name:?}")));
         }
-        let oid = ObjectId::try_from(&rest[..hash_len]).map_err(|_| bad(format!("bad object id of {name:?}")))?;
+        let oid = Oid::from_slice(&rest[..hash_len]).ok_or_else(|| bad(format!("bad object id of {name:?}")))?;
         rest = &rest[hash_len..];
         check_name(&name).map_err(|why| bad(format!("entry {name:?}: {why}")))?;
         if oid.is_null() {
@@ -168,7 +289,7 @@ pub fn write_tree(entries: &[Entry]) -> Vec<u8> {
         out.push(b' ');
         out.extend_from_slice(e.name.as_bytes());
         out.push(0);
-        out.extend_from_slice(e.oid.as_slice());
+        out.extend_from_slice(e.oid.as_bytes());
     }
     out
 }
@@ -190,9 +311,9 @@ pub struct Ident {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Commit {
     /// Its root tree.
-    pub tree: ObjectId,
+    pub tree: Oid,
     /// Its parents, in order.
-    pub parents: Vec<ObjectId>,
+    pub parents: Vec<Oid>,
     /// Its author.
     pub author: Ident,
     /// Its committer.
@@ -202,20 +323,15 @@ pub struct Commit {
 }
 
 /// Parse a commit object strictly (see the module docs).
-pub fn parse_commit(id: ObjectId, data: &[u8]) -> Result<Commit, Malformed> {
+pub fn parse_commit(id: Oid, data: &[u8]) -> Result<Commit, Malformed> {
     let bad = |why: String| Malformed { what: "commit", id, why };
     let text = std::str::from_utf8(data).map_err(|_| bad("not UTF-8".into()))?;
     let (headers, message) = text.split_once("\n\n").ok_or_else(|| bad("no blank line before the message".into()))?;
     let mut lines = headers.split('\n').peekable();
-    let hex = |line: Option<&str>, key: &str| -> Result<ObjectId, Malformed> {
+    let hex = |line: Option<&str>, key: &str| -> Result<Oid, Malformed> {
         let value = line.and_then(|l| l.strip_prefix(key)).and_then(|l| l.strip_prefix(' '));
         let value = value.ok_or_else(|| bad(format!("expected a `{key}` header")))?;
-        let canonical = value.len() == id.as_slice().len() * 2
-            && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !canonical {
-            return Err(bad(format!("`{key}` is not a lowercase object id: {value:?}")));
-        }
-        ObjectId::from_hex(value.as_bytes()).map_err(|_| bad(format!("bad `{key}` id {value:?}")))
+        Oid::from_lower_hex(value).ok_or_else(|| bad(format!("`{key}` is not a lowercase object id: {value:?}")))
     };
     let tree = hex(lines.next(), "tree")?;
     let mut parents = Vec::new();
@@ -236,6 +352,23 @@ pub fn parse_commit(id: ObjectId, data: &[u8]) -> Result<Commit, Malformed> {
         )));
     }
     Ok(Commit { tree, parents, author, committer, message: message.to_owned() })
+}
+
+/// Serialise a commit the way git does. Only what [`parse_commit`] accepts
+/// reads back: the store checks that before it writes one (see
+/// `Store::write_commit`), as a commit the branch would refuse must not be
+/// written in the first place.
+pub fn write_commit(c: &Commit) -> Vec<u8> {
+    let mut out = format!("tree {}\n", c.tree);
+    for p in &c.parents {
+        out.push_str(&format!("parent {p}\n"));
+    }
+    for (key, i) in [("author", &c.author), ("committer", &c.committer)] {
+        out.push_str(&format!("{key} {} <{}> {} {}\n", i.name, i.email, i.seconds, i.tz));
+    }
+    out.push('\n');
+    out.push_str(&c.message);
+    out.into_bytes()
 }
 
 fn parse_ident(line: &str) -> Result<Ident, String> {
@@ -261,8 +394,8 @@ fn parse_ident(line: &str) -> Result<Ident, String> {
 mod tests {
     use super::*;
 
-    fn oid(n: u8) -> ObjectId {
-        ObjectId::try_from(&[n; 20][..]).unwrap()
+    fn oid(n: u8) -> Oid {
+        Oid::from_bytes([n; 20])
     }
 
     /// Tree entries as (mode, name, object id byte).
@@ -275,7 +408,7 @@ mod tests {
             out.push(b' ');
             out.extend_from_slice(name.as_bytes());
             out.push(0);
-            out.extend_from_slice(oid(*n).as_slice());
+            out.extend_from_slice(oid(*n).as_bytes());
         }
         out
     }
@@ -312,6 +445,7 @@ mod tests {
         let p = oid(2).to_string();
         let good = format!("tree {t}\nparent {p}\nauthor bob <bob@crew> 1700000000 +0000\ncommitter bob <bob@crew> 1700000000 +0000\n\nmsg\n");
         let c = parse_commit(oid(9), good.as_bytes()).unwrap();
+        assert_eq!(write_commit(&c), good.as_bytes());
         assert_eq!(c.parents, vec![oid(2)]);
         assert_eq!(c.author.name, "bob");
         assert_eq!(c.message, "msg\n");
@@ -325,5 +459,22 @@ mod tests {
             let err = parse_commit(oid(9), bad.as_bytes()).unwrap_err();
             assert!(err.why.contains(why), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn oids_print_and_parse_as_hex() {
+        let hex = "0123456789abcdef0123456789abcdef01234567";
+        let id: Oid = hex.parse().unwrap();
+        assert_eq!(id.to_string(), hex);
+        assert_eq!(hex.to_uppercase().parse::<Oid>(), Ok(id));
+        assert_eq!(Oid::from_lower_hex(hex), Some(id));
+        assert_eq!(Oid::from_lower_hex(&hex.to_uppercase()), None);
+        for bad in ["", "0123", &format!("{hex}0"), &format!("+{}", &hex[1..]), &format!("g{}", &hex[1..]), "é"] {
+            assert!(bad.parse::<Oid>().is_err(), "{bad:?}");
+        }
+        assert!(Oid::NULL.is_null() && !id.is_null());
+        assert_eq!(Oid::from_slice(id.as_bytes()), Some(id));
+        assert_eq!(Oid::from_slice(&[1; 19]), None);
+        assert!(oid(1) < oid(2));
     }
 }
