@@ -227,7 +227,7 @@ fn unfence(store: &Store, actor: &str) -> std::io::Result<()> {
 }
 
 fn fences(store: &Store) -> std::path::PathBuf {
-    store.repo().common_dir().join("crew").join("fences")
+    store.local_dir().join("fences")
 }
 
 /// Actor names are hex-encoded: a file name whatever the name holds.
@@ -249,7 +249,7 @@ fn moved(store: &Store, old: Option<ObjectId>, new: ObjectId) -> Result<bool> {
 /// Advertise `tip` among the recent tips, in the slot after the last one
 /// written (a counter kept beside the lock).
 fn keep_tip(store: &Store, tip: ObjectId) -> Result<()> {
-    let path = store.repo().common_dir().join("crew").join("tips.next");
+    let path = store.local_dir().join("tips.next");
     let slot = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) % TIPS_KEPT;
     store.force_ref(&format!("{TIPS}{slot:03}"), tip, "git-crew: fold")?;
     std::fs::write(&path, format!("{}\n", slot + 1))

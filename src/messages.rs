@@ -273,7 +273,7 @@ impl Workspace {
     }
 
     fn dropped_path(&self) -> std::path::PathBuf {
-        self.store().repo().common_dir().join("crew").join("dropped.jsonl")
+        self.store().local_dir().join("dropped.jsonl")
     }
 
     fn dropped_lines(&self) -> Result<Vec<DroppedLine>> {

@@ -353,5 +353,5 @@ pub fn noted_remakes(ws: &Workspace) -> HashMap<Id, Id> {
 }
 
 fn remakes_path(ws: &Workspace) -> std::path::PathBuf {
-    ws.store().repo().common_dir().join("crew").join("remade.log")
+    ws.store().local_dir().join("remade.log")
 }

@@ -542,7 +542,7 @@ const PUSH_FIRST_WITHIN: std::time::Duration = std::time::Duration::from_secs(5)
 
 /// The file whose time says when this clone last fetched from `remote`.
 fn fetched_stamp(ws: &Workspace, remote: &str) -> std::path::PathBuf {
-    ws.store().repo().common_dir().join("crew").join("fetched").join(remote_component(remote))
+    ws.store().local_dir().join("fetched").join(remote_component(remote))
 }
 
 /// Whether this clone fetched from `remote` within [`PUSH_FIRST_WITHIN`].

@@ -122,7 +122,7 @@ impl Workspace {
     /// Take this clone's [`PublishLock`], waiting for it at most `timeout` (for
     /// ever with `None`).
     pub fn publish_lock(&self, timeout: Option<std::time::Duration>) -> Result<PublishLock> {
-        let dir = self.store().repo().common_dir().join("crew");
+        let dir = self.store().local_dir();
         let path = dir.join("publish.lock");
         let io = |source| Error::Io { what: format!("cannot open the publish lock {}", path.display()), source };
         std::fs::create_dir_all(&dir).map_err(io)?;

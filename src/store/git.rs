@@ -232,11 +232,11 @@ impl Store<GitRepo> {
         self.backend.repo.common_dir()
     }
 
-    /// Where git-crew keeps this clone's local state (caches, fences, logs):
-    /// `crew/` in the common git directory. Callers that now reach it through
-    /// [`Store::repo`] can use this instead.
+    /// Where git-crew keeps this clone's local state (locks, fences, logs):
+    /// `crew/` in the common git directory, so every work tree of a clone
+    /// shares it.
     pub fn local_dir(&self) -> PathBuf {
-        self.git_dir().join("crew")
+        self.backend.repo.common_dir().join("crew")
     }
 
     /// The working tree, if the repository has one.
