@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use gix::ObjectId;
+use crate::store::Oid;
 
 use crate::id::Id;
 use crate::layout;
@@ -86,13 +86,13 @@ pub fn configured_remote(store: &Store) -> Option<String> {
 
 /// The tip of the workspace branch; an error naming what to run when the
 /// branch does not exist yet.
-pub fn tip(store: &Store) -> Result<ObjectId> {
+pub fn tip(store: &Store) -> Result<Oid> {
     store.tip()?.ok_or_else(|| ReadError::no_workspace(store))
 }
 
 /// The workspace id of the branch at `tree`: the id of the genesis record that
 /// opens `CREW.yaml`.
-pub fn workspace_id(store: &Store, tree: ObjectId) -> Result<Id> {
+pub fn workspace_id(store: &Store, tree: Oid) -> Result<Id> {
     let bytes = store.read(tree, layout::MANIFEST)?.ok_or_else(|| ReadError::no_workspace(store))?;
     genesis_id(&bytes).map_err(|p| ReadError::File(FileError::new(layout::MANIFEST, p)))
 }
@@ -134,7 +134,7 @@ fn check_paths(path: &str, records: &[Record]) -> Result<()> {
 }
 
 /// Decode, verify and fold every log file at commit `tip`.
-pub fn build_from_tip(store: &Store, tip: ObjectId) -> Result<(State, Vec<Record>)> {
+pub fn build_from_tip(store: &Store, tip: Oid) -> Result<(State, Vec<Record>)> {
     let tree = store.commit(tip)?.tree;
     let ws = workspace_id(store, tree)?;
     let mut records = Vec::new();

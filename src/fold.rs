@@ -29,7 +29,7 @@
 
 use std::io::{BufRead, Write};
 
-use gix::ObjectId;
+use crate::store::Oid;
 
 use crate::error::{Error, ProtocolError, Result};
 use crate::hlc::{Hlc, MAX_SKEW_MS};
@@ -58,10 +58,10 @@ pub const TIPS_KEPT: u64 = 128;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Folded {
     /// The branch before (`None`: the push created it).
-    pub old: Option<ObjectId>,
+    pub old: Option<Oid>,
     /// The branch after: the pushed commit itself when it fast-forwarded, else
     /// the server's commits on top of `old`; `old` when nothing was new.
-    pub new: ObjectId,
+    pub new: Oid,
     /// Records the fold added.
     pub records: usize,
 }
@@ -81,7 +81,7 @@ pub enum Answer {
 /// Fold the records `pushed` adds into the workspace branch, as one step
 /// under the server's lock. `Err` is a refusal for good (the push does not
 /// verify), `Retry` a refusal of this order of events.
-pub fn fold(ws: &Workspace, pushed: ObjectId) -> Result<Answer> {
+pub fn fold(ws: &Workspace, pushed: Oid) -> Result<Answer> {
     // A blocking wait: the kernel hands the lock to a waiter the moment it is
     // free, where polling would leave it idle between folds and burn the CPU
     // the folds need. The fold itself touches only local disk.
@@ -236,7 +236,7 @@ fn fence_path(store: &Store, actor: &str) -> std::path::PathBuf {
 }
 
 /// Move the branch from `old` to `new`; `false` if something else moved it.
-fn moved(store: &Store, old: Option<ObjectId>, new: ObjectId) -> Result<bool> {
+fn moved(store: &Store, old: Option<Oid>, new: Oid) -> Result<bool> {
     match store.set_tip(old, new, "git-crew: fold") {
         Ok(()) => Ok(true),
         Err(StoreError::Raced(_)) => Ok(false),
@@ -248,7 +248,7 @@ fn moved(store: &Store, old: Option<ObjectId>, new: ObjectId) -> Result<bool> {
 
 /// Advertise `tip` among the recent tips, in the slot after the last one
 /// written (a counter kept beside the lock).
-fn keep_tip(store: &Store, tip: ObjectId) -> Result<()> {
+fn keep_tip(store: &Store, tip: Oid) -> Result<()> {
     let path = store.local_dir().join("tips.next");
     let slot = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) % TIPS_KEPT;
     store.force_ref(&format!("{TIPS}{slot:03}"), tip, "git-crew: fold")?;
@@ -275,7 +275,7 @@ pub fn enabled(store: &Store) -> bool {
 /// One command git hands the hook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Command {
-    new: Option<ObjectId>,
+    new: Option<Oid>,
     name: String,
 }
 
@@ -317,8 +317,7 @@ pub fn proc_receive(ws: &Workspace, input: &mut impl BufRead, output: &mut impl 
     for line in read_section(input)? {
         match line.split(' ').collect::<Vec<_>>().as_slice() {
             [_, new, name] => {
-                let new =
-                    ObjectId::from_hex(new.as_bytes()).map_err(|_| ProtocolError::CommandObjectId(line.clone()))?;
+                let new = Oid::from_lower_hex(new).ok_or_else(|| ProtocolError::CommandObjectId(line.clone()))?;
                 commands.push(Command { new: (!new.is_null()).then_some(new), name: (*name).to_owned() });
             }
             _ => return Err(ProtocolError::Command(line).into()),

@@ -17,7 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gix::ObjectId;
+use crate::store::Oid;
 
 use crate::error::{Error, InstallError, ProtocolError, ReceiveError, Result};
 use crate::record::kinds::{Receipt, ReceiptClass};
@@ -160,7 +160,7 @@ pub fn commit_msg(ws: &Workspace, message: &str) -> Result<()> {
 
 /// `post-commit`: a `commit` receipt on each task named by a `Crew-Task:`
 /// trailer of `commit`, written as `actor`.
-pub fn post_commit(ws: &Workspace, actor: &str, commit: ObjectId, message: &str) -> Result<Vec<Record>> {
+pub fn post_commit(ws: &Workspace, actor: &str, commit: Oid, message: &str) -> Result<Vec<Record>> {
     let trailers = task_trailers(message);
     if trailers.is_empty() {
         return Ok(Vec::new());
@@ -194,13 +194,13 @@ pub struct RefUpdate {
     /// The reference being updated (on the receiving side).
     pub name: String,
     /// Its current value there; `None` if it does not exist yet.
-    pub old: Option<ObjectId>,
+    pub old: Option<Oid>,
     /// Its new value; `None` for a deletion.
-    pub new: Option<ObjectId>,
+    pub new: Option<Oid>,
 }
 
-fn oid_or_zero(hex: &str) -> Result<Option<ObjectId>> {
-    let oid = ObjectId::from_hex(hex.as_bytes()).map_err(|_| ProtocolError::ObjectId(hex.to_owned()))?;
+fn oid_or_zero(hex: &str) -> Result<Option<Oid>> {
+    let oid = Oid::from_lower_hex(hex).ok_or_else(|| ProtocolError::ObjectId(hex.to_owned()))?;
     Ok((!oid.is_null()).then_some(oid))
 }
 

@@ -24,7 +24,7 @@ use std::fs;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use gix::ObjectId;
+use crate::store::Oid;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -59,7 +59,7 @@ pub enum Need {
 #[derive(Clone, Debug)]
 pub struct Snapshot {
     /// The tip the state was folded at.
-    pub tip: ObjectId,
+    pub tip: Oid,
     /// The folded state; `tasks` holds what was asked for in [`Need`].
     pub state: State,
 }
@@ -206,14 +206,14 @@ impl Index {
     /// What the cache holds, as it is, without looking at the branch: the tip it
     /// was built at, its state without tasks, and every record there. For
     /// callers that must not read a branch tip they do not trust yet.
-    pub fn cached(&self) -> Option<(ObjectId, State, Vec<Record>)> {
+    pub fn cached(&self) -> Option<(Oid, State, Vec<Record>)> {
         let core = self.read_core()?;
         let records = self.read_journal(core.records_len)?;
-        Some((ObjectId::try_from(core.tip.as_slice()).ok()?, core.state, records))
+        Some((Oid::from_slice(&core.tip)?, core.state, records))
     }
 
     /// The core plus the shards `need` names, if they are consistent with it.
-    fn assemble(&self, tip: ObjectId, core: Core, need: &Need) -> Option<Snapshot> {
+    fn assemble(&self, tip: Oid, core: Core, need: &Need) -> Option<Snapshot> {
         let Core { gen, counts, mut state, .. } = core;
         let mut loaded = BTreeSet::new();
         let mut shards: BTreeSet<u8> = match need {
@@ -272,8 +272,8 @@ impl Index {
 
     /// Apply what changed from the cached tip to `tip` and persist it; `None`
     /// when that is not possible (history rewritten, journal damaged).
-    fn catch_up(&self, store: &Store, core: Core, tip: ObjectId) -> Result<Option<Core>> {
-        let Ok(old) = ObjectId::try_from(core.tip.as_slice()) else { return Ok(None) };
+    fn catch_up(&self, store: &Store, core: Core, tip: Oid) -> Result<Option<Core>> {
+        let Some(old) = Oid::from_slice(&core.tip) else { return Ok(None) };
         let Ok(old_tree) = store.commit(old).map(|c| c.tree) else { return Ok(None) };
         let new_tree = store.commit(tip)?.tree;
         let ws = core.state.workspace;
@@ -455,7 +455,7 @@ impl Index {
         write_sealed(&self.core_path(), core);
     }
 
-    fn write_everything(&self, tip: ObjectId, state: &State, records: &[Record]) {
+    fn write_everything(&self, tip: Oid, state: &State, records: &[Record]) {
         let _ = fs::remove_file(self.journal_path());
         let gen = self.read_core().map(|c| c.gen + 1).unwrap_or(1);
         let records_len = self.append_journal(0, records);
@@ -640,7 +640,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let index = Index { dir: dir.path().to_owned() };
         let state = State::fold(Id([0x42; 32]), &records);
-        let tip = ObjectId::from_hex(b"0123456789012345678901234567890123456789").unwrap();
+        let tip = Oid::from_lower_hex("0123456789012345678901234567890123456789").unwrap();
         index.write_everything(tip, &state, &records);
         let (cached_tip, cached_state, cached_records) = index.cached().expect("the cache reads back");
         assert_eq!((cached_tip, cached_records), (tip, records));

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use gix::ObjectId;
+use crate::store::Oid;
 use serde::Serialize;
 
 use crate::error::{ArgumentError, BeatError, Error, Result};
@@ -175,7 +175,7 @@ fn beat_problem(state: &State, refname: &str, r: &Record) -> Option<BeatError> {
 }
 
 /// Read and check the beat in blob `oid` on `refname`.
-pub fn read_beat(store: &Store, state: &State, refname: &str, oid: ObjectId) -> Result<Record> {
+pub fn read_beat(store: &Store, state: &State, refname: &str, oid: Oid) -> Result<Record> {
     let bytes = store.blob(oid)?;
     let decoded = record::decode_records(&[&bytes], &state.workspace).pop();
     let r = match decoded {
@@ -197,13 +197,7 @@ pub fn read_beat(store: &Store, state: &State, refname: &str, oid: ObjectId) -> 
 /// (a live ref only moves forward in time, so an old beat cannot be replayed
 /// over a newer one). Deleting is refused: a session ends with a signed beat
 /// that says so.
-pub fn check_update(
-    store: &Store,
-    state: &State,
-    refname: &str,
-    old: Option<ObjectId>,
-    new: Option<ObjectId>,
-) -> Result<()> {
+pub fn check_update(store: &Store, state: &State, refname: &str, old: Option<Oid>, new: Option<Oid>) -> Result<()> {
     let Some(new) = new else {
         return Err(Error::Conflict(format!(
             "refusing to delete {refname}: a session ends with a signed `ended` beat, not a deletion"

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use gix::ObjectId;
+use crate::store::Oid;
 
 use crate::error::{AddressError, ArgumentError, Error, Result};
 use crate::hlc::Hlc;
@@ -150,13 +150,7 @@ impl Workspace {
         Ok(out)
     }
 
-    fn trusted_file(
-        &self,
-        snap: &Snapshot,
-        tree: ObjectId,
-        path: &str,
-        after: Option<(Hlc, Id)>,
-    ) -> Result<Vec<Record>> {
+    fn trusted_file(&self, snap: &Snapshot, tree: Oid, path: &str, after: Option<(Hlc, Id)>) -> Result<Vec<Record>> {
         let bytes = self.store().read(tree, path)?.unwrap_or_default();
         record::decode_file_trusted_after(&bytes, &snap.state.workspace, after)
             .map_err(|p| Error::from(FileError::new(path, p)))
@@ -193,7 +187,7 @@ impl Workspace {
 
     /// Remember the records a sync `dropped` from this clone's branch for
     /// their authors' inboxes (those whose bytes could be read). The caller
-    /// holds the publish lock ([`crate::sync::lock`]), as every sync does.
+    /// holds the publish lock ([`Workspace::publish_lock`]), as every sync does.
     pub fn note_dropped(&self, dropped: &[crate::rebase::Dropped]) -> Result<()> {
         let lines: String = dropped
             .iter()
@@ -445,7 +439,7 @@ impl Workspace {
 
     /// The records that commit `new` holds and `old` (if any) does not, in fold
     /// order. `new` must be at or behind the tip the index has verified.
-    pub fn records_between(&self, old: Option<ObjectId>, new: ObjectId) -> Result<Vec<Record>> {
+    pub fn records_between(&self, old: Option<Oid>, new: Oid) -> Result<Vec<Record>> {
         let snap = self.snapshot_for(&Need::Core)?;
         let store = self.store();
         let old_tree = old.map(|o| store.commit(o).map(|c| c.tree)).transpose()?;

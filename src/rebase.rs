@@ -25,7 +25,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use gix::ObjectId;
+use crate::store::Oid;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -74,7 +74,7 @@ pub struct Dropped {
 #[derive(Debug)]
 pub struct Replayed {
     /// The new tip (the published tip when nothing was kept).
-    pub tip: ObjectId,
+    pub tip: Oid,
     /// Records kept or re-made.
     pub kept: usize,
     /// Records re-made.
@@ -99,7 +99,7 @@ pub enum Remake {
 /// `published`. Writes commits; moves no ref.
 pub fn replay(
     ws: &Workspace,
-    onto: ObjectId,
+    onto: Oid,
     mut state: State,
     published: &HashSet<Id>,
     commits: &[CommitInfo],

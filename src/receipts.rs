@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use gix::ObjectId;
+use crate::store::Oid;
 use serde::Serialize;
 
 use crate::error::{Error, ReceiptError, Result};
@@ -119,6 +119,6 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 
 /// Resolve a code revision (a full or abbreviated commit id, a branch, a tag,
 /// `HEAD`) of the repository to a full commit id.
-pub fn resolve_commit(ws: &Workspace, rev: &str) -> Result<ObjectId> {
+pub fn resolve_commit(ws: &Workspace, rev: &str) -> Result<Oid> {
     ws.store().resolve_commit(rev).map_err(|_| ReceiptError::UnknownRevision(rev.to_owned()).into())
 }

@@ -11,7 +11,7 @@
 
 use std::process::Command;
 
-use gix::ObjectId;
+use crate::store::Oid;
 
 use crate::error::{Error, Result};
 use crate::hlc::{Hlc, MAX_COUNTER, MAX_PEER_SKEW_MS};
@@ -322,7 +322,7 @@ fn pull(
     remote: &str,
     timeout: Option<std::time::Duration>,
     out: &mut Synced,
-) -> Result<Option<(ObjectId, Option<ObjectId>)>> {
+) -> Result<Option<(Oid, Option<Oid>)>> {
     let store = ws.store();
     let theirs = fetch_within(ws, remote, timeout)?;
     let target = match (store.tip()?, theirs) {
@@ -433,7 +433,7 @@ fn adopt(ws: &Workspace, staged: &Staged) -> Result<()> {
 /// Verify what `theirs` adds to what both sides have, then fast-forward to
 /// it, or replay this clone's unpublished commits on top of it
 /// ([`crate::rebase`]). `None` when the local branch moved under us.
-fn integrate(ws: &Workspace, ours: ObjectId, theirs: ObjectId, out: &mut Synced) -> Result<Option<ObjectId>> {
+fn integrate(ws: &Workspace, ours: Oid, theirs: Oid, out: &mut Synced) -> Result<Option<Oid>> {
     let store = ws.store();
     let (unpublished, theirs_in_ours) = store.new_commits_exact(theirs, ours)?;
     let Some((tip, base)) = ws.trusted_base()? else { return Ok(None) };
@@ -500,7 +500,7 @@ fn without(
 ) -> Result<(Base, std::collections::HashSet<crate::id::Id>)> {
     let ws_id = base.workspace.unwrap_or_default();
     let added = verify::records_added(ws.store(), &ws_id, unpublished)?;
-    let inside: std::collections::HashSet<ObjectId> = unpublished.iter().map(|c| c.id).collect();
+    let inside: std::collections::HashSet<Oid> = unpublished.iter().map(|c| c.id).collect();
     let mut forks = unpublished.iter().flat_map(|c| c.parents.iter()).filter(|p| !inside.contains(*p));
     let tip = match (forks.next(), forks.next()) {
         (Some(one), None) => Some(*one),
@@ -565,7 +565,7 @@ fn carry_beats(ws: &Workspace, remote: &str, out: &mut Synced) -> Result<()> {
     let store = ws.store();
     let state = ws.snapshot_for(&Need::Core)?.state;
     let prefix = remote_live_prefix(remote);
-    let theirs: std::collections::HashMap<String, ObjectId> = store
+    let theirs: std::collections::HashMap<String, Oid> = store
         .refs_under(&prefix)?
         .into_iter()
         .map(|(name, oid)| (format!("{LIVE_REFS}{}", &name[prefix.len()..]), oid))
@@ -612,12 +612,12 @@ fn sha2_16(s: &str) -> Vec<u8> {
 }
 
 /// Fetch the remote's branch; `None` if the remote has no such branch.
-pub(crate) fn fetch(ws: &Workspace, remote: &str) -> Result<Option<ObjectId>> {
+pub(crate) fn fetch(ws: &Workspace, remote: &str) -> Result<Option<Oid>> {
     fetch_within(ws, remote, None)
 }
 
 /// [`fetch`], giving up after `timeout` (the fetch is killed) when one is set.
-fn fetch_within(ws: &Workspace, remote: &str, timeout: Option<std::time::Duration>) -> Result<Option<ObjectId>> {
+fn fetch_within(ws: &Workspace, remote: &str, timeout: Option<std::time::Duration>) -> Result<Option<Oid>> {
     let store = ws.store();
     let tracking = tracking_ref(ws, remote);
     let refspec = format!("+refs/heads/{}:{tracking}", store.branch());
@@ -651,7 +651,7 @@ fn fetch_within(ws: &Workspace, remote: &str, timeout: Option<std::time::Duratio
 
 /// Push `tip`: to be folded when the remote folds (`folding`, cleared if it
 /// turns out not to), else to the remote's branch, fast-forward only.
-fn push_tip(ws: &Workspace, remote: &str, tip: ObjectId, folding: &mut bool) -> Result<Pushed, PushError> {
+fn push_tip(ws: &Workspace, remote: &str, tip: Oid, folding: &mut bool) -> Result<Pushed, PushError> {
     if !*folding {
         return push_as(ws, remote, tip, None).map(|()| Pushed::Exact);
     }
@@ -664,7 +664,7 @@ fn push_tip(ws: &Workspace, remote: &str, tip: ObjectId, folding: &mut bool) -> 
 }
 
 /// The local tip when it is not the remote's as last fetched.
-fn unpublished_tip(ws: &Workspace, remote: &str) -> Result<Option<ObjectId>> {
+fn unpublished_tip(ws: &Workspace, remote: &str) -> Result<Option<Oid>> {
     let store = ws.store();
     let ours = store.tip()?.ok_or_else(|| Error::no_workspace(store))?;
     Ok((store.ref_target(&tracking_ref(ws, remote))? != Some(ours)).then_some(ours))
@@ -690,7 +690,7 @@ fn forget_fold(ws: &Workspace, remote: &str) {
 /// Push `tip` to `refs/crew/for/<branch>` for the remote to fold, and read
 /// its answer from git's porcelain status line: the branch's new tip, or
 /// `ng` with the reason.
-fn push_fold(ws: &Workspace, remote: &str, tip: ObjectId) -> Result<Pushed, PushError> {
+fn push_fold(ws: &Workspace, remote: &str, tip: Oid) -> Result<Pushed, PushError> {
     let branch = ws.store().branch();
     let pseudo = format!("{}{branch}", crate::fold::FOR_REFS);
     let mut cmd = git(ws);
@@ -732,7 +732,7 @@ fn remote_says(stderr: &str) -> Option<String> {
 
 /// Replace the remote's branch by `tip` if it is still at `expected`
 /// (`--force-with-lease`): what `repair` does, never `sync`.
-pub(crate) fn force_push(ws: &Workspace, remote: &str, tip: ObjectId, expected: ObjectId) -> Result<()> {
+pub(crate) fn force_push(ws: &Workspace, remote: &str, tip: Oid, expected: Oid) -> Result<()> {
     push_as(ws, remote, tip, Some(expected)).map_err(|e| match e {
         PushError::Raced => Error::Remote(format!("the remote's branch moved from {expected}: fetch and repair again")),
         PushError::Refused(why) | PushError::Retry(why) => Error::Remote(why),
@@ -740,7 +740,7 @@ pub(crate) fn force_push(ws: &Workspace, remote: &str, tip: ObjectId, expected: 
     })
 }
 
-fn push_as(ws: &Workspace, remote: &str, tip: ObjectId, lease: Option<ObjectId>) -> Result<(), PushError> {
+fn push_as(ws: &Workspace, remote: &str, tip: Oid, lease: Option<Oid>) -> Result<(), PushError> {
     let branch = format!("refs/heads/{}", ws.store().branch());
     let refspec = format!("{tip}:{branch}");
     // Our own pre-push hook would re-verify what this clone already trusts.
@@ -818,13 +818,13 @@ pub fn follow<T, E>(
     mut on_error: E,
 ) -> Result<()>
 where
-    T: FnMut(Option<ObjectId>, ObjectId) -> Result<()>,
+    T: FnMut(Option<Oid>, Oid) -> Result<()>,
     E: FnMut(&Error),
 {
     use std::sync::atomic::Ordering;
     use std::time::Instant;
     let due = |last: Option<Instant>, every: std::time::Duration| last.is_none_or(|t| t.elapsed() >= every);
-    let mut last: Option<ObjectId> = None;
+    let mut last: Option<Oid> = None;
     let (mut synced, mut beaten, mut ticked): (Option<Instant>, Option<Instant>, Option<Instant>) = (None, None, None);
     while !stop.load(Ordering::SeqCst) {
         let mut sync_now = remote.is_some_and(|(_, interval)| due(synced, interval));

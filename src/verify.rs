@@ -13,7 +13,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
-use gix::ObjectId;
+use crate::store::Oid;
 
 use crate::decode::ReadError;
 use crate::hlc::Hlc;
@@ -160,7 +160,7 @@ pub struct Base {
     /// an old key, records that do not count, and overturns of published ones.
     pub server: bool,
     /// The commit whose records `records` are, when known.
-    pub tip: Option<ObjectId>,
+    pub tip: Option<Oid>,
 }
 
 /// Verify the commits reachable from `new` but not from `old` (everything if
@@ -168,7 +168,7 @@ pub struct Base {
 /// records plus the new ones, so a new record that does not count, or that
 /// would make a trusted record stop counting, is a failure. The cost follows
 /// the new part, not the history.
-pub fn verify_new(store: &Store, old: Option<ObjectId>, new: ObjectId, base: &Base, all: bool) -> Result<Report> {
+pub fn verify_new(store: &Store, old: Option<Oid>, new: Oid, base: &Base, all: bool) -> Result<Report> {
     let commits = match old {
         Some(old) => store.new_commits(old, new).map_err(malformed)?.0,
         None => store.history(new).map_err(malformed)?,
@@ -178,25 +178,20 @@ pub fn verify_new(store: &Store, old: Option<ObjectId>, new: ObjectId, base: &Ba
 
 /// [`verify_new`] from `old`, stopping at the first failure, returning the
 /// records new to the base too.
-pub fn verify_new_records(store: &Store, old: ObjectId, new: ObjectId, base: &Base) -> Result<(Report, Vec<Record>)> {
+pub fn verify_new_records(store: &Store, old: Oid, new: Oid, base: &Base) -> Result<(Report, Vec<Record>)> {
     verify_range(store, new, store.new_commits(old, new).map_err(malformed)?.0, base)
 }
 
 /// [`verify_new`] of exactly `commits` (parents first, as
 /// [`Store::new_commits`] gives them), returning the records new to the base
 /// too.
-pub fn verify_range(
-    store: &Store,
-    tip: ObjectId,
-    commits: Vec<CommitInfo>,
-    base: &Base,
-) -> Result<(Report, Vec<Record>)> {
+pub fn verify_range(store: &Store, tip: Oid, commits: Vec<CommitInfo>, base: &Base) -> Result<(Report, Vec<Record>)> {
     verify_commits(store, tip, commits, base, false)
 }
 
 fn verify_commits(
     store: &Store,
-    tip: ObjectId,
+    tip: Oid,
     commits: Vec<CommitInfo>,
     base: &Base,
     all: bool,
@@ -228,14 +223,14 @@ fn verify_commits(
     let mut added: Vec<Vec<Id>> = Vec::with_capacity(commits.len());
     // Per commit: its latest record in fold order (what a record sorting
     // after everything must sort after).
-    let mut latest: HashMap<ObjectId, Option<(Hlc, Id)>> = HashMap::new();
+    let mut latest: HashMap<Oid, Option<(Hlc, Id)>> = HashMap::new();
     if let Some(tip) = base.tip {
         latest.insert(tip, base.records.iter().map(Record::order_key).max());
     }
     'history: for (n, c) in commits.iter().enumerate() {
         let site =
             |reason: String| Failure { commit: Some(c.id.to_string()), path: None, record: None, offset: None, reason };
-        let parents: Vec<(Option<ObjectId>, Option<record::OrderKey>)> = if c.parents.is_empty() {
+        let parents: Vec<(Option<Oid>, Option<record::OrderKey>)> = if c.parents.is_empty() {
             if base.workspace.is_some() || n > 0 {
                 failures
                     .push((n, site("a second root commit: the branch has exactly one, the one `init` wrote".into())));
@@ -457,7 +452,7 @@ fn check_commit(store: &Store, c: &CommitInfo, added: &[&Record]) -> Result<(), 
 pub fn records_added(store: &Store, ws: &Id, commits: &[CommitInfo]) -> Result<HashSet<Id>> {
     let mut added = HashSet::new();
     for c in commits {
-        let parents: Vec<Option<ObjectId>> = if c.parents.is_empty() {
+        let parents: Vec<Option<Oid>> = if c.parents.is_empty() {
             vec![None]
         } else {
             c.parents.iter().map(|p| store.commit(*p).map(|pc| Some(pc.tree))).collect::<Result<_, _>>()?
@@ -483,7 +478,7 @@ pub fn records_added(store: &Store, ws: &Id, commits: &[CommitInfo]) -> Result<H
 /// The latest record (in fold order) of every log file at `tree`, read
 /// lexically: for a parent that is neither verified here nor the base's tip
 /// (an old commit a merge reaches back to), so the cost is paid only then.
-fn latest_in(store: &Store, ws: &Id, tree: ObjectId) -> Result<Option<(Hlc, Id)>> {
+fn latest_in(store: &Store, ws: &Id, tree: Oid) -> Result<Option<(Hlc, Id)>> {
     let mut max = None;
     for file in store.files(tree)? {
         if !layout::classify(&file.path).is_some_and(|p| p.is_log()) {
@@ -497,7 +492,7 @@ fn latest_in(store: &Store, ws: &Id, tree: ObjectId) -> Result<Option<(Hlc, Id)>
     Ok(max)
 }
 
-fn root_workspace(store: &Store, tree: ObjectId) -> Result<Id, String> {
+fn root_workspace(store: &Store, tree: Oid) -> Result<Id, String> {
     let bytes = store.read(tree, layout::MANIFEST).map_err(|e| e.to_string())?;
     let bytes = bytes.ok_or("the first commit has no CREW.yaml: this branch was not created by git crew init")?;
     crate::decode::genesis_id(&bytes).map_err(|(offset, p)| format!("byte {offset}: {p}"))
@@ -541,7 +536,7 @@ struct Added {
 /// A commit and file where something was found.
 #[derive(Clone)]
 struct Site {
-    commit: ObjectId,
+    commit: Oid,
     path: String,
 }
 
@@ -582,7 +577,7 @@ struct Walker<'a> {
     /// The first appearance of every record id: its exact bytes' fingerprint.
     placed: HashMap<Id, Fingerprint>,
     /// Framed blobs, by blob id.
-    frames: HashMap<ObjectId, Vec<Located>>,
+    frames: HashMap<Oid, Vec<Located>>,
     queue: Vec<Queued>,
     copies: Vec<Copy>,
 }
@@ -602,7 +597,7 @@ impl Walker<'_> {
     fn scan(
         &mut self,
         n: usize,
-        commit: ObjectId,
+        commit: Oid,
         change: &Change,
         parent_max: Option<(Hlc, Id)>,
     ) -> Result<Added, Failure> {
@@ -727,7 +722,7 @@ impl Walker<'_> {
 
     /// The records of a blob in file order, located, framed once per blob;
     /// refuses a file that is not sorted by (`at`, id).
-    fn framed(&mut self, oid: ObjectId, bytes: &[u8]) -> Result<Vec<Located>, (usize, Problem)> {
+    fn framed(&mut self, oid: Oid, bytes: &[u8]) -> Result<Vec<Located>, (usize, Problem)> {
         if let Some(framed) = self.frames.get(&oid) {
             return Ok(framed.clone());
         }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gix::ObjectId;
+use crate::store::Oid;
 
 use crate::error::{ArgumentError, Error, IdentityError, Result};
 use crate::hlc::{Hlc, MAX_PEER_SKEW_MS};
@@ -46,7 +46,7 @@ pub struct Written {
     /// The records written, in order.
     pub records: Vec<Record>,
     /// The commit that holds them.
-    pub commit: ObjectId,
+    pub commit: Oid,
 }
 
 impl Written {
@@ -60,7 +60,7 @@ impl Written {
 #[derive(Clone, Debug)]
 pub struct Staged {
     /// The tip it was built on.
-    pub parent: ObjectId,
+    pub parent: Oid,
     /// Its commit message.
     pub message: String,
     /// The records and the commit.
@@ -93,7 +93,7 @@ pub struct Initialized {
     /// Where the admin's private key was stored.
     pub key_path: PathBuf,
     /// The first commit of the branch.
-    pub commit: ObjectId,
+    pub commit: Oid,
 }
 
 impl Workspace {
@@ -180,7 +180,7 @@ impl Workspace {
 
     /// What verifying new commits on top of the branch tip may trust: the tip,
     /// and every record there with the fold's refusals. `None` without a tip.
-    pub fn trusted_base(&self) -> Result<Option<(ObjectId, Base)>> {
+    pub fn trusted_base(&self) -> Result<Option<(Oid, Base)>> {
         Ok(self.trusted_tip()?.map(|(snap, base)| (snap.tip, base)))
     }
 
@@ -214,7 +214,7 @@ impl Workspace {
     /// `at` is an ancestor of the cached tip (the branch tip itself is never
     /// read, so a tampered tip cannot get in the way), else by verifying every
     /// record at `at`.
-    pub fn trusted_base_at(&self, at: ObjectId) -> Result<Base> {
+    pub fn trusted_base_at(&self, at: Oid) -> Result<Base> {
         if let Some((tip, state, records)) = self.index.cached() {
             let (later, at_is_ancestor) = self.store.new_commits_exact(at, tip)?;
             if at_is_ancestor {

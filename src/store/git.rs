@@ -47,7 +47,7 @@ impl gix::objs::WriteTo for Raw<'_> {
 
 impl GitRepo {
     /// Use an open repository, configured for the store's writes.
-    pub fn new(mut repo: gix::Repository) -> Result<GitRepo> {
+    pub(crate) fn new(mut repo: gix::Repository) -> Result<GitRepo> {
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
         // Many writers take turns on one ref lock; under load a turn can take
         // longer than git's default 100 ms wait. Wait longer (with backoff)
@@ -197,7 +197,7 @@ impl Store<GitRepo> {
     }
 
     /// Use an already open repository.
-    pub fn from_repo(repo: gix::Repository, branch: &str) -> Result<Store> {
+    pub(crate) fn from_repo(repo: gix::Repository, branch: &str) -> Result<Store> {
         // The branch name first: a bad one is the caller's mistake, whatever
         // the repository.
         branch_ref(branch)?;
@@ -244,25 +244,18 @@ impl Store<GitRepo> {
         self.backend.repo.workdir()
     }
 
-    /// The underlying repository. Kept for callers that read the common
-    /// directory through it; [`Store::git_dir`] and [`Store::local_dir`] say
-    /// the same without a gix type.
-    pub fn repo(&self) -> &gix::Repository {
-        &self.backend.repo
-    }
-
     /// The commit `HEAD` points to, and its message.
-    pub fn head_commit(&self) -> Result<(ObjectId, String)> {
+    pub fn head_commit(&self) -> Result<(Oid, String)> {
         let repo = &self.backend.repo;
         let id = repo.head_id().map_err(git("reading HEAD"))?.detach();
         let commit = repo.find_commit(id).map_err(git(format!("reading commit {id}")))?;
-        Ok((id, commit.message_raw_sloppy().to_str_lossy().into_owned()))
+        Ok((to_oid(id), commit.message_raw_sloppy().to_str_lossy().into_owned()))
     }
 
     /// Resolve a revision of this repository to a commit id: `HEAD`, a
     /// reference name (`main`, `v1.0`, `refs/heads/x`) or a hex id or unique
     /// prefix of at least four digits; tags are peeled to their commit.
-    pub fn resolve_commit(&self, rev: &str) -> Result<ObjectId> {
+    pub fn resolve_commit(&self, rev: &str) -> Result<Oid> {
         let repo = &self.backend.repo;
         let what = format!("resolving revision {rev:?}");
         let by_name = if rev == "HEAD" {
@@ -282,7 +275,7 @@ impl Store<GitRepo> {
             }
         };
         let object = repo.find_object(id).map_err(git(what.clone()))?;
-        Ok(object.peel_to_commit().map_err(git(what))?.id)
+        Ok(to_oid(object.peel_to_commit().map_err(git(what))?.id))
     }
 
     /// Where git looks for hooks: `core.hooksPath` if set, else `hooks/` in the

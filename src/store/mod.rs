@@ -27,16 +27,14 @@
 //! error rather than a runtime one. `Store` without a parameter is
 //! `Store<GitRepo>`, which keeps every existing caller unchanged.
 //!
-//! Invariants: the public methods still speak `gix::ObjectId` (callers are
-//! being reworked elsewhere); the backend trait speaks [`Oid`], and the
-//! conversions live here. No gix type crosses [`Backend`]. Every tree and
+//! Invariants: no gix type leaves the store: the public methods and the
+//! backend trait speak [`Oid`] and [`Kind`], and the conversions to gix's
+//! types live here, for the gix backend and the walk. Every tree and
 //! commit read through a store is parsed strictly; every tree and commit the
 //! store writes is in the form the strict parser accepts.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-
-use gix::ObjectId;
 
 use crate::object::{self, Entry as TreeEntry, Malformed, Mode};
 
@@ -191,9 +189,9 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
 const _: () = assert!(gix::hash::Kind::longest().len_in_bytes() == Oid::LEN);
 
 /// Our id of a gix id.
-pub(crate) fn to_oid(id: ObjectId) -> Oid {
+pub(crate) fn to_oid(id: gix::ObjectId) -> Oid {
     match id {
-        ObjectId::Sha1(bytes) => Oid::from_bytes(bytes),
+        gix::ObjectId::Sha1(bytes) => Oid::from_bytes(bytes),
         // Unreachable: the assertion above rules out longer ids, and gix's
         // enum is only `non_exhaustive` for those.
         _ => Oid::NULL,
@@ -201,8 +199,8 @@ pub(crate) fn to_oid(id: ObjectId) -> Oid {
 }
 
 /// gix's id of ours.
-pub(crate) fn to_gix(id: Oid) -> ObjectId {
-    ObjectId::Sha1(*id.as_bytes())
+pub(crate) fn to_gix(id: Oid) -> gix::ObjectId {
+    gix::ObjectId::Sha1(*id.as_bytes())
 }
 
 /// Our kind of a gix kind.
@@ -252,7 +250,7 @@ pub struct FileEntry {
     /// Git file mode.
     pub mode: Mode,
     /// Blob (or link/commit) id.
-    pub oid: ObjectId,
+    pub oid: Oid,
 }
 
 impl FileEntry {
@@ -277,16 +275,16 @@ pub struct Change {
 #[derive(Clone, Debug)]
 pub struct CommitInfo {
     /// Its id.
-    pub id: ObjectId,
+    pub id: Oid,
     /// Its parents.
-    pub parents: Vec<ObjectId>,
+    pub parents: Vec<Oid>,
     /// Its root tree.
-    pub tree: ObjectId,
+    pub tree: Oid,
 }
 
 impl CommitInfo {
     fn of(id: Oid, c: &object::Commit) -> CommitInfo {
-        CommitInfo { id: to_gix(id), parents: c.parents.iter().copied().map(to_gix).collect(), tree: to_gix(c.tree) }
+        CommitInfo { id, parents: c.parents.to_vec(), tree: c.tree }
     }
 }
 
@@ -330,37 +328,36 @@ impl<B: Backend> Store<B> {
     }
 
     /// The branch tip, or `None` if the branch does not exist.
-    pub fn tip(&self) -> Result<Option<ObjectId>> {
+    pub fn tip(&self) -> Result<Option<Oid>> {
         self.ref_target(&self.refname)
     }
 
     /// The object a full reference name points to, if it exists.
-    pub fn ref_target(&self, name: &str) -> Result<Option<ObjectId>> {
-        Ok(self.backend.read_ref(name)?.map(to_gix))
+    pub fn ref_target(&self, name: &str) -> Result<Option<Oid>> {
+        self.backend.read_ref(name)
     }
 
     /// The kind and bytes of any object, as stored.
-    pub fn object(&self, id: ObjectId) -> Result<Option<(Kind, Vec<u8>)>> {
-        self.backend.read_object(to_oid(id))
+    pub fn object(&self, id: Oid) -> Result<Option<(Kind, Vec<u8>)>> {
+        self.backend.read_object(id)
     }
 
     /// Store an object of any kind as given, unchecked (objects only): how a
     /// test, or an attacker, puts a malformed tree or commit in a repository.
     /// Branch writes go through [`Store::write_commit`], which writes only
     /// what the strict reader accepts.
-    pub fn write_object(&self, kind: Kind, data: &[u8]) -> Result<ObjectId> {
-        Ok(to_gix(self.backend.write_object(kind, data)?))
+    pub fn write_object(&self, kind: Kind, data: &[u8]) -> Result<Oid> {
+        self.backend.write_object(kind, data)
     }
 
     /// A commit's parents and tree.
-    pub fn commit(&self, id: ObjectId) -> Result<CommitInfo> {
+    pub fn commit(&self, id: Oid) -> Result<CommitInfo> {
         let c = self.raw_commit(id)?;
-        Ok(CommitInfo::of(to_oid(id), &c))
+        Ok(CommitInfo::of(id, &c))
     }
 
     /// A commit of the branch, parsed strictly: every header and the message.
-    pub fn raw_commit(&self, id: ObjectId) -> Result<object::Commit> {
-        let id = to_oid(id);
+    pub fn raw_commit(&self, id: Oid) -> Result<object::Commit> {
         let data = self.object_data(id, Kind::Commit)?;
         Ok(object::parse_commit(id, &data)?)
     }
@@ -379,7 +376,7 @@ impl<B: Backend> Store<B> {
     /// Walks only the new part of the history (see the comment inside), so
     /// under clock skew the list may repeat known commits; use
     /// [`Store::new_commits_exact`] where a superset would be wrong.
-    pub fn new_commits(&self, old: ObjectId, new: ObjectId) -> Result<(Vec<CommitInfo>, bool)> {
+    pub fn new_commits(&self, old: Oid, new: Oid) -> Result<(Vec<CommitInfo>, bool)> {
         // Hand-written rather than gix's walk with `hide`: that one paints
         // by date as well and, with children older than their parents, also
         // returns known commits (the root, in `new_commits_whatever_the_clocks`
@@ -397,10 +394,10 @@ impl<B: Backend> Store<B> {
         // unvisited.
         const OLD: u8 = 1;
         const NEW: u8 = 2;
-        let mut paint: HashMap<ObjectId, u8> = HashMap::new();
-        let mut seen: HashMap<ObjectId, (CommitInfo, i64)> = HashMap::new();
-        let mut done: HashMap<ObjectId, u8> = HashMap::new();
-        let mut queue: std::collections::BinaryHeap<(i64, ObjectId)> = std::collections::BinaryHeap::new();
+        let mut paint: HashMap<Oid, u8> = HashMap::new();
+        let mut seen: HashMap<Oid, (CommitInfo, i64)> = HashMap::new();
+        let mut done: HashMap<Oid, u8> = HashMap::new();
+        let mut queue: std::collections::BinaryHeap<(i64, Oid)> = std::collections::BinaryHeap::new();
         for (id, flag) in [(old, OLD), (new, NEW)] {
             let info = self.commit_with_time(id)?;
             queue.push((info.1, id));
@@ -438,7 +435,7 @@ impl<B: Backend> Store<B> {
             }
         }
         let reached_old = paint.get(&old).is_some_and(|f| f & NEW != 0);
-        let infos: HashMap<ObjectId, CommitInfo> =
+        let infos: HashMap<Oid, CommitInfo> =
             seen.into_iter().filter(|(id, _)| paint.get(id) == Some(&NEW)).map(|(id, (info, _))| (id, info)).collect();
         Ok((topological(&infos, new), reached_old))
     }
@@ -448,7 +445,7 @@ impl<B: Backend> Store<B> {
     /// on top of it), only those commits are read; otherwise every commit id
     /// reachable from `old` is collected first, so the cost follows the whole
     /// history.
-    pub fn new_commits_exact(&self, old: ObjectId, new: ObjectId) -> Result<(Vec<CommitInfo>, bool)> {
+    pub fn new_commits_exact(&self, old: Oid, new: Oid) -> Result<(Vec<CommitInfo>, bool)> {
         if old == new {
             return Ok((Vec::new(), true));
         }
@@ -464,7 +461,7 @@ impl<B: Backend> Store<B> {
             return Ok((topological(&infos, new), true));
         }
         let everything = |_: &CommitInfo, _| false;
-        let known: HashSet<ObjectId> =
+        let known: HashSet<Oid> =
             walk::reachable(&self.backend, old, |_| true, everything)?.unwrap_or_default().into_keys().collect();
         let infos = walk::reachable(&self.backend, new, |id| !known.contains(id), everything)?.unwrap_or_default();
         // Every path from `new` down to `old` ends in a commit not reachable
@@ -473,24 +470,24 @@ impl<B: Backend> Store<B> {
         Ok((topological(&infos, new), reached_old))
     }
 
-    fn commit_with_time(&self, id: ObjectId) -> Result<(CommitInfo, i64)> {
+    fn commit_with_time(&self, id: Oid) -> Result<(CommitInfo, i64)> {
         let c = self.raw_commit(id)?;
-        Ok((CommitInfo::of(to_oid(id), &c), c.committer.seconds))
+        Ok((CommitInfo::of(id, &c), c.committer.seconds))
     }
 
     /// All commits reachable from `tip`, parents before children.
-    pub fn history(&self, tip: ObjectId) -> Result<Vec<CommitInfo>> {
+    pub fn history(&self, tip: Oid) -> Result<Vec<CommitInfo>> {
         let infos = walk::reachable(&self.backend, tip, |_| true, |_, _| false)?.unwrap_or_default();
         Ok(topological(&infos, tip))
     }
 
     /// The bytes of a blob.
-    pub fn blob(&self, oid: ObjectId) -> Result<Vec<u8>> {
-        self.object_data(to_oid(oid), Kind::Blob)
+    pub fn blob(&self, oid: Oid) -> Result<Vec<u8>> {
+        self.object_data(oid, Kind::Blob)
     }
 
     /// The content of `path` in `tree`, if present and a blob.
-    pub fn read(&self, tree: ObjectId, path: &str) -> Result<Option<Vec<u8>>> {
+    pub fn read(&self, tree: Oid, path: &str) -> Result<Option<Vec<u8>>> {
         let mut current = tree;
         let mut parts = path.split('/').peekable();
         while let Some(part) = parts.next() {
@@ -499,8 +496,8 @@ impl<B: Backend> Store<B> {
                 return Ok(None);
             };
             match (parts.peek().is_some(), entry.mode) {
-                (true, Mode::Tree) => current = to_gix(entry.oid),
-                (false, Mode::File) => return self.blob(to_gix(entry.oid)).map(Some),
+                (true, Mode::Tree) => current = entry.oid,
+                (false, Mode::File) => return self.blob(entry.oid).map(Some),
                 _ => return Ok(None),
             }
         }
@@ -508,12 +505,12 @@ impl<B: Backend> Store<B> {
     }
 
     /// The names of the entries of directory `dir` in `tree` (empty if absent).
-    pub fn list(&self, tree: ObjectId, dir: &str) -> Result<Vec<String>> {
+    pub fn list(&self, tree: Oid, dir: &str) -> Result<Vec<String>> {
         let mut current = tree;
         for part in dir.split('/').filter(|p| !p.is_empty()) {
             let entries = self.tree_entries(current)?;
             match entries.into_iter().find(|e| e.name == part && e.mode == Mode::Tree) {
-                Some(e) => current = to_gix(e.oid),
+                Some(e) => current = e.oid,
                 None => return Ok(Vec::new()),
             }
         }
@@ -521,8 +518,7 @@ impl<B: Backend> Store<B> {
     }
 
     /// The entries of a tree, parsed strictly (see [`crate::object`]).
-    pub fn tree_entries(&self, tree: ObjectId) -> Result<Vec<TreeEntry>> {
-        let tree = to_oid(tree);
+    pub fn tree_entries(&self, tree: Oid) -> Result<Vec<TreeEntry>> {
         let data = self.object_data(tree, Kind::Tree)?;
         Ok(object::parse_tree(tree, &data)?)
     }
@@ -530,30 +526,30 @@ impl<B: Backend> Store<B> {
     /// The entries of the directory at `path` (the root if empty): a
     /// directory below the root that holds nothing is malformed, as git never
     /// writes one and no directory of the layout is empty.
-    fn dir_entries(&self, tree: ObjectId, path: &str) -> Result<Vec<TreeEntry>> {
+    fn dir_entries(&self, tree: Oid, path: &str) -> Result<Vec<TreeEntry>> {
         let entries = self.tree_entries(tree)?;
         if entries.is_empty() && !path.is_empty() {
             let why = format!("{path}: empty tree (a directory with no files)");
-            return Err(Malformed { what: "tree", id: to_oid(tree), why }.into());
+            return Err(Malformed { what: "tree", id: tree, why }.into());
         }
         Ok(entries)
     }
 
     /// Every non-tree entry of `tree`, recursively, with full paths; an empty
     /// directory is [`StoreError::Malformed`].
-    pub fn files(&self, tree: ObjectId) -> Result<Vec<FileEntry>> {
+    pub fn files(&self, tree: Oid) -> Result<Vec<FileEntry>> {
         let mut out = Vec::new();
         self.collect_files(tree, "", &mut out)?;
         Ok(out)
     }
 
-    fn collect_files(&self, tree: ObjectId, prefix: &str, out: &mut Vec<FileEntry>) -> Result<()> {
+    fn collect_files(&self, tree: Oid, prefix: &str, out: &mut Vec<FileEntry>) -> Result<()> {
         for e in self.dir_entries(tree, prefix)? {
             let path = join(prefix, &e.name);
             if e.mode == Mode::Tree {
-                self.collect_files(to_gix(e.oid), &path, out)?;
+                self.collect_files(e.oid, &path, out)?;
             } else {
-                out.push(FileEntry { path, mode: e.mode, oid: to_gix(e.oid) });
+                out.push(FileEntry { path, mode: e.mode, oid: e.oid });
             }
         }
         Ok(())
@@ -561,23 +557,17 @@ impl<B: Backend> Store<B> {
 
     /// The files that differ between `old` (or nothing) and `new`. Subtrees with
     /// equal ids are skipped, so the cost follows the change, not the branch.
-    pub fn diff(&self, old: Option<ObjectId>, new: ObjectId) -> Result<Vec<Change>> {
+    pub fn diff(&self, old: Option<Oid>, new: Oid) -> Result<Vec<Change>> {
         let mut out = Vec::new();
         self.diff_into(old, Some(new), "", &mut out)?;
         Ok(out)
     }
 
-    fn diff_into(
-        &self,
-        old: Option<ObjectId>,
-        new: Option<ObjectId>,
-        prefix: &str,
-        out: &mut Vec<Change>,
-    ) -> Result<()> {
+    fn diff_into(&self, old: Option<Oid>, new: Option<Oid>, prefix: &str, out: &mut Vec<Change>) -> Result<()> {
         if old == new {
             return Ok(());
         }
-        let load = |t: Option<ObjectId>| -> Result<BTreeMap<String, TreeEntry>> {
+        let load = |t: Option<Oid>| -> Result<BTreeMap<String, TreeEntry>> {
             Ok(match t {
                 Some(t) => self.dir_entries(t, prefix)?.into_iter().map(|e| (e.name.clone(), e)).collect(),
                 None => BTreeMap::new(),
@@ -593,13 +583,9 @@ impl<B: Backend> Store<B> {
                 }
             }
             let path = join(prefix, name);
-            let subtree = |e: Option<&TreeEntry>| e.filter(|e| e.mode == Mode::Tree).map(|e| to_gix(e.oid));
+            let subtree = |e: Option<&TreeEntry>| e.filter(|e| e.mode == Mode::Tree).map(|e| e.oid);
             let file = |e: Option<&TreeEntry>| {
-                e.filter(|e| e.mode != Mode::Tree).map(|e| FileEntry {
-                    path: path.clone(),
-                    mode: e.mode,
-                    oid: to_gix(e.oid),
-                })
+                e.filter(|e| e.mode != Mode::Tree).map(|e| FileEntry { path: path.clone(), mode: e.mode, oid: e.oid })
             };
             if subtree(o).is_some() || subtree(n).is_some() {
                 self.diff_into(subtree(o), subtree(n), &path, out)?;
@@ -616,20 +602,20 @@ impl<B: Backend> Store<B> {
     /// applied. Objects only: the branch does not move.
     pub fn write_commit(
         &self,
-        parents: &[ObjectId],
-        base_tree: Option<ObjectId>,
+        parents: &[Oid],
+        base_tree: Option<Oid>,
         edits: &[(String, Vec<u8>)],
         author: &str,
         message: &str,
-    ) -> Result<ObjectId> {
+    ) -> Result<Oid> {
         let edits: Vec<(&str, &[u8])> = edits.iter().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
-        let tree = self.edit_tree(base_tree.map(to_oid), &edits)?;
+        let tree = self.edit_tree(base_tree, &edits)?;
         let seconds = chrono::Utc::now().timestamp();
         let (name, email) = ident(author);
         let ident = object::Ident { name, email, seconds, tz: "+0000".into() };
         self.write_commit_object(&object::Commit {
             tree,
-            parents: parents.iter().copied().map(to_oid).collect(),
+            parents: parents.to_vec(),
             author: ident.clone(),
             committer: ident,
             message: message.to_owned(),
@@ -639,19 +625,19 @@ impl<B: Backend> Store<B> {
     /// Write `commit` as git would, if the strict reader would take it back
     /// ([`StoreError::Unwritable`] otherwise: a commit the branch refuses must
     /// not be made here, whatever the caller passed as author or message).
-    pub fn write_commit_object(&self, commit: &object::Commit) -> Result<ObjectId> {
+    pub fn write_commit_object(&self, commit: &object::Commit) -> Result<Oid> {
         let bytes = object::write_commit(commit);
         match object::parse_commit(Oid::NULL, &bytes) {
             Ok(back) if back == *commit => {}
             Ok(_) => return Err(StoreError::Unwritable { why: "it would not read back as written".into() }),
             Err(m) => return Err(StoreError::Unwritable { why: m.why }),
         }
-        Ok(to_gix(self.backend.write_object(Kind::Commit, &bytes)?))
+        self.backend.write_object(Kind::Commit, &bytes)
     }
 
     fn edit_tree(&self, base: Option<Oid>, edits: &[(&str, &[u8])]) -> Result<Oid> {
         let mut entries = match base {
-            Some(t) => self.tree_entries(to_gix(t))?,
+            Some(t) => self.tree_entries(t)?,
             None => Vec::new(),
         };
         let mut subdirs: BTreeMap<&str, Vec<(&str, &[u8])>> = BTreeMap::new();
@@ -674,25 +660,25 @@ impl<B: Backend> Store<B> {
 
     /// Move the branch from `old` (`None`: must not exist) to `new`, atomically.
     /// Fails with [`StoreError::Raced`] if the branch is no longer at `old`.
-    pub fn set_tip(&self, old: Option<ObjectId>, new: ObjectId, reflog: &str) -> Result<()> {
+    pub fn set_tip(&self, old: Option<Oid>, new: Oid, reflog: &str) -> Result<()> {
         self.cas_ref(&self.refname, old, new, reflog)
     }
 
     /// Write a blob (objects only).
-    pub fn write_blob(&self, bytes: &[u8]) -> Result<ObjectId> {
-        Ok(to_gix(self.backend.write_object(Kind::Blob, bytes)?))
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<Oid> {
+        self.backend.write_object(Kind::Blob, bytes)
     }
 
     /// Point `name` at `new`, whatever it pointed to (for refs that are
     /// overwritten by design, like heartbeats).
-    pub fn force_ref(&self, name: &str, new: ObjectId, reflog: &str) -> Result<()> {
-        self.backend.update_ref(name, Expected::Any, to_oid(new), reflog)
+    pub fn force_ref(&self, name: &str, new: Oid, reflog: &str) -> Result<()> {
+        self.backend.update_ref(name, Expected::Any, new, reflog)
     }
 
     /// Every reference under `prefix` (e.g. `refs/crew/live/`), with the
     /// object it points to, sorted by name.
-    pub fn refs_under(&self, prefix: &str) -> Result<Vec<(String, ObjectId)>> {
-        Ok(self.backend.refs_under(prefix)?.into_iter().map(|(name, id)| (name, to_gix(id))).collect())
+    pub fn refs_under(&self, prefix: &str) -> Result<Vec<(String, Oid)>> {
+        self.backend.refs_under(prefix)
     }
 
     /// Delete a reference if it exists.
@@ -701,12 +687,12 @@ impl<B: Backend> Store<B> {
     }
 
     /// Compare-and-swap any reference.
-    pub fn cas_ref(&self, name: &str, old: Option<ObjectId>, new: ObjectId, reflog: &str) -> Result<()> {
+    pub fn cas_ref(&self, name: &str, old: Option<Oid>, new: Oid, reflog: &str) -> Result<()> {
         let expected = match old {
-            Some(o) => Expected::At(to_oid(o)),
+            Some(o) => Expected::At(o),
             None => Expected::Absent,
         };
-        self.backend.update_ref(name, expected, to_oid(new), reflog)
+        self.backend.update_ref(name, expected, new, reflog)
     }
 }
 
@@ -731,9 +717,9 @@ fn join(prefix: &str, name: &str) -> String {
 /// The commits of `infos` reachable from `tip` through `infos`, parents first:
 /// an iterative post-order from the tip, so a commit is emitted after its
 /// parents, and the order is the same whatever order `infos` was filled in.
-fn topological(infos: &HashMap<ObjectId, CommitInfo>, tip: ObjectId) -> Vec<CommitInfo> {
+fn topological(infos: &HashMap<Oid, CommitInfo>, tip: Oid) -> Vec<CommitInfo> {
     let mut ordered = Vec::with_capacity(infos.len());
-    let mut done: HashSet<ObjectId> = HashSet::new();
+    let mut done: HashSet<Oid> = HashSet::new();
     let mut stack = vec![(tip, false)];
     while let Some((id, expanded)) = stack.pop() {
         let Some(info) = infos.get(&id) else { continue };

@@ -28,13 +28,13 @@ fn ident(name: &str, seconds: i64) -> Ident {
 }
 
 /// A commit with a fixed date, so ids are the same on every backend and run.
-fn commit_at<B: Backend>(s: &Store<B>, parents: &[ObjectId], file: &str, seconds: i64) -> ObjectId {
+fn commit_at<B: Backend>(s: &Store<B>, parents: &[Oid], file: &str, seconds: i64) -> Oid {
     let base = parents.first().map(|p| s.commit(*p).unwrap().tree);
     let edit = [(file.to_owned(), format!("{file} at {seconds}\n").into_bytes())];
     let tree = s.commit(s.write_commit(parents, base, &edit, "bob", "x\n").unwrap()).unwrap().tree;
     let c = Commit {
-        tree: to_oid(tree),
-        parents: parents.iter().copied().map(to_oid).collect(),
+        tree,
+        parents: parents.to_vec(),
         author: ident("bob", seconds),
         committer: ident("bob", seconds),
         message: format!("{file}\n"),
@@ -42,14 +42,14 @@ fn commit_at<B: Backend>(s: &Store<B>, parents: &[ObjectId], file: &str, seconds
     s.write_commit_object(&c).unwrap()
 }
 
-fn ids(commits: &[CommitInfo]) -> Vec<ObjectId> {
+fn ids(commits: &[CommitInfo]) -> Vec<Oid> {
     commits.iter().map(|c| c.id).collect()
 }
 
 /// Parents come before children, and nothing is listed twice.
 fn assert_topological(commits: &[CommitInfo]) {
     let mut seen = HashSet::new();
-    let listed: HashSet<ObjectId> = ids(commits).into_iter().collect();
+    let listed: HashSet<Oid> = ids(commits).into_iter().collect();
     assert_eq!(listed.len(), commits.len(), "a commit listed twice");
     for c in commits {
         for p in &c.parents {
@@ -60,8 +60,8 @@ fn assert_topological(commits: &[CommitInfo]) {
 }
 
 /// What `new` adds to `old`, by brute force over both whole histories.
-fn brute_new<B: Backend>(s: &Store<B>, old: ObjectId, new: ObjectId) -> HashSet<ObjectId> {
-    let known: HashSet<ObjectId> = ids(&s.history(old).unwrap()).into_iter().collect();
+fn brute_new<B: Backend>(s: &Store<B>, old: Oid, new: Oid) -> HashSet<Oid> {
+    let known: HashSet<Oid> = ids(&s.history(old).unwrap()).into_iter().collect();
     ids(&s.history(new).unwrap()).into_iter().filter(|id| !known.contains(id)).collect()
 }
 
@@ -73,11 +73,11 @@ fn malformed<T: std::fmt::Debug>(r: Result<T>, why: &str) {
 }
 
 /// Tree bytes from (mode, name, id) triples, in the order given.
-fn raw_tree(entries: &[(&str, &str, ObjectId)]) -> Vec<u8> {
+fn raw_tree(entries: &[(&str, &str, Oid)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (mode, name, id) in entries {
         out.extend_from_slice(format!("{mode} {name}\0").as_bytes());
-        out.extend_from_slice(to_oid(*id).as_bytes());
+        out.extend_from_slice(id.as_bytes());
     }
     out
 }
@@ -112,12 +112,12 @@ fn objects_round_trip<B: Backend>(s: &Store<B>) {
     let commit = commit_at(s, &[], "f", 1_700_000_000);
     let raw = s.raw_commit(commit).unwrap();
     assert_eq!((raw.author.seconds, raw.message.as_str()), (1_700_000_000, "f\n"));
-    assert_eq!(s.commit(commit).unwrap().parents, Vec::<ObjectId>::new());
+    assert_eq!(s.commit(commit).unwrap().parents, Vec::<Oid>::new());
     assert_eq!(s.read(s.commit(commit).unwrap().tree, "f").unwrap().unwrap(), b"f at 1700000000\n");
 }
 
 fn missing_and_wrong_kinds_are_typed<B: Backend>(s: &Store<B>) {
-    let absent = to_gix(Oid::from_bytes([7; 20]));
+    let absent = Oid::from_bytes([7; 20]);
     assert_eq!(s.object(absent).unwrap(), None);
     assert!(matches!(s.blob(absent), Err(StoreError::Missing { expected: Kind::Blob, .. })));
     assert!(matches!(s.commit(absent), Err(StoreError::Missing { expected: Kind::Commit, .. })));
@@ -157,9 +157,8 @@ fn paths_read_list_and_files<B: Backend>(s: &Store<B>) {
     assert_eq!(s.commit(c2).unwrap().parents, [c1]);
     assert_eq!(s.read(tree2, "tasks/ab/t1.log").unwrap().unwrap(), b"uno\n");
     assert_eq!(s.read(tree2, "tasks/cd/t3.log").unwrap().unwrap(), b"three\n");
-    let subtree = |t: ObjectId, path: &str| {
-        path.split('/')
-            .fold(t, |t, name| to_gix(s.tree_entries(t).unwrap().into_iter().find(|e| e.name == name).unwrap().oid))
+    let subtree = |t: Oid, path: &str| {
+        path.split('/').fold(t, |t, name| s.tree_entries(t).unwrap().into_iter().find(|e| e.name == name).unwrap().oid)
     };
     assert_eq!(subtree(tree, "tasks/cd"), subtree(tree2, "tasks/cd"));
     assert_ne!(subtree(tree, "tasks/ab"), subtree(tree2, "tasks/ab"));
@@ -178,7 +177,7 @@ fn diffs_follow_the_change<B: Backend>(s: &Store<B>) {
         let mut entries = s.tree_entries(t).unwrap();
         let sub = s.commit(s.write_commit(&[], None, &[e("in", "6")], "bob", "3\n").unwrap()).unwrap().tree;
         entries.retain(|x| x.name != "a");
-        entries.push(TreeEntry { mode: Mode::Tree, name: "a".into(), oid: to_oid(sub) });
+        entries.push(TreeEntry { mode: Mode::Tree, name: "a".into(), oid: sub });
         s.write_object(Kind::Tree, &object::write_tree(&entries)).unwrap()
     };
     let changes = s.diff(Some(t1), t2).unwrap();
@@ -311,7 +310,7 @@ fn new_commits_exact_ignores_dates<B: Backend>(s: &Store<B>) {
     assert!(reached);
     let (quick, reached) = s.new_commits(c, m).unwrap();
     assert!(reached);
-    let quick: HashSet<ObjectId> = ids(&quick).into_iter().collect();
+    let quick: HashSet<Oid> = ids(&quick).into_iter().collect();
     assert!(quick.is_superset(&HashSet::from([x, y, m])), "may repeat known commits, never miss a new one");
     let (exact, reached) = s.new_commits_exact(m, c).unwrap();
     assert!(exact.is_empty() && !reached, "c is in m's history but not its descendant");
@@ -328,13 +327,13 @@ fn new_commits_whatever_the_clocks<B: Backend>(s: &Store<B>) {
     //           7
     let parents: &[&[usize]] = &[&[], &[0], &[1], &[0], &[3], &[2, 4], &[5], &[4]];
     let times = [5_000, 4_000, 9_000, 1_000, 1_000, 2_000, 8_000, 7_000];
-    let mut made: Vec<ObjectId> = Vec::new();
+    let mut made: Vec<Oid> = Vec::new();
     for (i, ps) in parents.iter().enumerate() {
-        let ps: Vec<ObjectId> = ps.iter().map(|p| made[*p]).collect();
+        let ps: Vec<Oid> = ps.iter().map(|p| made[*p]).collect();
         made.push(commit_at(s, &ps, &format!("f{i}"), times[i]));
     }
-    let n = |id: &ObjectId| made.iter().position(|x| x == id).unwrap_or(usize::MAX);
-    let named = |set: &HashSet<ObjectId>| {
+    let n = |id: &Oid| made.iter().position(|x| x == id).unwrap_or(usize::MAX);
+    let named = |set: &HashSet<Oid>| {
         let mut v: Vec<usize> = set.iter().map(n).collect();
         v.sort();
         v
@@ -345,12 +344,12 @@ fn new_commits_whatever_the_clocks<B: Backend>(s: &Store<B>) {
             let ancestor = ids(&s.history(*new).unwrap()).contains(old);
             let (exact, reached) = s.new_commits_exact(*old, *new).unwrap();
             assert_topological(&exact);
-            let got: HashSet<ObjectId> = ids(&exact).into_iter().collect();
+            let got: HashSet<Oid> = ids(&exact).into_iter().collect();
             assert_eq!(named(&got), named(&want), "exact: new commits of {} over {}", n(new), n(old));
             assert_eq!(reached, ancestor, "exact: is {} an ancestor of {}", n(old), n(new));
             let (quick, reached) = s.new_commits(*old, *new).unwrap();
             assert_topological(&quick);
-            let got: HashSet<ObjectId> = ids(&quick).into_iter().collect();
+            let got: HashSet<Oid> = ids(&quick).into_iter().collect();
             assert!(got.is_superset(&want), "a new commit of {} over {} was missed", n(new), n(old));
             assert_eq!(reached, ancestor, "is {} an ancestor of {}", n(old), n(new));
         }
@@ -380,7 +379,7 @@ fn malformed_trees_are_refused<B: Backend>(s: &Store<B>) {
     malformed(s.files(hollow), "empty tree");
     malformed(s.diff(None, hollow), "empty tree");
     match s.tree_entries(dup) {
-        Err(StoreError::Malformed(m)) => assert_eq!((m.what, to_gix(m.id)), ("tree", dup)),
+        Err(StoreError::Malformed(m)) => assert_eq!((m.what, m.id), ("tree", dup)),
         other => panic!("{other:?}"),
     }
 }
@@ -397,8 +396,8 @@ fn malformed_commits_are_refused<B: Backend>(s: &Store<B>) {
     // A good commit on top of a bad one: every walk stops at the bad one.
     let top = {
         let c = Commit {
-            tree: to_oid(s.commit(good).unwrap().tree),
-            parents: vec![to_oid(bad)],
+            tree: s.commit(good).unwrap().tree,
+            parents: vec![bad],
             author: ident("bob", 20),
             committer: ident("bob", 20),
             message: "top\n".into(),
@@ -410,13 +409,13 @@ fn malformed_commits_are_refused<B: Backend>(s: &Store<B>) {
     malformed(s.new_commits_exact(good, top), "unexpected header");
     malformed(s.new_commits(good, top), "unexpected header");
     match s.history(top) {
-        Err(StoreError::Malformed(m)) => assert_eq!((m.what, to_gix(m.id)), ("commit", bad)),
+        Err(StoreError::Malformed(m)) => assert_eq!((m.what, m.id), ("commit", bad)),
         other => panic!("{other:?}"),
     }
 }
 
 fn unwritable_commits_are_not_written<B: Backend>(s: &Store<B>) {
-    let tree = to_oid(s.write_object(Kind::Tree, b"").unwrap());
+    let tree = s.write_object(Kind::Tree, b"").unwrap();
     let base =
         Commit { tree, parents: vec![], author: ident("bob", 1), committer: ident("bob", 1), message: "m\n".into() };
     for (what, c) in [
@@ -489,7 +488,7 @@ conformance!(
 fn backends_agree_on_every_id() {
     let (g, _dir) = git_store();
     let m = memory_store();
-    fn writes<B: Backend>(s: &Store<B>) -> (ObjectId, ObjectId) {
+    fn writes<B: Backend>(s: &Store<B>) -> (Oid, Oid) {
         let a = commit_at(s, &[], "a", 10);
         let b = commit_at(s, &[a], "tasks/ab/b", 20);
         (a, commit_at(s, &[b, a], "m", 30))
@@ -570,8 +569,8 @@ fn long_histories_walk_without_recursion() {
     let mut tip = commit_at(&s, &[], "f", 0);
     for n in 1..2_000 {
         let c = Commit {
-            tree: to_oid(s.commit(tip).unwrap().tree),
-            parents: vec![to_oid(tip)],
+            tree: s.commit(tip).unwrap().tree,
+            parents: vec![tip],
             author: ident("bob", n),
             committer: ident("bob", n),
             message: "n\n".into(),

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use gix::ObjectId;
 
-use super::{to_gix, to_oid, Backend, CommitInfo, Kind, Result, StoreError};
+use super::{to_gix, to_oid, Backend, CommitInfo, Kind, Oid, Result, StoreError};
 use crate::object;
 
 /// A backend seen through gix's `Find`, parsing commits strictly.
@@ -74,10 +74,10 @@ impl<B: Backend + ?Sized> gix::objs::Find for Strict<'_, B> {
 /// from the hidden tip: see `new_commits_whatever_the_clocks` in `tests.rs`.)
 pub(super) fn reachable<B: Backend + ?Sized>(
     backend: &B,
-    tip: ObjectId,
-    mut keep: impl FnMut(&ObjectId) -> bool,
+    tip: Oid,
+    mut keep: impl FnMut(&Oid) -> bool,
     mut give_up: impl FnMut(&CommitInfo, usize) -> bool,
-) -> Result<Option<HashMap<ObjectId, CommitInfo>>> {
+) -> Result<Option<HashMap<Oid, CommitInfo>>> {
     let strict = Strict { backend, commits: RefCell::default(), failure: RefCell::default() };
     let failed = |e: gix::Error| {
         strict
@@ -86,7 +86,8 @@ pub(super) fn reachable<B: Backend + ?Sized>(
             .unwrap_or_else(|| StoreError::Git { what: "walking commits".into(), message: e.to_string() })
     };
     let mut out = HashMap::new();
-    let walk = gix::traverse::commit::Simple::filtered([tip], &strict, |id: &gix::oid| keep(&id.to_owned()));
+    let walk =
+        gix::traverse::commit::Simple::filtered([to_gix(tip)], &strict, |id: &gix::oid| keep(&to_oid(id.to_owned())));
     for info in walk {
         let id = info.map_err(failed)?.id;
         let cached = strict.commits.borrow_mut().remove(&id);
@@ -106,7 +107,7 @@ pub(super) fn reachable<B: Backend + ?Sized>(
         if give_up(&info, out.len() + 1) {
             return Ok(None);
         }
-        out.insert(id, info);
+        out.insert(to_oid(id), info);
     }
     Ok(Some(out))
 }

@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use git_crew::store::Oid;
 use git_crew::store::Store;
-use gix::ObjectId;
 
 use crate::common::World;
 
@@ -59,7 +59,7 @@ fn check_all_pairs(parents: &[&[usize]], times: &[i64], exact: bool) {
     let store = Store::open(&dir, "crew").unwrap();
     for old in &ids {
         for new in &ids {
-            let oid = |h: &str| ObjectId::from_hex(h.as_bytes()).unwrap();
+            let oid = |h: &str| Oid::from_lower_hex(h).unwrap();
             let (fresh, reached) = store.new_commits(oid(old), oid(new)).unwrap();
             let got: BTreeSet<String> = fresh.iter().map(|c| c.id.to_string()).collect();
             let n = |h: &str| ids.iter().position(|x| x == h).unwrap();

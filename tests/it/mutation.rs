@@ -278,6 +278,11 @@ impl Ident {
 /// Every blob under a tree: path → (mode, blob).
 type Files = BTreeMap<String, (String, ObjectId)>;
 
+/// git-crew's id of an object this test's own gix handle wrote.
+fn crew_oid(id: ObjectId) -> git_crew::store::Oid {
+    git_crew::store::Oid::from_slice(id.as_slice()).expect("a SHA-1 id")
+}
+
 /// One judge's view of the remote's objects: its own gix handle, so objects
 /// are written without any check, and caches of honest trees.
 struct Odb {
@@ -1340,7 +1345,7 @@ impl Judge<'_> {
 
     /// The hook's verdict on `old → new`, in process.
     fn judge(&self, old: Option<ObjectId>, new: ObjectId) -> Verdict {
-        let updates = [RefUpdate { name: BRANCH_REF.into(), old, new: Some(new) }];
+        let updates = [RefUpdate { name: BRANCH_REF.into(), old: old.map(crew_oid), new: Some(crew_oid(new)) }];
         match catch_unwind(AssertUnwindSafe(|| pre_receive(&self.ws, &updates))) {
             Ok(Ok(_)) => Verdict::Accepted,
             Ok(Err(e)) => Verdict::Refused(reason_of(&e)),
@@ -1478,7 +1483,7 @@ impl Judge<'_> {
         }
         // Records: nothing counted stops counting, everything new counts, no
         // date beyond the skew, nothing by a stopped actor or a retired key.
-        let (state, records) = git_crew::decode::build_from_tip(self.ws.store(), new)
+        let (state, records) = git_crew::decode::build_from_tip(self.ws.store(), crew_oid(new))
             .map_err(|e| format!("the new tip does not fold: {e}"))?;
         let ignored: HashSet<Id> = state.ignored.iter().map(|i| i.id).collect();
         let present: HashSet<Id> = records.iter().map(|r| r.id).collect();
@@ -1844,8 +1849,8 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
         let cached = j.ws.index().cached().map(|(tip, _, _)| tip);
         // (Informative: with a usable cache the hook takes an old tip's trusted
         // records from it; without, it folds the old tip from scratch.)
-        println!("server's index cache usable at the final tip: {}", cached == Some(final_tip));
-        let (_, records) = git_crew::decode::build_from_tip(j.ws.store(), final_tip).unwrap();
+        println!("server's index cache usable at the final tip: {}", cached == Some(crew_oid(final_tip)));
+        let (_, records) = git_crew::decode::build_from_tip(j.ws.store(), crew_oid(final_tip)).unwrap();
         records.iter().map(|r| r.kind().to_owned()).collect()
     };
     println!(
@@ -1896,7 +1901,7 @@ fn mutated_pushes_never_panic_the_hook_and_every_accepted_one_keeps_the_promises
         };
         let judge = Judge::open(&shared);
         let base = match push.old {
-            Some(old) => git_crew::decode::build_from_tip(judge.ws.store(), old).expect("honest tips fold"),
+            Some(old) => git_crew::decode::build_from_tip(judge.ws.store(), crew_oid(old)).expect("honest tips fold"),
             None => (State::default(), Vec::new()),
         };
         // The honest push itself: accepted, and the oracle agrees.
