@@ -153,8 +153,13 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
 #[derive(Debug, thiserror::Error)]
 pub enum PrefixError {
     /// The prefix is empty or not lowercase hex.
-    #[error("{0:?} is not an id or id prefix (expected hex digits)")]
-    NotHex(String),
+    #[error("{prefix:?} is not an id or id prefix (expected hex digits)")]
+    NotHex {
+        /// What kind of thing was looked up.
+        what: &'static str,
+        /// The prefix as given.
+        prefix: String,
+    },
     /// No id starts with the prefix.
     #[error("no {what} matches {prefix:?}")]
     NotFound {
@@ -176,11 +181,12 @@ pub enum PrefixError {
 }
 
 impl PrefixError {
-    /// What kind of thing was looked up (`task`, `receipt`), when known.
-    pub fn what(&self) -> Option<&'static str> {
+    /// What kind of thing was looked up (`task`, `receipt`).
+    pub fn what(&self) -> &'static str {
         match self {
-            PrefixError::NotHex(_) => None,
-            PrefixError::NotFound { what, .. } | PrefixError::Ambiguous { what, .. } => Some(what),
+            PrefixError::NotHex { what, .. }
+            | PrefixError::NotFound { what, .. }
+            | PrefixError::Ambiguous { what, .. } => what,
         }
     }
 }
@@ -192,7 +198,7 @@ where
 {
     let p = prefix.to_ascii_lowercase();
     if p.is_empty() || p.len() > 64 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(PrefixError::NotHex(prefix.to_owned()));
+        return Err(PrefixError::NotHex { what, prefix: prefix.to_owned() });
     }
     let candidates: Vec<Id> = ids.into_iter().filter(|id| id.has_prefix(&p)).collect();
     match candidates.len() {
@@ -215,6 +221,6 @@ mod tests {
         assert_eq!(resolve_prefix("abab", "task", [a]).unwrap(), a);
         assert!(matches!(resolve_prefix("abab", "task", [a, b]), Err(PrefixError::Ambiguous { .. })));
         assert!(matches!(resolve_prefix("cd", "task", [a]), Err(PrefixError::NotFound { .. })));
-        assert!(matches!(resolve_prefix("xy", "task", [a]), Err(PrefixError::NotHex(_))));
+        assert!(matches!(resolve_prefix("xy", "task", [a]), Err(PrefixError::NotHex { .. })));
     }
 }

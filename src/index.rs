@@ -6,7 +6,8 @@
 //! holds the tasks whose id starts with hex byte `xx`, mirroring the branch's
 //! sharding; `records.bin` is an append-only journal of every verified record,
 //! used by `log` and to refold. A command loads the core plus only the shards it
-//! needs ([`Need`]), so an append costs the same at 100 or 100,000 tasks.
+//! needs ([`Need`]: a task's shard and its dependencies'), so an append costs
+//! the same at 100 or 100,000 tasks.
 //!
 //! When the branch has moved, the cache catches up from the tip it was built at:
 //! it diffs the two trees, verifies and decodes only the new records, and applies
@@ -47,9 +48,9 @@ pub enum Need {
     /// Identities and clock only; `state.tasks` is empty.
     Core,
     /// The core plus these tasks (and every other task sharing their shards),
-    /// and the dependencies of every task loaded, transitively: so the status
-    /// of any task in the snapshot is whole, never computed from a missing
-    /// dependency.
+    /// and their dependencies: so the status of each task asked for is whole,
+    /// never computed from a missing dependency. (Other tasks are there to
+    /// be linked or looked up; ask for a task to read its status.)
     Tasks(Vec<Id>),
     /// Everything.
     All,
@@ -215,22 +216,25 @@ impl Index {
     /// The core plus the shards `need` names, if they are consistent with it.
     fn assemble(&self, tip: Oid, core: Core, need: &Need) -> Option<Snapshot> {
         let Core { gen, counts, mut state, .. } = core;
-        let mut loaded = BTreeSet::new();
-        let mut shards: BTreeSet<u8> = match need {
+        let shards: BTreeSet<u8> = match need {
             Need::Core => BTreeSet::new(),
             Need::Tasks(ids) => ids.iter().map(shard_of).collect(),
             Need::All => (0..=255).collect(),
         };
-        // The shards asked for, then those of the loaded tasks' dependencies,
-        // until every loaded task has its dependencies (usually one round).
-        while !shards.is_empty() {
-            for &s in &shards {
+        let load = |state: &mut State, shards: &BTreeSet<u8>| -> Option<()> {
+            for &s in shards {
                 for task in self.read_shard(s, gen, shard_count(&counts, s))? {
                     state.tasks.insert(task.id, task);
                 }
             }
-            loaded.extend(shards);
-            shards = dependency_shards(state.tasks.values()).difference(&loaded).copied().collect();
+            Some(())
+        };
+        load(&mut state, &shards)?;
+        // Then the shards of what the tasks asked for depend on: their
+        // statuses read whether each dependency is done.
+        if let Need::Tasks(ids) = need {
+            let deps = dependency_shards(&state, ids).difference(&shards).copied().collect();
+            load(&mut state, &deps)?;
         }
         Some(Snapshot { tip, state })
     }
@@ -255,14 +259,7 @@ impl Index {
         let mut snap = Snapshot { tip, state };
         if let Need::Tasks(ids) = need {
             let mut wanted: BTreeSet<u8> = ids.iter().map(shard_of).collect();
-            loop {
-                let of_wanted = snap.state.tasks.values().filter(|t| wanted.contains(&shard_of(&t.id)));
-                let more: Vec<u8> = dependency_shards(of_wanted).difference(&wanted).copied().collect();
-                if more.is_empty() {
-                    break;
-                }
-                wanted.extend(more);
-            }
+            wanted.extend(dependency_shards(&snap.state, ids));
             snap.state.tasks.retain(|id, _| wanted.contains(&shard_of(id)));
         } else if *need == Need::Core {
             snap.state.tasks.clear();
@@ -526,9 +523,10 @@ impl Core {
     }
 }
 
-/// The shards holding the dependencies of `tasks`.
-fn dependency_shards<'a>(tasks: impl Iterator<Item = &'a Task>) -> BTreeSet<u8> {
-    tasks.flat_map(|t| t.depends_on.iter().map(shard_of)).collect()
+/// The shards holding the dependencies of the tasks `ids` (those of them in
+/// `state`).
+fn dependency_shards(state: &State, ids: &[Id]) -> BTreeSet<u8> {
+    ids.iter().filter_map(|id| state.tasks.get(id)).flat_map(|t| t.depends_on.iter().map(shard_of)).collect()
 }
 
 fn shard_count(counts: &[u32], s: u8) -> u32 {

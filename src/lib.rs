@@ -12,7 +12,7 @@
 //!
 //! 1. base: [`id`] and [`hlc`] (ids and stamps), [`sign`] (keys and
 //!    signatures), [`object`] (trees and commits as the branch allows them),
-//!    [`store`] (the git branch through gix);
+//!    [`store`] (the git branch behind a storage seam: gix, or in memory);
 //! 2. records: [`record`] (kinds, canonical encoding, framing), [`layout`]
 //!    (which file a record belongs to), [`merge`] (union of log files),
 //!    [`request`] (identity requests), [`artifact`] (files receipts name);

@@ -118,12 +118,7 @@ impl Synced {
 /// The remote claims and syncs use by default: `git config crew.remote`, else
 /// `origin` when it is configured; `None` means local only.
 pub fn default_remote(ws: &Workspace) -> Option<String> {
-    configured_remote(ws.store())
-}
-
-/// [`default_remote`] of the clone `store` is in.
-pub fn configured_remote(store: &crate::store::Store) -> Option<String> {
-    store.config_string("crew.remote").or_else(|| store.config_string("remote.origin.url").map(|_| "origin".to_owned()))
+    crate::decode::configured_remote(ws.store())
 }
 
 /// Whether `remote` has the workspace branch (`git ls-remote`, bounded by

@@ -1,4 +1,7 @@
-//! Workspace operations: what the commands call.
+//! The workspace and its one write path: opening a branch, snapshots, the
+//! signer, the write transaction and the clone's publish lock. The
+//! operations built on it (tasks, receipts, messages, identities) live in
+//! modules of their own.
 //!
 //! A write is a transaction: read the state at the tip, let the caller build
 //! payloads from it, sign them, check them against the fold, write one commit

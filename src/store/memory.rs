@@ -67,7 +67,9 @@ impl Backend for Memory {
         let current = refs.get(name).copied();
         let holds = match expected {
             Expected::Any => true,
-            Expected::Absent => current.is_none(),
+            // As git's ref transaction has it: a ref that must not exist
+            // may already hold the very value being written.
+            Expected::Absent => current.is_none() || current == Some(new),
             Expected::At(o) => current == Some(o),
         };
         if !holds {

@@ -203,6 +203,8 @@ fn the_tip_moves_by_compare_and_swap<B: Backend>(s: &Store<B>) {
     s.set_tip(None, c1, "create").unwrap();
     assert_eq!(s.tip().unwrap(), Some(c1));
     assert!(matches!(s.set_tip(None, c2, "m"), Err(StoreError::Raced(_))), "expected absent, exists");
+    // As git has it: "must not exist" holds for a ref already at the value.
+    s.set_tip(None, c1, "again").unwrap();
     assert!(matches!(s.set_tip(Some(c3), c2, "m"), Err(StoreError::Raced(_))), "expected at c3, at c1");
     assert_eq!(s.tip().unwrap(), Some(c1), "a lost race changes nothing");
     s.set_tip(Some(c1), c2, "move").unwrap();
@@ -553,10 +555,10 @@ fn git_agrees_with_the_gix_backend() {
 fn memory_clones_share_one_repository() {
     let one = memory_store();
     let two = Store::with_backend(one.backend().clone(), BRANCH).unwrap();
-    let c = commit_at(&one, &[], "a", 1);
+    let (c, d) = (commit_at(&one, &[], "a", 1), commit_at(&one, &[], "b", 2));
     assert!(two.commit(c).is_ok());
     two.set_tip(None, c, "two").unwrap();
-    assert!(matches!(one.set_tip(None, c, "one"), Err(StoreError::Raced(_))));
+    assert!(matches!(one.set_tip(None, d, "one"), Err(StoreError::Raced(_))));
     assert_eq!(one.tip().unwrap(), Some(c));
     assert!(one.backend().object_count() > 0);
 }

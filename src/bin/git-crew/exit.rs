@@ -200,7 +200,7 @@ pub fn hint_for(e: &Error) -> Option<&'static str> {
 /// [`hint_for`] an id prefix that named no single thing: where to look up
 /// what it was meant to name.
 fn hint_for_prefix(e: &PrefixError) -> Option<&'static str> {
-    match e.what()? {
+    match e.what() {
         "task" => Some("git crew task list"),
         _ => None,
     }
