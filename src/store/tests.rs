@@ -238,18 +238,27 @@ fn refs_are_listed_forced_and_deleted<B: Backend>(s: &Store<B>) {
     }
 }
 
-fn history_is_parents_first<B: Backend>(s: &Store<B>) {
-    // a - b - c        linear
-    //      \     \
-    //       d --- m    merge of c and d, then e on top
-    //              \
-    //               e
+/// A history with a merge, dates in order:
+///
+/// ```text
+/// a - b - c        linear
+///      \     \
+///       d --- m    merge of c and d, then e on top
+///              \
+///               e
+/// ```
+fn merged_history<B: Backend>(s: &Store<B>) -> [Oid; 6] {
     let a = commit_at(s, &[], "a", 10);
     let b = commit_at(s, &[a], "b", 20);
     let c = commit_at(s, &[b], "c", 30);
     let d = commit_at(s, &[b], "d", 25);
     let m = commit_at(s, &[c, d], "m", 40);
     let e = commit_at(s, &[m], "e", 50);
+    [a, b, c, d, m, e]
+}
+
+fn history_is_parents_first<B: Backend>(s: &Store<B>) {
+    let [a, b, c, d, m, e] = merged_history(s);
     assert_eq!(ids(&s.history(a).unwrap()), [a]);
     assert_eq!(ids(&s.history(c).unwrap()), [a, b, c]);
     let h = s.history(e).unwrap();
@@ -262,12 +271,7 @@ fn history_is_parents_first<B: Backend>(s: &Store<B>) {
 }
 
 fn new_commits_on_linear_and_merged_histories<B: Backend>(s: &Store<B>) {
-    let a = commit_at(s, &[], "a", 10);
-    let b = commit_at(s, &[a], "b", 20);
-    let c = commit_at(s, &[b], "c", 30);
-    let d = commit_at(s, &[b], "d", 25);
-    let m = commit_at(s, &[c, d], "m", 40);
-    let e = commit_at(s, &[m], "e", 50);
+    let [a, b, c, d, m, e] = merged_history(s);
     let other = commit_at(s, &[], "other", 35); // unrelated root
     for (old, new, ancestor) in [
         (a, c, true),

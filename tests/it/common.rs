@@ -581,3 +581,21 @@ pub fn place_at(wt: &Path, (bytes, id): (Vec<u8>, Id)) -> String {
     write_at(wt, &path, &bytes);
     path
 }
+
+/// Every file under `dir`, as slash-separated paths relative to it, sorted.
+pub fn files_under(dir: &Path) -> std::collections::BTreeSet<String> {
+    fn walk(dir: &Path, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = format!("{prefix}{}", entry.file_name().to_str().unwrap());
+            if entry.file_type().unwrap().is_dir() {
+                walk(&entry.path(), &format!("{name}/"), out);
+            } else {
+                out.insert(name);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(dir, "", &mut out);
+    out
+}

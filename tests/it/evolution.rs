@@ -20,6 +20,7 @@
 //!   kind, field or value comes with a newer `v`); they are refused by name as
 //!   invalid, never skipped or folded without the part that is not known.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use git_crew::decode::genesis_id;
@@ -29,7 +30,7 @@ use git_crew::sign::Keypair;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::common::{refused, served_bare, tip, World};
+use crate::common::{files_under, refused, served_bare, tip, World};
 use crate::schema::v1_sample_repo;
 
 /// The workspace id of the v1 sample, which every sample here is signed for.
@@ -112,18 +113,6 @@ fn ws() -> Id {
     V1_WORKSPACE.parse().unwrap()
 }
 
-fn files_under(dir: &Path, prefix: &str, out: &mut Vec<String>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let name = format!("{prefix}{}", entry.file_name().to_str().unwrap());
-        if entry.file_type().unwrap().is_dir() {
-            files_under(&entry.path(), &format!("{name}/"), out);
-        } else {
-            out.push(name);
-        }
-    }
-}
-
 /// The committed bytes are the ones written once: nothing regenerated them.
 /// The v2 files only append to the v1 sample's (log files are append-only),
 /// and each v1-unknown record is one record, honestly signed by its author,
@@ -131,11 +120,8 @@ fn files_under(dir: &Path, prefix: &str, out: &mut Vec<String>) {
 /// signature.
 #[test]
 fn the_frozen_samples_are_byte_stable() {
-    let mut found = Vec::new();
-    files_under(&fixtures().join("evolution"), "", &mut found);
-    found.sort();
-    let mut listed: Vec<String> = FROZEN.iter().map(|(p, _)| (*p).to_owned()).collect();
-    listed.sort();
+    let found = files_under(&fixtures().join("evolution"));
+    let listed: BTreeSet<String> = FROZEN.iter().map(|(p, _)| (*p).to_owned()).collect();
     assert_eq!(found, listed, "tests/fixtures/evolution/ holds exactly the frozen samples");
     for (rel, sha) in FROZEN {
         let digest: String = Sha256::digest(sample(rel)).iter().map(|b| format!("{b:02x}")).collect();
@@ -255,6 +241,8 @@ fn an_old_clone_stops_at_a_raised_workspace_and_writes_nothing() {
     let err = json_error(&w, &repo, &["board"]);
     assert_eq!(err["error"]["code"], "verify", "{err}");
     assert!(err["error"]["message"].as_str().is_some_and(|m| m.contains(&where_) && m.contains(UPGRADE)), "{err}");
+    // No hint to verify: verifying would only say the same again.
+    assert!(err["error"]["hint"].is_null(), "{err}");
     // Nothing is written: not a task, not a claim of the task a v2 claim is
     // about to be added to.
     refused(&w, &repo, "bob", &["task", "add", "Written by an old clone"], 4, &where_);

@@ -48,7 +48,7 @@ use jsonschema::{PatternOptions, Registry, Validator};
 use proptest::prelude::*;
 use serde_json::Value;
 
-use crate::common::World;
+use crate::common::{files_under, World};
 
 /// The `$id` of `schema/common.json`, which the kind schemas reference.
 const COMMON_ID: &str = "https://git-crew.invalid/schema/v1/common.json";
@@ -636,8 +636,7 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
 /// retired key files alike), by public key.
 fn local_keys(world: &World, ws: &Id) -> BTreeMap<PublicKey, Keypair> {
     let dir = world.keys().root().join("keys").join(ws.hex());
-    let mut files = BTreeSet::new();
-    files_under(&dir, "", &mut files);
+    let files = files_under(&dir);
     let mut out = BTreeMap::new();
     for f in files {
         let text = std::fs::read_to_string(dir.join(&f)).unwrap();
@@ -1390,25 +1389,12 @@ fn check_sample(ws: &Id, s: &Sample, r: &record::Record, bytes: &[u8]) {
     );
 }
 
-fn files_under(dir: &Path, prefix: &str, out: &mut BTreeSet<String>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let name = format!("{prefix}{}", entry.file_name().to_str().unwrap());
-        if entry.file_type().unwrap().is_dir() {
-            files_under(&entry.path(), &format!("{name}/"), out);
-        } else {
-            out.insert(name);
-        }
-    }
-}
-
 #[test]
 fn v1_workspace_sample_decodes_and_re_encodes_byte_for_byte() {
     let dir = v1_dir().join("workspace");
     let ws: Id = V1_WORKSPACE.parse().unwrap();
     let samples = v1_workspace();
-    let mut files = BTreeSet::new();
-    files_under(&dir, "", &mut files);
+    let files = files_under(&dir);
     assert_eq!(files, samples.iter().map(|s| s.path.to_owned()).collect(), "files of the v1 sample");
 
     // The genesis record is signed under the zero workspace id; its id is the workspace id.
@@ -1445,8 +1431,7 @@ fn v1_workspace_sample_decodes_and_re_encodes_byte_for_byte() {
 pub(crate) fn v1_sample_repo(world: &World, name: &str) -> PathBuf {
     let repo = world.repo(name);
     let src = v1_dir().join("workspace");
-    let mut files = BTreeSet::new();
-    files_under(&src, "", &mut files);
+    let files = files_under(&src);
     let ws: Id = V1_WORKSPACE.parse().unwrap();
     let mut records = Vec::new();
     for f in &files {

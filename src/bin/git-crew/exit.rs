@@ -211,6 +211,9 @@ fn hint_for_read(e: &ReadError) -> Option<&'static str> {
     Some(match e {
         ReadError::NoWorkspace { remote: None, .. } => "git crew init",
         ReadError::NoWorkspace { .. } => "git crew sync",
+        // Not malformed: this git-crew is too old, and its message says to
+        // upgrade; verifying would only say the same again.
+        ReadError::File(f) if f.needs_format().is_some() => return None,
         ReadError::File(_) | ReadError::Store(StoreError::Malformed(_)) => "git crew verify --all",
         _ => return None,
     })
