@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 
+use crate::store::Backend;
 use crate::store::Oid;
 
 use crate::id::Id;
@@ -62,7 +63,7 @@ impl From<FileError> for ReadError {
 impl ReadError {
     /// [`ReadError::NoWorkspace`] for `store`'s branch, naming the remote
     /// its clone syncs with, if any.
-    pub fn no_workspace(store: &Store) -> ReadError {
+    pub fn no_workspace<B: Backend>(store: &Store<B>) -> ReadError {
         ReadError::NoWorkspace { branch: store.branch().to_owned(), remote: configured_remote(store) }
     }
 }
@@ -80,19 +81,19 @@ fn no_workspace_message(branch: &str, remote: Option<&str>) -> String {
 
 /// The remote this clone syncs with: `git config crew.remote`, else `origin`
 /// when it is configured; `None` means local only.
-pub fn configured_remote(store: &Store) -> Option<String> {
+pub fn configured_remote<B: Backend>(store: &Store<B>) -> Option<String> {
     store.config_string("crew.remote").or_else(|| store.config_string("remote.origin.url").map(|_| "origin".to_owned()))
 }
 
 /// The tip of the workspace branch; an error naming what to run when the
 /// branch does not exist yet.
-pub fn tip(store: &Store) -> Result<Oid> {
+pub fn tip<B: Backend>(store: &Store<B>) -> Result<Oid> {
     store.tip()?.ok_or_else(|| ReadError::no_workspace(store))
 }
 
 /// The workspace id of the branch at `tree`: the id of the genesis record that
 /// opens `CREW.yaml`.
-pub fn workspace_id(store: &Store, tree: Oid) -> Result<Id> {
+pub fn workspace_id<B: Backend>(store: &Store<B>, tree: Oid) -> Result<Id> {
     let bytes = store.read(tree, layout::MANIFEST)?.ok_or_else(|| ReadError::no_workspace(store))?;
     genesis_id(&bytes).map_err(|p| ReadError::File(FileError::new(layout::MANIFEST, p)))
 }
@@ -134,7 +135,7 @@ fn check_paths(path: &str, records: &[Record]) -> Result<()> {
 }
 
 /// Decode, verify and fold every log file at commit `tip`.
-pub fn build_from_tip(store: &Store, tip: Oid) -> Result<(State, Vec<Record>)> {
+pub fn build_from_tip<B: Backend>(store: &Store<B>, tip: Oid) -> Result<(State, Vec<Record>)> {
     let tree = store.commit(tip)?.tree;
     let ws = workspace_id(store, tree)?;
     let mut records = Vec::new();

@@ -458,7 +458,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// [`ReadError::NoWorkspace`] for `store`'s branch, naming the remote its
     /// clone syncs with, if any.
-    pub fn no_workspace(store: &crate::store::Store) -> Error {
+    pub fn no_workspace<B: crate::store::Backend>(store: &crate::store::Store<B>) -> Error {
         Error::Read(ReadError::no_workspace(store))
     }
 }

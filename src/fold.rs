@@ -28,7 +28,9 @@
 //!   that pushes without fetching first still sends only what is new.
 
 use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 
+use crate::store::Backend;
 use crate::store::Oid;
 
 use crate::error::{Error, ProtocolError, Result};
@@ -81,7 +83,7 @@ pub enum Answer {
 /// Fold the records `pushed` adds into the workspace branch, as one step
 /// under the server's lock. `Err` is a refusal for good (the push does not
 /// verify), `Retry` a refusal of this order of events.
-pub fn fold(ws: &Workspace, pushed: Oid) -> Result<Answer> {
+pub fn fold<B: Backend>(ws: &Workspace<B>, pushed: Oid) -> Result<Answer> {
     // A blocking wait: the kernel hands the lock to a waiter the moment it is
     // free, where polling would leave it idle between folds and burn the CPU
     // the folds need. The fold itself touches only local disk.
@@ -119,7 +121,7 @@ pub fn fold(ws: &Workspace, pushed: Oid) -> Result<Answer> {
                 for target in replayed.dropped.iter().filter_map(|d| d.late_suspension_of.as_deref()) {
                     // Best effort: without the fence the suspension still
                     // lands, only later.
-                    let _ = fence(store, target);
+                    let _ = fence(ws.local_dir(), target);
                 }
             }
             if let Some(d) = unreadable.or(replayed.dropped.first()) {
@@ -146,18 +148,18 @@ pub fn fold(ws: &Workspace, pushed: Oid) -> Result<Answer> {
             return Ok(Answer::Folded(Folded { old: Some(tip), new: tip, records: 0 }));
         }
         let (report, records) = verify::verify_new_records(store, tip, new, &base)?;
-        if let Some(why) = held_back(store, &records) {
+        if let Some(why) = held_back(ws.local_dir(), &records) {
             return Ok(Answer::Retry(why));
         }
         if moved(store, Some(tip), new)? {
             for r in &records {
                 if let Payload::ActorSuspend(s) = &r.payload {
-                    let _ = unfence(store, &s.name);
+                    let _ = unfence(ws.local_dir(), &s.name);
                 }
             }
             // Published: the ring of recent tips only saves clones bytes, so
             // failing to note the tip must not turn the answer into a refusal.
-            let _ = keep_tip(store, new);
+            let _ = keep_tip(store, ws.local_dir(), new);
             return Ok(Answer::Folded(Folded { old: Some(tip), new, records: report.records }));
         }
     }
@@ -184,11 +186,11 @@ const FENCE_MS: i64 = 10_000;
 /// the target's owner), and a running fence is never extended, so a
 /// suspension pushed again and again holds its target back at most
 /// [`FENCE_MS`] at a time. Fences keep the machine's own time (no skew).
-fn fence(store: &Store, actor: &str) -> Result<()> {
-    if fenced(store, actor) {
+fn fence(local: &Path, actor: &str) -> Result<()> {
+    if fenced(local, actor) {
         return Ok(());
     }
-    let path = fence_path(store, actor);
+    let path = fence_path(local, actor);
     let io = |source| Error::Io { what: format!("cannot write the fence {}", path.display()), source };
     std::fs::create_dir_all(path.parent().unwrap_or(&path)).map_err(io)?;
     std::fs::write(&path, format!("{}\n", system_ms().saturating_add(FENCE_MS))).map_err(io)
@@ -199,21 +201,21 @@ fn system_ms() -> i64 {
 }
 
 /// Whether `actor`'s pushes are held back by a [`fence`] that has not run out.
-fn fenced(store: &Store, actor: &str) -> bool {
-    let until = std::fs::read_to_string(fence_path(store, actor)).ok().and_then(|s| s.trim().parse::<i64>().ok());
+fn fenced(local: &Path, actor: &str) -> bool {
+    let until = std::fs::read_to_string(fence_path(local, actor)).ok().and_then(|s| s.trim().parse::<i64>().ok());
     until.is_some_and(|until| system_ms() < until)
 }
 
 /// Why a push adding `records` must wait: one is by an actor whose
 /// suspension is landing. The fold answers it "retry"; the server's
 /// `pre-receive` refuses a plain push of it, so the fence holds either way.
-pub(crate) fn held_back(store: &Store, records: &[crate::record::Record]) -> Option<String> {
-    if !fences(store).is_dir() {
+pub(crate) fn held_back(local: &Path, records: &[crate::record::Record]) -> Option<String> {
+    if !fences(local).is_dir() {
         return None;
     }
     // One look per author, not per record.
     let authors: std::collections::BTreeSet<&str> = records.iter().map(|r| r.author.as_str()).collect();
-    let author = authors.into_iter().find(|a| fenced(store, a))?;
+    let author = authors.into_iter().find(|a| fenced(local, a))?;
     let r = records.iter().find(|r| r.author == author)?;
     Some(format!("{} {} by {}: {FENCED}; retry after it", r.kind(), r.id.short(), r.author))
 }
@@ -222,21 +224,21 @@ pub(crate) fn held_back(store: &Store, records: &[crate::record::Record]) -> Opt
 /// pushing again at once.
 pub(crate) const FENCED: &str = "a suspension of its author is landing";
 
-fn unfence(store: &Store, actor: &str) -> std::io::Result<()> {
-    std::fs::remove_file(fence_path(store, actor))
+fn unfence(local: &Path, actor: &str) -> std::io::Result<()> {
+    std::fs::remove_file(fence_path(local, actor))
 }
 
-fn fences(store: &Store) -> std::path::PathBuf {
-    store.local_dir().join("fences")
+fn fences(local: &Path) -> PathBuf {
+    local.join("fences")
 }
 
 /// Actor names are hex-encoded: a file name whatever the name holds.
-fn fence_path(store: &Store, actor: &str) -> std::path::PathBuf {
-    fences(store).join(crate::id::hex(actor.as_bytes()))
+fn fence_path(local: &Path, actor: &str) -> PathBuf {
+    fences(local).join(crate::id::hex(actor.as_bytes()))
 }
 
 /// Move the branch from `old` to `new`; `false` if something else moved it.
-fn moved(store: &Store, old: Option<Oid>, new: Oid) -> Result<bool> {
+fn moved<B: Backend>(store: &Store<B>, old: Option<Oid>, new: Oid) -> Result<bool> {
     match store.set_tip(old, new, "git-crew: fold") {
         Ok(()) => Ok(true),
         Err(StoreError::Raced(_)) => Ok(false),
@@ -248,8 +250,8 @@ fn moved(store: &Store, old: Option<Oid>, new: Oid) -> Result<bool> {
 
 /// Advertise `tip` among the recent tips, in the slot after the last one
 /// written (a counter kept beside the lock).
-fn keep_tip(store: &Store, tip: Oid) -> Result<()> {
-    let path = store.local_dir().join("tips.next");
+fn keep_tip<B: Backend>(store: &Store<B>, local: &Path, tip: Oid) -> Result<()> {
+    let path = local.join("tips.next");
     let slot = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(0) % TIPS_KEPT;
     store.force_ref(&format!("{TIPS}{slot:03}"), tip, "git-crew: fold")?;
     std::fs::write(&path, format!("{}\n", slot + 1))
@@ -258,7 +260,7 @@ fn keep_tip(store: &Store, tip: Oid) -> Result<()> {
 
 /// Make `store`'s repository fold pushes: git hands pushes to [`FOR_REFS`] to
 /// the `proc-receive` hook, and [`MARKER`] tells clones so.
-pub fn enable(store: &Store) -> Result<()> {
+pub fn enable<B: Backend>(store: &Store<B>) -> Result<()> {
     store.set_config(&[("receive", None, "procReceiveRefs", FOR_REFS.trim_end_matches('/'))])?;
     let marker = store.write_blob(b"git-crew folds pushes to refs/crew/for/<branch> (protocol 1)\n")?;
     store.force_ref(MARKER, marker, "git-crew: install --server")?;
@@ -266,7 +268,7 @@ pub fn enable(store: &Store) -> Result<()> {
 }
 
 /// Whether this server folds pushes (`install --server` configured it).
-pub fn enabled(store: &Store) -> bool {
+pub fn enabled<B: Backend>(store: &Store<B>) -> bool {
     store
         .config_string("receive.procReceiveRefs")
         .is_some_and(|v| v.trim_end_matches('/') == FOR_REFS.trim_end_matches('/'))
@@ -306,7 +308,11 @@ impl Outcome {
 /// `output`: take the pushed commands, fold each, and answer each: `ok` with
 /// the branch's name and new tip, or `ng` with the reason (`retry: …` when
 /// the clone should take the tip and push again).
-pub fn proc_receive(ws: &Workspace, input: &mut impl BufRead, output: &mut impl Write) -> Result<Vec<Outcome>> {
+pub fn proc_receive<B: Backend>(
+    ws: &Workspace<B>,
+    input: &mut impl BufRead,
+    output: &mut impl Write,
+) -> Result<Vec<Outcome>> {
     let version = read_section(input)?;
     if version.first().is_none_or(|l| l.split('\0').next() != Some("version=1")) {
         return Err(ProtocolError::Version.into());

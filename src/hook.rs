@@ -17,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::store::Backend;
 use crate::store::Oid;
 
 use crate::error::{Error, InstallError, ProtocolError, ReceiveError, Result};
@@ -144,7 +145,7 @@ pub fn task_trailers(message: &str) -> Vec<String> {
 }
 
 /// `commit-msg`: every `Crew-Task:` trailer must name exactly one existing task.
-pub fn commit_msg(ws: &Workspace, message: &str) -> Result<()> {
+pub fn commit_msg<B: Backend>(ws: &Workspace<B>, message: &str) -> Result<()> {
     let trailers = task_trailers(message);
     if trailers.is_empty() {
         return Ok(());
@@ -160,7 +161,7 @@ pub fn commit_msg(ws: &Workspace, message: &str) -> Result<()> {
 
 /// `post-commit`: a `commit` receipt on each task named by a `Crew-Task:`
 /// trailer of `commit`, written as `actor`.
-pub fn post_commit(ws: &Workspace, actor: &str, commit: Oid, message: &str) -> Result<Vec<Record>> {
+pub fn post_commit<B: Backend>(ws: &Workspace<B>, actor: &str, commit: Oid, message: &str) -> Result<Vec<Record>> {
     let trailers = task_trailers(message);
     if trailers.is_empty() {
         return Ok(Vec::new());
@@ -233,7 +234,7 @@ pub fn parse_pre_push(input: &str) -> Result<Vec<RefUpdate>> {
 }
 
 /// `pre-push`: verify the part of the workspace branch that is about to leave.
-pub fn pre_push(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>> {
+pub fn pre_push<B: Backend>(ws: &Workspace<B>, updates: &[RefUpdate]) -> Result<Vec<Report>> {
     let branch = format!("refs/heads/{}", ws.store().branch());
     let mut reports = Vec::new();
     for u in updates.iter().filter(|u| u.name == branch) {
@@ -254,8 +255,8 @@ pub fn pre_push(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>> {
 /// verified fast-forward, and any heartbeat that is not a valid beat of the
 /// actor and session its ref names. Other references are not this hook's
 /// business.
-pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>> {
-    let store: &Store = ws.store();
+pub fn pre_receive<B: Backend>(ws: &Workspace<B>, updates: &[RefUpdate]) -> Result<Vec<Report>> {
+    let store = ws.store();
     let branch = format!("refs/heads/{}", store.branch());
     let beats: Vec<&RefUpdate> = updates.iter().filter(|u| u.name.starts_with(crate::layout::LIVE_REFS)).collect();
     if !beats.is_empty() {
@@ -307,7 +308,7 @@ pub fn pre_receive(ws: &Workspace, updates: &[RefUpdate]) -> Result<Vec<Report>>
                 // meanwhile, git's update of the ref (from `old`) fails anyway.
                 let base = Base { horizon, server: true, ..ws.trusted_base_at(old)? };
                 let (report, records) = verify::verify_new_records(store, old, new, &base)?;
-                if let Some(why) = crate::fold::held_back(store, &records) {
+                if let Some(why) = crate::fold::held_back(ws.local_dir(), &records) {
                     return Err(Error::Conflict(why));
                 }
                 report

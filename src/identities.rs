@@ -13,6 +13,7 @@ use crate::record::{validate_name, Payload, Record, Role};
 use crate::request::Request;
 use crate::sign::Keypair;
 use crate::state::Refusal;
+use crate::store::Backend;
 use crate::workspace::{Workspace, Written};
 
 /// What `id request` made.
@@ -27,7 +28,7 @@ pub struct Requested {
     pub rekey: bool,
 }
 
-impl Workspace {
+impl<B: Backend> Workspace<B> {
     /// The kill switch: suspend `names` (every agent not yet suspended, with
     /// `all`) as `actor`, in one commit. Admins and an agent's owner may.
     pub fn suspend(&self, actor: &str, names: &[String], all: bool, reason: Option<String>) -> Result<Written> {

@@ -25,6 +25,7 @@ use std::fs;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
+use crate::store::Backend;
 use crate::store::Oid;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -113,10 +114,10 @@ pub struct Index {
 }
 
 impl Index {
-    /// The cache of `store`'s branch.
-    pub fn new(store: &Store) -> Index {
-        let branch = crate::id::hex(store.branch().as_bytes());
-        Index { dir: store.git_dir().join("crew").join("cache").join(branch) }
+    /// The cache of branch `branch`, in the clone's local state directory
+    /// `local` (see [`crate::workspace::Workspace::local_dir`]).
+    pub fn new(local: &Path, branch: &str) -> Index {
+        Index { dir: local.join("cache").join(crate::id::hex(branch.as_bytes())) }
     }
 
     /// Where the cache lives.
@@ -135,7 +136,7 @@ impl Index {
     }
 
     /// The state at the branch tip, with the tasks `need` asks for.
-    pub fn load(&self, store: &Store, need: &Need) -> Result<Snapshot> {
+    pub fn load<B: Backend>(&self, store: &Store<B>, need: &Need) -> Result<Snapshot> {
         let tip = current_tip(store)?;
         if let Some(core) = self.read_core().filter(|c| c.tip == tip.as_bytes()) {
             if let Some(snap) = self.assemble(tip, core, need) {
@@ -146,7 +147,7 @@ impl Index {
     }
 
     /// Every record at the branch tip in fold order, with the whole state.
-    pub fn records(&self, store: &Store) -> Result<(Snapshot, Vec<Record>)> {
+    pub fn records<B: Backend>(&self, store: &Store<B>) -> Result<(Snapshot, Vec<Record>)> {
         let snap = self.load(store, &Need::All)?;
         let journal =
             self.read_core().filter(|c| c.tip == snap.tip.as_bytes()).and_then(|c| self.read_journal(c.records_len));
@@ -167,7 +168,7 @@ impl Index {
     }
 
     /// The state at the branch tip without tasks, and every task's summary.
-    pub fn summaries(&self, store: &Store) -> Result<(Snapshot, Vec<Summary>)> {
+    pub fn summaries<B: Backend>(&self, store: &Store<B>) -> Result<(Snapshot, Vec<Summary>)> {
         let snap = self.load(store, &Need::Core)?;
         let core = self.read_core().filter(|c| c.tip == snap.tip.as_bytes());
         let mut out = Vec::new();
@@ -240,7 +241,7 @@ impl Index {
     }
 
     /// Bring the cache to the current tip under the lock.
-    fn update(&self, store: &Store, need: &Need) -> Result<Snapshot> {
+    fn update<B: Backend>(&self, store: &Store<B>, need: &Need) -> Result<Snapshot> {
         let _lock = self.lock();
         let tip = current_tip(store)?;
         if let Some(core) = self.read_core() {
@@ -269,7 +270,7 @@ impl Index {
 
     /// Apply what changed from the cached tip to `tip` and persist it; `None`
     /// when that is not possible (history rewritten, journal damaged).
-    fn catch_up(&self, store: &Store, core: Core, tip: Oid) -> Result<Option<Core>> {
+    fn catch_up<B: Backend>(&self, store: &Store<B>, core: Core, tip: Oid) -> Result<Option<Core>> {
         let Some(old) = Oid::from_slice(&core.tip) else { return Ok(None) };
         let Ok(old_tree) = store.commit(old).map(|c| c.tree) else { return Ok(None) };
         let new_tree = store.commit(tip)?.tree;
@@ -426,7 +427,7 @@ impl Index {
     }
 
     /// `actor`'s inbox at the branch tip, with the state (without tasks).
-    pub fn inbox(&self, store: &Store, actor: &str) -> Result<(Snapshot, Inbox)> {
+    pub fn inbox<B: Backend>(&self, store: &Store<B>, actor: &str) -> Result<(Snapshot, Inbox)> {
         let snap = self.load(store, &Need::Core)?;
         let read = |core: Option<Core>| -> Option<Inbox> {
             let core = core.filter(|c| c.tip == snap.tip.as_bytes())?;

@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::store::Backend;
 use crate::store::Oid;
 use serde::Serialize;
 
@@ -175,7 +176,7 @@ fn beat_problem(state: &State, refname: &str, r: &Record) -> Option<BeatError> {
 }
 
 /// Read and check the beat in blob `oid` on `refname`.
-pub fn read_beat(store: &Store, state: &State, refname: &str, oid: Oid) -> Result<Record> {
+pub fn read_beat<B: Backend>(store: &Store<B>, state: &State, refname: &str, oid: Oid) -> Result<Record> {
     let bytes = store.blob(oid)?;
     let decoded = record::decode_records(&[&bytes], &state.workspace).pop();
     let r = match decoded {
@@ -197,7 +198,13 @@ pub fn read_beat(store: &Store, state: &State, refname: &str, oid: Oid) -> Resul
 /// (a live ref only moves forward in time, so an old beat cannot be replayed
 /// over a newer one). Deleting is refused: a session ends with a signed beat
 /// that says so.
-pub fn check_update(store: &Store, state: &State, refname: &str, old: Option<Oid>, new: Option<Oid>) -> Result<()> {
+pub fn check_update<B: Backend>(
+    store: &Store<B>,
+    state: &State,
+    refname: &str,
+    old: Option<Oid>,
+    new: Option<Oid>,
+) -> Result<()> {
     let Some(new) = new else {
         return Err(Error::Conflict(format!(
             "refusing to delete {refname}: a session ends with a signed `ended` beat, not a deletion"
@@ -239,7 +246,7 @@ impl Liveness {
     }
 }
 
-impl Workspace {
+impl<B: Backend> Workspace<B> {
     /// Write a beat of `b` (the last one, with `ended`) on its live ref. A
     /// stopped actor does not beat (its writes exit 5).
     pub fn beat(&self, b: &Beating, ended: bool) -> Result<Record> {

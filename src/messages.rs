@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 
+use crate::store::Backend;
 use crate::store::Oid;
 
 use crate::error::{AddressError, ArgumentError, Error, Result};
@@ -132,7 +133,7 @@ pub fn mentions(text: &str) -> Vec<String> {
     out
 }
 
-impl Workspace {
+impl<B: Backend> Workspace<B> {
     /// Every record of the files under `dir` whose day is `from_day` or later,
     /// decoded without re-verifying (see the module docs). `dir` is a channel's
     /// directory: `<day>/<author>.yaml` below it.
@@ -267,7 +268,7 @@ impl Workspace {
     }
 
     fn dropped_path(&self) -> std::path::PathBuf {
-        self.store().local_dir().join("dropped.jsonl")
+        self.local_dir().join("dropped.jsonl")
     }
 
     fn dropped_lines(&self) -> Result<Vec<DroppedLine>> {

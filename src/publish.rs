@@ -26,6 +26,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::record::Record;
+use crate::store::Backend;
 use crate::workspace::Workspace;
 
 /// Where a write goes.
@@ -47,7 +48,7 @@ pub const NO_REMOTE: &str = "no remote configured (crew.remote, origin): this cl
 /// Where this clone's writes go: nowhere with `offline` or
 /// `git config crew.publish false`; else `remote`, or the default remote
 /// ([`crate::sync::default_remote`]) if there is one.
-pub fn target(ws: &Workspace, offline: bool, remote: Option<&str>) -> Target {
+pub fn target<B: Backend>(ws: &Workspace<B>, offline: bool, remote: Option<&str>) -> Target {
     if offline {
         return Target::Local(OFFLINE);
     }
@@ -96,7 +97,11 @@ impl Publication {
 /// replaced) and where they are. `Err` when the published state no longer
 /// admits one of them (the fold's refusal: exit 3 or 5); a push that could
 /// not be made is not an error (`published: false`, and why).
-pub fn publish(ws: &Workspace, target: &Target, records: Vec<Record>) -> Result<(Vec<Record>, Publication)> {
+pub fn publish<B: Backend>(
+    ws: &Workspace<B>,
+    target: &Target,
+    records: Vec<Record>,
+) -> Result<(Vec<Record>, Publication)> {
     let remote = match target {
         Target::Local(why) => return Ok((records, Publication::kept(None, *why))),
         Target::Remote(r) if records.is_empty() => return Ok((records, Publication::on(r))),
@@ -145,7 +150,7 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// in this clone noted ([`crate::rebase::noted_remakes`]). `Err` with the
 /// fold's refusal when a replay dropped one (the published state no longer
 /// admits it: exit 3 or 5), so nothing is reported kept that is gone.
-fn fates(ws: &Workspace, records: &[Record]) -> Result<Vec<Record>> {
+fn fates<B: Backend>(ws: &Workspace<B>, records: &[Record]) -> Result<Vec<Record>> {
     let remakes = crate::rebase::noted_remakes(ws);
     let mut now = Vec::with_capacity(records.len());
     for record in records {
@@ -177,7 +182,7 @@ fn fates(ws: &Workspace, records: &[Record]) -> Result<Vec<Record>> {
 /// The error for a record the published state no longer admits: the fold's
 /// own refusal at the new tip when it has one (so a suspension exits 5, a
 /// task taken meanwhile 3), else a conflict naming the replay's reason.
-fn refusal(ws: &Workspace, record: &Record, reason: &str) -> Error {
+fn refusal<B: Backend>(ws: &Workspace<B>, record: &Record, reason: &str) -> Error {
     let refused = ws.snapshot_for(&crate::index::Need::All).ok().and_then(|s| s.state.check(record).err());
     match refused {
         Some(r) => Error::Refused(r),

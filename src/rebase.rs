@@ -25,6 +25,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::store::Backend;
 use crate::store::Oid;
 use serde::Serialize;
 
@@ -97,8 +98,8 @@ pub enum Remake {
 /// Replay `commits` (this clone's unpublished commits, parents first) on top
 /// of `onto`, whose folded state (every task) is `state` and whose records are
 /// `published`. Writes commits; moves no ref.
-pub fn replay(
-    ws: &Workspace,
+pub fn replay<B: Backend>(
+    ws: &Workspace<B>,
     onto: Oid,
     mut state: State,
     published: &HashSet<Id>,
@@ -238,8 +239,8 @@ fn renames_anything(r: &Record, renamed: &HashMap<Id, Id>) -> bool {
 /// The same payload as `r`, its references to re-made records updated, signed
 /// anew by its author with a stamp after everything in `state` (and after the
 /// end of its file): the new record and its bytes if it counts, else why not.
-fn remake(
-    ws: &Workspace,
+fn remake<B: Backend>(
+    ws: &Workspace<B>,
     state: &State,
     r: &Record,
     renamed: &HashMap<Id, Id>,
@@ -271,7 +272,7 @@ type Stored = (Record, Vec<u8>);
 /// The records commit `c` adds relative to its first parent, decoded, with
 /// their stored bytes; and the ones that do not decode or are misplaced (a
 /// commit being replayed may come from a remote without hooks), dropped.
-fn added_records(ws: &Workspace, ws_id: &Id, c: &CommitInfo) -> Result<(Vec<Stored>, Vec<Dropped>)> {
+fn added_records<B: Backend>(ws: &Workspace<B>, ws_id: &Id, c: &CommitInfo) -> Result<(Vec<Stored>, Vec<Dropped>)> {
     let store = ws.store();
     let parent_tree = match c.parents.first() {
         Some(p) => Some(store.commit(*p)?.tree),
@@ -316,7 +317,7 @@ fn added_records(ws: &Workspace, ws_id: &Id, c: &CommitInfo) -> Result<(Vec<Stor
 /// `<git common dir>/crew/remade.log`), so a writer whose records another
 /// process's sync re-made can tell what became of them. The caller holds the
 /// publish lock; the log keeps the latest [`REMAKES_KEPT`] lines.
-pub fn note_remakes(ws: &Workspace, remade: &[Remade]) -> Result<()> {
+pub fn note_remakes<B: Backend>(ws: &Workspace<B>, remade: &[Remade]) -> Result<()> {
     if remade.is_empty() {
         return Ok(());
     }
@@ -341,7 +342,7 @@ pub const REMAKES_KEPT: usize = 4096;
 
 /// The re-makes noted in this clone: old id to new id. Unreadable lines are
 /// skipped (the log is a local note, not evidence).
-pub fn noted_remakes(ws: &Workspace) -> HashMap<Id, Id> {
+pub fn noted_remakes<B: Backend>(ws: &Workspace<B>) -> HashMap<Id, Id> {
     let bytes = std::fs::read(remakes_path(ws)).unwrap_or_default();
     String::from_utf8_lossy(&bytes)
         .lines()
@@ -352,6 +353,6 @@ pub fn noted_remakes(ws: &Workspace) -> HashMap<Id, Id> {
         .collect()
 }
 
-fn remakes_path(ws: &Workspace) -> std::path::PathBuf {
-    ws.store().local_dir().join("remade.log")
+fn remakes_path<B: Backend>(ws: &Workspace<B>) -> std::path::PathBuf {
+    ws.local_dir().join("remade.log")
 }

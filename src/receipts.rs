@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use crate::store::Backend;
 use crate::store::Oid;
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ use crate::record::kinds::{Artifact, Receipt};
 use crate::record::{Payload, Record};
 use crate::workspace::Workspace;
 
-impl Workspace {
+impl<B: Backend> Workspace<B> {
     /// Attach a receipt to `task` as `actor`.
     pub fn add_receipt(&self, actor: &str, receipt: Receipt) -> Result<Record> {
         let need = Need::Tasks(vec![receipt.task]);
@@ -57,7 +58,7 @@ pub fn artifact(ws: &Workspace, file: &Path, limit: u64) -> Result<Artifact> {
 
 /// How large an artifact may be here: `crew.maxArtifactBytes`, else
 /// [`crate::artifact::DEFAULT_MAX_ARTIFACT_BYTES`].
-pub fn artifact_limit(ws: &Workspace) -> Result<u64> {
+pub fn artifact_limit<B: Backend>(ws: &Workspace<B>) -> Result<u64> {
     match ws.store().config_string("crew.maxArtifactBytes") {
         None => Ok(crate::artifact::DEFAULT_MAX_ARTIFACT_BYTES),
         Some(v) => v.trim().parse().map_err(|_| ReceiptError::MaxArtifactBytes(v.clone()).into()),

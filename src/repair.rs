@@ -18,6 +18,7 @@ use crate::rebase::Dropped;
 use crate::record::kinds::CrewRepair;
 use crate::record::{Payload, Record};
 use crate::state::State;
+use crate::store::Backend;
 use crate::sync;
 use crate::verify;
 use crate::workspace::Workspace;
@@ -44,7 +45,7 @@ pub struct Repaired {
 
 /// Repair `remote` as `admin` (see the module docs). Refuses when the remote
 /// verifies on top of this clone (then `sync` is what is needed).
-pub fn repair(ws: &Workspace, remote: &str, admin: &str, reason: Option<String>) -> Result<Repaired> {
+pub fn repair<B: Backend>(ws: &Workspace<B>, remote: &str, admin: &str, reason: Option<String>) -> Result<Repaired> {
     let store = ws.store();
     let theirs = sync::fetch(ws, remote)?
         .ok_or_else(|| RepairError::NoBranch { remote: remote.to_owned(), branch: store.branch().to_owned() })?;

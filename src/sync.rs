@@ -11,6 +11,7 @@
 
 use std::process::Command;
 
+use crate::store::Backend;
 use crate::store::Oid;
 
 use crate::error::{Error, Result};
@@ -117,13 +118,13 @@ impl Synced {
 
 /// The remote claims and syncs use by default: `git config crew.remote`, else
 /// `origin` when it is configured; `None` means local only.
-pub fn default_remote(ws: &Workspace) -> Option<String> {
+pub fn default_remote<B: Backend>(ws: &Workspace<B>) -> Option<String> {
     crate::decode::configured_remote(ws.store())
 }
 
 /// Whether `remote` has the workspace branch (`git ls-remote`, bounded by
 /// [`REFRESH_TIMEOUT`]). `Err` when it cannot be asked.
-pub fn remote_has_branch(ws: &Workspace, remote: &str) -> Result<bool> {
+pub fn remote_has_branch<B: Backend>(ws: &Workspace<B>, remote: &str) -> Result<bool> {
     let branch = format!("refs/heads/{}", ws.store().branch());
     let mut cmd = git(ws);
     cmd.args(["ls-remote", "--exit-code", remote, &branch]);
@@ -143,7 +144,7 @@ struct Before {
     stopped: std::collections::HashSet<String>,
 }
 
-fn before(ws: &Workspace) -> Before {
+fn before<B: Backend>(ws: &Workspace<B>) -> Before {
     match ws.snapshot_for(&Need::Core) {
         Ok(s) => Before {
             refused: s.state.ignored.iter().filter(|i| i.kind == "task.claim").map(|i| i.id).collect(),
@@ -155,7 +156,7 @@ fn before(ws: &Workspace) -> Before {
 
 /// Claims refused now that were not before; tasks whose holder a stop that
 /// arrived freed.
-fn newly_lost(ws: &Workspace, before: &Before) -> (Vec<LostClaim>, Vec<Freed>) {
+fn newly_lost<B: Backend>(ws: &Workspace<B>, before: &Before) -> (Vec<LostClaim>, Vec<Freed>) {
     let Ok(snap) = ws.snapshot_for(&Need::Core) else { return Default::default() };
     let lost = snap
         .state
@@ -201,7 +202,7 @@ enum PushError {
 
 /// Sync the workspace branch with `remote` (a remote name or URL), and carry
 /// heartbeats both ways.
-pub fn sync(ws: &Workspace, remote: &str) -> Result<Synced> {
+pub fn sync<B: Backend>(ws: &Workspace<B>, remote: &str) -> Result<Synced> {
     let _lock = ws.publish_lock(None)?;
     let before = before(ws);
     let out = rounds(ws, remote)?;
@@ -212,7 +213,7 @@ pub fn sync(ws: &Workspace, remote: &str) -> Result<Synced> {
 
 /// [`sync`] of the branch alone (no heartbeats), for a caller that holds the
 /// publish [`lock`]: what publishing a write does.
-pub(crate) fn sync_branch(ws: &Workspace, remote: &str) -> Result<Synced> {
+pub(crate) fn sync_branch<B: Backend>(ws: &Workspace<B>, remote: &str) -> Result<Synced> {
     let before = before(ws);
     let out = rounds(ws, remote)?;
     Ok(finish(ws, &before, out))
@@ -222,7 +223,7 @@ pub(crate) fn sync_branch(ws: &Workspace, remote: &str) -> Result<Synced> {
 /// A remote that folds pushes ([`crate::fold`]) takes this clone's records
 /// without a race to lose; when this clone fetched a moment ago it is pushed
 /// to first, so publishing costs one push and one fetch.
-fn rounds(ws: &Workspace, remote: &str) -> Result<Synced> {
+fn rounds<B: Backend>(ws: &Workspace<B>, remote: &str) -> Result<Synced> {
     let mut out = Synced::new(remote);
     let mut folding = folds(ws, remote);
     let mut ahead = if folding && fetched_lately(ws, remote) { unpublished_tip(ws, remote)? } else { None };
@@ -265,7 +266,7 @@ fn rounds(ws: &Workspace, remote: &str) -> Result<Synced> {
 
 /// Whether the remote's branch, as this clone last saw it (fetched or
 /// pushed), holds every one of `records`.
-pub(crate) fn on_remote(ws: &Workspace, remote: &str, records: &[crate::record::Record]) -> bool {
+pub(crate) fn on_remote<B: Backend>(ws: &Workspace<B>, remote: &str, records: &[crate::record::Record]) -> bool {
     // The tracking ref may hold what a fetch brought before it was verified:
     // anything unreadable there is simply not (yet) published.
     let holds = || -> Result<bool> {
@@ -295,7 +296,7 @@ pub const REFRESH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// ([`REFRESH_TIMEOUT`]), verified and integrated as `sync` does (this clone's
 /// unpublished records are replayed on top, not pushed). For `alive` and
 /// `heartbeat`, which must see a suspension the moment it is published.
-pub fn refresh(ws: &Workspace, remote: &str) -> Result<Synced> {
+pub fn refresh<B: Backend>(ws: &Workspace<B>, remote: &str) -> Result<Synced> {
     let _lock = ws.publish_lock(Some(REFRESH_TIMEOUT))?;
     let mut out = Synced::new(remote);
     let before = before(ws);
@@ -312,8 +313,8 @@ pub fn refresh(ws: &Workspace, remote: &str) -> Result<Synced> {
 /// verify what is new and fast-forward to it or replay this clone's
 /// unpublished commits on top. The local tip it leaves (also in `out.tip`) and
 /// the remote's; `None` when a local writer moved the branch meanwhile.
-fn pull(
-    ws: &Workspace,
+fn pull<B: Backend>(
+    ws: &Workspace<B>,
     remote: &str,
     timeout: Option<std::time::Duration>,
     out: &mut Synced,
@@ -345,7 +346,7 @@ fn pull(
 
 /// The end of a sync: report the claims that lost (dropped on replay, or
 /// refused now that were not before) and the tasks a stop freed.
-fn finish(ws: &Workspace, before: &Before, mut out: Synced) -> Synced {
+fn finish<B: Backend>(ws: &Workspace<B>, before: &Before, mut out: Synced) -> Synced {
     let dropped = out.dropped.iter().filter(|d| d.kind == "task.claim");
     let dropped =
         dropped.map(|d| LostClaim { claim: d.record.clone(), actor: d.author.clone(), reason: d.reason.clone() });
@@ -361,7 +362,13 @@ fn finish(ws: &Workspace, before: &Before, mut out: Synced) -> Synced {
 /// force, and only then move the local branch. A push that lost the race drops
 /// the staged commit unpublished and goes around again, so `build` sees what
 /// won. This is what makes claims linearizable across clones.
-pub fn publish<F>(ws: &Workspace, remote: &str, actor: &str, need: &Need, mut build: F) -> Result<Written>
+pub fn publish<B: Backend, F>(
+    ws: &Workspace<B>,
+    remote: &str,
+    actor: &str,
+    need: &Need,
+    mut build: F,
+) -> Result<Written>
 where
     F: FnMut(&State) -> Result<Vec<Payload>>,
 {
@@ -405,7 +412,7 @@ where
 
 /// Move the local branch to a published commit: a fast-forward, or a merge if
 /// a local writer moved the branch meanwhile.
-fn adopt(ws: &Workspace, staged: &Staged) -> Result<()> {
+fn adopt<B: Backend>(ws: &Workspace<B>, staged: &Staged) -> Result<()> {
     let store = ws.store();
     let commit = staged.written.commit;
     match store.set_tip(Some(staged.parent), commit, &staged.reflog()) {
@@ -428,7 +435,7 @@ fn adopt(ws: &Workspace, staged: &Staged) -> Result<()> {
 /// Verify what `theirs` adds to what both sides have, then fast-forward to
 /// it, or replay this clone's unpublished commits on top of it
 /// ([`crate::rebase`]). `None` when the local branch moved under us.
-fn integrate(ws: &Workspace, ours: Oid, theirs: Oid, out: &mut Synced) -> Result<Option<Oid>> {
+fn integrate<B: Backend>(ws: &Workspace<B>, ours: Oid, theirs: Oid, out: &mut Synced) -> Result<Option<Oid>> {
     let store = ws.store();
     let (unpublished, theirs_in_ours) = store.new_commits_exact(theirs, ours)?;
     let Some((tip, base)) = ws.trusted_base()? else { return Ok(None) };
@@ -488,8 +495,8 @@ fn peer_horizon() -> Option<Hlc> {
 
 /// The trusted base at `ours` without what `unpublished` (commits of ours the
 /// remote does not have) added: what both sides have.
-fn without(
-    ws: &Workspace,
+fn without<B: Backend>(
+    ws: &Workspace<B>,
     base: Base,
     unpublished: &[crate::store::CommitInfo],
 ) -> Result<(Base, std::collections::HashSet<crate::id::Id>)> {
@@ -521,7 +528,7 @@ fn remote_component(remote: &str) -> String {
 }
 
 /// The remote-tracking ref a sync fetches into.
-fn tracking_ref(ws: &Workspace, remote: &str) -> String {
+fn tracking_ref<B: Backend>(ws: &Workspace<B>, remote: &str) -> String {
     format!("refs/crew/remotes/{}/{}", remote_component(remote), ws.store().branch())
 }
 
@@ -536,12 +543,12 @@ fn remote_fold_prefix(remote: &str) -> String {
 const PUSH_FIRST_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The file whose time says when this clone last fetched from `remote`.
-fn fetched_stamp(ws: &Workspace, remote: &str) -> std::path::PathBuf {
-    ws.store().local_dir().join("fetched").join(remote_component(remote))
+fn fetched_stamp<B: Backend>(ws: &Workspace<B>, remote: &str) -> std::path::PathBuf {
+    ws.local_dir().join("fetched").join(remote_component(remote))
 }
 
 /// Whether this clone fetched from `remote` within [`PUSH_FIRST_WITHIN`].
-fn fetched_lately(ws: &Workspace, remote: &str) -> bool {
+fn fetched_lately<B: Backend>(ws: &Workspace<B>, remote: &str) -> bool {
     let modified = std::fs::metadata(fetched_stamp(ws, remote)).and_then(|m| m.modified());
     modified.is_ok_and(|t| t.elapsed().is_ok_and(|age| age < PUSH_FIRST_WITHIN))
 }
@@ -556,7 +563,7 @@ fn remote_live_prefix(remote: &str) -> String {
 /// whose actor's key is on this machine where the remote's differ. Beats are
 /// overwritten by design, so their refs are forced; the server's hook accepts
 /// a beat only from the actor it names.
-fn carry_beats(ws: &Workspace, remote: &str, out: &mut Synced) -> Result<()> {
+fn carry_beats<B: Backend>(ws: &Workspace<B>, remote: &str, out: &mut Synced) -> Result<()> {
     let store = ws.store();
     let state = ws.snapshot_for(&Need::Core)?.state;
     let prefix = remote_live_prefix(remote);
@@ -607,12 +614,16 @@ fn sha2_16(s: &str) -> Vec<u8> {
 }
 
 /// Fetch the remote's branch; `None` if the remote has no such branch.
-pub(crate) fn fetch(ws: &Workspace, remote: &str) -> Result<Option<Oid>> {
+pub(crate) fn fetch<B: Backend>(ws: &Workspace<B>, remote: &str) -> Result<Option<Oid>> {
     fetch_within(ws, remote, None)
 }
 
 /// [`fetch`], giving up after `timeout` (the fetch is killed) when one is set.
-fn fetch_within(ws: &Workspace, remote: &str, timeout: Option<std::time::Duration>) -> Result<Option<Oid>> {
+fn fetch_within<B: Backend>(
+    ws: &Workspace<B>,
+    remote: &str,
+    timeout: Option<std::time::Duration>,
+) -> Result<Option<Oid>> {
     let store = ws.store();
     let tracking = tracking_ref(ws, remote);
     let refspec = format!("+refs/heads/{}:{tracking}", store.branch());
@@ -646,7 +657,7 @@ fn fetch_within(ws: &Workspace, remote: &str, timeout: Option<std::time::Duratio
 
 /// Push `tip`: to be folded when the remote folds (`folding`, cleared if it
 /// turns out not to), else to the remote's branch, fast-forward only.
-fn push_tip(ws: &Workspace, remote: &str, tip: Oid, folding: &mut bool) -> Result<Pushed, PushError> {
+fn push_tip<B: Backend>(ws: &Workspace<B>, remote: &str, tip: Oid, folding: &mut bool) -> Result<Pushed, PushError> {
     if !*folding {
         return push_as(ws, remote, tip, None).map(|()| Pushed::Exact);
     }
@@ -659,21 +670,21 @@ fn push_tip(ws: &Workspace, remote: &str, tip: Oid, folding: &mut bool) -> Resul
 }
 
 /// The local tip when it is not the remote's as last fetched.
-fn unpublished_tip(ws: &Workspace, remote: &str) -> Result<Option<Oid>> {
+fn unpublished_tip<B: Backend>(ws: &Workspace<B>, remote: &str) -> Result<Option<Oid>> {
     let store = ws.store();
     let ours = store.tip()?.ok_or_else(|| Error::no_workspace(store))?;
     Ok((store.ref_target(&tracking_ref(ws, remote))? != Some(ours)).then_some(ours))
 }
 
 /// Whether `remote` folds pushes: its marker came with the last fetch.
-fn folds(ws: &Workspace, remote: &str) -> bool {
+fn folds<B: Backend>(ws: &Workspace<B>, remote: &str) -> bool {
     let marker = format!("{}{}", remote_fold_prefix(remote), &crate::fold::MARKER[crate::fold::MARKER_REFS.len()..]);
     ws.store().ref_target(&marker).ok().flatten().is_some()
 }
 
 /// Stop pushing to `remote` to be folded: drop its marker, and the plain ref
 /// a push there may have left (best effort: nothing depends on it).
-fn forget_fold(ws: &Workspace, remote: &str) {
+fn forget_fold<B: Backend>(ws: &Workspace<B>, remote: &str) {
     let store = ws.store();
     for (name, _) in store.refs_under(&remote_fold_prefix(remote)).unwrap_or_default() {
         let _ = store.delete_ref(&name);
@@ -685,7 +696,7 @@ fn forget_fold(ws: &Workspace, remote: &str) {
 /// Push `tip` to `refs/crew/for/<branch>` for the remote to fold, and read
 /// its answer from git's porcelain status line: the branch's new tip, or
 /// `ng` with the reason.
-fn push_fold(ws: &Workspace, remote: &str, tip: Oid) -> Result<Pushed, PushError> {
+fn push_fold<B: Backend>(ws: &Workspace<B>, remote: &str, tip: Oid) -> Result<Pushed, PushError> {
     let branch = ws.store().branch();
     let pseudo = format!("{}{branch}", crate::fold::FOR_REFS);
     let mut cmd = git(ws);
@@ -727,7 +738,7 @@ fn remote_says(stderr: &str) -> Option<String> {
 
 /// Replace the remote's branch by `tip` if it is still at `expected`
 /// (`--force-with-lease`): what `repair` does, never `sync`.
-pub(crate) fn force_push(ws: &Workspace, remote: &str, tip: Oid, expected: Oid) -> Result<()> {
+pub(crate) fn force_push<B: Backend>(ws: &Workspace<B>, remote: &str, tip: Oid, expected: Oid) -> Result<()> {
     push_as(ws, remote, tip, Some(expected)).map_err(|e| match e {
         PushError::Raced => Error::Remote(format!("the remote's branch moved from {expected}: fetch and repair again")),
         PushError::Refused(why) | PushError::Retry(why) => Error::Remote(why),
@@ -735,7 +746,7 @@ pub(crate) fn force_push(ws: &Workspace, remote: &str, tip: Oid, expected: Oid) 
     })
 }
 
-fn push_as(ws: &Workspace, remote: &str, tip: Oid, lease: Option<Oid>) -> Result<(), PushError> {
+fn push_as<B: Backend>(ws: &Workspace<B>, remote: &str, tip: Oid, lease: Option<Oid>) -> Result<(), PushError> {
     let branch = format!("refs/heads/{}", ws.store().branch());
     let refspec = format!("{tip}:{branch}");
     // Our own pre-push hook would re-verify what this clone already trusts.
@@ -784,14 +795,17 @@ fn output_within(cmd: &mut Command, timeout: std::time::Duration) -> std::io::Re
     child.wait_with_output()
 }
 
-fn git(ws: &Workspace) -> Command {
-    // Run where the user would, so relative remote URLs resolve as in git.
-    let store = ws.store();
+fn git<B: Backend>(ws: &Workspace<B>) -> Command {
+    // Run where the user would, so relative remote URLs resolve as in git. A
+    // repository git cannot see (in memory) has no remotes: git runs outside
+    // any repository there, and every fetch or push fails with git's own
+    // "not a git repository".
+    let dir = ws.store().backend().command_dir().unwrap_or(ws.local_dir());
     let mut cmd = Command::new("git");
     // `LC_ALL=C`: the push and fetch outcomes are told apart by git's
     // messages ("stale info", "cannot lock ref"…), which are translated
     // under other locales.
-    cmd.current_dir(store.work_dir().unwrap_or(store.git_dir())).env("GIT_TERMINAL_PROMPT", "0").env("LC_ALL", "C");
+    cmd.current_dir(dir).env("GIT_TERMINAL_PROMPT", "0").env("LC_ALL", "C");
     cmd
 }
 
@@ -804,8 +818,8 @@ fn git(ws: &Workspace) -> Command {
 /// [`liveness::Beating::interval`], before the sync that carries the beat, and ends
 /// with an `ended` beat. A failed sync or beat is passed to `on_error` and
 /// tried again next interval; an error from `on_tip` ends the loop.
-pub fn follow<T, E>(
-    ws: &Workspace,
+pub fn follow<B: Backend, T, E>(
+    ws: &Workspace<B>,
     remote: Option<(&str, std::time::Duration)>,
     beat: Option<&liveness::Beating>,
     stop: &std::sync::atomic::AtomicBool,

@@ -20,6 +20,7 @@ use crate::record::kinds::{
 };
 use crate::record::{self, FileError, Payload, Record};
 use crate::state::{State, Status, Summary};
+use crate::store::Backend;
 use crate::workspace::Workspace;
 
 /// Default lease of a claim: 30 minutes.
@@ -166,7 +167,7 @@ pub struct NewTask {
     pub depends_on: Vec<Id>,
 }
 
-impl Workspace {
+impl<B: Backend> Workspace<B> {
     /// Add a task as `actor`.
     pub fn add_task(&self, actor: &str, task: NewTask) -> Result<Record> {
         let payload = Payload::TaskCreate(TaskCreate {

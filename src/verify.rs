@@ -13,6 +13,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
+use crate::store::Backend;
 use crate::store::Oid;
 
 use crate::decode::ReadError;
@@ -119,7 +120,7 @@ pub struct Report {
 
 /// Verify the whole history of the branch. With `all`, collect every failure
 /// instead of stopping at the first. Failures are a [`VerifyError::Failed`].
-pub fn verify(store: &Store, all: bool) -> Result<Report> {
+pub fn verify<B: Backend>(store: &Store<B>, all: bool) -> Result<Report> {
     let tip = crate::decode::tip(store)?;
     Ok(verify_commits(store, tip, store.history(tip).map_err(malformed)?, &Base::default(), all)?.0)
 }
@@ -168,7 +169,7 @@ pub struct Base {
 /// records plus the new ones, so a new record that does not count, or that
 /// would make a trusted record stop counting, is a failure. The cost follows
 /// the new part, not the history.
-pub fn verify_new(store: &Store, old: Option<Oid>, new: Oid, base: &Base, all: bool) -> Result<Report> {
+pub fn verify_new<B: Backend>(store: &Store<B>, old: Option<Oid>, new: Oid, base: &Base, all: bool) -> Result<Report> {
     let commits = match old {
         Some(old) => store.new_commits(old, new).map_err(malformed)?.0,
         None => store.history(new).map_err(malformed)?,
@@ -178,19 +179,29 @@ pub fn verify_new(store: &Store, old: Option<Oid>, new: Oid, base: &Base, all: b
 
 /// [`verify_new`] from `old`, stopping at the first failure, returning the
 /// records new to the base too.
-pub fn verify_new_records(store: &Store, old: Oid, new: Oid, base: &Base) -> Result<(Report, Vec<Record>)> {
+pub fn verify_new_records<B: Backend>(
+    store: &Store<B>,
+    old: Oid,
+    new: Oid,
+    base: &Base,
+) -> Result<(Report, Vec<Record>)> {
     verify_range(store, new, store.new_commits(old, new).map_err(malformed)?.0, base)
 }
 
 /// [`verify_new`] of exactly `commits` (parents first, as
 /// [`Store::new_commits`] gives them), returning the records new to the base
 /// too.
-pub fn verify_range(store: &Store, tip: Oid, commits: Vec<CommitInfo>, base: &Base) -> Result<(Report, Vec<Record>)> {
+pub fn verify_range<B: Backend>(
+    store: &Store<B>,
+    tip: Oid,
+    commits: Vec<CommitInfo>,
+    base: &Base,
+) -> Result<(Report, Vec<Record>)> {
     verify_commits(store, tip, commits, base, false)
 }
 
-fn verify_commits(
-    store: &Store,
+fn verify_commits<B: Backend>(
+    store: &Store<B>,
     tip: Oid,
     commits: Vec<CommitInfo>,
     base: &Base,
@@ -403,7 +414,7 @@ fn verify_commits(
 /// actor (`name <name@crew>`) and carries the message derived from them; a
 /// merge adds no record that neither parent has and carries the fixed merge
 /// message. Dates are not checked.
-fn check_commit(store: &Store, c: &CommitInfo, added: &[&Record]) -> Result<(), String> {
+fn check_commit<B: Backend>(store: &Store<B>, c: &CommitInfo, added: &[&Record]) -> Result<(), String> {
     let raw = store.raw_commit(c.id).map_err(|e| e.to_string())?;
     let shown = |i: &crate::object::Ident| format!("{} <{}>", i.name, i.email);
     if c.parents.len() > 1 {
@@ -449,7 +460,7 @@ fn check_commit(store: &Store, c: &CommitInfo, added: &[&Record]) -> Result<(), 
 /// Ids of the records that `commits` add to log files (those in a commit's
 /// version of a file and not in a parent's), read lexically: no signature is
 /// checked here.
-pub fn records_added(store: &Store, ws: &Id, commits: &[CommitInfo]) -> Result<HashSet<Id>> {
+pub fn records_added<B: Backend>(store: &Store<B>, ws: &Id, commits: &[CommitInfo]) -> Result<HashSet<Id>> {
     let mut added = HashSet::new();
     for c in commits {
         let parents: Vec<Option<Oid>> = if c.parents.is_empty() {
@@ -478,7 +489,7 @@ pub fn records_added(store: &Store, ws: &Id, commits: &[CommitInfo]) -> Result<H
 /// The latest record (in fold order) of every log file at `tree`, read
 /// lexically: for a parent that is neither verified here nor the base's tip
 /// (an old commit a merge reaches back to), so the cost is paid only then.
-fn latest_in(store: &Store, ws: &Id, tree: Oid) -> Result<Option<(Hlc, Id)>> {
+fn latest_in<B: Backend>(store: &Store<B>, ws: &Id, tree: Oid) -> Result<Option<(Hlc, Id)>> {
     let mut max = None;
     for file in store.files(tree)? {
         if !layout::classify(&file.path).is_some_and(|p| p.is_log()) {
@@ -492,7 +503,7 @@ fn latest_in(store: &Store, ws: &Id, tree: Oid) -> Result<Option<(Hlc, Id)>> {
     Ok(max)
 }
 
-fn root_workspace(store: &Store, tree: Oid) -> Result<Id, String> {
+fn root_workspace<B: Backend>(store: &Store<B>, tree: Oid) -> Result<Id, String> {
     let bytes = store.read(tree, layout::MANIFEST).map_err(|e| e.to_string())?;
     let bytes = bytes.ok_or("the first commit has no CREW.yaml: this branch was not created by git crew init")?;
     crate::decode::genesis_id(&bytes).map_err(|(offset, p)| format!("byte {offset}: {p}"))
@@ -571,8 +582,8 @@ struct Copy {
     id: Id,
 }
 
-struct Walker<'a> {
-    store: &'a Store,
+struct Walker<'a, B> {
+    store: &'a Store<B>,
     ws: Id,
     /// The first appearance of every record id: its exact bytes' fingerprint.
     placed: HashMap<Id, Fingerprint>,
@@ -582,7 +593,7 @@ struct Walker<'a> {
     copies: Vec<Copy>,
 }
 
-impl Walker<'_> {
+impl<B: Backend> Walker<'_, B> {
     /// Pass one: the structural checks of one changed path in commit number `n`,
     /// against one parent whose latest record (in fold order) is `parent_max`.
     /// Returns the records the new version of the file holds that the old one

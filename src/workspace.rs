@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::store::Backend;
 use crate::store::Oid;
 
 use crate::error::{ArgumentError, Error, IdentityError, Result};
@@ -25,7 +26,7 @@ use crate::record::kinds::Genesis;
 use crate::record::{self, validate_name, Payload, Record};
 use crate::sign::{KeyStore, Keypair};
 use crate::state::State;
-use crate::store::{Store, StoreError};
+use crate::store::{GitRepo, Memory, Store, StoreError};
 use crate::verify::Base;
 
 /// Default branch holding the workspace.
@@ -37,8 +38,14 @@ pub const MAX_ATTEMPTS: usize = 400;
 pub const MAX_ROUNDS: usize = 64;
 
 /// An opened workspace branch plus this machine's keys.
-pub struct Workspace {
-    store: Store,
+///
+/// Generic over the store's [`Backend`] like [`Store`]: the CLI opens a real
+/// repository ([`Workspace::open`]); tests of the fold, the board and the
+/// inbox run on [`Workspace::in_memory`], with no git and no process.
+pub struct Workspace<B = GitRepo> {
+    store: Store<B>,
+    /// This clone's local state (cache, locks, fences, logs); never shared.
+    local: PathBuf,
     index: Index,
     keys: KeyStore,
 }
@@ -99,22 +106,46 @@ pub struct Initialized {
     pub commit: Oid,
 }
 
-impl Workspace {
+impl Workspace<GitRepo> {
     /// Open the workspace branch of the repository containing `path`.
     pub fn open(path: &Path, branch: &str, keys: KeyStore) -> Result<Workspace> {
         let store = Store::open(path, branch)?;
-        let index = Index::new(&store);
-        Ok(Workspace { store, index, keys })
-    }
-
-    /// The git store.
-    pub fn store(&self) -> &Store {
-        &self.store
+        let local = store.local_dir();
+        Ok(Workspace::with_store(store, local, keys))
     }
 
     /// Make the objects of a quarantined push visible (inside `pre-receive`).
     pub fn see_quarantine(&mut self) -> Result<()> {
         Ok(self.store.see_quarantine()?)
+    }
+}
+
+impl Workspace<Memory> {
+    /// A workspace on branch `branch` of an in-memory repository, keeping its
+    /// local state (cache, locks, logs) in `local` and its keys in `keys`.
+    /// Two workspaces on clones of one [`Memory`] share the branch as two
+    /// processes on one clone do.
+    pub fn in_memory(repo: Memory, branch: &str, local: &Path, keys: KeyStore) -> Result<Workspace<Memory>> {
+        let store = Store::with_backend(repo, branch)?;
+        Ok(Workspace::with_store(store, local.to_owned(), keys))
+    }
+}
+
+impl<B: Backend> Workspace<B> {
+    fn with_store(store: Store<B>, local: PathBuf, keys: KeyStore) -> Workspace<B> {
+        let index = Index::new(&local, store.branch());
+        Workspace { store, local, index, keys }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store<B> {
+        &self.store
+    }
+
+    /// Where this clone keeps its local state: the index cache, the publish
+    /// lock, fences, and the logs of remade and dropped writes.
+    pub fn local_dir(&self) -> &Path {
+        &self.local
     }
 
     /// The index cache.
@@ -125,10 +156,10 @@ impl Workspace {
     /// Take this clone's [`PublishLock`], waiting for it at most `timeout` (for
     /// ever with `None`).
     pub fn publish_lock(&self, timeout: Option<std::time::Duration>) -> Result<PublishLock> {
-        let dir = self.store().local_dir();
+        let dir = self.local_dir();
         let path = dir.join("publish.lock");
         let io = |source| Error::Io { what: format!("cannot open the publish lock {}", path.display()), source };
-        std::fs::create_dir_all(&dir).map_err(io)?;
+        std::fs::create_dir_all(dir).map_err(io)?;
         let file =
             std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io)?;
         // `File::lock` is flock(2) on Unix: released by the kernel when the
@@ -278,13 +309,7 @@ impl Workspace {
     }
 
     fn default_name(&self) -> String {
-        let dir = self.store.work_dir().unwrap_or(self.store.git_dir());
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("crew").trim_end_matches(".git");
-        if name.is_empty() {
-            "crew".to_owned()
-        } else {
-            name.to_owned()
-        }
+        self.store.backend().name_hint().unwrap_or_else(|| "crew".to_owned())
     }
 
     /// Configure the `crew` merge driver in this repository's `.git/config`.

@@ -16,8 +16,8 @@ use gix::refs::Target;
 use gix::ObjectId;
 
 use super::{
-    branch_ref, check_ref_name, from_kind, git, to_gix, to_kind, to_oid, Backend, Expected, Kind, Oid, Result, Store,
-    StoreError,
+    branch_ref, check_ref_name, from_kind, git, to_gix, to_kind, to_oid, Backend, ConfigEntry, Expected, Kind, Oid,
+    Result, Store, StoreError,
 };
 
 /// A real repository, opened with gix.
@@ -183,6 +183,39 @@ impl Backend for GitRepo {
         }
         Ok(())
     }
+
+    fn config_string(&self, key: &str) -> Option<String> {
+        self.repo.config_snapshot().string(key).map(|v| v.to_string())
+    }
+
+    /// Writes the repository's own config file (`.git/config`), creating
+    /// sections as needed; the file is replaced by a rename, so a reader never
+    /// sees half of it.
+    fn set_config(&self, entries: &[ConfigEntry<'_>]) -> Result<()> {
+        let path = self.repo.common_dir().join("config");
+        let mut file = gix::config::File::from_path_no_includes(path.clone(), gix::config::Source::Local)
+            .map_err(git(format!("reading {}", path.display())))?;
+        for (section, sub, key, value) in entries {
+            let sub = sub.map(gix::bstr::BStr::new);
+            file.set_raw_value_by(*section, sub, *key, *value).map_err(git(format!("setting {section}.{key}")))?;
+        }
+        let mut out = Vec::new();
+        file.write_to(&mut out).map_err(git("serializing git config"))?;
+        let tmp = path.with_extension(format!("crew-tmp.{}", std::process::id()));
+        std::fs::write(&tmp, out)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(git(format!("writing {}", path.display())))
+    }
+
+    fn name_hint(&self) -> Option<String> {
+        let dir = self.repo.workdir().unwrap_or(self.repo.common_dir());
+        let name = dir.file_name()?.to_str()?.trim_end_matches(".git");
+        (!name.is_empty()).then(|| name.to_owned())
+    }
+
+    fn command_dir(&self) -> Option<&Path> {
+        Some(self.repo.workdir().unwrap_or(self.repo.common_dir()))
+    }
 }
 
 /// How old a ref lock file must be to count as left by a killed process.
@@ -292,28 +325,5 @@ impl Store<GitRepo> {
             }
             None => self.git_dir().join("hooks"),
         }
-    }
-
-    /// Set `section.subsection.key = value` in the repository's own config file
-    /// (`.git/config`), creating sections as needed and keeping everything else.
-    pub fn set_config(&self, entries: &[(&str, Option<&str>, &str, &str)]) -> Result<()> {
-        let path = self.git_dir().join("config");
-        let mut file = gix::config::File::from_path_no_includes(path.clone(), gix::config::Source::Local)
-            .map_err(git(format!("reading {}", path.display())))?;
-        for (section, sub, key, value) in entries {
-            let sub = sub.map(gix::bstr::BStr::new);
-            file.set_raw_value_by(*section, sub, *key, *value).map_err(git(format!("setting {section}.{key}")))?;
-        }
-        let mut out = Vec::new();
-        file.write_to(&mut out).map_err(git("serializing git config"))?;
-        let tmp = path.with_extension(format!("crew-tmp.{}", std::process::id()));
-        std::fs::write(&tmp, out)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(git(format!("writing {}", path.display())))
-    }
-
-    /// A string value from the repository's configuration (all scopes).
-    pub fn config_string(&self, key: &str) -> Option<String> {
-        self.backend.repo.config_snapshot().string(key).map(|v| v.to_string())
     }
 }

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use super::{check_ref_name, from_kind, to_oid, Backend, Expected, Kind, Oid, Result, StoreError};
+use super::{check_ref_name, from_kind, to_oid, Backend, ConfigEntry, Expected, Kind, Oid, Result, StoreError};
 
 /// An in-memory repository. Clones share it.
 #[derive(Clone, Default)]
@@ -28,6 +28,7 @@ pub struct Memory {
 struct Inner {
     objects: Mutex<HashMap<Oid, (Kind, Vec<u8>)>>,
     refs: Mutex<BTreeMap<String, Oid>>,
+    config: Mutex<BTreeMap<String, String>>,
 }
 
 /// A lock even if a thread panicked holding it: every update below is one
@@ -89,5 +90,39 @@ impl Backend for Memory {
         check_ref_name(name)?;
         lock(&self.inner.refs).remove(name);
         Ok(())
+    }
+
+    fn config_string(&self, key: &str) -> Option<String> {
+        let (section, rest) = key.split_once('.')?;
+        let (sub, name) = match rest.rsplit_once('.') {
+            Some((sub, name)) => (Some(sub), name),
+            None => (None, rest),
+        };
+        lock(&self.inner.config).get(&config_key(section, sub, name)).cloned()
+    }
+
+    fn set_config(&self, entries: &[ConfigEntry<'_>]) -> Result<()> {
+        let mut config = lock(&self.inner.config);
+        for (section, sub, name, value) in entries {
+            config.insert(config_key(section, *sub, name), (*value).to_owned());
+        }
+        Ok(())
+    }
+
+    fn name_hint(&self) -> Option<String> {
+        None
+    }
+
+    fn command_dir(&self) -> Option<&std::path::Path> {
+        None
+    }
+}
+
+/// A configuration key as git compares them: section and name ignore case,
+/// the subsection does not.
+fn config_key(section: &str, sub: Option<&str>, name: &str) -> String {
+    match sub {
+        Some(sub) => format!("{}.{sub}.{}", section.to_ascii_lowercase(), name.to_ascii_lowercase()),
+        None => format!("{}.{}", section.to_ascii_lowercase(), name.to_ascii_lowercase()),
     }
 }

@@ -160,7 +160,26 @@ pub trait Backend {
 
     /// Delete a reference if it exists.
     fn delete_ref(&self, name: &str) -> Result<()>;
+
+    /// A string value of the repository's configuration (`crew.as`), if set.
+    fn config_string(&self, key: &str) -> Option<String>;
+
+    /// Set `section.subsection.key = value` in the repository's own
+    /// configuration, keeping everything else.
+    fn set_config(&self, entries: &[ConfigEntry<'_>]) -> Result<()>;
+
+    /// What a new workspace is named after when its creator gives no name:
+    /// the repository's directory, if it has one.
+    fn name_hint(&self) -> Option<String>;
+
+    /// Where the git CLI runs for this repository (its work tree, else its git
+    /// directory), to reach its remotes; `None` for a repository git cannot
+    /// see (in memory).
+    fn command_dir(&self) -> Option<&std::path::Path>;
 }
+
+/// One configuration setting: section, subsection, key, value.
+pub type ConfigEntry<'a> = (&'a str, Option<&'a str>, &'a str, &'a str);
 
 impl<B: Backend + ?Sized> Backend for Box<B> {
     fn read_object(&self, id: Oid) -> Result<Option<(Kind, Vec<u8>)>> {
@@ -180,6 +199,18 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     }
     fn delete_ref(&self, name: &str) -> Result<()> {
         (**self).delete_ref(name)
+    }
+    fn config_string(&self, key: &str) -> Option<String> {
+        (**self).config_string(key)
+    }
+    fn set_config(&self, entries: &[ConfigEntry<'_>]) -> Result<()> {
+        (**self).set_config(entries)
+    }
+    fn name_hint(&self) -> Option<String> {
+        (**self).name_hint()
+    }
+    fn command_dir(&self) -> Option<&std::path::Path> {
+        (**self).command_dir()
     }
 }
 
@@ -315,6 +346,16 @@ impl<B: Backend> Store<B> {
     pub fn with_backend(backend: B, branch: &str) -> Result<Store<B>> {
         let refname = branch_ref(branch)?;
         Ok(Store { backend, branch: branch.to_owned(), refname })
+    }
+
+    /// A string value of the repository's configuration, if set.
+    pub fn config_string(&self, key: &str) -> Option<String> {
+        self.backend.config_string(key)
+    }
+
+    /// Set configuration entries in the repository's own configuration.
+    pub fn set_config(&self, entries: &[ConfigEntry<'_>]) -> Result<()> {
+        self.backend.set_config(entries)
     }
 
     /// The branch name.

@@ -15,6 +15,14 @@ use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use git_crew::id::Id;
+use git_crew::index::Need;
+use git_crew::record::kinds::TaskEdit;
+use git_crew::record::Payload;
+use git_crew::state::tasks::Status;
+use git_crew::tasks::{self, ClaimMode, ClaimTarget};
+
+use crate::common::memory::Team;
 use crate::common::{all_at_once, json_as, refused, served_bare, strings, tip, Daemon, Run, World};
 
 // ---------------------------------------------------------------------------
@@ -463,159 +471,6 @@ fn an_expired_lease_frees_the_task() {
     verified(&w, &dir);
 }
 
-/// The holder hands a task to carol with a note; only the holder may, and only
-/// to an admitted actor.
-#[test]
-fn handoff_moves_the_task_to_the_receiver() {
-    let w = World::new();
-    let dir = team(&w);
-    let id = add(&w, &dir, "alice", "pass it on", &[]);
-    refused(&w, &dir, "bob", &["task", "handoff", &id, "--to", "carol"], 3, "does not hold");
-    json_as(&w, &dir, "bob", &["task", "claim", &id]);
-    assert_eq!(mine(&w, &dir, "bob"), vec![id.clone()]);
-
-    refused(&w, &dir, "carol", &["task", "handoff", &id, "--to", "alice"], 3, "does not hold");
-    refused(&w, &dir, "bob", &["task", "handoff", &id, "--to", "zed"], 1, "zed");
-
-    let rec = json_as(&w, &dir, "bob", &["task", "handoff", &id, "--to", "carol", "--note", "tests are in t/"])
-        ["record"]
-        .clone();
-    assert_eq!(rec["kind"], "task.handoff", "{rec}");
-    assert_eq!(rec["fields"]["to"], "carol", "{rec}");
-    assert_eq!(rec["fields"]["note"], "tests are in t/", "{rec}");
-    assert_eq!(mine(&w, &dir, "carol"), vec![id.clone()]);
-    assert!(mine(&w, &dir, "bob").is_empty());
-    let (col, t) = column_of(&board(&w, &dir), &id);
-    assert_eq!(col, "in_progress", "{t}");
-    assert_eq!(t["holder"], "carol", "{t}");
-
-    // bob gave it away: he can no longer hand it off, release or close it.
-    refused(&w, &dir, "bob", &["task", "handoff", &id, "--to", "alice"], 3, "does not hold");
-    refused(&w, &dir, "bob", &["task", "release", &id], 3, "does not hold");
-    refused(&w, &dir, "bob", &["task", "done", &id], 3, "does not hold");
-    let show = w.crew_json(&dir, &["task", "show", &id]);
-    let kinds: Vec<&str> = show["history"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"task.handoff"), "{show}");
-    json_as(&w, &dir, "carol", &["task", "done", &id, "--summary", "finished"]);
-    assert_eq!(task(&w, &dir, &id)["done_by"], "carol");
-    verified(&w, &dir);
-}
-
-/// Dependencies gate readiness and claims; an edit closing a cycle is refused
-/// with the cycle named; children show on their parent.
-#[test]
-fn dependencies_order_the_work_and_cycles_are_refused() {
-    let w = World::new();
-    let dir = team(&w);
-    let a = add(&w, &dir, "alice", "A: foundations", &["--priority", "3"]);
-    // B is more urgent but waits on A.
-    let b = add(&w, &dir, "alice", "B: walls", &["--priority", "0", "--depends-on", &a]);
-    let tb = task(&w, &dir, &b);
-    assert_eq!(tb["depends_on"], serde_json::json!([a]), "{tb}");
-    assert_eq!(tb["status"], "blocked", "{tb}");
-    assert!(tb["why"].as_str().unwrap().contains(short(&a)), "{tb}");
-    assert_eq!(w.crew_json(&dir, &["next"])["task"]["id"].as_str(), Some(a.as_str()));
-    refused(&w, &dir, "bob", &["task", "claim", &b], 3, "waiting on");
-
-    // A cycle: A -> B -> A.
-    let run = refused(&w, &dir, "alice", &["task", "edit", &a, "--depends-on", &b], 1, "dependency cycle");
-    let want = format!("{} -> {} -> {}", short(&a), short(&b), short(&a));
-    assert!(run.stderr.contains(&want), "the cycle is not named as {want:?}: {}", run.stderr);
-    assert!(task(&w, &dir, &a)["depends_on"].as_array().unwrap().is_empty());
-
-    json_as(&w, &dir, "bob", &["task", "claim", &a]);
-    json_as(&w, &dir, "bob", &["task", "done", &a]);
-    let (col, _) = column_of(&board(&w, &dir), &b);
-    assert_eq!(col, "ready");
-    // `next` loads B and, with it, what B depends on (A sits in another
-    // shard but for one chance in 256): B's status counts A as done.
-    let next = w.crew_json(&dir, &["next"]);
-    assert_eq!(next["task"]["id"].as_str(), Some(b.as_str()));
-    assert_eq!(next["task"]["status"], "ready", "{next}");
-    json_as(&w, &dir, "carol", &["task", "claim", &b]);
-
-    // Parents: children show on the epic; a parent cycle is refused too.
-    let epic = add(&w, &dir, "alice", "epic", &[]);
-    let c1 = add(&w, &dir, "alice", "child one", &["--parent", &epic]);
-    let c2 = add(&w, &dir, "alice", "child two", &["--parent", &epic]);
-    let show = w.crew_json(&dir, &["task", "show", &epic]);
-    let children: HashSet<&str> = show["children"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
-    assert_eq!(children, HashSet::from([c1.as_str(), c2.as_str()]), "{show}");
-    assert_eq!(task(&w, &dir, &c1)["parent"].as_str(), Some(epic.as_str()));
-    refused(&w, &dir, "alice", &["task", "edit", &epic, "--parent", &c1], 1, "cycle");
-    assert!(task(&w, &dir, &epic).get("parent").is_none());
-    verified(&w, &dir);
-}
-
-/// A blocked task shows why, cannot be claimed, and is ready again once
-/// unblocked; unblocking twice is refused.
-#[test]
-fn blocked_tasks_show_why_and_cannot_be_claimed() {
-    let w = World::new();
-    let dir = team(&w);
-    let id = add(&w, &dir, "alice", "deploy", &[]);
-    json_as(&w, &dir, "bob", &["task", "block", &id, "--reason", "no staging credentials"]);
-    let b = board(&w, &dir);
-    let (col, t) = column_of(&b, &id);
-    assert_eq!(col, "blocked", "{b}");
-    assert_eq!(t["status"], "blocked", "{t}");
-    let why = t["why"].as_str().unwrap();
-    assert!(why.contains("no staging credentials") && why.contains("bob"), "{t}");
-    refused(&w, &dir, "carol", &["task", "claim", &id], 3, "no staging credentials");
-    refused(&w, &dir, "carol", &["next", "--claim"], 3, "no ready task");
-    // `next` and `next --claim` agree: nothing ready exits 3, naming why.
-    refused(&w, &dir, "alice", &["next"], 3, "no ready task");
-
-    json_as(&w, &dir, "carol", &["task", "unblock", &id]);
-    let (col, _) = column_of(&board(&w, &dir), &id);
-    assert_eq!(col, "ready");
-    refused(&w, &dir, "carol", &["task", "unblock", &id], 3, "not blocked");
-    json_as(&w, &dir, "carol", &["task", "claim", &id]);
-    verified(&w, &dir);
-}
-
-/// Only the holder releases or closes; an admin may force either; anyone
-/// comments.
-#[test]
-fn only_the_holder_or_an_admin_releases_and_closes() {
-    let w = World::new();
-    let dir = team(&w);
-    let id = add(&w, &dir, "alice", "guarded", &[]);
-    refused(&w, &dir, "bob", &["task", "release", &id], 3, "does not hold");
-    json_as(&w, &dir, "bob", &["task", "claim", &id]);
-    refused(&w, &dir, "carol", &["task", "release", &id], 3, "does not hold");
-    refused(&w, &dir, "carol", &["task", "done", &id], 3, "does not hold");
-    refused(&w, &dir, "carol", &["task", "claim", &id], 3, "held by bob");
-
-    let rec = json_as(&w, &dir, "carol", &["task", "comment", &id, "how is it going?"])["record"].clone();
-    assert_eq!(rec["kind"], "task.comment", "{rec}");
-    json_as(&w, &dir, "bob", &["task", "comment", &id, "fine"]);
-    let t = task(&w, &dir, &id);
-    assert_eq!(t["comments"], 2, "{t}");
-    assert_eq!(t["holder"], "bob", "a comment by someone else does not move the claim: {t}");
-
-    // The admin forces it free.
-    let rec = json_as(&w, &dir, "alice", &["task", "release", &id, "--reason", "bob is stuck"])["record"].clone();
-    assert_eq!(rec["kind"], "task.release", "{rec}");
-    let (col, _) = column_of(&board(&w, &dir), &id);
-    assert_eq!(col, "ready");
-    refused(&w, &dir, "bob", &["task", "release", &id], 3, "does not hold");
-    refused(&w, &dir, "bob", &["task", "done", &id], 3, "does not hold");
-
-    // The holder releases; then carol claims and the admin closes it for her.
-    json_as(&w, &dir, "carol", &["task", "claim", &id]);
-    json_as(&w, &dir, "carol", &["task", "release", &id]);
-    json_as(&w, &dir, "carol", &["task", "claim", &id]);
-    json_as(&w, &dir, "alice", &["task", "done", &id, "--summary", "closed by the admin"]);
-    let (col, t) = column_of(&board(&w, &dir), &id);
-    assert_eq!(col, "done", "{t}");
-    assert_eq!(t["done_by"], "alice", "{t}");
-    refused(&w, &dir, "carol", &["task", "claim", &id], 3, "done");
-    refused(&w, &dir, "alice", &["task", "done", &id], 3, "done");
-    json_as(&w, &dir, "bob", &["task", "comment", &id, "thanks"]);
-    verified(&w, &dir);
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -817,4 +672,151 @@ fn task_json_has_each_key_once() {
     assert_eq!(claimed.code, 0, "{claimed:?}");
     assert_eq!(claimed.json()["task"]["id"].as_str(), Some(id.as_str()));
     assert_unique_keys("next --claim", &claimed.stdout);
+}
+
+// ---------------------------------------------------------------------------
+// The board's rules, in memory (no git, no process)
+// ---------------------------------------------------------------------------
+
+/// The holder hands a task to carol with a note; only the holder may, and only
+/// to an admitted actor.
+#[test]
+fn handoff_moves_the_task_to_the_receiver() {
+    let t = Team::new();
+    let id = t.add("alice", "pass it on", |_| {});
+    t.refused(|ws| ws.handoff("bob", id, "carol", None), "does not hold");
+    t.claim("bob", id).unwrap();
+    assert_eq!(t.mine("bob"), vec![id]);
+
+    t.refused(|ws| ws.handoff("carol", id, "alice", None), "does not hold");
+    t.refused(|ws| ws.handoff("bob", id, "zed", None), "zed");
+
+    let rec = t.ws.handoff("bob", id, "carol", Some("tests are in t/".into())).unwrap();
+    let Payload::TaskHandoff(h) = &rec.payload else { panic!("not a handoff: {rec:?}") };
+    assert_eq!((h.to.as_str(), h.note.as_deref()), ("carol", Some("tests are in t/")));
+    assert_eq!(t.mine("carol"), vec![id]);
+    assert!(t.mine("bob").is_empty());
+    assert_eq!(t.holder(id).as_deref(), Some("carol"));
+
+    // bob gave it away: he can no longer hand it off, release or close it.
+    t.refused(|ws| ws.handoff("bob", id, "alice", None), "does not hold");
+    t.refused(|ws| ws.release("bob", id, None), "does not hold");
+    t.refused(|ws| ws.done("bob", id, None, None), "does not hold");
+    let snap = t.ws.snapshot().unwrap();
+    let history = t.ws.task_records(&snap, &id).unwrap();
+    assert!(history.iter().any(|r| r.kind() == "task.handoff"), "{history:?}");
+    t.ws.done("carol", id, None, Some("finished".into())).unwrap();
+    let snap = t.ws.snapshot().unwrap();
+    assert_eq!(snap.state.tasks[&id].done.as_ref().map(|d| d.by.as_str()), Some("carol"));
+    t.verified();
+}
+
+/// Dependencies gate readiness and claims; an edit closing a cycle is refused
+/// with the cycle named; children show on their parent.
+#[test]
+fn dependencies_order_the_work_and_cycles_are_refused() {
+    let t = Team::new();
+    let a = t.add("alice", "A: foundations", |n| n.priority = Some(3));
+    // B is more urgent but waits on A.
+    let b = t.add("alice", "B: walls", |n| {
+        n.priority = Some(0);
+        n.depends_on = vec![a];
+    });
+    let snap = t.ws.snapshot().unwrap();
+    assert_eq!(snap.state.tasks[&b].depends_on, vec![a]);
+    let Status::Blocked { why } = t.status(b) else { panic!("B is not blocked: {:?}", t.status(b)) };
+    assert!(why.contains(&a.short()), "{why}");
+    let now = tasks::now_ms();
+    assert_eq!(tasks::next(&t.summaries(), None, now).map(|s| s.id), Some(a));
+    t.refused(|ws| t.claim("bob", b).map(|_| ws.store().branch().to_owned()), "waiting on");
+
+    // A cycle: A -> B -> A.
+    let err = t.refused(
+        |ws| ws.edit_task("alice", TaskEdit { task: a, depends_on: vec![b], ..Default::default() }),
+        "dependency cycle",
+    );
+    let want = format!("{} -> {} -> {}", a.short(), b.short(), a.short());
+    assert!(err.contains(&want), "the cycle is not named as {want:?}: {err}");
+    assert!(t.ws.snapshot().unwrap().state.tasks[&a].depends_on.is_empty());
+
+    t.claim("bob", a).unwrap();
+    t.ws.done("bob", a, None, None).unwrap();
+    assert_eq!(t.status(b), Status::Ready);
+    // A query for B alone loads what B depends on (A sits in another shard
+    // but for one chance in 256): B's status counts A as done.
+    let snap = t.ws.snapshot_for(&Need::Tasks(vec![b])).unwrap();
+    assert_eq!(snap.state.tasks[&b].status(&snap.state, now), Status::Ready);
+    assert_eq!(tasks::next(&t.summaries(), None, tasks::now_ms()).map(|s| s.id), Some(b));
+    t.claim("carol", b).unwrap();
+
+    // Parents: children show on the epic; a parent cycle is refused too.
+    let epic = t.add("alice", "epic", |_| {});
+    let c1 = t.add("alice", "child one", |n| n.parent = Some(epic));
+    let c2 = t.add("alice", "child two", |n| n.parent = Some(epic));
+    let state = t.ws.snapshot().unwrap().state;
+    let children: HashSet<Id> = state.tasks.values().filter(|t| t.parent == Some(epic)).map(|t| t.id).collect();
+    assert_eq!(children, HashSet::from([c1, c2]));
+    t.refused(|ws| ws.edit_task("alice", TaskEdit { task: epic, parent: Some(c1), ..Default::default() }), "cycle");
+    assert_eq!(t.ws.snapshot().unwrap().state.tasks[&epic].parent, None);
+    t.verified();
+}
+
+/// A blocked task shows why, cannot be claimed, and is ready again once
+/// unblocked; unblocking twice is refused.
+#[test]
+fn blocked_tasks_show_why_and_cannot_be_claimed() {
+    let t = Team::new();
+    let id = t.add("alice", "deploy", |_| {});
+    t.ws.block("bob", id, "no staging credentials".into()).unwrap();
+    let Status::Blocked { why } = t.status(id) else { panic!("not blocked: {:?}", t.status(id)) };
+    assert!(why.contains("no staging credentials") && why.contains("bob"), "{why}");
+    t.refused(|_| t.claim("carol", id), "no staging credentials");
+    let next = ClaimTarget::Next(None);
+    t.refused(|ws| ws.claim("carol", &next, 600, &ClaimMode::Local), "no ready task");
+    assert!(tasks::next(&t.summaries(), None, tasks::now_ms()).is_none());
+
+    t.ws.unblock("carol", id).unwrap();
+    assert_eq!(t.status(id), Status::Ready);
+    t.refused(|ws| ws.unblock("carol", id), "not blocked");
+    t.claim("carol", id).unwrap();
+    t.verified();
+}
+
+/// Only the holder releases or closes; an admin may force either; anyone
+/// comments.
+#[test]
+fn only_the_holder_or_an_admin_releases_and_closes() {
+    let t = Team::new();
+    let id = t.add("alice", "guarded", |_| {});
+    t.refused(|ws| ws.release("bob", id, None), "does not hold");
+    t.claim("bob", id).unwrap();
+    t.refused(|ws| ws.release("carol", id, None), "does not hold");
+    t.refused(|ws| ws.done("carol", id, None, None), "does not hold");
+    t.refused(|_| t.claim("carol", id), "held by bob");
+
+    t.ws.comment("carol", id, "how is it going?".into()).unwrap();
+    t.ws.comment("bob", id, "fine".into()).unwrap();
+    let state = t.ws.snapshot().unwrap().state;
+    assert_eq!(state.tasks[&id].comments, 2);
+    assert_eq!(t.holder(id).as_deref(), Some("bob"), "a comment by someone else does not move the claim");
+
+    // The admin forces it free.
+    let rec = t.ws.release("alice", id, Some("bob is stuck".into())).unwrap();
+    assert_eq!(rec.kind(), "task.release");
+    assert_eq!(t.status(id), Status::Ready);
+    t.refused(|ws| ws.release("bob", id, None), "does not hold");
+    t.refused(|ws| ws.done("bob", id, None, None), "does not hold");
+
+    // The holder releases; then carol claims and the admin closes it for her.
+    t.claim("carol", id).unwrap();
+    t.ws.release("carol", id, None).unwrap();
+    t.claim("carol", id).unwrap();
+    t.ws.done("alice", id, None, Some("closed by the admin".into())).unwrap();
+    assert_eq!(t.status(id), Status::Done);
+    let state = t.ws.snapshot().unwrap().state;
+    assert_eq!(state.tasks[&id].done.as_ref().map(|d| d.by.as_str()), Some("alice"));
+    t.refused(|_| t.claim("carol", id), "done");
+    t.refused(|ws| ws.done("alice", id, None, None), "done");
+    t.ws.comment("bob", id, "thanks".into()).unwrap();
+    t.verified();
 }

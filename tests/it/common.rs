@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod memory;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
@@ -598,4 +600,13 @@ pub fn files_under(dir: &Path) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
     walk(dir, "", &mut out);
     out
+}
+
+/// A test's size from the environment: `name` if set (a number), else
+/// `default`, the CI size. Heavy tests run larger by hand this way.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
+        Err(_) => default,
+    }
 }

@@ -38,7 +38,7 @@ use git_crew::sign::{KeyStore, Keypair};
 use git_crew::state::State;
 use git_crew::workspace::Workspace;
 
-use crate::common::{json_as, served_bare, World};
+use crate::common::{env_number, json_as, served_bare, World};
 
 const BRANCH_REF: &str = "refs/heads/crew";
 
@@ -1783,13 +1783,6 @@ fn pushes(w: &World, remote: &Path) -> Vec<Push> {
             Push { old, new, commits }
         })
         .collect()
-}
-
-fn env_number(name: &str, default: u64) -> u64 {
-    match std::env::var(name) {
-        Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a number")),
-        Err(_) => default,
-    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `git crew sync [REMOTE]` against real bare remotes: the fetch, verify, merge,
 //! push cycle between clones, the errors that must leave the local branch
-//! untouched, and 16 clones racing through one `git daemon` whose bare
+//! untouched, and clones racing through one `git daemon` whose bare
 //! repository runs the server hook.
 
 use std::collections::HashSet;
@@ -17,7 +17,7 @@ use git_crew::record::{self, Payload};
 use git_crew::sign::Keypair;
 use serde_json::Value;
 
-use crate::common::{free_port, served_bare, tip, Daemon, Run, World};
+use crate::common::{env_number, free_port, served_bare, tip, Daemon, Run, World};
 
 /// `git crew --json sync ARGS…` in `dir`; panics unless it exits 0.
 fn sync(w: &World, dir: &Path, args: &[&str]) -> Value {
@@ -329,10 +329,7 @@ fn sync_errors_leave_the_local_branch_untouched() {
     assert_eq!(w.tip(&good, "crew"), Some(c_tip));
 }
 
-const CLONES: usize = 16;
-const WRITES: usize = 50;
-
-/// One clone's workload: an initial sync, then 50 `task add`s with reads in
+/// One clone's workload: an initial sync, then `writes` `task add`s with reads in
 /// between and a sync after every fifth write (the last one included).
 /// Failures are reported on stderr and make the script exit 1 at the end, but
 /// do not stop it, so one failed sync does not hide what the others do.
@@ -356,19 +353,22 @@ done
 exit $failed
 "#;
 
-/// 16 clones × 50 writes, syncing as they go through `git daemon` with the
-/// server hook: every clone ends on the same tip, all 800 records exist exactly
-/// once, and `verify` and `git fsck` pass.
+/// Clones writing and syncing as they go through `git daemon` with the server
+/// hook: every clone ends on the same tip, every record exists exactly once,
+/// and `verify` and `git fsck` pass. CI runs 8 clones × 25 writes; the full
+/// size is `CREW_SYNC_CLONES=16 CREW_SYNC_WRITES=50` (about 4 minutes on 2
+/// cores).
 #[test]
-fn sixteen_clones_sync_through_git_daemon() {
+fn clones_sync_through_git_daemon() {
     let started = Instant::now();
+    let (clones_n, writes) = (env_number("CREW_SYNC_CLONES", 8) as usize, env_number("CREW_SYNC_WRITES", 25) as usize);
     let w = World::new();
     let remote = served_bare(&w, "remote.git");
     let daemon = Daemon::start(&w);
     let url = daemon.url("remote.git");
 
     let (admin, _) = w.workspace("admin");
-    let agents: Vec<String> = (0..CLONES).map(|i| format!("agent{i}")).collect();
+    let agents: Vec<String> = (0..clones_n).map(|i| format!("agent{i}")).collect();
     for name in &agents {
         w.agent(&admin, name);
     }
@@ -403,7 +403,7 @@ fn sixteen_clones_sync_through_git_daemon() {
             w.env(&mut cmd);
             let exe = crate::common::exe();
             cmd.current_dir(dir)
-                .args(["-c", SCRIPT, "sh", exe.to_str().unwrap(), &url, name, &WRITES.to_string()])
+                .args(["-c", SCRIPT, "sh", exe.to_str().unwrap(), &url, name, &writes.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(File::create(&err).unwrap());
@@ -451,33 +451,33 @@ fn sixteen_clones_sync_through_git_daemon() {
     let titles: Vec<String> = log.iter().map(|r| r["fields"]["title"].as_str().unwrap().to_owned()).collect();
     let distinct_titles: HashSet<&String> = titles.iter().collect();
     let want: HashSet<String> =
-        agents.iter().flat_map(|a| (1..=WRITES).map(move |i| format!("{a} task {i}"))).collect();
+        agents.iter().flat_map(|a| (1..=writes).map(move |i| format!("{a} task {i}"))).collect();
     let missing: Vec<&String> = want.iter().filter(|t| !distinct_titles.contains(t)).collect();
     assert!(missing.is_empty(), "{} tasks lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(10)]);
-    assert_eq!(log.len(), CLONES * WRITES, "task.create records in the remote");
-    assert_eq!(ids.len(), CLONES * WRITES, "distinct task ids");
-    assert_eq!(distinct_titles.len(), CLONES * WRITES, "a title appears twice");
+    assert_eq!(log.len(), clones_n * writes, "task.create records in the remote");
+    assert_eq!(ids.len(), clones_n * writes, "distinct task ids");
+    assert_eq!(distinct_titles.len(), clones_n * writes, "a title appears twice");
     for r in log {
         let author = r["author"].as_str().unwrap();
         assert!(r["fields"]["title"].as_str().unwrap().starts_with(&format!("{author} task ")), "{r}");
     }
     // One file per task on the branch, each written once.
     let files = w.git(&remote, &["ls-tree", "-r", "--name-only", "crew", "tasks/"]);
-    assert_eq!(files.lines().count(), CLONES * WRITES);
+    assert_eq!(files.lines().count(), clones_n * writes);
 
-    let records = (1 + CLONES + CLONES * WRITES) as u64;
+    let records = (1 + clones_n + clones_n * writes) as u64;
     assert_eq!(verified(&w, &remote), records, "records verified in the remote");
     for dir in &clones {
         assert_eq!(verified(&w, dir), records, "records verified in {}", dir.display());
     }
     w.git(&remote, &["fsck", "--strict", "--no-progress"]);
-    assert_eq!(w.crew_json(&clones[0], &["task", "list"]).as_array().unwrap().len(), CLONES * WRITES);
+    assert_eq!(w.crew_json(&clones[0], &["task", "list"]).as_array().unwrap().len(), clones_n * writes);
     let check = check.elapsed();
 
     let commits = w.git(&remote, &["rev-list", "--count", "crew"]);
     let merges = w.git(&remote, &["rev-list", "--merges", "--count", "crew"]);
     eprintln!(
-        "sixteen_clones_sync_through_git_daemon: setup {setup:.1?}, race {race:.1?}, converge {converge:.1?}, \
+        "clones_sync_through_git_daemon ({clones_n} × {writes}): setup {setup:.1?}, race {race:.1?}, converge {converge:.1?}, \
          checks {check:.1?}, total {:.1?}; {} commits, {} merges",
         started.elapsed(),
         commits.trim(),
