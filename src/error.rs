@@ -59,8 +59,8 @@ pub enum Error {
         branch: String,
     },
     /// No actor given and none can be inferred.
-    #[error("{0}")]
-    WhoAmI(String),
+    #[error(transparent)]
+    WhoAmI(#[from] WhoAmIError),
     /// An actor named (acting, or acted on) is not admitted to the workspace.
     #[error("unknown actor {name:?}: not admitted to this workspace")]
     UnknownActor {
@@ -126,18 +126,23 @@ pub enum Error {
     /// `install` cannot do what it was asked.
     #[error(transparent)]
     Install(#[from] InstallError),
-    /// The acting actor is suspended.
-    #[error("{0}")]
-    Suspended(String),
-    /// A conflict: precondition failed or race lost.
-    #[error("{0}")]
-    Conflict(String),
+    /// The acting actor is suspended or its key revoked.
+    #[error(transparent)]
+    Suspended(#[from] SuspendedError),
+    /// A precondition failed or a race was lost.
+    #[error(transparent)]
+    Conflict(#[from] ConflictError),
     /// A remote refused an update (or answered in a way we cannot use).
-    #[error("{0}")]
-    Remote(String),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
     /// A remote could not be reached (a failed or timed-out fetch).
-    #[error("{0}")]
-    Unreachable(String),
+    #[error("git fetch {remote} failed: {message}")]
+    Unreachable {
+        /// The remote.
+        remote: String,
+        /// What git (or the attempt to run it) said.
+        message: String,
+    },
     /// `next` found no ready task (with this label).
     #[error("{}", match .0 { Some(l) => format!("no ready task with label {l:?}"), None => "no ready task".to_owned() })]
     NothingReady(Option<String>),
@@ -156,6 +161,149 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+/// Who is acting cannot be told.
+#[derive(Debug, thiserror::Error)]
+pub enum WhoAmIError {
+    /// No identity of the workspace has a key on this machine.
+    #[error("no identity of this workspace has a key on this machine (looked in {}): pass --as NAME with CREW_HOME set to where its key is", .root.display())]
+    NoLocalKey {
+        /// Where keys were looked for.
+        root: std::path::PathBuf,
+    },
+    /// Several do, and none was chosen.
+    #[error("several local identities ({}): pass --as NAME or set CREW_AS", .names.join(", "))]
+    Several {
+        /// Their names.
+        names: Vec<String>,
+    },
+}
+
+/// The acting actor may not write.
+#[derive(Debug, thiserror::Error)]
+pub enum SuspendedError {
+    /// It is suspended.
+    #[error("{actor} is {state}; nothing written (an admin or the owner can `git crew resume {actor}`)")]
+    Suspended {
+        /// The actor.
+        actor: String,
+        /// Its suspension, as the fold states it.
+        state: String,
+    },
+    /// Its key is revoked.
+    #[error("the key of {actor} is {state}; nothing written (an admin can give it a new key: `git crew id rotate {actor} --request FILE`)")]
+    Revoked {
+        /// The actor.
+        actor: String,
+        /// The revocation, as the fold states it.
+        state: String,
+    },
+}
+
+/// A precondition that held when a command began no longer does, or a race
+/// was lost: trying again (after a sync) may succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConflictError {
+    /// The branch moved while `repair` rebuilt it.
+    #[error("the branch moved while repairing: run repair again")]
+    RepairRaced,
+    /// A record written here is not in the published state: a sync took it
+    /// off the branch.
+    #[error("{kind} {id} was not published: {reason}; it is no longer on this clone's branch")]
+    NotPublished {
+        /// Its kind.
+        kind: String,
+        /// Its short id.
+        id: String,
+        /// Why the published state does not admit it.
+        reason: String,
+    },
+    /// `next --claim` lost every task it tried for longer than its patience.
+    #[error("the claim was sent back {rounds} times in {secs} s (other agents won the tasks it wanted, or the server held it back); nothing was written: try `git crew next --claim` again on your loop's next turn")]
+    ClaimSentBack {
+        /// How many times.
+        rounds: u32,
+        /// Over how many seconds.
+        secs: u64,
+    },
+    /// Another sync in this clone kept the publish lock too long.
+    #[error("another sync in this clone held {} for over {secs} s; try again", .path.display())]
+    LockBusy {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// How long this one waited.
+        secs: u64,
+    },
+    /// A push would delete the workspace branch.
+    #[error("refusing to delete {branch}: the workspace branch is append-only")]
+    BranchDeleted {
+        /// The branch's ref.
+        branch: String,
+    },
+    /// Another push landed since this one was prepared.
+    #[error("stale push: {branch} moved since this push was prepared (fetch first, then push again)")]
+    StalePush {
+        /// The branch's ref.
+        branch: String,
+    },
+    /// A push would rewrite the branch's history.
+    #[error("refusing a non-fast-forward update of {branch}: history is append-only (fetch, merge with `git crew sync`, push again)")]
+    NotFastForward {
+        /// The branch's ref.
+        branch: String,
+    },
+    /// A push by an actor whose suspension is landing waits for it.
+    #[error("{0}")]
+    Fenced(String),
+    /// A push would delete a session's live ref.
+    #[error("refusing to delete {refname}: a session ends with a signed `ended` beat, not a deletion")]
+    SessionDeleted {
+        /// The live ref.
+        refname: String,
+    },
+    /// A beat is not later than the one it would replace.
+    #[error("{refname}: beat dated {at} is not later than the beat it would replace ({previous}): live refs only move forward")]
+    StaleBeat {
+        /// The live ref.
+        refname: String,
+        /// The new beat's date.
+        at: Hlc,
+        /// The replaced beat's date.
+        previous: Hlc,
+    },
+}
+
+/// A remote did not take what was pushed, or answered in a way that cannot
+/// be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// `git ls-remote` failed.
+    #[error("git ls-remote {remote}: {message}")]
+    LsRemote {
+        /// The remote.
+        remote: String,
+        /// What git (or the attempt to run it) said.
+        message: String,
+    },
+    /// git could not be run to push.
+    #[error("cannot run git push: {0}")]
+    NoGit(std::io::Error),
+    /// The remote refused a push (the message says why, quoting the remote).
+    #[error("{0}")]
+    Refused(String),
+    /// The remote refused this clone's heartbeats.
+    #[error("the remote refused heartbeats: {0}")]
+    HeartbeatsRefused(String),
+    /// The remote's branch moved while `repair` replaced it.
+    #[error("the remote's branch moved from {expected}: fetch and repair again")]
+    Moved {
+        /// Where repair expected it.
+        expected: crate::store::Oid,
+    },
+    /// The remote does not fold pushes.
+    #[error("the remote does not fold pushes")]
+    Unfolded,
 }
 
 /// A value given by the user that is not acceptable (the reason comes from

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use crate::store::Backend;
 use crate::store::Oid;
 
-use crate::error::{Error, InstallError, ProtocolError, ReceiveError, Result};
+use crate::error::{ConflictError, Error, InstallError, ProtocolError, ReceiveError, Result};
 use crate::record::kinds::{Receipt, ReceiptClass};
 use crate::record::Record;
 use crate::store::Store;
@@ -282,7 +282,7 @@ pub fn pre_receive<B: Backend>(ws: &Workspace<B>, updates: &[RefUpdate]) -> Resu
     let mut reports = Vec::new();
     for u in updates.iter().filter(|u| u.name == branch) {
         let Some(new) = u.new else {
-            return Err(Error::Conflict(format!("refusing to delete {branch}: the workspace branch is append-only")));
+            return Err(ConflictError::BranchDeleted { branch }.into());
         };
         let horizon = crate::fold::horizon();
         let report = match u.old {
@@ -291,14 +291,10 @@ pub fn pre_receive<B: Backend>(ws: &Workspace<B>, updates: &[RefUpdate]) -> Resu
                 if store.tip()? != Some(old) {
                     // Another push landed since this one was prepared: what it
                     // would add is judged on a tip it was not written on.
-                    return Err(Error::Conflict(format!(
-                        "stale push: {branch} moved since this push was prepared (fetch first, then push again)"
-                    )));
+                    return Err(ConflictError::StalePush { branch }.into());
                 }
                 if !store.new_commits(old, new)?.1 {
-                    return Err(Error::Conflict(format!(
-                        "refusing a non-fast-forward update of {branch}: history is append-only (fetch, merge with `git crew sync`, push again)"
-                    )));
+                    return Err(ConflictError::NotFastForward { branch }.into());
                 }
                 // The server's own index, brought to its tip (which it
                 // accepted, so trusts): the base then comes from the cache and
@@ -309,7 +305,7 @@ pub fn pre_receive<B: Backend>(ws: &Workspace<B>, updates: &[RefUpdate]) -> Resu
                 let base = Base { horizon, server: true, ..ws.trusted_base_at(old)? };
                 let (report, records) = verify::verify_new_records(store, old, new, &base)?;
                 if let Some(why) = crate::fold::held_back(ws.local_dir(), &records) {
-                    return Err(Error::Conflict(why));
+                    return Err(ConflictError::Fenced(why).into());
                 }
                 report
             }

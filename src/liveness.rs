@@ -20,7 +20,7 @@ use crate::store::Backend;
 use crate::store::Oid;
 use serde::Serialize;
 
-use crate::error::{ArgumentError, BeatError, Error, Result};
+use crate::error::{ArgumentError, BeatError, ConflictError, Error, Result};
 use crate::hlc::{Hlc, MAX_SKEW_MS};
 use crate::id::Id;
 use crate::index::Need;
@@ -206,9 +206,7 @@ pub fn check_update<B: Backend>(
     new: Option<Oid>,
 ) -> Result<()> {
     let Some(new) = new else {
-        return Err(Error::Conflict(format!(
-            "refusing to delete {refname}: a session ends with a signed `ended` beat, not a deletion"
-        )));
+        return Err(ConflictError::SessionDeleted { refname: refname.to_owned() }.into());
     };
     let r = read_beat(store, state, refname, new)?;
     if r.at.too_far_ahead_of(Hlc::now()) {
@@ -216,10 +214,9 @@ pub fn check_update<B: Backend>(
     }
     if let Some(previous) = old.and_then(|old| read_beat(store, state, refname, old).ok()) {
         if r.at <= previous.at {
-            return Err(Error::Conflict(format!(
-                "{refname}: beat dated {} is not later than the beat it would replace ({}): live refs only move forward",
-                r.at, previous.at
-            )));
+            return Err(
+                ConflictError::StaleBeat { refname: refname.to_owned(), at: r.at, previous: previous.at }.into()
+            );
         }
     }
     Ok(())

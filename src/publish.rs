@@ -24,7 +24,7 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{ConflictError, Error, Result};
 use crate::record::Record;
 use crate::store::Backend;
 use crate::workspace::Workspace;
@@ -186,10 +186,11 @@ fn refusal<B: Backend>(ws: &Workspace<B>, record: &Record, reason: &str) -> Erro
     let refused = ws.snapshot_for(&crate::index::Need::All).ok().and_then(|s| s.state.check(record).err());
     match refused {
         Some(r) => Error::Refused(r),
-        None => Error::Conflict(format!(
-            "{} {} was not published: {reason}; it is no longer on this clone's branch",
-            record.kind(),
-            record.id.short()
-        )),
+        None => ConflictError::NotPublished {
+            kind: record.kind().to_owned(),
+            id: record.id.short(),
+            reason: reason.to_owned(),
+        }
+        .into(),
     }
 }

@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, RepairError, Result};
+use crate::error::{ConflictError, Error, RepairError, Result};
 use crate::index::Need;
 use crate::rebase::Dropped;
 use crate::record::kinds::CrewRepair;
@@ -71,7 +71,7 @@ pub fn repair<B: Backend>(ws: &Workspace<B>, remote: &str, admin: &str, reason: 
     let plain: Vec<_> = remote_only.into_iter().filter(|c| c.parents.len() <= 1).collect();
     let replayed = crate::rebase::replay(ws, ours, full, &published, &plain, crate::rebase::Remake::Allowed)?;
     if store.set_tip(Some(ours), replayed.tip, "git-crew: repair (replay)").is_err() {
-        return Err(Error::Conflict("the branch moved while repairing: run repair again".into()));
+        return Err(ConflictError::RepairRaced.into());
     }
     let payload = Payload::CrewRepair(CrewRepair {
         replaces: theirs.to_string(),

@@ -14,7 +14,7 @@ use std::process::Command;
 use crate::store::Backend;
 use crate::store::Oid;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, RemoteError, Result};
 use crate::hlc::{Hlc, MAX_COUNTER, MAX_PEER_SKEW_MS};
 use crate::index::Need;
 use crate::layout::LIVE_REFS;
@@ -128,12 +128,16 @@ pub fn remote_has_branch<B: Backend>(ws: &Workspace<B>, remote: &str) -> Result<
     let branch = format!("refs/heads/{}", ws.store().branch());
     let mut cmd = git(ws);
     cmd.args(["ls-remote", "--exit-code", remote, &branch]);
-    let out =
-        output_within(&mut cmd, REFRESH_TIMEOUT).map_err(|e| Error::Remote(format!("git ls-remote {remote}: {e}")))?;
+    let out = output_within(&mut cmd, REFRESH_TIMEOUT)
+        .map_err(|e| RemoteError::LsRemote { remote: remote.to_owned(), message: e.to_string() })?;
     match out.status.code() {
         Some(0) => Ok(true),
         Some(2) => Ok(false),
-        _ => Err(Error::Remote(format!("git ls-remote {remote}: {}", String::from_utf8_lossy(&out.stderr).trim()))),
+        _ => Err(RemoteError::LsRemote {
+            remote: remote.to_owned(),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        }
+        .into()),
     }
 }
 
@@ -258,7 +262,7 @@ fn rounds<B: Backend>(ws: &Workspace<B>, remote: &str) -> Result<Synced> {
             // Pushed without looking: what the remote has may say why (a
             // suspension of the author, say), so look before giving up.
             Err(PushError::Refused(_)) if unseen => {}
-            Err(PushError::Refused(why)) => return Err(Error::Remote(why)),
+            Err(PushError::Refused(why)) => return Err(RemoteError::Refused(why).into()),
         }
     }
     Err(Error::Contention(MAX_ROUNDS))
@@ -404,7 +408,7 @@ where
             Err(PushError::Retry(why)) if why.contains(crate::fold::FENCED) => held_back(round),
             // The next round fetches what won and builds on it.
             Err(PushError::Retry(_) | PushError::Unfolded) => {}
-            Err(PushError::Refused(why)) => return Err(Error::Remote(why)),
+            Err(PushError::Refused(why)) => return Err(RemoteError::Refused(why).into()),
         }
     }
     Err(Error::Contention(MAX_ROUNDS))
@@ -598,13 +602,13 @@ fn carry_beats<B: Backend>(ws: &Workspace<B>, remote: &str, out: &mut Synced) ->
         return Ok(());
     }
     let pushed = git(ws).args(["push", "--porcelain", "--no-verify", remote]).args(&mine).output();
-    let pushed = pushed.map_err(|e| Error::Remote(format!("cannot run git push: {e}")))?;
+    let pushed = pushed.map_err(RemoteError::NoGit)?;
     if pushed.status.success() {
         out.beats_pushed = mine.len();
         Ok(())
     } else {
         let stderr = String::from_utf8_lossy(&pushed.stderr);
-        Err(Error::Remote(format!("the remote refused heartbeats: {}", stderr.trim())))
+        Err(RemoteError::HeartbeatsRefused(stderr.trim().to_owned()).into())
     }
 }
 
@@ -640,13 +644,13 @@ fn fetch_within<B: Backend>(
         Some(t) => output_within(&mut cmd, t),
         None => cmd.output(),
     };
-    let out = out.map_err(|e| Error::Unreachable(format!("git fetch {remote}: {e}")))?;
+    let out = out.map_err(|e| Error::Unreachable { remote: remote.to_owned(), message: e.to_string() })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         if stderr.contains("couldn't find remote ref") {
             return Ok(None);
         }
-        return Err(Error::Unreachable(format!("git fetch {remote} failed: {}", stderr.trim())));
+        return Err(Error::Unreachable { remote: remote.to_owned(), message: stderr.trim().to_owned() });
     }
     let stamp = fetched_stamp(ws, remote);
     // A missing stamp only means the next publish fetches before it pushes.
@@ -740,9 +744,9 @@ fn remote_says(stderr: &str) -> Option<String> {
 /// (`--force-with-lease`): what `repair` does, never `sync`.
 pub(crate) fn force_push<B: Backend>(ws: &Workspace<B>, remote: &str, tip: Oid, expected: Oid) -> Result<()> {
     push_as(ws, remote, tip, Some(expected)).map_err(|e| match e {
-        PushError::Raced => Error::Remote(format!("the remote's branch moved from {expected}: fetch and repair again")),
-        PushError::Refused(why) | PushError::Retry(why) => Error::Remote(why),
-        PushError::Unfolded => Error::Remote("the remote does not fold pushes".into()),
+        PushError::Raced => RemoteError::Moved { expected }.into(),
+        PushError::Refused(why) | PushError::Retry(why) => RemoteError::Refused(why).into(),
+        PushError::Unfolded => RemoteError::Unfolded.into(),
     })
 }
 

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use crate::error::{AddressError, Error, Result};
+use crate::error::{AddressError, ConflictError, Error, Result};
 use crate::hlc::Hlc;
 use crate::id::{self, Id};
 use crate::index::Need;
@@ -259,13 +259,9 @@ impl<B: Backend> Workspace<B> {
                 ClaimTarget::Next(_)
                     if rounds > 1 && (started.elapsed() > NEXT_CLAIM_PATIENCE || rounds > NEXT_CLAIM_ROUNDS) =>
                 {
-                    return Err(Error::Conflict(format!(
-                        "the claim was sent back {} times in {} s (other agents won the tasks it wanted, or the \
-                         server held it back); nothing was written: try `git crew next --claim` again on your \
-                         loop's next turn",
-                        rounds - 1,
-                        started.elapsed().as_secs()
-                    )));
+                    return Err(
+                        ConflictError::ClaimSentBack { rounds: rounds - 1, secs: started.elapsed().as_secs() }.into()
+                    );
                 }
                 ClaimTarget::Next(label) => {
                     let summaries: Vec<Summary> = state.tasks.values().map(|t| Summary::current(t, state)).collect();

@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::store::Backend;
 use crate::store::Oid;
 
-use crate::error::{ArgumentError, Error, IdentityError, Result};
+use crate::error::{ArgumentError, ConflictError, Error, IdentityError, Result, SuspendedError, WhoAmIError};
 use crate::hlc::{Hlc, MAX_PEER_SKEW_MS};
 use crate::id::{self, Id};
 use crate::index::{Index, Need, Snapshot};
@@ -180,11 +180,7 @@ impl<B: Backend> Workspace<B> {
                     nap = (nap * 2).min(std::time::Duration::from_millis(20));
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(Error::Conflict(format!(
-                        "another sync in this clone held {} for over {} s; try again",
-                        path.display(),
-                        timeout.as_secs()
-                    )))
+                    return Err(ConflictError::LockBusy { path, secs: timeout.as_secs() }.into())
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
             }
@@ -331,11 +327,8 @@ impl<B: Backend> Workspace<B> {
         let local = self.keys.local_actors(&state.workspace);
         match local.as_slice() {
             [one] => Ok(one.clone()),
-            [] => Err(Error::WhoAmI(format!(
-                "no identity of this workspace has a key on this machine (looked in {}): pass --as NAME with CREW_HOME set to where its key is",
-                self.keys.root().display()
-            ))),
-            many => Err(Error::WhoAmI(format!("several local identities ({}): pass --as NAME or set CREW_AS", many.join(", ")))),
+            [] => Err(WhoAmIError::NoLocalKey { root: self.keys.root().to_owned() }.into()),
+            many => Err(WhoAmIError::Several { names: many.to_vec() }.into()),
         }
     }
 
@@ -344,14 +337,10 @@ impl<B: Backend> Workspace<B> {
     pub fn signer(&self, actor: &str, state: &State) -> Result<Keypair> {
         let member = state.actors.get(actor).ok_or_else(|| Error::UnknownActor { name: actor.to_owned() })?;
         if let Some(s) = &member.suspended {
-            return Err(Error::Suspended(format!(
-                "{actor} is {s}; nothing written (an admin or the owner can `git crew resume {actor}`)"
-            )));
+            return Err(SuspendedError::Suspended { actor: actor.to_owned(), state: s.to_string() }.into());
         }
         if let Some(v) = &member.revoked {
-            return Err(Error::Suspended(format!(
-                "the key of {actor} is {v}; nothing written (an admin can give it a new key: `git crew id rotate {actor} --request FILE`)"
-            )));
+            return Err(SuspendedError::Revoked { actor: actor.to_owned(), state: v.to_string() }.into());
         }
         let ws = &state.workspace;
         let key = match self.keys.load(ws, actor) {

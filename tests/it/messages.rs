@@ -12,8 +12,13 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use git_crew::hlc::Hlc;
+use git_crew::id::Id;
+use git_crew::messages::{NewMessage, Reason, Target};
+use git_crew::record::kinds::Channel;
+use git_crew::record::Payload;
 use serde_json::Value;
 
+use crate::common::memory::Team;
 use crate::common::{all_at_once, json_as, refused, served_bare, stamp, strings, tip, Daemon, Follower, Run, World};
 
 // ---------------------------------------------------------------------------
@@ -611,62 +616,6 @@ fn bad_messages_are_refused_and_write_nothing() {
     assert_eq!(w.crew_json(&dir, &["verify"])["ok"], true);
 }
 
-/// A message on a task reaches its holder (reason "task"), not others; a
-/// handoff reaches the receiver (reason "handoff"), who then also gets the
-/// task's messages while the old holder stops getting them.
-#[test]
-fn task_messages_reach_the_holder_and_handoffs_the_receiver() {
-    let w = World::new();
-    let (dir, _) = w.workspace("t");
-    w.agent(&dir, "bob");
-    w.agent(&dir, "carol");
-    let task = id(&json_as(&w, &dir, "alice", &["task", "add", "the task"]));
-    json_as(&w, &dir, "bob", &["task", "claim", &task]);
-
-    let on_task = send(&w, &dir, "alice", &["--task", &task[..8], "how is it going?"]);
-    assert_eq!(on_task["fields"]["channel"], format!("task/{task}"), "{on_task}");
-    let m1 = id(&on_task);
-    assert_eq!(inbox(&w, &dir, "bob"), items(&[(&m1, "task")]));
-    assert_eq!(inbox(&w, &dir, "carol"), items(&[]));
-    let listed = json_as(&w, &dir, "carol", &["msg", "list", "--task", &task]);
-    assert_eq!(ids(&listed), std::slice::from_ref(&m1));
-
-    let handoff = json_as(&w, &dir, "bob", &["task", "handoff", &task, "--to", "carol", "--note", "over to you"])
-        ["record"]
-        .clone();
-    assert_eq!(handoff["kind"], "task.handoff", "{handoff}");
-    let h = id(&handoff);
-    assert_eq!(inbox(&w, &dir, "carol"), items(&[(&m1, "task"), (&h, "handoff")]));
-
-    let m2 = id(&send(&w, &dir, "alice", &["--task", &task, "thanks both"]));
-    assert_eq!(inbox(&w, &dir, "carol"), items(&[(&m1, "task"), (&h, "handoff"), (&m2, "task")]));
-    assert_eq!(inbox(&w, &dir, "bob"), items(&[]), "bob no longer holds the task");
-    assert_eq!(inbox(&w, &dir, "alice"), items(&[]));
-    // Acking up to the handoff leaves only what came after it.
-    json_as(&w, &dir, "carol", &["inbox", "--ack", &h]);
-    assert_eq!(inbox(&w, &dir, "carol"), items(&[(&m2, "task")]));
-    json_as(&w, &dir, "carol", &["inbox", "--ack"]);
-    assert_eq!(inbox(&w, &dir, "carol"), items(&[]));
-}
-
-/// A message on a task that also mentions its holder reaches the holder once
-/// (as a mention), and once acked it stays read: the discussion pass does not
-/// bring it back as a "task" item.
-#[test]
-fn an_acked_mention_in_a_held_tasks_discussion_stays_read() {
-    let w = World::new();
-    let (dir, _) = w.workspace("t");
-    w.agent(&dir, "bob");
-    let task = id(&json_as(&w, &dir, "alice", &["task", "add", "the task"]));
-    json_as(&w, &dir, "bob", &["task", "claim", &task]);
-    let m = id(&send(&w, &dir, "alice", &["--task", &task, "@bob how is it going?"]));
-    assert_eq!(inbox(&w, &dir, "bob"), items(&[(&m, "mention")]));
-    json_as(&w, &dir, "bob", &["inbox", "--ack"]);
-    assert_eq!(inbox(&w, &dir, "bob"), items(&[]));
-    let later = id(&send(&w, &dir, "alice", &["--task", &task, "and now?"]));
-    assert_eq!(inbox(&w, &dir, "bob"), items(&[(&later, "task")]));
-}
-
 /// Finding one's way: `msg channels` lists named channels and my direct
 /// conversations; `msg join` shows the channel's recent backlog; `msg list
 /// --thread ID` needs no channel; a reply reaches the author of the message
@@ -702,4 +651,68 @@ fn channels_backlog_threads_and_replies_reach_their_author() {
     assert_eq!(inbox(&w, &dir, "alice"), items(&[(&reply, "mention")]));
     let thread = json_as(&w, &dir, "bob", &["msg", "list", "--thread", &first[..8]]);
     assert_eq!(ids(&thread), vec![first.clone(), reply]);
+}
+
+// ---------------------------------------------------------------------------
+// The inbox's rules, in memory (no git, no process)
+// ---------------------------------------------------------------------------
+
+/// `actor`'s inbox as (id, reason) pairs, oldest first.
+fn inbox_of(t: &Team, actor: &str) -> Vec<(Id, Reason)> {
+    t.ws.inbox(actor).unwrap().1.into_iter().map(|i| (i.record.id, i.reason)).collect()
+}
+
+/// A message on task `task` by `actor`: its id.
+fn on_task(t: &Team, actor: &str, task: Id, text: &str) -> Id {
+    let msg = NewMessage { to: Some(Target::Task(task)), text: text.into(), reply_to: None, thread: None };
+    t.ws.send(actor, msg).unwrap().id
+}
+
+/// A message on a task reaches its holder (reason "task"), not others; a
+/// handoff reaches the receiver (reason "handoff"), who then also gets the
+/// task's messages while the old holder stops getting them.
+#[test]
+fn task_messages_reach_the_holder_and_handoffs_the_receiver() {
+    let t = Team::new();
+    let task = t.add("alice", "the task", |_| {});
+    t.claim("bob", task).unwrap();
+
+    let m1 = on_task(&t, "alice", task, "how is it going?");
+    let rec = t.ws.find_message(&m1.hex()).unwrap();
+    let Payload::MsgSend(sent) = &rec.payload else { panic!("not a message: {rec:?}") };
+    assert_eq!(sent.channel, format!("task/{}", task.hex()));
+    assert_eq!(inbox_of(&t, "bob"), [(m1, Reason::Task)]);
+    assert_eq!(inbox_of(&t, "carol"), []);
+    let listed = t.ws.messages(&Channel::Task(task), None, None).unwrap();
+    assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), [m1]);
+
+    let h = t.ws.handoff("bob", task, "carol", Some("over to you".into())).unwrap().id;
+    assert_eq!(inbox_of(&t, "carol"), [(m1, Reason::Task), (h, Reason::Handoff)]);
+
+    let m2 = on_task(&t, "alice", task, "thanks both");
+    assert_eq!(inbox_of(&t, "carol"), [(m1, Reason::Task), (h, Reason::Handoff), (m2, Reason::Task)]);
+    assert_eq!(inbox_of(&t, "bob"), [], "bob no longer holds the task");
+    assert_eq!(inbox_of(&t, "alice"), []);
+    // Acking exactly what was shown up to the handoff leaves what came after.
+    t.ws.ack("carol", &[m1, h]).unwrap();
+    assert_eq!(inbox_of(&t, "carol"), [(m2, Reason::Task)]);
+    t.ws.ack("carol", &[m2]).unwrap();
+    assert_eq!(inbox_of(&t, "carol"), []);
+    assert!(t.ws.ack("carol", &[]).unwrap().is_none(), "an empty ack writes nothing");
+}
+
+/// A message on a task that also mentions its holder reaches the holder once
+/// (as a mention), and once acked it stays read: the discussion pass does not
+/// bring it back as a "task" item.
+#[test]
+fn an_acked_mention_in_a_held_tasks_discussion_stays_read() {
+    let t = Team::new();
+    let task = t.add("alice", "the task", |_| {});
+    t.claim("bob", task).unwrap();
+    let m = on_task(&t, "alice", task, "@bob how is it going?");
+    assert_eq!(inbox_of(&t, "bob"), [(m, Reason::Mention)]);
+    t.ws.ack("bob", &[m]).unwrap();
+    assert_eq!(inbox_of(&t, "bob"), []);
+    let later = on_task(&t, "alice", task, "and now?");
+    assert_eq!(inbox_of(&t, "bob"), [(later, Reason::Task)]);
 }

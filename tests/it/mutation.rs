@@ -695,17 +695,34 @@ impl Judge<'_> {
             2 => (target.ms - 1_000, String::new()),
             _ => (target.ms - 86_400_000, String::new()),
         };
-        let signer = self.s.signer_of(&f.key)?;
-        let body = std::str::from_utf8(&c.new[f.body.clone()]).ok()?;
-        let at = at_text(ms, &counter);
-        let bytes = self.reseal(&with_line(body, "at", &format!("\"{at}\"")), &f.kind, &signer.key);
-        let (file, placed) = self.replace(rng, &c.new, &f, &bytes);
-        self.set_file(d, &c.path, Some(&file));
-        let derived = rng.chance(70) && self.rederive(d);
+        let (at, placed, derived) = self.redate(rng, d, &c, &f, ms, &counter)?;
         Some(format!(
             "{}: {} {} re-dated {at} (at or before {whose}, {target}), {placed}, message derived: {derived}",
             c.path, f.kind, f.at
         ))
+    }
+
+    /// Re-sign record `f` of changed file `c` dated `ms` (and `counter`) by its
+    /// own signer, put it back into the file, and sometimes re-derive the
+    /// commit message: the new date, where it went, and whether the message
+    /// was derived.
+    fn redate(
+        &self,
+        rng: &mut Rng,
+        d: &mut Draft,
+        c: &Changed,
+        f: &Frame,
+        ms: i64,
+        counter: &str,
+    ) -> Option<(String, &'static str, bool)> {
+        let signer = self.s.signer_of(&f.key)?;
+        let body = std::str::from_utf8(&c.new[f.body.clone()]).ok()?;
+        let at = at_text(ms, counter);
+        let bytes = self.reseal(&with_line(body, "at", &format!("\"{at}\"")), &f.kind, &signer.key);
+        let (file, placed) = self.replace(rng, &c.new, f, &bytes);
+        self.set_file(d, &c.path, Some(&file));
+        let derived = rng.chance(70) && self.rederive(d);
+        Some((at, placed, derived))
     }
 
     fn date_future(&self, rng: &mut Rng, d: &mut Draft) -> Option<String> {
@@ -713,13 +730,7 @@ impl Judge<'_> {
         let ahead = *rng.pick(&[5_000i64, 10_000, 60_000, 600_000, 86_400_000, 31_536_000_000]);
         let ms = Hlc::now().ms + ahead + rng.below(1_000) as i64;
         let counter = if rng.chance(30) { "65535".to_owned() } else { String::new() };
-        let signer = self.s.signer_of(&f.key)?;
-        let body = std::str::from_utf8(&c.new[f.body.clone()]).ok()?;
-        let at = at_text(ms, &counter);
-        let bytes = self.reseal(&with_line(body, "at", &format!("\"{at}\"")), &f.kind, &signer.key);
-        let (file, placed) = self.replace(rng, &c.new, &f, &bytes);
-        self.set_file(d, &c.path, Some(&file));
-        let derived = rng.chance(70) && self.rederive(d);
+        let (at, placed, derived) = self.redate(rng, d, &c, &f, ms, &counter)?;
         Some(format!("{}: {} re-dated {at} (now + {ahead} ms), {placed}, message derived: {derived}", c.path, f.kind))
     }
 

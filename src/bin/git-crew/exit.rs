@@ -131,7 +131,7 @@ fn code_of(e: &Error) -> i32 {
         | Error::Repair(_)
         | Error::Install(_)
         | Error::Remote(_)
-        | Error::Unreachable(_)
+        | Error::Unreachable { .. }
         | Error::NothingToWrite
         | Error::Contention(_)
         | Error::Io { .. } => ERROR,
@@ -171,7 +171,7 @@ pub fn hint_for(e: &Error) -> Option<&'static str> {
         Error::WhoAmI(_) | Error::UnknownActor { .. } => "git crew id list",
         Error::Key(_) => "git crew id list",
         Error::Prefix(p) => return hint_for_prefix(p),
-        Error::Remote(_) | Error::Unreachable(_) => "git remote -v",
+        Error::Remote(_) | Error::Unreachable { .. } => "git remote -v",
         Error::Store(_)
         | Error::Refused(_)
         | Error::Request(_)
