@@ -800,16 +800,20 @@ fn output_within(cmd: &mut Command, timeout: std::time::Duration) -> std::io::Re
 }
 
 fn git<B: Backend>(ws: &Workspace<B>) -> Command {
-    // Run where the user would, so relative remote URLs resolve as in git. A
-    // repository git cannot see (in memory) has no remotes: git runs outside
-    // any repository there, and every fetch or push fails with git's own
-    // "not a git repository".
-    let dir = ws.store().backend().command_dir().unwrap_or(ws.local_dir());
+    // Run where the user would, so relative remote URLs resolve as in git.
     let mut cmd = Command::new("git");
+    match ws.store().backend().command_dir() {
+        Some(dir) => cmd.current_dir(dir),
+        // A repository git cannot see (in memory) has no remotes: git is
+        // pointed at a repository that does not exist, so every fetch or push
+        // fails with git's own "not a git repository" (and never reaches a
+        // repository that happens to enclose the local directory).
+        None => cmd.current_dir(ws.local_dir()).env("GIT_DIR", ws.local_dir().join("no-repository")),
+    };
     // `LC_ALL=C`: the push and fetch outcomes are told apart by git's
     // messages ("stale info", "cannot lock ref"…), which are translated
     // under other locales.
-    cmd.current_dir(dir).env("GIT_TERMINAL_PROMPT", "0").env("LC_ALL", "C");
+    cmd.env("GIT_TERMINAL_PROMPT", "0").env("LC_ALL", "C");
     cmd
 }
 

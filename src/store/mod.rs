@@ -161,11 +161,14 @@ pub trait Backend {
     /// Delete a reference if it exists.
     fn delete_ref(&self, name: &str) -> Result<()>;
 
-    /// A string value of the repository's configuration (`crew.as`), if set.
+    /// A string value of the repository's configuration (`crew.as`), if set;
+    /// section and key ignore case, a subsection does not, as in git.
     fn config_string(&self, key: &str) -> Option<String>;
 
     /// Set `section.subsection.key = value` in the repository's own
-    /// configuration, keeping everything else.
+    /// configuration, keeping everything else. A store opened afterwards
+    /// reads the new values; one already open may keep what it read when it
+    /// was opened (the gix backend does).
     fn set_config(&self, entries: &[ConfigEntry<'_>]) -> Result<()>;
 
     /// What a new workspace is named after when its creator gives no name:

@@ -180,6 +180,28 @@ fn received_counts_only_records_the_clone_did_not_have() {
     assert_synced(&out, "origin", 1, true, false, false);
 }
 
+/// A workspace in memory has no remotes: a sync fails, naming git's refusal,
+/// and the branch is untouched, even with a real remote at hand and a git
+/// repository enclosing its local state.
+#[test]
+fn an_in_memory_workspace_has_no_remotes() {
+    let w = World::new();
+    let (dir, _) = w.workspace("real");
+    let remote = served_bare(&w, "remote.git");
+    let t = crate::common::memory::Team::new_in(&dir);
+    t.add("alice", "stays here", |_| {});
+    let before = t.tip();
+    let refs = w.git(&dir, &["for-each-ref"]);
+    for target in [remote.to_str().unwrap(), "origin"] {
+        let err = git_crew::sync::sync(&t.ws, target).expect_err("an in-memory workspace synced");
+        assert!(matches!(err, git_crew::Error::Unreachable { .. }), "{err}");
+        assert!(err.to_string().contains("not a git repository"), "{err}");
+    }
+    assert_eq!(t.tip(), before);
+    assert_eq!(w.tip(&remote, "crew"), None, "the remote got a branch");
+    assert_eq!(w.git(&dir, &["for-each-ref"]), refs, "the enclosing repository changed");
+}
+
 /// No remote, an unreachable remote, or a remote branch that does not verify:
 /// exit 1 or 4 with a clear message, and the local branch is untouched.
 #[test]

@@ -23,7 +23,16 @@ pub struct Team {
 
 impl Team {
     pub fn new() -> Team {
-        let dir = tempfile::tempdir().unwrap();
+        Team::in_temp(tempfile::tempdir().unwrap())
+    }
+
+    /// A team whose keys and local state live in a new directory inside
+    /// `parent`.
+    pub fn new_in(parent: &std::path::Path) -> Team {
+        Team::in_temp(tempfile::tempdir_in(parent).unwrap())
+    }
+
+    fn in_temp(dir: tempfile::TempDir) -> Team {
         let keys = KeyStore::at(dir.path().join("keys"));
         let ws = Workspace::in_memory(Memory::default(), "crew", &dir.path().join("local"), keys).unwrap();
         ws.init("alice", Some("memory")).unwrap();
