@@ -417,20 +417,36 @@ where
 /// Move the local branch to a published commit: a fast-forward, or a merge if
 /// a local writer moved the branch meanwhile.
 fn adopt<B: Backend>(ws: &Workspace<B>, staged: &Staged) -> Result<()> {
-    let store = ws.store();
     let commit = staged.written.commit;
-    match store.set_tip(Some(staged.parent), commit, &staged.reflog()) {
+    match ws.store().set_tip(Some(staged.parent), commit, &staged.reflog()) {
         Ok(()) => {
             let _ = ws.snapshot_for(&Need::Core);
-            return Ok(());
+            Ok(())
         }
-        Err(crate::store::StoreError::Raced(_)) => {}
-        Err(e) => return Err(e.into()),
+        Err(crate::store::StoreError::Raced(_)) => integrate_rounds(ws, commit, &mut Synced::new("local")).map(|_| ()),
+        Err(e) => Err(e.into()),
     }
+}
+
+/// Take `theirs`, a commit whose objects this clone already has (fetched, or
+/// copied between two in-memory repositories standing for two clones), into
+/// the local branch as a sync does: verify what it adds, then fast-forward
+/// to it or replay this clone's unpublished commits on top of it. Nothing is
+/// fetched or pushed.
+pub fn integrate_commit<B: Backend>(ws: &Workspace<B>, theirs: Oid) -> Result<Synced> {
+    let before = before(ws);
+    let mut out = Synced::new("local");
+    out.tip = integrate_rounds(ws, theirs, &mut out)?.to_string();
+    Ok(finish(ws, &before, out))
+}
+
+/// [`integrate`] until no local writer moves the branch meanwhile.
+fn integrate_rounds<B: Backend>(ws: &Workspace<B>, theirs: Oid, out: &mut Synced) -> Result<Oid> {
+    let store = ws.store();
     for _ in 0..MAX_ROUNDS {
         let local = store.tip()?.ok_or_else(|| Error::no_workspace(store))?;
-        if integrate(ws, local, commit, &mut Synced::new("local"))?.is_some() {
-            return Ok(());
+        if let Some(tip) = integrate(ws, local, theirs, out)? {
+            return Ok(tip);
         }
     }
     Err(Error::Contention(MAX_ROUNDS))

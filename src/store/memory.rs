@@ -42,6 +42,18 @@ impl Memory {
     pub fn object_count(&self) -> usize {
         lock(&self.inner.objects).len()
     }
+
+    /// Copy in every object of `other` this repository lacks, and no
+    /// reference: what a fetch brings, for tests where two memory
+    /// repositories stand for two clones.
+    pub fn copy_objects_from(&self, other: &Memory) {
+        // Copied out first: `other` may be a clone of this very repository.
+        let theirs = lock(&other.inner.objects).clone();
+        let mut ours = lock(&self.inner.objects);
+        for (id, object) in theirs {
+            ours.entry(id).or_insert(object);
+        }
+    }
 }
 
 impl Backend for Memory {

@@ -202,6 +202,48 @@ fn an_in_memory_workspace_has_no_remotes() {
     assert_eq!(w.git(&dir, &["for-each-ref"]), refs, "the enclosing repository changed");
 }
 
+/// Two clones that wrote apart meet (in memory): every record of both is
+/// kept, the claim the other side published first holds and the loser's is
+/// dropped (and told to its author), the meeting clone's other writes are
+/// replayed on top, the other side then fast-forwards, and both verify.
+#[test]
+fn clones_that_wrote_apart_meet_without_losing_a_record() {
+    use crate::common::memory::Team;
+    let a = Team::new();
+    let wanted = a.add("alice", "wanted by both", |_| {});
+    let b = a.apart();
+
+    a.claim("bob", wanted).unwrap();
+    let from_a = a.add("bob", "written in a", |_| {});
+    b.claim("carol", wanted).unwrap();
+    let from_b = b.add("carol", "written in b", |_| {});
+    b.ws.comment("carol", wanted, "mine now".into()).unwrap();
+
+    let met = a.meet(&b);
+    assert!(met.merged && !met.fast_forward, "{met:?}");
+    assert_eq!(met.dropped.len(), 1, "bob's claim lost to carol's: {met:?}");
+    assert_eq!((met.dropped[0].kind.as_str(), met.dropped[0].author.as_str()), ("task.claim", "bob"));
+    assert_eq!(met.lost_claims.len(), 1, "{met:?}");
+    let state = a.ws.snapshot().unwrap().state;
+    for t in [wanted, from_a, from_b] {
+        assert!(state.tasks.contains_key(&t), "{t:?} lost");
+    }
+    assert_eq!(a.holder(wanted).as_deref(), Some("carol"));
+    assert_eq!(state.tasks[&wanted].comments, 1);
+    assert_eq!(a.ws.dropped_notes("bob").unwrap().len(), 1, "bob hears of his dropped claim");
+    a.verified();
+
+    let back = b.meet(&a);
+    assert!(back.fast_forward && !back.merged && back.dropped.is_empty(), "{back:?}");
+    assert_eq!(back.received, 1, "b receives a's task: {back:?}");
+    assert_eq!(b.tip(), a.tip());
+    b.verified();
+    // Meeting again changes nothing.
+    let again = a.meet(&b);
+    assert_eq!((again.received, again.dropped.len()), (0, 0), "{again:?}");
+    assert_eq!(a.tip(), b.tip());
+}
+
 /// No remote, an unreachable remote, or a remote branch that does not verify:
 /// exit 1 or 4 with a clear message, and the local branch is untouched.
 #[test]

@@ -17,7 +17,7 @@ use git_crew::workspace::Workspace;
 /// alice (admin) with agents bob and carol, on branch `crew` of a
 /// [`Memory`] repository; keys and local state live in a temporary directory.
 pub struct Team {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pub ws: Workspace<Memory>,
 }
 
@@ -39,7 +39,27 @@ impl Team {
         for agent in ["bob", "carol"] {
             ws.admit_new("alice", agent, Role::Agent, Some("alice")).unwrap();
         }
-        Team { _dir: dir, ws }
+        Team { dir, ws }
+    }
+
+    /// Another clone of the team's workspace on this machine: a repository of
+    /// its own holding what this one holds, the same keys, its own local
+    /// state. What either writes reaches the other only through
+    /// [`Team::meet`].
+    pub fn apart(&self) -> Team {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Memory::default();
+        repo.copy_objects_from(self.ws.store().backend());
+        let keys = KeyStore::at(self.dir.path().join("keys"));
+        let ws = Workspace::in_memory(repo, "crew", &dir.path().join("local"), keys).unwrap();
+        ws.store().set_tip(None, self.tip(), "clone").unwrap();
+        Team { dir, ws }
+    }
+
+    /// Bring what `other` has into this clone, as a sync that fetched it would.
+    pub fn meet(&self, other: &Team) -> git_crew::sync::Synced {
+        self.ws.store().backend().copy_objects_from(other.ws.store().backend());
+        git_crew::sync::integrate_commit(&self.ws, other.tip()).unwrap()
     }
 
     /// The branch tip.
