@@ -71,13 +71,24 @@ struct Core {
     gen: u64,
     tip: Vec<u8>,
     records_len: u64,
-    /// How many tasks each shard file holds (256 entries), so a shard file
-    /// that is missing or holds another number is known to be damaged.
-    counts: Vec<u32>,
-    /// Each inbox file's size (unread items plus early acks), likewise.
-    inbox_counts: BTreeMap<String, u32>,
+    /// What each shard file must be (256 entries): a file missing, of
+    /// another generation or holding another number of tasks is damaged.
+    shards: Vec<Part>,
+    /// What each inbox file must be (its size: unread items plus early
+    /// acks), likewise.
+    inboxes: BTreeMap<String, Part>,
     /// The state without its tasks.
     state: State,
+}
+
+/// What the core expects of one shard or inbox file: the generation that
+/// wrote it, and how many entries it holds. A file of an older generation is
+/// stale (its rewrite failed, or raced a later one) even when it holds as
+/// many entries: it is read as damaged, never trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Part {
+    gen: u64,
+    count: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -173,7 +184,7 @@ impl Index {
         let core = self.read_core().filter(|c| c.tip == snap.tip.as_bytes());
         let mut out = Vec::new();
         for s in 0..=255u8 {
-            let cached = core.as_ref().and_then(|c| self.read_summaries(s, c.gen, c.count(s)));
+            let cached = core.as_ref().and_then(|c| self.read_summaries(s, c.shard(s)?));
             match cached {
                 Some(tasks) => out.extend(tasks),
                 None => {
@@ -182,9 +193,11 @@ impl Index {
                     let full = self.load(store, &Need::Tasks(vec![Id([s; 32])]))?;
                     let summaries: Vec<Summary> =
                         full.state.tasks.values().filter(|t| shard_of(&t.id) == s).map(Summary::from).collect();
-                    if let Some(c) = self.read_core().filter(|c| c.tip == full.tip.as_bytes()) {
+                    if let Some(part) =
+                        self.read_core().filter(|c| c.tip == full.tip.as_bytes()).and_then(|c| c.shard(s))
+                    {
                         let _lock = self.lock();
-                        write_sealed(&self.summary_path(s), &SummaryShard { gen: c.gen, tasks: summaries.clone() });
+                        write_sealed(&self.summary_path(s), &SummaryShard { gen: part.gen, tasks: summaries.clone() });
                     }
                     out.extend(summaries);
                 }
@@ -197,12 +210,12 @@ impl Index {
         self.dir.join("tasks").join(format!("{shard:02x}.sum"))
     }
 
-    fn read_summaries(&self, shard: u8, gen: u64, count: u32) -> Option<Vec<Summary>> {
+    fn read_summaries(&self, shard: u8, part: Part) -> Option<Vec<Summary>> {
         let path = self.summary_path(shard);
         if !path.exists() {
-            return (count == 0).then(Vec::new);
+            return (part.count == 0).then(Vec::new);
         }
-        read_sealed::<SummaryShard>(&path).filter(|s| s.gen <= gen && s.tasks.len() == count as usize).map(|s| s.tasks)
+        read_sealed::<SummaryShard>(&path).filter(|s| part.holds(s.gen, s.tasks.len())).map(|s| s.tasks)
     }
 
     /// What the cache holds, as it is, without looking at the branch: the tip it
@@ -216,7 +229,7 @@ impl Index {
 
     /// The core plus the shards `need` names, if they are consistent with it.
     fn assemble(&self, tip: Oid, core: Core, need: &Need) -> Option<Snapshot> {
-        let Core { gen, counts, mut state, .. } = core;
+        let Core { shards: parts, mut state, .. } = core;
         let shards: BTreeSet<u8> = match need {
             Need::Core => BTreeSet::new(),
             Need::Tasks(ids) => ids.iter().map(shard_of).collect(),
@@ -224,7 +237,7 @@ impl Index {
         };
         let load = |state: &mut State, shards: &BTreeSet<u8>| -> Option<()> {
             for &s in shards {
-                for task in self.read_shard(s, gen, shard_count(&counts, s))? {
+                for task in self.read_shard(s, shard_part(&parts, s)?)? {
                     state.tasks.insert(task.id, task);
                 }
             }
@@ -302,11 +315,11 @@ impl Index {
         let in_order = !fresh.iter().any(|r| voids_folded(&core.state, r));
         let gen = core.gen + 1;
         let records_len = self.append_journal(core.records_len, &fresh);
-        let (state, counts, inbox_counts) = if in_order {
+        let (state, shards, inboxes) = if in_order {
             let touched: BTreeSet<u8> = fresh.iter().filter_map(|r| r.task()).map(|t| shard_of(&t)).collect();
-            let Core { gen: old_gen, mut counts, mut inbox_counts, mut state, .. } = core;
-            for (actor, count) in &inbox_counts {
-                let Some(inbox) = self.read_inbox(actor, old_gen, *count) else { return Ok(None) };
+            let Core { mut shards, mut inboxes, mut state, .. } = core;
+            for (actor, part) in &inboxes {
+                let Some(inbox) = self.read_inbox(actor, *part) else { return Ok(None) };
                 state.inboxes.insert(actor.clone(), inbox);
             }
             // The fold checks links (parents, dependencies, cycles) against other
@@ -321,7 +334,9 @@ impl Index {
                 touched.iter().copied().chain(linked).collect()
             };
             for &s in &load {
-                let Some(tasks) = self.read_shard(s, old_gen, shard_count(&counts, s)) else { return Ok(None) };
+                let Some(tasks) = shard_part(&shards, s).and_then(|part| self.read_shard(s, part)) else {
+                    return Ok(None);
+                };
                 for task in tasks {
                     state.tasks.insert(task.id, task);
                 }
@@ -330,19 +345,18 @@ impl Index {
             for r in &fresh {
                 let _ = state.apply(r);
             }
-            self.write_shards(gen, &state, Some(&touched), &mut counts);
-            self.write_inboxes(gen, &state, Some(&state.touched), &mut inbox_counts);
-            (state, counts, inbox_counts)
+            self.write_shards(gen, &state, Some(&touched), &mut shards);
+            self.write_inboxes(gen, &state, Some(&state.touched), &mut inboxes);
+            (state, shards, inboxes)
         } else {
             let Some(all) = self.read_journal(records_len) else { return Ok(None) };
             let state = State::fold(ws, &all);
-            let (mut counts, mut inbox_counts) = (vec![0; 256], BTreeMap::new());
-            self.write_shards(gen, &state, None, &mut counts);
-            self.write_inboxes(gen, &state, None, &mut inbox_counts);
-            (state, counts, inbox_counts)
+            let (mut shards, mut inboxes) = (vec![Part { gen, count: 0 }; 256], BTreeMap::new());
+            self.write_shards(gen, &state, None, &mut shards);
+            self.write_inboxes(gen, &state, None, &mut inboxes);
+            (state, shards, inboxes)
         };
-        let core =
-            Core { gen, tip: tip.as_bytes().to_vec(), records_len, counts, inbox_counts, state: core_of(&state) };
+        let core = Core { gen, tip: tip.as_bytes().to_vec(), records_len, shards, inboxes, state: core_of(&state) };
         self.write_core(&core);
         Ok(Some(core))
     }
@@ -363,20 +377,19 @@ impl Index {
         read_sealed(&self.core_path())
     }
 
-    /// The tasks of one shard, if the shard file is consistent with a core of
-    /// generation `gen` that says it holds `count` tasks (a missing file is an
-    /// empty shard, and only that).
-    fn read_shard(&self, shard: u8, gen: u64, count: u32) -> Option<Vec<Task>> {
+    /// The tasks of one shard, if the shard file is what the core expects
+    /// (`part`; a missing file is an empty shard, and only that).
+    fn read_shard(&self, shard: u8, part: Part) -> Option<Vec<Task>> {
         let path = self.shard_path(shard);
         if !path.exists() {
-            return (count == 0).then(Vec::new);
+            return (part.count == 0).then(Vec::new);
         }
-        read_sealed::<Shard>(&path).filter(|s| s.gen <= gen && s.tasks.len() == count as usize).map(|s| s.tasks)
+        read_sealed::<Shard>(&path).filter(|s| part.holds(s.gen, s.tasks.len())).map(|s| s.tasks)
     }
 
-    /// Write the shards in `only` (or all) from `state`'s tasks, noting how
-    /// many tasks each holds in `counts`.
-    fn write_shards(&self, gen: u64, state: &State, only: Option<&BTreeSet<u8>>, counts: &mut [u32]) {
+    /// Write the shards in `only` (or all) from `state`'s tasks, noting each
+    /// one's generation and size in `parts`.
+    fn write_shards(&self, gen: u64, state: &State, only: Option<&BTreeSet<u8>>, parts: &mut [Part]) {
         let mut by_shard: BTreeMap<u8, Vec<Task>> = BTreeMap::new();
         for task in state.tasks.values() {
             by_shard.entry(shard_of(&task.id)).or_default().push(task.clone());
@@ -387,7 +400,7 @@ impl Index {
         };
         for s in shards {
             let tasks = by_shard.remove(&s).unwrap_or_default();
-            counts[usize::from(s)] = tasks.len() as u32;
+            parts[usize::from(s)] = Part { gen, count: tasks.len() as u32 };
             let summaries = SummaryShard { gen, tasks: tasks.iter().map(Summary::from).collect() };
             write_sealed(&self.shard_path(s), &Shard { gen, tasks });
             // A summary that could not be written must not survive stale: without
@@ -402,26 +415,26 @@ impl Index {
         self.dir.join("inbox").join(format!("{actor}.bin"))
     }
 
-    /// An actor's inbox, if its file is consistent with a core of generation
-    /// `gen` that says it holds `count` entries.
-    fn read_inbox(&self, actor: &str, gen: u64, count: u32) -> Option<Inbox> {
+    /// An actor's inbox, if its file is what the core expects (`part`).
+    fn read_inbox(&self, actor: &str, part: Part) -> Option<Inbox> {
         read_sealed::<InboxFile>(&self.inbox_path(actor))
-            .filter(|f| f.gen <= gen && inbox_size(&f.inbox) == count)
+            .filter(|f| part.holds(f.gen, inbox_size(&f.inbox) as usize))
             .map(|f| f.inbox)
     }
 
-    /// Write the inboxes of `only` (or all) from `state`, noting their sizes.
+    /// Write the inboxes of `only` (or all) from `state`, noting each one's
+    /// generation and size in `parts`.
     fn write_inboxes(
         &self,
         gen: u64,
         state: &State,
         only: Option<&BTreeSet<String>>,
-        counts: &mut BTreeMap<String, u32>,
+        parts: &mut BTreeMap<String, Part>,
     ) {
         for (actor, inbox) in &state.inboxes {
             if only.is_none_or(|o| o.contains(actor)) {
                 write_sealed(&self.inbox_path(actor), &InboxFile { gen, inbox: inbox.clone() });
-                counts.insert(actor.clone(), inbox_size(inbox));
+                parts.insert(actor.clone(), Part { gen, count: inbox_size(inbox) });
             }
         }
     }
@@ -431,8 +444,8 @@ impl Index {
         let snap = self.load(store, &Need::Core)?;
         let read = |core: Option<Core>| -> Option<Inbox> {
             let core = core.filter(|c| c.tip == snap.tip.as_bytes())?;
-            match core.inbox_counts.get(actor) {
-                Some(count) => self.read_inbox(actor, core.gen, *count),
+            match core.inboxes.get(actor) {
+                Some(part) => self.read_inbox(actor, *part),
                 None => Some(Inbox::default()),
             }
         };
@@ -457,11 +470,11 @@ impl Index {
         let _ = fs::remove_file(self.journal_path());
         let gen = self.read_core().map(|c| c.gen + 1).unwrap_or(1);
         let records_len = self.append_journal(0, records);
-        let (mut counts, mut inbox_counts) = (vec![0; 256], BTreeMap::new());
-        self.write_shards(gen, state, None, &mut counts);
-        self.write_inboxes(gen, state, None, &mut inbox_counts);
+        let (mut shards, mut inboxes) = (vec![Part { gen, count: 0 }; 256], BTreeMap::new());
+        self.write_shards(gen, state, None, &mut shards);
+        self.write_inboxes(gen, state, None, &mut inboxes);
         let state = core_of(state);
-        self.write_core(&Core { gen, tip: tip.as_bytes().to_vec(), records_len, counts, inbox_counts, state });
+        self.write_core(&Core { gen, tip: tip.as_bytes().to_vec(), records_len, shards, inboxes, state });
     }
 
     /// Every record in the journal, de-duplicated; `None` if it is damaged.
@@ -517,10 +530,17 @@ impl Index {
 }
 
 impl Core {
-    /// How many tasks shard `s` holds (a core without counts is damaged:
-    /// every shard then reads as inconsistent).
-    fn count(&self, s: u8) -> u32 {
-        shard_count(&self.counts, s)
+    /// What shard `s`'s file must be; `None` for a damaged core (every shard
+    /// then reads as inconsistent).
+    fn shard(&self, s: u8) -> Option<Part> {
+        shard_part(&self.shards, s)
+    }
+}
+
+impl Part {
+    /// Whether a file of generation `gen` holding `len` entries is this one.
+    fn holds(&self, gen: u64, len: usize) -> bool {
+        gen == self.gen && len == self.count as usize
     }
 }
 
@@ -530,8 +550,8 @@ fn dependency_shards(state: &State, ids: &[Id]) -> BTreeSet<u8> {
     ids.iter().filter_map(|id| state.tasks.get(id)).flat_map(|t| t.depends_on.iter().map(shard_of)).collect()
 }
 
-fn shard_count(counts: &[u32], s: u8) -> u32 {
-    counts.get(usize::from(s)).copied().unwrap_or(u32::MAX)
+fn shard_part(parts: &[Part], s: u8) -> Option<Part> {
+    parts.get(usize::from(s)).copied()
 }
 
 /// Whether `r` is a suspension whose window (the records of its target dated

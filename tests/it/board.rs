@@ -820,3 +820,34 @@ fn only_the_holder_or_an_admin_releases_and_closes() {
     t.ws.comment("bob", id, "thanks".into()).unwrap();
     t.verified();
 }
+
+/// A shard file the cache failed to rewrite (left at an older generation,
+/// holding as many tasks) is stale, not trusted: the board shows the claim
+/// that landed since, and so do `next`'s summaries.
+#[test]
+fn a_stale_shard_of_the_cache_is_not_trusted() {
+    let t = Team::new();
+    let id = t.add("alice", "watched", |_| {});
+    assert_eq!(t.summaries().len(), 1);
+    let tasks = t.ws.index().dir().join("tasks");
+    let stem = &id.hex()[..2];
+    let saved: Vec<(PathBuf, Vec<u8>)> = ["bin", "sum"]
+        .iter()
+        .map(|ext| {
+            let path = tasks.join(format!("{stem}.{ext}"));
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path, bytes)
+        })
+        .collect();
+    t.claim("bob", id).unwrap();
+    let restore = || {
+        for (path, bytes) in &saved {
+            std::fs::write(path, bytes).unwrap();
+        }
+    };
+    restore();
+    let summary = t.summaries().into_iter().find(|s| s.id == id).unwrap();
+    assert_eq!(summary.holder.map(|(h, _)| h).as_deref(), Some("bob"), "a stale summary was read");
+    restore();
+    assert_eq!(t.holder(id).as_deref(), Some("bob"), "a stale shard was read");
+}
