@@ -256,6 +256,14 @@ pub enum ConflictError {
     /// A push by an actor whose suspension is landing waits for it.
     #[error("{0}")]
     Fenced(String),
+    /// `msg leave` of a channel the actor is not a member of.
+    #[error("{actor} is not a member of #{channel}; nothing written")]
+    NotMember {
+        /// The actor.
+        actor: String,
+        /// The channel.
+        channel: String,
+    },
     /// A push would delete a session's live ref.
     #[error("refusing to delete {refname}: a session ends with a signed `ended` beat, not a deletion")]
     SessionDeleted {

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use crate::store::Backend;
 use crate::store::Oid;
 
-use crate::error::{AddressError, ArgumentError, Error, Result};
+use crate::error::{AddressError, ArgumentError, ConflictError, Error, Result};
 use crate::hlc::Hlc;
 use crate::id::{self, Id};
 use crate::index::{Need, Snapshot};
@@ -299,11 +299,20 @@ impl<B: Backend> Workspace<B> {
         Ok(Some(self.write(actor, &Need::Core, |_| Ok(payloads.clone()))?))
     }
 
-    /// Join (`true`) or leave a named channel.
+    /// Join (`true`) or leave a named channel. Leaving one `actor` is not a
+    /// member of is refused, and writes nothing.
     pub fn membership(&self, actor: &str, channel: &str, join: bool) -> Result<Record> {
         let m = MsgMembership { channel: channel.trim_start_matches('#').to_owned() };
-        let payload = if join { Payload::MsgJoin(m) } else { Payload::MsgLeave(m) };
-        let written = self.write(actor, &Need::Core, |_| Ok(vec![payload.clone()]))?;
+        let payload = if join { Payload::MsgJoin(m.clone()) } else { Payload::MsgLeave(m.clone()) };
+        let written = self.write(actor, &Need::Core, |state| {
+            // A bad name is the record's to refuse, saying what is wrong with it.
+            let named = Channel::parse(&m.channel).is_ok_and(|c| matches!(c, Channel::Named(_)));
+            let member = state.channels.get(&m.channel).is_some_and(|c| c.member_since(actor).is_some());
+            if !join && named && !member {
+                return Err(ConflictError::NotMember { actor: actor.to_owned(), channel: m.channel.clone() }.into());
+            }
+            Ok(vec![payload.clone()])
+        })?;
         Ok(written.one())
     }
 

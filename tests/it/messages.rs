@@ -716,3 +716,16 @@ fn an_acked_mention_in_a_held_tasks_discussion_stays_read() {
     let later = on_task(&t, "alice", task, "and now?");
     assert_eq!(inbox_of(&t, "bob"), [(later, Reason::Task)]);
 }
+
+/// Leaving a channel one is not in is refused and writes nothing; joining
+/// and leaving then count once each.
+#[test]
+fn leaving_a_channel_one_is_not_in_writes_nothing() {
+    let t = Team::new();
+    t.refused(|ws| ws.membership("bob", "general", false), "bob is not a member of #general");
+    t.ws.membership("bob", "general", true).unwrap();
+    t.ws.membership("bob", "general", false).unwrap();
+    t.refused(|ws| ws.membership("bob", "#general", false), "not a member");
+    let state = t.ws.snapshot().unwrap().state;
+    assert_eq!(state.channels["general"].members().count(), 0);
+}

@@ -415,8 +415,8 @@ fn human_output_of_every_command() {
     s.check("msg_channels", &a, &["--as", "bob", "msg", "channels"], 0);
     s.check("msg_channels_not_member", &a, &["--as", "dave", "msg", "channels"], 0);
     s.check("msg_leave", &a, &["--as", "bob", "msg", "leave", "#general"], 0);
-    // Leaving again writes a second `msg.leave`.
-    s.check("msg_leave_again", &a, &["--as", "bob", "msg", "leave", "#general"], 0);
+    // Leaving a channel one is not in is refused; nothing is written.
+    s.check("msg_leave_again", &a, &["--as", "bob", "msg", "leave", "#general"], 3);
     s.check("msg_leave_bad_name", &a, &["--as", "bob", "msg", "leave", "#No"], 1);
     s.check("msg_join_bad_name", &a, &["--as", "bob", "msg", "join", "#no spaces"], 1);
     s.check("inbox", &a, &["--as", "carol", "inbox"], 0);

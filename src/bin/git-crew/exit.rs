@@ -4,7 +4,7 @@
 //! (`verify` 4, `alive` 5, `status --audit` 6) take it from here too.
 
 use git_crew::decode::ReadError;
-use git_crew::error::Error;
+use git_crew::error::{ConflictError, Error};
 use git_crew::id::PrefixError;
 use git_crew::request::RequestError;
 use git_crew::state::Refusal;
@@ -166,6 +166,7 @@ pub fn hint_for(e: &Error) -> Option<&'static str> {
         Error::Refused(r) if r.is_suspension() => "git crew alive",
         Error::Refused(Refusal::TaskHeld { .. } | Refusal::TaskDone(_) | Refusal::NotReady { .. }) => "git crew next",
         Error::Refused(r) if r.is_conflict() => "git crew sync",
+        Error::Conflict(ConflictError::NotMember { .. }) => "git crew msg channels",
         Error::Conflict(_) | Error::Contention(_) => "git crew sync",
         Error::NothingReady(_) => "git crew board",
         Error::WhoAmI(_) | Error::UnknownActor { .. } => "git crew id list",

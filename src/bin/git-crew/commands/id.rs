@@ -76,10 +76,13 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
             let role: Role = role.parse().map_err(ArgumentError::Role).map_err(git_crew::Error::from)?;
             let made = ws.request_identity(&name, role, owner.as_deref())?;
             let text = made.request.to_text();
+            // The file the admin is given: the one written, else the one the
+            // requester saves the printed request to.
+            let file = out.as_ref().map_or_else(|| "FILE".to_owned(), |p| p.display().to_string());
             let next = if made.rekey {
-                format!("git crew id rotate {name} --request FILE")
+                format!("git crew id rotate {name} --request {file}")
             } else {
-                "git crew id admit FILE".to_owned()
+                format!("git crew id admit {file}")
             };
             if let Some(path) = &out {
                 std::fs::write(path, &text).map_err(|source| git_crew::Error::Io {
