@@ -57,7 +57,7 @@ pub const TABLE: &[ExitCode] = &[
         code: CONFLICT,
         name: "conflict",
         meaning:
-            "refused by the board: the task is held, done, blocked or not ready, or a race was lost (sync, look again)",
+            "refused: the task is held, done, blocked or not ready, a channel left is not joined, or a race was lost (sync, look again)",
     },
     ExitCode {
         code: VERIFY,
