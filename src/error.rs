@@ -135,12 +135,15 @@ pub enum Error {
     /// A remote refused an update (or answered in a way we cannot use).
     #[error(transparent)]
     Remote(#[from] RemoteError),
-    /// A remote could not be reached (a failed or timed-out fetch).
-    #[error("git fetch {remote} failed: {message}")]
+    /// A remote could not be reached: git's fetch failed (`ran`), or could
+    /// not be run or timed out.
+    #[error("git fetch {remote}{}: {message}", if *.ran { " failed" } else { "" })]
     Unreachable {
         /// The remote.
         remote: String,
-        /// What git (or the attempt to run it) said.
+        /// Whether git ran (and failed).
+        ran: bool,
+        /// What git, or the attempt to run it, said.
         message: String,
     },
     /// `next` found no ready task (with this label).

@@ -16,8 +16,9 @@
 //! it builds from the whole tip.
 //!
 //! Invariants: the cache is a pure optimisation. Deleting it changes no output; a
-//! file that fails its checksum, or a shard newer than the core that should
-//! describe it (a crash mid-update), is rebuilt, never trusted. Updates hold a
+//! file that fails its checksum, or a shard, summary or inbox file of another
+//! generation than the core records for it (a crash mid-update, a rewrite that
+//! failed), is rebuilt, never trusted. Updates hold a
 //! lock and re-read the tip under it, so the cached tip only moves along the branch.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -39,7 +40,7 @@ use crate::state::messages::Inbox;
 use crate::state::{State, Summary, Task};
 use crate::store::Store;
 
-const MAGIC: &[u8; 8] = b"crewidx7";
+const MAGIC: &[u8; 8] = b"crewidx8";
 
 type Result<T, E = ReadError> = std::result::Result<T, E>;
 
@@ -468,7 +469,9 @@ impl Index {
 
     fn write_everything(&self, tip: Oid, state: &State, records: &[Record]) {
         let _ = fs::remove_file(self.journal_path());
-        let gen = self.read_core().map(|c| c.gen + 1).unwrap_or(1);
+        // After the core was lost, a generation from the clock: files left by
+        // an earlier build can then never pass for this one's.
+        let gen = self.read_core().map(|c| c.gen + 1).unwrap_or_else(clock_gen);
         let records_len = self.append_journal(0, records);
         let (mut shards, mut inboxes) = (vec![Part { gen, count: 0 }; 256], BTreeMap::new());
         self.write_shards(gen, state, None, &mut shards);
@@ -548,6 +551,12 @@ impl Part {
 /// `state`).
 fn dependency_shards(state: &State, ids: &[Id]) -> BTreeSet<u8> {
     ids.iter().filter_map(|id| state.tasks.get(id)).flat_map(|t| t.depends_on.iter().map(shard_of)).collect()
+}
+
+/// A generation no file of an earlier cache holds: microseconds since the
+/// epoch (generations count up by one per update from there).
+fn clock_gen() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_micros() as u64)
 }
 
 fn shard_part(parts: &[Part], s: u8) -> Option<Part> {

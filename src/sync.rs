@@ -434,6 +434,7 @@ fn adopt<B: Backend>(ws: &Workspace<B>, staged: &Staged) -> Result<()> {
 /// to it or replay this clone's unpublished commits on top of it. Nothing is
 /// fetched or pushed.
 pub fn integrate_commit<B: Backend>(ws: &Workspace<B>, theirs: Oid) -> Result<Synced> {
+    let _lock = ws.publish_lock(None)?;
     let before = before(ws);
     let mut out = Synced::new("local");
     out.tip = integrate_rounds(ws, theirs, &mut out)?.to_string();
@@ -660,13 +661,13 @@ fn fetch_within<B: Backend>(
         Some(t) => output_within(&mut cmd, t),
         None => cmd.output(),
     };
-    let out = out.map_err(|e| Error::Unreachable { remote: remote.to_owned(), message: e.to_string() })?;
+    let out = out.map_err(|e| Error::Unreachable { remote: remote.to_owned(), ran: false, message: e.to_string() })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         if stderr.contains("couldn't find remote ref") {
             return Ok(None);
         }
-        return Err(Error::Unreachable { remote: remote.to_owned(), message: stderr.trim().to_owned() });
+        return Err(Error::Unreachable { remote: remote.to_owned(), ran: true, message: stderr.trim().to_owned() });
     }
     let stamp = fetched_stamp(ws, remote);
     // A missing stamp only means the next publish fetches before it pushes.
@@ -823,8 +824,12 @@ fn git<B: Backend>(ws: &Workspace<B>) -> Command {
         // A repository git cannot see (in memory) has no remotes: git is
         // pointed at a repository that does not exist, so every fetch or push
         // fails with git's own "not a git repository" (and never reaches a
-        // repository that happens to enclose the local directory).
-        None => cmd.current_dir(ws.local_dir()).env("GIT_DIR", ws.local_dir().join("no-repository")),
+        // repository that happens to enclose the local directory), and no
+        // transport is allowed (`ls-remote` needs no repository).
+        None => cmd
+            .current_dir(ws.local_dir())
+            .env("GIT_DIR", ws.local_dir().join("no-repository"))
+            .env("GIT_ALLOW_PROTOCOL", "none"),
     };
     // `LC_ALL=C`: the push and fetch outcomes are told apart by git's
     // messages ("stale info", "cannot lock ref"…), which are translated

@@ -123,8 +123,9 @@ impl Workspace<GitRepo> {
 impl Workspace<Memory> {
     /// A workspace on branch `branch` of an in-memory repository, keeping its
     /// local state (cache, locks, logs) in `local` and its keys in `keys`.
-    /// Two workspaces on clones of one [`Memory`] share the branch as two
-    /// processes on one clone do.
+    /// Two workspaces on clones of one [`Memory`] with one `local` are two
+    /// processes on one clone; with two, they share the branch but not the
+    /// cache, locks and logs.
     pub fn in_memory(repo: Memory, branch: &str, local: &Path, keys: KeyStore) -> Result<Workspace<Memory>> {
         let store = Store::with_backend(repo, branch)?;
         Ok(Workspace::with_store(store, local.to_owned(), keys))

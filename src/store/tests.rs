@@ -571,18 +571,19 @@ fn memory_clones_share_one_repository() {
 /// on the same repository, with git's rules: section and key ignore case,
 /// the subsection does not, and a later value replaces an earlier one.
 fn config_is_set_and_read_as_git_does<B: Backend, C: Backend>(write: &Store<B>, reopen: impl Fn() -> Store<C>) {
-    assert_eq!(reopen().config_string("crew.as"), None);
-    write
-        .set_config(&[("crew", None, "as", "alice"), ("merge", Some("crew"), "driver", "git-crew merge-driver %O")])
-        .unwrap();
-    write.set_config(&[("crew", None, "as", "bob")]).unwrap();
+    // A section of its own: a developer's global config may set `crew.as`.
+    let section = "crewconformance";
+    assert_eq!(reopen().config_string("crewconformance.as"), None);
+    let driver = (section, Some("crew"), "driver", "git-crew merge-driver %O");
+    write.set_config(&[(section, None, "as", "alice"), driver]).unwrap();
+    write.set_config(&[(section, None, "as", "bob")]).unwrap();
     let read = reopen();
-    assert_eq!(read.config_string("crew.as").as_deref(), Some("bob"));
-    assert_eq!(read.config_string("CREW.As").as_deref(), Some("bob"));
-    assert_eq!(read.config_string("merge.crew.driver").as_deref(), Some("git-crew merge-driver %O"));
-    assert_eq!(read.config_string("MERGE.crew.DRIVER").as_deref(), Some("git-crew merge-driver %O"));
-    assert_eq!(read.config_string("merge.Crew.driver"), None, "subsections keep their case");
-    assert_eq!(read.config_string("crew.remote"), None);
+    assert_eq!(read.config_string("crewconformance.as").as_deref(), Some("bob"));
+    assert_eq!(read.config_string("CREWconformance.As").as_deref(), Some("bob"));
+    assert_eq!(read.config_string("crewconformance.crew.driver").as_deref(), Some("git-crew merge-driver %O"));
+    assert_eq!(read.config_string("CREWCONFORMANCE.crew.DRIVER").as_deref(), Some("git-crew merge-driver %O"));
+    assert_eq!(read.config_string("crewconformance.Crew.driver"), None, "subsections keep their case");
+    assert_eq!(read.config_string("crewconformance.remote"), None);
 }
 
 #[test]
@@ -590,7 +591,7 @@ fn git_config_is_set_and_read_as_git_does() {
     let (store, dir) = git_store();
     config_is_set_and_read_as_git_does(&store, || Store::open(dir.path(), BRANCH).unwrap());
     // And git itself reads what was written.
-    assert_eq!(git_cmd(dir.path(), &["config", "crew.as"], None).trim(), "bob");
+    assert_eq!(git_cmd(dir.path(), &["config", "crewconformance.as"], None).trim(), "bob");
 }
 
 #[test]

@@ -356,6 +356,7 @@ fn human_output_of_every_command() {
     s.check("task_list_label", &a, &["task", "list", "--label", "auth"], 0);
     s.check("task_edit", &a, &["--as", "alice", "task", "edit", &login, "--title", "Fix the login loop"], 0);
     s.check("task_edit_unknown", &a, &["--as", "alice", "task", "edit", "ffff", "--priority", "2"], 1);
+    s.check("task_edit_cycle", &a, &["--as", "alice", "task", "edit", &login, "--depends-on", &docs], 1);
     s.check("task_claim", &a, &["--as", "bob", "task", "claim", &login, "--lease", "1h"], 0);
     s.check("task_claim_held", &a, &["--as", "carol", "task", "claim", &login], 3);
     s.check("task_claim_bad_lease", &a, &["--as", "carol", "task", "claim", &login, "--lease", "3y"], 2);

@@ -197,6 +197,9 @@ fn an_in_memory_workspace_has_no_remotes() {
         assert!(matches!(err, git_crew::Error::Unreachable { .. }), "{err}");
         assert!(err.to_string().contains("not a git repository"), "{err}");
     }
+    // Not even a look: no transport is allowed.
+    let asked = git_crew::sync::remote_has_branch(&t.ws, remote.to_str().unwrap());
+    assert!(asked.is_err(), "ls-remote reached the remote: {asked:?}");
     assert_eq!(t.tip(), before);
     assert_eq!(w.tip(&remote, "crew"), None, "the remote got a branch");
     assert_eq!(w.git(&dir, &["for-each-ref"]), refs, "the enclosing repository changed");

@@ -165,6 +165,8 @@ pub fn hint_for(e: &Error) -> Option<&'static str> {
         Error::Suspended(_) => "git crew alive",
         Error::Refused(r) if r.is_suspension() => "git crew alive",
         Error::Refused(Refusal::TaskHeld { .. } | Refusal::TaskDone(_) | Refusal::NotReady { .. }) => "git crew next",
+        // A cycle the edit itself would close: the board shows what waits on what.
+        Error::Refused(Refusal::DependencyCycle(_)) => "git crew board",
         Error::Refused(r) if r.is_conflict() => "git crew sync",
         Error::Conflict(ConflictError::NotMember { .. }) => "git crew msg channels",
         Error::Conflict(_) | Error::Contention(_) => "git crew sync",

@@ -78,7 +78,7 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
             let text = made.request.to_text();
             // The file the admin is given: the one written, else the one the
             // requester saves the printed request to.
-            let file = out.as_ref().map_or_else(|| "FILE".to_owned(), |p| p.display().to_string());
+            let file = out.as_ref().map_or_else(|| "FILE".to_owned(), |p| shell_word(&p.display().to_string()));
             let next = if made.rekey {
                 format!("git crew id rotate {name} --request {file}")
             } else {
@@ -189,4 +189,28 @@ fn read_request(source: &str) -> Result<Request> {
     };
     let text = text.map_err(git_crew::Error::from)?;
     Ok(Request::parse(text.as_bytes()).map_err(git_crew::Error::from)?)
+}
+
+/// `s` as one word of a shell command line, quoted when it must be.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:@,%".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn a_path_is_one_shell_word() {
+        assert_eq!(shell_word("/tmp/erin.request"), "/tmp/erin.request");
+        assert_eq!(shell_word("my requests/erin"), "'my requests/erin'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(shell_word("$HOME"), "'$HOME'");
+        assert_eq!(shell_word(""), "''");
+    }
 }
