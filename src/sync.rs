@@ -667,7 +667,7 @@ fn fetch_within<B: Backend>(
         if stderr.contains("couldn't find remote ref") {
             return Ok(None);
         }
-        return Err(Error::Unreachable { remote: remote.to_owned(), ran: true, message: stderr.trim().to_owned() });
+        return Err(Error::Unreachable { remote: remote.to_owned(), ran: true, message: first_line(&stderr) });
     }
     let stamp = fetched_stamp(ws, remote);
     // A missing stamp only means the next publish fetches before it pushes.
@@ -749,6 +749,13 @@ fn push_fold<B: Backend>(ws: &Workspace<B>, remote: &str, tip: Oid) -> Result<Pu
         }
         _ => Err(PushError::Refused(format!("git push {remote} gave no status for {pseudo}: {}", stderr.trim()))),
     }
+}
+
+/// The first line git wrote: what went wrong ("fatal: … does not appear to
+/// be a git repository"), without the advice that follows it, so a warning
+/// or an error stays one line.
+fn first_line(stderr: &str) -> String {
+    stderr.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("no message").to_owned()
 }
 
 /// What the remote's hooks said (`remote:` lines), if anything.

@@ -27,8 +27,7 @@ pub fn run(cx: &Context, args: RepairArgs) -> Result<i32> {
             done.kept,
             done.dropped.len()
         );
-        let dropped =
-            done.dropped.iter().map(|d| format!("left out {} {} by {}: {}", d.kind, d.record, d.author, d.reason));
+        let dropped = done.dropped.iter().map(|d| DroppedView::new(d).line("left out"));
         render::lines(std::iter::once(head).chain(dropped));
     }
     Ok(0)

@@ -60,6 +60,17 @@ impl<'a> DroppedView<'a> {
         let known = |s: &'a String| Some(s.as_str()).filter(|s| !s.is_empty());
         DroppedView { record: known(&d.record), kind: known(&d.kind), author: known(&d.author), reason: &d.reason }
     }
+
+    /// `VERB KIND ID by AUTHOR: REASON`, or `VERB: REASON` for a record whose
+    /// commit could not be read (it has no id, kind or author).
+    pub fn line(&self, verb: &str) -> String {
+        match (self.kind, self.record, self.author) {
+            (Some(kind), Some(record), Some(author)) => {
+                format!("{verb} {kind} {} by {author}: {}", record.get(..8).unwrap_or(record), self.reason)
+            }
+            _ => format!("{verb}: {}", self.reason),
+        }
+    }
 }
 
 pub fn run(cx: &Context, args: SyncArgs) -> Result<i32> {
@@ -95,9 +106,7 @@ pub fn news(done: &Synced) -> Vec<String> {
     let short = |id: &str| id.get(..8).unwrap_or("?").to_owned();
     let lost = done.lost_claims.iter().map(|l| format!("lost claim {} by {}: {}", short(&l.claim), l.actor, l.reason));
     let remade = done.remade.iter().map(|r| format!("re-made {} {} as {}", r.kind, short(&r.old), short(&r.new)));
-    // A record whose commit could not be read has no id, kind or author.
-    let dropped =
-        done.dropped.iter().map(|d| format!("dropped {} {} by {}: {}", d.kind, short(&d.record), d.author, d.reason));
+    let dropped = done.dropped.iter().map(|d| DroppedView::new(d).line("dropped"));
     let freed = done.freed.iter().map(|f| format!("task {} is no longer {}'s: {}", short(&f.task), f.actor, f.reason));
     lost.chain(remade).chain(dropped).chain(freed).collect()
 }
