@@ -12,6 +12,7 @@ use crate::record::kinds::{ActorAdmit, ActorResume, ActorRevoke, ActorRotate, Ac
 use crate::record::{validate_name, Payload, Record, Role};
 use crate::request::Request;
 use crate::sign::Keypair;
+use crate::state::Actor;
 use crate::state::Refusal;
 use crate::store::Backend;
 use crate::workspace::{Workspace, Written};
@@ -26,6 +27,17 @@ pub struct Requested {
     /// Whether it asks for a new key for an admitted actor (`id rotate NAME
     /// --request`) rather than an admission (`id admit`).
     pub rekey: bool,
+}
+
+/// The suspension of `target`, naming what it includes: the target's last
+/// counted record in the state it is written on.
+pub fn suspension(target: &Actor, reason: Option<String>) -> Payload {
+    Payload::ActorSuspend(ActorSuspend {
+        name: target.name.clone(),
+        reason,
+        seen: target.last_record,
+        seen_at: target.last_at,
+    })
 }
 
 impl<B: Backend> Workspace<B> {
@@ -47,11 +59,9 @@ impl<B: Backend> Workspace<B> {
             if targets.is_empty() {
                 return Err(IdentityError::NobodyToSuspend.into());
             }
-            // Each suspension names what it includes: the target's last record here.
-            let suspend = |name: String| {
-                let last = state.actors.get(&name);
-                let (seen, seen_at) = (last.and_then(|a| a.last_record), last.and_then(|a| a.last_at));
-                Payload::ActorSuspend(ActorSuspend { name, reason: reason.clone(), seen, seen_at })
+            let suspend = |name: String| match state.actors.get(&name) {
+                Some(a) => suspension(a, reason.clone()),
+                None => Payload::ActorSuspend(ActorSuspend { name, reason: reason.clone(), seen: None, seen_at: None }),
             };
             Ok(targets.into_iter().map(suspend).collect())
         })

@@ -56,6 +56,7 @@ pub mod request;
 pub mod sign;
 pub mod state;
 pub mod store;
+pub mod supervise;
 pub mod sync;
 pub mod tasks;
 pub mod verify;

@@ -120,6 +120,7 @@ impl<'a> Board<'a> {
         let mut board = Board::default();
         for t in sorted {
             match t.status(|d| done.contains(d), now_ms) {
+                Status::Ready if t.is_election() => {}
                 Status::Ready => board.ready.push(t),
                 Status::InProgress { .. } => board.in_progress.push(t),
                 Status::Blocked { why } => board.blocked.push((t, why)),

@@ -521,6 +521,204 @@ pub struct Receipt {
     pub artifacts: Vec<Artifact>,
 }
 
+/// `crew.policy`: the fleet policy the supervisor enforces (admin only). The
+/// latest policy that counts replaces the one before it, whole. A limit left
+/// out is not enforced.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrewPolicy {
+    /// Seconds an agent may hold a task without a record on it (renewing the
+    /// claim aside) before it counts as stalled: nudged, then, after as long
+    /// again, its task handed back to the ready queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled_after: Option<u64>,
+    /// Seconds an agent may hold a task without a live session before the
+    /// task is requeued, even while its lease runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_after: Option<u64>,
+    /// Records per minute above which an agent is a runaway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runaway_per_minute: Option<u64>,
+    /// Every agent's budget per task: wall-clock seconds from its claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_seconds: Option<u64>,
+    /// Every agent's budget per task: tokens it reports (`task.usage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// Every agent's budget per task: cost it reports, a decimal ([`parse_cost`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<String>,
+    /// Budgets of named agents, each replacing the defaults above for it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<Budget>,
+    /// What each supervisor may do beyond what any actor may.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<Grant>,
+    /// The channel told of requeued tasks (`general` when left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+}
+
+/// One agent's budget per task, in a [`CrewPolicy`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    /// The agent.
+    pub actor: String,
+    /// Wall-clock seconds from its claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_seconds: Option<u64>,
+    /// Tokens it reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// Cost it reports, a decimal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<String>,
+}
+
+/// The powers a policy grants a supervisor, in a [`CrewPolicy`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    /// The supervisor.
+    pub actor: String,
+    /// What it may do, sorted, each once.
+    pub powers: Vec<Power>,
+}
+
+/// A power a policy grants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Power {
+    /// Release a task another agent holds (hand it back to the ready queue).
+    Release,
+    /// Suspend an agent (not a human or an admin).
+    Suspend,
+}
+
+impl Power {
+    /// The name records use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Power::Release => "release",
+            Power::Suspend => "suspend",
+        }
+    }
+}
+
+/// `task.usage`: what working on a task cost its author, reported by the
+/// author. Reports add up per task and author; budgets are checked on them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskUsage {
+    /// The task.
+    #[serde(with = "crate::id::as_hex")]
+    pub task: Id,
+    /// Model tokens used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// Money spent, a decimal ([`parse_cost`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<String>,
+    /// Seconds of work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u64>,
+}
+
+/// What a supervisor saw (`supervise.step`'s `flag`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepFlag {
+    /// An agent holds work and no session of it listens for messages.
+    Deaf,
+    /// Several sessions listen as one actor.
+    DuplicateListener,
+    /// A holder without a live session for the policy's time.
+    DeadHolder,
+    /// A live holder without a record on its task for the policy's time.
+    Stalled,
+    /// An agent writing faster than the policy allows.
+    Runaway,
+    /// An agent over its budget on the task it holds.
+    OverBudget,
+}
+
+impl StepFlag {
+    /// The name records use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepFlag::Deaf => "deaf",
+            StepFlag::DuplicateListener => "duplicate-listener",
+            StepFlag::DeadHolder => "dead-holder",
+            StepFlag::Stalled => "stalled",
+            StepFlag::Runaway => "runaway",
+            StepFlag::OverBudget => "over-budget",
+        }
+    }
+}
+
+/// What a supervisor did about a flag (`supervise.step`'s `step`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    /// Told the actor and its owner (direct messages).
+    Notify,
+    /// Asked the holder to show progress or release the task.
+    Nudge,
+    /// Released the task back to the ready queue (needs the `release` power).
+    Requeue,
+    /// Suspended the actor (needs the `suspend` power).
+    Suspend,
+}
+
+impl StepKind {
+    /// The name records use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Notify => "notify",
+            StepKind::Nudge => "nudge",
+            StepKind::Requeue => "requeue",
+            StepKind::Suspend => "suspend",
+        }
+    }
+}
+
+/// `supervise.step`: one step of a supervisor's escalation, written with the
+/// records that take it (messages, a release, a suspension), naming the flag
+/// that caused it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuperviseStep {
+    /// What the supervisor saw.
+    pub flag: StepFlag,
+    /// What it did.
+    pub step: StepKind,
+    /// The actor flagged.
+    pub actor: String,
+    /// The task, for a flag about a held task.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::id::as_hex_opt")]
+    pub task: Option<Id>,
+    /// Why, for people: the figures behind the flag.
+    pub why: String,
+}
+
+/// The label of the task supervisors elect one of them by (`crate::supervise`):
+/// a task with it is never ready, so `next` and the board's ready list leave
+/// it out.
+pub const ELECTION_LABEL: &str = "crew:supervisor";
+
+/// Money as millionths: a decimal of 1 to 12 digits, then optionally `.` and
+/// 1 to 6 digits (`12`, `0.35`). `None` if `s` is not one.
+pub fn parse_cost(s: &str) -> Option<u64> {
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |d: &str, max: usize| !d.is_empty() && d.len() <= max && d.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole, 12) || (s.contains('.') && !digits(frac, 6)) || (whole.len() > 1 && whole.starts_with('0')) {
+        return None;
+    }
+    let micros: u64 = format!("{frac:0<6}").parse().ok()?;
+    whole.parse::<u64>().ok()?.checked_mul(1_000_000)?.checked_add(micros)
+}
+
 /// Whether records of `kind` sort after every record of the commit they are
 /// written on (see `schema/SIGNING.md`, section 8): identity and control
 /// records, task edits (which may link tasks), and joining or leaving a
@@ -528,7 +726,7 @@ pub struct Receipt {
 /// which links close a cycle, whom a message reaches), so they never go behind
 /// anything already published.
 pub fn sorts_after_everything(kind: &str) -> bool {
-    kind.starts_with("actor.") || matches!(kind, "task.edit" | "msg.join" | "msg.leave" | "crew.repair")
+    kind.starts_with("actor.") || matches!(kind, "task.edit" | "msg.join" | "msg.leave" | "crew.repair" | "crew.policy")
 }
 
 /// Longest receipt summary, in characters.
@@ -697,6 +895,7 @@ fn enumerated(kind: &str) -> &'static [(&'static str, Names)] {
     match kind {
         "actor.admit" => &[("role", enum_values::<Role>)],
         "receipt" => &[("class", enum_values::<ReceiptClass>)],
+        "supervise.step" => &[("flag", enum_values::<StepFlag>), ("step", enum_values::<StepKind>)],
         _ => &[],
     }
 }
@@ -705,6 +904,7 @@ fn enumerated(kind: &str) -> &'static [(&'static str, Names)] {
 fn nested(kind: &str) -> &'static [(&'static str, Names)] {
     match kind {
         "receipt" => &[("artifacts", struct_fields::<Artifact>)],
+        "crew.policy" => &[("budgets", struct_fields::<Budget>), ("grants", struct_fields::<Grant>)],
         _ => &[],
     }
 }
@@ -763,6 +963,9 @@ kinds! {
     "msg.join" => MsgJoin(MsgMembership),
     "msg.leave" => MsgLeave(MsgMembership),
     "msg.ack" => MsgAck(MsgAck),
+    "crew.policy" => CrewPolicy(CrewPolicy),
+    "task.usage" => TaskUsage(TaskUsage),
+    "supervise.step" => SuperviseStep(SuperviseStep),
 }
 
 impl Payload {
@@ -852,6 +1055,25 @@ impl Payload {
                     _ => return field(format!("channel: {:?} is not a channel one joins or leaves", m.channel)),
                 }
             }
+            Payload::CrewPolicy(p) => validate_policy(p)?,
+            Payload::TaskUsage(u) => {
+                if u.tokens.is_none() && u.cost.is_none() && u.seconds.is_none() {
+                    return field("tokens, cost, seconds: a usage report names at least one".into());
+                }
+                validate_cost("cost", u.cost.as_deref())?;
+            }
+            Payload::SuperviseStep(s) => {
+                validate_name(&s.actor).map_err(|e| Problem::BadField(format!("actor: {e}")))?;
+                validate_text("why", Some(&s.why))?;
+                let about_task = matches!(s.flag, StepFlag::DeadHolder | StepFlag::Stalled | StepFlag::OverBudget);
+                if about_task != s.task.is_some() {
+                    return field(format!(
+                        "task: a {} step {} a task",
+                        s.flag.as_str(),
+                        if about_task { "names" } else { "names no" }
+                    ));
+                }
+            }
             Payload::MsgAck(a) => {
                 if a.items.is_empty() || a.items.len() > MAX_ACK_ITEMS {
                     return field(format!("items: an ack marks 1 to {MAX_ACK_ITEMS} items read"));
@@ -877,6 +1099,9 @@ impl Payload {
             Payload::TaskUnblock(p) => Some(p.task),
             Payload::TaskDone(p) => Some(p.task),
             Payload::Receipt(r) => Some(r.task),
+            Payload::TaskUsage(u) => Some(u.task),
+            Payload::SuperviseStep(s) => s.task,
+            Payload::CrewPolicy(_) => None,
             Payload::Genesis(_)
             | Payload::CrewRepair(_)
             | Payload::ActorAdmit(_)
@@ -897,6 +1122,8 @@ impl Payload {
             Payload::ActorResume(a) => Some(&a.name),
             Payload::ActorRotate(a) => Some(&a.name),
             Payload::ActorRevoke(a) => Some(&a.name),
+            // A step about a task lives in the task's file, beside what it did.
+            Payload::SuperviseStep(s) if s.task.is_none() => Some(&s.actor),
             _ => None,
         }
     }
@@ -923,6 +1150,51 @@ impl Payload {
             _ => Vec::new(),
         }
     }
+}
+
+/// A cost field: a decimal [`parse_cost`] reads, when present.
+fn validate_cost(name: &str, cost: Option<&str>) -> Result<(), Problem> {
+    match cost {
+        Some(c) if parse_cost(c).is_none() => Err(Problem::BadField(format!(
+            "{name}: {c:?} is not a decimal of 1 to 12 digits with at most 6 after the point (like \"0.35\")"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Names, a known channel, sorted unique powers, one budget and grant per actor.
+fn validate_policy(p: &CrewPolicy) -> Result<(), Problem> {
+    let field = |msg: String| Err(Problem::BadField(msg));
+    validate_cost("cost", p.cost.as_deref())?;
+    for (name, secs) in [("stalled_after", p.stalled_after), ("dead_after", p.dead_after)] {
+        if secs == Some(0) {
+            return field(format!("{name}: 0 seconds would flag every holder; leave it out to turn it off"));
+        }
+    }
+    if p.runaway_per_minute == Some(0) {
+        return field("runaway_per_minute: 0 would flag every agent; leave it out to turn it off".into());
+    }
+    for b in &p.budgets {
+        validate_name(&b.actor).map_err(|e| Problem::BadField(format!("budgets: {e}")))?;
+        validate_cost("budgets: cost", b.cost.as_deref())?;
+    }
+    for g in &p.grants {
+        validate_name(&g.actor).map_err(|e| Problem::BadField(format!("grants: {e}")))?;
+        if g.powers.is_empty() || g.powers.windows(2).any(|w| w[0] >= w[1]) {
+            return field(format!("grants: the powers of {:?} must be sorted, each once, at least one", g.actor));
+        }
+    }
+    let unique = |names: Vec<&String>| names.len() == names.iter().collect::<std::collections::BTreeSet<_>>().len();
+    if !unique(p.budgets.iter().map(|b| &b.actor).collect()) || !unique(p.grants.iter().map(|g| &g.actor).collect()) {
+        return field("budgets, grants: one entry per actor".into());
+    }
+    if let Some(c) = &p.channel {
+        match Channel::parse(c).map_err(Problem::BadField)? {
+            Channel::Named(_) => {}
+            _ => return field(format!("channel: {c:?} is not a named channel")),
+        }
+    }
+    Ok(())
 }
 
 /// Check free text (comments, notes, reasons, summaries): 1 to

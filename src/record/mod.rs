@@ -129,6 +129,31 @@ impl Record {
             Payload::TaskBlock(b) => with_text(format!("block {}", b.task.short()), Some(&b.reason)),
             Payload::TaskUnblock(u) => format!("unblock {}", u.task.short()),
             Payload::TaskDone(d) => with_text(format!("done {}", d.task.short()), d.summary.as_deref()),
+            Payload::CrewPolicy(p) => {
+                let grants: Vec<String> = p
+                    .grants
+                    .iter()
+                    .map(|g| {
+                        let powers: Vec<&str> = g.powers.iter().map(|p| p.as_str()).collect();
+                        format!("{} may {}", g.actor, powers.join(" and "))
+                    })
+                    .collect();
+                match grants.is_empty() {
+                    true => "set the fleet policy".to_owned(),
+                    false => format!("set the fleet policy: {}", grants.join("; ")),
+                }
+            }
+            Payload::TaskUsage(u) => {
+                let mut used: Vec<String> = Vec::new();
+                used.extend(u.tokens.map(|t| format!("{t} tokens")));
+                used.extend(u.cost.as_ref().map(|c| format!("cost {c}")));
+                used.extend(u.seconds.map(|s| format!("{s}s")));
+                format!("usage on {}: {}", u.task.short(), used.join(", "))
+            }
+            Payload::SuperviseStep(s) => {
+                let on = s.task.map(|t| format!(" on {}", t.short())).unwrap_or_default();
+                with_text(format!("{} {} ({}{on})", s.step.as_str(), s.actor, s.flag.as_str()), Some(&s.why))
+            }
             Payload::MsgSend(m) => {
                 let place = match kinds::Channel::parse(&m.channel) {
                     Ok(kinds::Channel::Named(n)) => format!("#{n}"),

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::hlc::Hlc;
 use crate::id::Id;
-use crate::record::kinds::{ActorAdmit, ActorRotate};
+use crate::record::kinds::{ActorAdmit, ActorRotate, Power};
 use crate::record::{OrderKey, Record, Role};
 use crate::sign::PublicKey;
 
@@ -267,7 +267,8 @@ pub(super) fn check_revoke(state: &State, author: &Actor, name: &str, at: OrderK
     Ok(())
 }
 
-/// `actor.suspend` and `actor.resume`: by an admin, or by the owner of the agent.
+/// `actor.suspend` and `actor.resume`: by an admin, or by the owner of the
+/// agent; a suspension of an agent also by a supervisor granted `suspend`.
 pub(super) fn check_control(
     state: &State,
     author: &Actor,
@@ -277,9 +278,16 @@ pub(super) fn check_control(
 ) -> Result<(), Refusal> {
     let target = state.actor_at(name, at)?;
     let owner = target.owner.as_deref() == Some(author.name.as_str());
-    if !author.is_admin() && !owner {
+    // A supervisor the policy grants `suspend` stops agents, never a human
+    // or an admin, and never lifts a suspension.
+    let supervisor = suspend && target.role == Role::Agent && state.granted(&author.name, Power::Suspend);
+    if !author.is_admin() && !owner && !supervisor {
         let action =
             format!("{} {name:?} (admin or the agent's owner only)", if suspend { "suspend" } else { "resume" });
+        let action = match suspend {
+            true => format!("{action}, or a supervisor the fleet policy grants suspend, for an agent"),
+            false => action,
+        };
         return Err(Refusal::NotAdmin { author: author.name.clone(), action });
     }
     if suspend && author.name == name {

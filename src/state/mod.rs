@@ -7,6 +7,7 @@
 
 pub mod actors;
 pub mod messages;
+pub mod policy;
 pub mod tasks;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use crate::id::Id;
 use crate::record::{Payload, Record, Role};
 
 pub use actors::{Actor, RetiredKey, Revocation, Stop, Suspension};
+pub use policy::{Limits, Policy, Usage, Watch};
 pub use tasks::{Claim, Status, Summary, Task};
 
 /// Why the fold refuses a record.
@@ -238,6 +240,10 @@ pub struct State {
     /// Each actor's inbox (the index keeps them apart from the core, one file
     /// per actor).
     pub inboxes: BTreeMap<String, messages::Inbox>,
+    /// The fleet policy in force.
+    pub policy: Option<Box<Policy>>,
+    /// Per actor, what a supervisor judges it by: write rate, steps taken.
+    pub watch: BTreeMap<String, Watch>,
     /// Actors whose inbox changed since the index last wrote them.
     #[serde(skip)]
     pub touched: std::collections::BTreeSet<String>,
@@ -370,6 +376,8 @@ impl State {
             Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => {
                 messages::check(self, author, r)
             }
+            Payload::CrewPolicy(p) => policy::check_policy(self, author, p, key),
+            Payload::SuperviseStep(s) => policy::check_step(self, author, s, key),
             _ => tasks::check(self, author, r),
         }
     }
@@ -480,8 +488,10 @@ impl State {
             Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => {
                 messages::apply(self, r)
             }
+            Payload::CrewPolicy(_) => {}
             _ => tasks::apply(self, r),
         }
+        policy::apply(self, r);
     }
 
     /// Whether `actor` is stopped: suspended, or its key revoked. A stopped

@@ -20,13 +20,16 @@
 //! [`State::ignored`](super::State) with a reason, and `verify` accepts them
 //! ([`Refusal::is_conflict`]).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::hlc::Hlc;
 use crate::id::Id;
-use crate::record::kinds::TaskCreate;
+use crate::record::kinds::{Power, StepKind, TaskCreate, ELECTION_LABEL};
 use crate::record::{Payload, Record};
 
+use super::policy::{self, Usage};
 use super::{Actor, Refusal, State};
 
 /// Who holds a task, and until when.
@@ -48,6 +51,11 @@ pub struct Claim {
     pub from: Option<String>,
     /// The handoff note.
     pub note: Option<String>,
+    /// The holder's last record about the task other than renewing the claim
+    /// (the claim or handoff itself, at first): what a supervisor calls work.
+    pub worked: Hlc,
+    /// When a supervisor last nudged the holder about this claim.
+    pub nudged: Option<Hlc>,
 }
 
 impl Claim {
@@ -115,6 +123,8 @@ pub struct Task {
     pub comments: u32,
     /// Ids of its receipts, oldest first.
     pub receipts: Vec<Id>,
+    /// What each actor reported spending on it (`task.usage`).
+    pub usage: BTreeMap<String, Usage>,
 }
 
 /// Where a task stands on the board at some moment.
@@ -157,6 +167,7 @@ impl Task {
             done: None,
             comments: 0,
             receipts: Vec::new(),
+            usage: BTreeMap::new(),
         }
     }
 
@@ -289,9 +300,16 @@ impl Summary {
         )
     }
 
+    /// Whether it is the supervisors' election task, which is never ready
+    /// (only supervisors claim it, by id).
+    pub fn is_election(&self) -> bool {
+        self.labels.iter().any(|l| l == ELECTION_LABEL)
+    }
+
     /// Whether it is ready at `now_ms` ([`Status::Ready`], without building it).
     pub fn is_ready(&self, is_done: impl Fn(&Id) -> bool, now_ms: i64) -> bool {
-        self.done_by.is_none()
+        !self.is_election()
+            && self.done_by.is_none()
             && self.blocked.is_none()
             && self.holder_at(now_ms).is_none()
             && self.depends_on.iter().all(is_done)
@@ -379,7 +397,8 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
         Payload::TaskClaim(_) => claim_rules(state, task, &author.name, key),
         Payload::TaskRelease(_) => {
             let own = task.holder.as_ref().is_some_and(|c| c.actor == author.name);
-            if own || (author.is_admin() && task.holder.is_some()) {
+            let forced = author.is_admin() || state.granted(&author.name, Power::Release);
+            if own || (forced && task.holder.is_some()) {
                 Ok(())
             } else {
                 Err(not_holder())
@@ -472,6 +491,9 @@ fn apply_to_task(state: &mut State, r: &Record) {
     // Any record of the holder about the task renews a running lease.
     if let Some(c) = task.holder.as_mut().filter(|c| c.actor == r.author && c.live_at(ms)) {
         c.expires_ms = ms.saturating_add(c.lease_ms);
+        if !matches!(r.payload, Payload::TaskClaim(_)) {
+            c.worked = c.worked.max(r.at);
+        }
     }
     match &r.payload {
         Payload::TaskEdit(e) => {
@@ -504,7 +526,9 @@ fn apply_to_task(state: &mut State, r: &Record) {
                 Some(h) if renewal => (h.from.clone(), h.note.clone()),
                 _ => (None, None),
             };
-            let since = if renewal { task.holder.as_ref().map_or(r.at, |h| h.since) } else { r.at };
+            let kept = |f: fn(&Claim) -> Hlc| if renewal { task.holder.as_deref().map_or(r.at, f) } else { r.at };
+            let (since, worked) = (kept(|h| h.since), kept(|h| h.worked));
+            let nudged = if renewal { task.holder.as_ref().and_then(|h| h.nudged) } else { None };
             let record = if renewal { task.holder.as_ref().map_or(r.id, |h| h.record) } else { r.id };
             task.holder = Some(Box::new(Claim {
                 actor: r.author.clone(),
@@ -515,6 +539,8 @@ fn apply_to_task(state: &mut State, r: &Record) {
                 offline: c.offline,
                 from,
                 note,
+                worked,
+                nudged,
             }));
         }
         Payload::TaskRelease(_) => task.holder = None,
@@ -529,6 +555,8 @@ fn apply_to_task(state: &mut State, r: &Record) {
                 offline: false,
                 from: Some(r.author.clone()),
                 note: h.note.clone(),
+                worked: r.at,
+                nudged: None,
             }));
         }
         Payload::TaskComment(_) => task.comments += 1,
@@ -543,6 +571,12 @@ fn apply_to_task(state: &mut State, r: &Record) {
                 Some(Box::new(Done { by: r.author.clone(), at: r.at, receipt: d.receipt, summary: d.summary.clone() }));
         }
         Payload::Receipt(_) => task.receipts.push(r.id),
+        Payload::TaskUsage(u) => policy::add_usage(&mut task.usage, &r.author, u),
+        Payload::SuperviseStep(s) if s.step == StepKind::Nudge => {
+            if let Some(c) = task.holder.as_mut().filter(|c| c.actor == s.actor) {
+                c.nudged = Some(r.at);
+            }
+        }
         _ => {}
     }
 }

@@ -78,7 +78,15 @@ const CONTRACT: &[(&str, &str, Option<&str>)] = &[
     ("guide", "", Some("guide.json")),
     ("help", "", Some("help.json")),
     ("help", "exit-codes", Some("help-exit-codes.json")),
+    ("policy set", "", Some("write.json")),
+    ("policy show", "", Some("policy-show.json")),
+    ("usage", "", Some("write.json")),
+    ("supervise", "", Some("supervise.json")),
+    ("supervise", "--dry-run", Some("supervise.json")),
 ];
+
+/// Schemas of commands that print JSON lines, one value per line.
+const LINES: &[&str] = &["watch.json", "supervise.json"];
 
 /// The schema of every failure.
 const ERROR_SCHEMA: &str = "error.json";
@@ -242,7 +250,7 @@ impl Check<'_> {
             assert!(run.stdout.is_empty(), "{what}: printed {}", run.stdout);
             return Value::Null;
         };
-        if file == "watch.json" {
+        if LINES.contains(&file) {
             let lines: Vec<Value> = run
                 .stdout
                 .lines()
@@ -443,6 +451,24 @@ fn every_json_output_validates_against_its_schema() {
     let listed = c.out("id list", &a, None, &["id", "list"]);
     let dave = listed.as_array().unwrap().iter().find(|a| a["name"] == "dave").unwrap().clone();
     assert_eq!(revoked["revoked"], dave["revoked"], "alive and id list disagree");
+
+    // Fleet control: bob reports more tokens than the policy's budget on the
+    // task he holds; the supervisor may release but not suspend, so it tells
+    // bob's owner instead (a step with no other record).
+    let none = c.out("policy show", &a, None, &["policy", "show"]);
+    assert_eq!(none["policy"], Value::Null, "{none}");
+    c.wrote("policy set", &a, "alice", &["policy", "set", "--tokens", "100", "--grant", "alice=release"]);
+    let shown = c.out("policy show", &a, None, &["policy", "show"]);
+    assert_eq!(shown["policy"]["tokens"], 100, "{shown}");
+    c.wrote("task claim", &a, "bob", &["task", "claim", &second]);
+    c.wrote("usage", &a, "bob", &["usage", "--task", &second, "--tokens", "500"]);
+    let would = c.variant("supervise", "--dry-run", &a, alice, &["supervise", "--dry-run"]);
+    let flagged =
+        |lines: &Value| lines.as_array().unwrap().iter().any(|l| l["flag"] == "over-budget" && l["actor"] == "bob");
+    assert!(flagged(&would), "{would}");
+    let took = c.out("supervise", &a, alice, &["supervise", "--once"]);
+    assert!(flagged(&took), "{took}");
+    c.wrote("task release", &a, "bob", &["task", "release", &second]);
 
     // Help, the guide, the hooks.
     c.out("help", &a, None, &["help", "task", "claim"]);

@@ -25,5 +25,6 @@ mod publish;
 mod reference;
 mod schema;
 mod snapshots;
+mod supervise;
 mod sync;
 mod tamper;

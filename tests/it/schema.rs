@@ -35,9 +35,10 @@ use git_crew::id::Id;
 use git_crew::index::Need;
 use git_crew::layout;
 use git_crew::record::kinds::{
-    validate_session, ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, Artifact, Channel, CrewRepair,
-    Genesis, LiveBeat, MsgAck, MsgMembership, MsgSend, Receipt, ReceiptClass, TaskBlock, TaskClaim, TaskComment,
-    TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock, MAX_TTL_SECS,
+    validate_session, ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, Artifact, Budget, Channel,
+    CrewPolicy, CrewRepair, Genesis, Grant, LiveBeat, MsgAck, MsgMembership, MsgSend, Power, Receipt, ReceiptClass,
+    StepFlag, StepKind, SuperviseStep, TaskBlock, TaskClaim, TaskComment, TaskCreate, TaskDone, TaskEdit, TaskHandoff,
+    TaskRelease, TaskUnblock, TaskUsage, MAX_TTL_SECS,
 };
 use git_crew::record::{self, canonical, frame, Payload, Problem, Role, KINDS};
 use git_crew::request::{Request, RequestError};
@@ -295,6 +296,30 @@ fn schema_property_order_is_the_canonical_key_order() {
         Payload::MsgJoin(MsgMembership { channel: "general".into() }),
         Payload::MsgLeave(MsgMembership { channel: "general".into() }),
         Payload::MsgAck(MsgAck { items: vec![Id([3; 32]), Id([4; 32])] }),
+        Payload::CrewPolicy(CrewPolicy {
+            stalled_after: Some(1),
+            dead_after: Some(1),
+            runaway_per_minute: Some(1),
+            task_seconds: Some(1),
+            tokens: Some(1),
+            cost: Some("1".into()),
+            budgets: vec![Budget {
+                actor: "bob".into(),
+                task_seconds: Some(1),
+                tokens: Some(1),
+                cost: Some("1".into()),
+            }],
+            grants: vec![Grant { actor: "bob".into(), powers: vec![Power::Release] }],
+            channel: Some("ops".into()),
+        }),
+        Payload::TaskUsage(TaskUsage { task: Id([7; 32]), tokens: Some(1), cost: Some("1".into()), seconds: Some(1) }),
+        Payload::SuperviseStep(SuperviseStep {
+            flag: StepFlag::Stalled,
+            step: StepKind::Nudge,
+            actor: "bob".into(),
+            task: Some(Id([7; 32])),
+            why: "w".into(),
+        }),
     ];
     let mut seen = BTreeSet::new();
     for payload in &full {
@@ -502,6 +527,41 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     // Heartbeats: a session that beats, and one that listened and has ended.
     world.crew_ok(&dir, &["--as", "bob", "heartbeat", "--session", "loop-1", "--ttl", "60s", "--no-sync"]);
     world.crew_ok(&dir, &["--as", "carol", "heartbeat", "--session", "follow", "--listening", "--end", "--no-sync"]);
+    // Fleet control: the policy with every field, a usage report with every
+    // field, and a supervisor's step with a task: dave's claim with no live
+    // session outlives the policy's dead_after, so alice requeues it (a
+    // release, a direct message to dave and a message in #ops).
+    let policy: &[&str] = &[
+        "--as",
+        "alice",
+        "policy",
+        "set",
+        "--stalled-after",
+        "30m",
+        "--dead-after",
+        "1s",
+        "--runaway-per-minute",
+        "600",
+        "--task-time",
+        "4h",
+        "--tokens",
+        "2000000",
+        "--cost",
+        "25.5",
+        "--budget",
+        "carol:time=1h,tokens=5000,cost=0.35",
+        "--grant",
+        "alice=suspend,release",
+        "--channel",
+        "#ops",
+    ];
+    world.crew_ok(&dir, policy);
+    let usage = ["--as", "carol", "usage", "--task", &child, "--tokens", "1200", "--cost", "0.02", "--seconds", "90"];
+    world.crew_ok(&dir, &usage);
+    world.crew_ok(&dir, &["--as", "dave", "task", "claim", &extra]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let steps = world.crew_ok(&dir, &["--as", "alice", "--json", "supervise", "--once"]);
+    assert!(steps.contains("\"step\":\"requeue\"") && steps.contains("dead-holder"), "{steps}");
 
     let schemas = schemas();
     // An actor whose key was rotated signed with several keys: every key made here.
@@ -578,13 +638,16 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     assert_eq!(seen["live.beat"], 2);
     assert_eq!(seen["actor.suspend"], 1);
     assert_eq!(seen["actor.resume"], 1);
-    assert_eq!(seen["task.create"], 8);
+    // The supervisor's election task and its claim of it; dave's claim and
+    // its release by the supervisor, with a message to dave and one in #ops.
+    assert_eq!(seen["task.create"], 9);
     assert_eq!(seen["task.edit"], 2);
-    assert_eq!(seen["task.claim"], 4);
-    assert_eq!(seen["task.release"], 2);
+    assert_eq!(seen["task.claim"], 6);
+    assert_eq!(seen["task.release"], 3);
     assert_eq!(seen["task.done"], 2);
     assert_eq!(seen["receipt"], 4, "the CLI wrote one receipt, the post-commit hook one, the library two");
-    assert_eq!(seen["msg.send"], 4);
+    assert_eq!(seen["msg.send"], 6);
+    assert_eq!((seen["crew.policy"], seen["task.usage"], seen["supervise.step"]), (1, 1, 1));
     assert_eq!(seen["msg.join"], 1);
     assert_eq!(seen["msg.leave"], 1);
     assert_eq!(seen["msg.ack"], 1);

@@ -92,6 +92,15 @@ pub enum Command {
     MergeDriver(MergeDriverArgs),
     /// Run a git hook (the shims in hooks/ call this).
     Hook(HookArgs),
+    /// The fleet policy the supervisor enforces: show it, or (admins) set it.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Report what working on a task cost (tokens, cost, seconds), for budgets.
+    Usage(UsageArgs),
+    /// Supervise the fleet, with no model in the loop: requeue the tasks of
+    /// dead and stalled holders, suspend runaways and agents over budget, tell
+    /// owners of deaf agents and duplicate listeners, as the policy grants.
+    Supervise(SuperviseArgs),
     /// How an agent works with its crew: joining, the loop, what reaches the
     /// remote, exit codes, JSON shapes (text for an agent's prompt).
     Guide,
@@ -651,4 +660,140 @@ pub struct SuspendArgs {
     /// Why (shown to the actor when its writes are refused).
     #[arg(long)]
     pub reason: Option<String>,
+}
+
+/// `policy …`.
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// The policy in force: limits, budgets, grants, who set it and when.
+    Show,
+    /// Replace the policy (admins only). A limit left out is not enforced.
+    Set(PolicySetArgs),
+}
+
+/// `policy set`.
+#[derive(Args, Debug)]
+pub struct PolicySetArgs {
+    /// A holder with no record on its task this long is nudged, then (as long
+    /// again) loses the task.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub stalled_after: Option<u64>,
+    /// A holder with no live session this long loses its task, lease or not.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub dead_after: Option<u64>,
+    /// An agent writing more records than this in a minute is suspended.
+    #[arg(long, value_name = "N")]
+    pub runaway_per_minute: Option<u64>,
+    /// Every agent's budget per task: wall-clock time from its claim.
+    #[arg(long, value_parser = parse_budget_time, value_name = "DURATION")]
+    pub task_time: Option<u64>,
+    /// Every agent's budget per task: tokens reported with `usage`.
+    #[arg(long, value_name = "N")]
+    pub tokens: Option<u64>,
+    /// Every agent's budget per task: cost reported with `usage` (a decimal).
+    #[arg(long, value_parser = parse_cost, value_name = "X")]
+    pub cost: Option<String>,
+    /// One agent's budget, replacing the defaults: NAME:time=2h,tokens=N,cost=X
+    /// (any of them). Repeat for more agents.
+    #[arg(long = "budget", value_parser = parse_budget, value_name = "NAME:LIMITS")]
+    pub budgets: Vec<git_crew::record::kinds::Budget>,
+    /// A supervisor's powers: NAME=release,suspend (either or both). Repeat
+    /// for more supervisors.
+    #[arg(long = "grant", value_parser = parse_grant, value_name = "NAME=POWERS")]
+    pub grants: Vec<git_crew::record::kinds::Grant>,
+    /// The channel told of requeued tasks (default general).
+    #[arg(long)]
+    pub channel: Option<String>,
+}
+
+/// `usage`.
+#[derive(Args, Debug)]
+#[command(group = clap::ArgGroup::new("spent").required(true).multiple(true).args(["tokens", "cost", "seconds"]))]
+pub struct UsageArgs {
+    /// The task worked on.
+    #[arg(long)]
+    pub task: String,
+    /// Model tokens used.
+    #[arg(long)]
+    pub tokens: Option<u64>,
+    /// Money spent (a decimal, e.g. 0.35).
+    #[arg(long, value_parser = parse_cost)]
+    pub cost: Option<String>,
+    /// Seconds of work.
+    #[arg(long)]
+    pub seconds: Option<u64>,
+}
+
+/// `supervise`.
+#[derive(Args, Debug)]
+pub struct SuperviseArgs {
+    /// Print what the policy flags and the step this supervisor would take
+    /// about each, then exit; nothing is written.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// One round (elect, then act if elected), then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between rounds (and heartbeats).
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION", default_value = "2")]
+    pub interval: u64,
+    /// The election lease: how long a standby supervisor waits for a silent one.
+    #[arg(long, value_parser = parse_lease, value_name = "DURATION", default_value = "30")]
+    pub lease: u64,
+    /// Run this shell command for each step taken, with the step as JSON on
+    /// its standard input (and CREW_FLAG, CREW_STEP, CREW_ACTOR, CREW_TASK set).
+    #[arg(long, value_name = "CMD")]
+    pub notify: Option<String>,
+    /// The remote to follow and publish to (default: crew.remote, then origin).
+    #[arg(long)]
+    pub remote: Option<String>,
+}
+
+/// A budget's time: from 1 second up (a task may take longer than a lease).
+fn parse_budget_time(s: &str) -> Result<u64, String> {
+    seconds(s, "duration", 1, 365 * 86_400)
+}
+
+/// A cost: a decimal the record format takes.
+fn parse_cost(s: &str) -> Result<String, String> {
+    match git_crew::record::kinds::parse_cost(s) {
+        Some(_) => Ok(s.to_owned()),
+        None => Err(format!("invalid cost {s:?}: a decimal of up to 12 digits and 6 after the point, like 0.35")),
+    }
+}
+
+/// `NAME:time=2h,tokens=N,cost=X`.
+fn parse_budget(s: &str) -> Result<git_crew::record::kinds::Budget, String> {
+    let (name, limits) =
+        s.split_once(':').ok_or_else(|| format!("invalid budget {s:?}: expected NAME:time=2h,tokens=N,cost=X"))?;
+    let mut b = git_crew::record::kinds::Budget { actor: name.to_owned(), ..Default::default() };
+    for part in limits.split(',') {
+        match part.split_once('=') {
+            Some(("time", v)) => b.task_seconds = Some(parse_budget_time(v)?),
+            Some(("tokens", v)) => {
+                b.tokens = Some(v.parse().map_err(|_| format!("invalid budget {s:?}: tokens {v:?} is not a count"))?)
+            }
+            Some(("cost", v)) => b.cost = Some(parse_cost(v)?),
+            _ => return Err(format!("invalid budget {s:?}: {part:?} is not time=…, tokens=… or cost=…")),
+        }
+    }
+    Ok(b)
+}
+
+/// `NAME=release,suspend`.
+fn parse_grant(s: &str) -> Result<git_crew::record::kinds::Grant, String> {
+    use git_crew::record::kinds::Power;
+    let (name, powers) =
+        s.split_once('=').ok_or_else(|| format!("invalid grant {s:?}: expected NAME=release,suspend"))?;
+    let mut list = Vec::new();
+    for p in powers.split(',') {
+        list.push(match p {
+            "release" => Power::Release,
+            "suspend" => Power::Suspend,
+            _ => return Err(format!("invalid grant {s:?}: {p:?} is not a power (release, suspend)")),
+        });
+    }
+    list.sort();
+    list.dedup();
+    Ok(git_crew::record::kinds::Grant { actor: name.to_owned(), powers: list })
 }

@@ -94,7 +94,7 @@ pub fn code(err: &anyhow::Error) -> i32 {
 
 /// The exit code for a library error. Every variant is named, so a new one
 /// must be given its code here.
-fn code_of(e: &Error) -> i32 {
+pub fn code_of(e: &Error) -> i32 {
     match e {
         Error::Verify(VerifyError::Failed { .. }) => VERIFY,
         Error::Verify(VerifyError::Read(r)) | Error::Read(r) => code_of_read(r),

@@ -15,6 +15,7 @@ mod merge_driver;
 mod msg;
 mod receipt;
 mod repair;
+mod supervise;
 mod sync;
 mod task;
 mod verify;
@@ -64,6 +65,12 @@ impl Context {
                 .unwrap_or_else(|| DEFAULT_BRANCH.to_owned()),
         };
         Ok(Workspace::open(&self.dir, &branch, keys)?)
+    }
+
+    /// Who this command acts as (`--as`, `CREW_AS`, `crew.as`).
+    pub fn me(&self, ws: &Workspace) -> Result<String> {
+        let snap = ws.snapshot_for(&git_crew::index::Need::Core)?;
+        Ok(ws.whoami(self.actor.as_deref(), &snap.state)?)
     }
 
     /// Where this command's writes go: nowhere with `--offline` or
@@ -176,6 +183,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Repair(a) => repair::run(&cx, a),
         Command::MergeDriver(a) => merge_driver::run(&cx, a),
         Command::Hook(a) => hook::run(&cx, a),
+        Command::Policy(c) => supervise::policy(&cx, c),
+        Command::Usage(a) => supervise::usage(&cx, a),
+        Command::Supervise(a) => supervise::supervise(&cx, a),
     }
 }
 

@@ -128,8 +128,7 @@ impl<'a> ChannelView<'a> {
 }
 
 fn me(cx: &Context, ws: &Workspace) -> Result<String> {
-    let snap = ws.snapshot_for(&Need::Core)?;
-    Ok(ws.whoami(cx.actor.as_deref(), &snap.state)?)
+    cx.me(ws)
 }
 
 /// `#name` is a channel; a bare name is an actor.
