@@ -102,10 +102,10 @@ MAX_NODES = 4096
 KINDS = (
     "crew.genesis crew.repair actor.admit actor.suspend actor.resume actor.rotate actor.revoke live.beat "
     "task.create task.edit task.claim task.release task.handoff task.comment task.block task.unblock "
-    "task.done receipt msg.send msg.join msg.leave msg.ack"
+    "task.done receipt msg.send msg.join msg.leave msg.ack crew.policy task.usage supervise.step"
 ).split()
 TASK_KINDS = {"task.edit", "task.claim", "task.release", "task.handoff", "task.comment", "task.block",
-              "task.unblock", "task.done", "receipt"}
+              "task.unblock", "task.done", "receipt", "task.usage"}
 
 
 def trim(s):
@@ -801,6 +801,19 @@ def field_rules(kind, f):
         items = f["items"]
         if any(x >= y for x, y in zip(items, items[1:])):
             return "`items` not sorted (§4.17)"
+    if kind == "crew.policy":
+        for name in ("budgets", "grants"):
+            actors = [e["actor"] for e in f.get(name, [])]
+            if len(set(actors)) != len(actors):
+                return f"`{name}` names an actor twice (§4.19)"
+        for g in f.get("grants", []):
+            ranks = [("release", "suspend").index(p) for p in g["powers"]]
+            if ranks != sorted(set(ranks)):
+                return "a grant's `powers` not sorted, each once (§4.19)"
+    if kind == "task.usage" and not ({"tokens", "cost", "seconds"} & set(f)):
+        return "a usage report names none of `tokens`, `cost`, `seconds` (§4.20)"
+    if kind == "supervise.step" and ("task" in f) != (f["flag"] in ("dead-holder", "stalled", "over-budget")):
+        return "`task` is present exactly for the flags about a held task (§4.21)"
     if kind == "receipt":
         for a in f.get("artifacts", []):
             why = check_path(a["path"])
@@ -886,8 +899,12 @@ def in_layout(path):
 def place_of(r):
     """§7: the one file a record belongs to, decided by the record alone."""
     f = r.fields
-    if r.kind in ("crew.genesis", "crew.repair"):
+    if r.kind in ("crew.genesis", "crew.repair", "crew.policy"):
         return MANIFEST
+    if r.kind == "supervise.step":
+        if "task" in f:
+            return f"tasks/{f['task'][:2]}/{f['task']}.yaml"
+        return f"actors/{f['actor']}.yaml"
     if r.kind.startswith("actor."):
         return f"actors/{f['name']}.yaml"
     if r.kind == "task.create":
@@ -1152,6 +1169,17 @@ def summary(r, escapes):
         return f"{k[4:]} #{f['channel']}"
     if k == "msg.ack":
         return f"read {f['items'][0][:8]}" if len(f["items"]) == 1 else f"read {len(f['items'])} items"
+    if k == "crew.policy":
+        grants = ["{} may {}".format(g["actor"], " and ".join(g["powers"])) for g in f.get("grants", [])]
+        return "set the fleet policy" + (": " + "; ".join(grants) if grants else "")
+    if k == "task.usage":
+        used = [f"{f['tokens']} tokens"] if "tokens" in f else []
+        used += [f"cost {f['cost']}"] if "cost" in f else []
+        used += [f"{f['seconds']}s"] if "seconds" in f else []
+        return f"usage on {t8}: " + ", ".join(used)
+    if k == "supervise.step":
+        on = f" on {t8}" if "task" in f else ""
+        return w(f"{f['step']} {f['actor']} ({f['flag']}{on})", "why")
     raise AssertionError(k)
 
 
@@ -1237,7 +1265,7 @@ class Window:
 
 
 A2_KINDS = {"actor.admit", "actor.suspend", "actor.resume", "actor.rotate", "actor.revoke", "task.edit",
-            "msg.join", "msg.leave", "crew.repair"}
+            "msg.join", "msg.leave", "crew.repair", "crew.policy"}
 
 
 class Fold:
@@ -1251,6 +1279,7 @@ class Fold:
         self.keys_ever = set()  # every key any actor has had (§5.4 check 3)
         self.tasks = {}
         self.receipts = {}  # counted receipt id -> its task
+        self.policy = {}  # the fields of the last counted crew.policy (§9.2.1)
         # What void records would have made (rule 14): task and receipt ids,
         # admitted names, and (name, key) for the keys of void rotations.
         # Folding in order, each is in its set exactly when a void record that
@@ -1370,10 +1399,15 @@ class Fold:
     def controls(self, r, author, target):
         return author.role == "admin" or target.owner == r.author
 
+    def granted(self, name, power):
+        """§9.2.1: the policy in force grants `name` the power."""
+        return any(g["actor"] == name and power in g["powers"] for g in self.policy.get("grants", []))
+
     def kind_actor_suspend(self, r, author):  # rule 5
         f = r.fields
         target = self.actor(f["name"], "the actor")
-        if not self.controls(r, author, target):
+        supervisor = target.role == "agent" and self.granted(r.author, "suspend")
+        if not (self.controls(r, author, target) or supervisor):
             raise Refused("only an admin or the actor's owner suspends it (rule 5)")
         if f["name"] == r.author:
             raise Refused("an actor cannot suspend itself (rule 5)")
@@ -1474,7 +1508,8 @@ class Fold:
 
     def kind_task_release(self, r, author):
         t = self.task(r.fields["task"])
-        if t.holder is None or not (t.holder == r.author or author.role == "admin"):
+        forced = author.role == "admin" or self.granted(r.author, "release")
+        if t.holder is None or not (t.holder == r.author or forced):
             raise Void("the author neither holds the task nor is an admin while it has a holder (§9.2)")
         t.holder = None
 
@@ -1549,6 +1584,30 @@ class Fold:
 
     def kind_msg_ack(self, r, author):
         pass
+
+    # -- §9.2.1 fleet control ---------------------------------------------------
+
+    def kind_crew_policy(self, r, author):
+        f = r.fields
+        if author.role != "admin":
+            raise Refused("only an admin sets the fleet policy (§9.2.1)")
+        for e in f.get("budgets", []) + f.get("grants", []):
+            self.actor(e["actor"], "the policy's actor")
+        self.policy = f
+
+    def kind_task_usage(self, r, author):
+        self.renew(self.task(r.fields["task"]), r)
+
+    def kind_supervise_step(self, r, author):
+        f = r.fields
+        self.actor(f["actor"], "the actor flagged")
+        t = self.task(f["task"]) if "task" in f else None
+        needs = {"requeue": "release", "suspend": "suspend"}.get(f["step"])
+        powers = next((g["powers"] for g in self.policy.get("grants", []) if g["actor"] == r.author), [])
+        if author.role != "admin" and not (needs in powers if needs else powers):
+            raise Refused("a supervisor's step without the power the policy must grant it (§9.2.1)")
+        if t is not None:
+            self.renew(t, r)
 
 
 def fold(ws, records):

@@ -143,10 +143,16 @@ pub fn plan(state: &State, live: &Liveness, me: &str, now_ms: i64) -> Vec<Escala
             .filter(|t| t.done.is_none())
             .filter_map(|t| t.holder_at(now_ms).filter(|c| c.actor == name).map(|c| (t, c)))
             .collect();
-        if let Some(why) = runaway(state, policy, name, now_ms).or_else(|| over_budget(policy, name, &held, now_ms)) {
-            let (flag, task, why) = why;
-            out.extend(act(flag, Power::Suspend, StepKind::Suspend, task, why));
-            continue;
+        if let Some((flag, task, why)) =
+            runaway(state, policy, name, now_ms).or_else(|| over_budget(policy, name, &held, now_ms))
+        {
+            let e = act(flag, Power::Suspend, StepKind::Suspend, task, why);
+            let stopped = e.as_ref().is_some_and(|e| e.step == StepKind::Suspend);
+            out.extend(e);
+            // A suspended agent holds nothing; one only reported on still does.
+            if stopped {
+                continue;
+            }
         }
         let sessions: Vec<_> = live.sessions.iter().filter(|s| s.actor == name).collect();
         let alive = sessions.iter().any(|s| s.live_at(now_ms));

@@ -282,11 +282,11 @@ pub(super) fn check_control(
     // or an admin, and never lifts a suspension.
     let supervisor = suspend && target.role == Role::Agent && state.granted(&author.name, Power::Suspend);
     if !author.is_admin() && !owner && !supervisor {
-        let action =
-            format!("{} {name:?} (admin or the agent's owner only)", if suspend { "suspend" } else { "resume" });
         let action = match suspend {
-            true => format!("{action}, or a supervisor the fleet policy grants suspend, for an agent"),
-            false => action,
+            true => format!(
+                "suspend {name:?} (an admin, the agent's owner, or a supervisor the fleet policy grants suspend)"
+            ),
+            false => format!("resume {name:?} (admin or the agent's owner only)"),
         };
         return Err(Refusal::NotAdmin { author: author.name.clone(), action });
     }

@@ -977,3 +977,55 @@ fn a_suspension_nobody_may_make_fences_no_one() {
     let next = w.crew_json(&b, &["--as", "carol", "task", "comment", &task, "still here"]);
     assert_eq!(next["published"], true, "{next}");
 }
+
+/// A supervisor is an agent with a grant, and only the grant: without the
+/// `suspend` power its hand-signed suspension of an agent, and a `suspend`
+/// step, are refused by the server and change nothing; an agent cannot write
+/// itself a policy; with the grant, the same suspension is published.
+#[test]
+fn a_supervisor_without_the_grant_cannot_stop_anyone() {
+    use git_crew::record::kinds::{ActorSuspend, CrewPolicy, StepFlag, StepKind, SuperviseStep};
+    let w = World::new();
+    let (a, _b, remote, _task) = team(&w, "Watched");
+    w.crew_ok(&a, &["--as", "alice", "id", "new", "sup", "--role", "agent", "--owner", "alice"]);
+    w.crew_ok(&a, &["--as", "alice", "policy", "set", "--runaway-per-minute", "5", "--grant", "sup=release"]);
+    let ws: Id = w.crew_json(&a, &["verify"])["report"]["workspace"].as_str().unwrap().parse().unwrap();
+    let f = Forge::new(&w, &a);
+    let sealed = |author: &str, payload: Payload| {
+        let (r, bytes) = record::encode(&ws, author, Hlc::now(), payload, &w.key(&ws, author)).unwrap();
+        (layout::path_of(&r), bytes)
+    };
+    let suspend =
+        || Payload::ActorSuspend(ActorSuspend { name: "bob".into(), reason: None, seen: None, seen_at: None });
+    let step = Payload::SuperviseStep(SuperviseStep {
+        flag: StepFlag::Runaway,
+        step: StepKind::Suspend,
+        actor: "bob".into(),
+        task: None,
+        why: "fast".into(),
+    });
+    let policy = Payload::CrewPolicy(CrewPolicy { runaway_per_minute: Some(1_000_000), ..CrewPolicy::default() });
+    let cases = [("sup", suspend(), "may not suspend"), ("sup", step, "may not take"), ("bob", policy, "admin only")];
+    for (author, payload, why) in cases {
+        let base = remote_tip(&w, &remote);
+        let (path, bytes) = sealed(author, payload);
+        let commit = f.honest(&ws, &base, &path, &[&bytes]);
+        assert_refused(&w, &remote, &f.push(&remote, &commit), &base, why);
+        assert_refused(&w, &remote, &f.push_fold(&remote, &commit), &base, why);
+    }
+    // The CLI refuses it too, before writing: exit 1, the branch unchanged.
+    let before = tip(&w, &a);
+    let run = w.crew(&a, &["--as", "sup", "suspend", "bob"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("may not suspend"), "{}", run.stderr);
+    assert_eq!(tip(&w, &a), before);
+    assert_eq!(w.crew(&a, &["--as", "bob", "alive"]).code, 0);
+    // Granted, the same hand-made suspension is published and stops bob.
+    w.crew_ok(&a, &["--as", "alice", "policy", "set", "--grant", "sup=release,suspend"]);
+    let base = remote_tip(&w, &remote);
+    let (path, bytes) = sealed("sup", suspend());
+    let commit = f.honest(&ws, &base, &path, &[&bytes]);
+    let out = f.push(&remote, &commit);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(w.crew(&a, &["--as", "bob", "alive"]).code, 5);
+}

@@ -432,6 +432,13 @@ fn watch_covers_every_kind_and_follows_new_records() {
     let t2 = id(&json_as(&w, &dir, "alice", &["task", "add", "second"]));
     json_as(&w, &dir, "bob", &["task", "claim", &t2]);
     json_as(&w, &dir, "bob", &["task", "release", &t2, "--reason", "later"]);
+    // Fleet control: a policy, a usage report, and a supervisor's step (bob
+    // holds t2 with no live session past the policy's dead_after).
+    json_as(&w, &dir, "alice", &["policy", "set", "--dead-after", "1s", "--grant", "alice=release"]);
+    json_as(&w, &dir, "bob", &["usage", "--task", &t2, "--tokens", "5"]);
+    json_as(&w, &dir, "bob", &["task", "claim", &t2]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    w.crew_ok(&dir, &["--as", "alice", "supervise", "--once"]);
     json_as(&w, &dir, "bob", &["msg", "join", "#general"]);
     send(&w, &dir, "alice", &["--to", "#general", "hi @carol"]);
     json_as(&w, &dir, "bob", &["msg", "leave", "#general"]);

@@ -22,7 +22,8 @@ use git_crew::hlc::Hlc;
 use git_crew::id::Id;
 use git_crew::layout;
 use git_crew::record::kinds::{
-    ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, TaskClaim, TaskComment, TaskCreate,
+    ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, CrewPolicy, Grant, Power, StepFlag, StepKind,
+    SuperviseStep, TaskClaim, TaskComment, TaskCreate,
 };
 use git_crew::record::{self, frame, Payload, Role};
 use git_crew::sign::{KeyStore, Keypair, PublicKey};
@@ -492,4 +493,67 @@ fn the_v1_sample_the_request_and_the_small_order_signature_are_judged_as_the_spe
         let (code, out) = reference(&["--file", &path(&alone), "--workspace", &ws42]);
         assert_eq!(code, if n == 0 { 4 } else { 0 }, "record {n} of small-order-r.yaml: {out}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Fleet control (SIGNING.md 4.19-4.21, 9.2.1)
+
+/// A supervisor's work on a real branch, then hand-signed fleet records that
+/// break 9.2.1 one at a time: both verifiers accept the first and refuse each
+/// of the others.
+#[test]
+fn fleet_control_records_get_the_same_verdicts() {
+    let w = World::new();
+    let (a, ws) = w.workspace("a");
+    w.agent(&a, "bob");
+    w.agent(&a, "sup");
+    let policy = ["--as", "alice", "policy", "set", "--dead-after", "1s", "--tokens", "10", "--grant", "sup=release"];
+    w.crew_ok(&a, &policy);
+    let task = w.crew_json(&a, &["--as", "alice", "task", "add", "Work"])["record"]["id"].as_str().unwrap().to_owned();
+    w.crew_ok(&a, &["--as", "bob", "task", "claim", &task]);
+    w.crew_ok(&a, &["--as", "bob", "usage", "--task", &task, "--tokens", "50", "--cost", "0.5"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // Over budget (sup may not suspend: it tells bob's owner), and dead
+    // (sup may release: it requeues).
+    let steps = w.crew_ok(&a, &["--as", "sup", "--json", "supervise", "--once"]);
+    assert!(steps.contains("\"requeue\"") && steps.contains("over-budget"), "{steps}");
+    let dir = w.path("c");
+    w.git(&w.root, &["clone", "-q", "-b", "crew", a.to_str().unwrap(), dir.to_str().unwrap()]);
+    both_accept(&w, &dir, "a supervisor's policy, usage, steps, requeue and messages");
+    let task: Id = task.parse().unwrap();
+    w.crew_ok(&a, &["--as", "bob", "task", "claim", &task.hex()]);
+    w.git(&dir, &["pull", "-q", "--ff-only"]);
+    let key = |name: &str| w.key(&ws, name);
+    let suspend = Payload::ActorSuspend(ActorSuspend { name: "bob".into(), reason: None, seen: None, seen_at: None });
+    let step = |step| {
+        Payload::SuperviseStep(SuperviseStep {
+            flag: StepFlag::Runaway,
+            step,
+            actor: "bob".into(),
+            task: None,
+            why: "fast".into(),
+        })
+    };
+    let policy_by_bob = Payload::CrewPolicy(CrewPolicy { tokens: Some(1), ..CrewPolicy::default() });
+    let cases = [
+        ("sup", suspend.clone(), "a suspension by a supervisor granted release only"),
+        ("sup", step(StepKind::Suspend), "a suspend step by a supervisor granted release only"),
+        ("bob", step(StepKind::Notify), "a step by an agent the policy grants nothing"),
+        ("bob", policy_by_bob, "a policy set by an agent"),
+    ];
+    for (n, (author, payload, what)) in cases.into_iter().enumerate() {
+        append(&w, &dir, &ws, author, soon(5 + n as i64), payload, &key(author));
+        both_refuse(&w, &dir, what);
+        w.git(&dir, &["reset", "-q", "--hard", "HEAD~1"]);
+    }
+    // Granted, the same suspension counts; a release by sup of bob's claim too.
+    let grant = CrewPolicy {
+        grants: vec![Grant { actor: "sup".into(), powers: vec![Power::Release, Power::Suspend] }],
+        ..CrewPolicy::default()
+    };
+    append(&w, &dir, &ws, "alice", soon(20), Payload::CrewPolicy(grant), &key("alice"));
+    let release = Payload::TaskRelease(git_crew::record::kinds::TaskRelease { task, reason: None });
+    append(&w, &dir, &ws, "sup", soon(21), release, &key("sup"));
+    append(&w, &dir, &ws, "sup", soon(22), suspend, &key("sup"));
+    both_accept(&w, &dir, "a granted supervisor's release and suspension");
 }

@@ -50,22 +50,27 @@ impl Demo {
         Ok(stdout)
     }
 
-    /// Run git-crew and return its exit code, stdout and stderr.
-    fn crew_status(&self, dir: &Path, actor: &str, args: &[&str]) -> Result<(i32, String, String)> {
+    /// git-crew as `actor` in `dir`, with this demo's keys, and this binary
+    /// first on PATH (the server hook runs it).
+    fn command(&self, dir: &Path, actor: &str, args: &[&str]) -> Result<Command> {
         let path = std::env::join_paths(
             std::iter::once(self.exe.parent().unwrap_or(Path::new(".")).to_owned())
                 .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
         )?;
-        let out = Command::new(&self.exe)
-            .arg("-C")
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("-C")
             .arg(dir)
             .args(["--as", actor])
             .args(args)
             .env("CREW_HOME", &self.home)
             .env("PATH", path)
-            .env_remove("CREW_BRANCH")
-            .output()
-            .context("running git-crew")?;
+            .env_remove("CREW_BRANCH");
+        Ok(cmd)
+    }
+
+    /// Run git-crew and return its exit code, stdout and stderr.
+    fn crew_status(&self, dir: &Path, actor: &str, args: &[&str]) -> Result<(i32, String, String)> {
+        let out = self.command(dir, actor, args)?.output().context("running git-crew")?;
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         Ok((out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr)))
     }
@@ -325,6 +330,107 @@ fn kill_switch(demo: &Demo, alice: &Path, clones: &[PathBuf], say: &dyn Fn(&str)
     Ok(())
 }
 
+/// A long-running git-crew (a loop, a supervisor) whose stdout lines arrive
+/// on a channel.
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Demo {
+    fn spawn(&self, dir: &Path, actor: &str, args: &[&str]) -> Result<Running> {
+        let mut child = self
+            .command(dir, actor, args)?
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("running git-crew")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Running { child, lines })
+    }
+}
+
+impl Running {
+    /// The first line `want` picks within `within`.
+    fn await_line(
+        &self,
+        within: std::time::Duration,
+        want: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<serde_json::Value> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self.lines.recv_timeout(left).map_err(|_| anyhow::anyhow!("no such line within {within:?}"))?;
+            let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            if want(&value) {
+                return Ok(value);
+            }
+        }
+    }
+
+    /// SIGTERM, and wait for it to end its session.
+    fn stop(mut self) -> Result<()> {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+/// A supervisor with no model in it recovers a killed agent: the builder's
+/// loop dies holding a task, the supervisor requeues it, the reviewer
+/// finishes it.
+fn supervisor(demo: &Demo, alice: &Path, clones: &[PathBuf], say: &dyn Fn(&str)) -> Result<()> {
+    say("== The supervisor: a killed agent's task is requeued and finished by another");
+    demo.crew(alice, "alice", &["id", "new", "sup", "--role", "agent"])?;
+    demo.crew(alice, "alice", &["policy", "set", "--dead-after", "2s", "--grant", "sup=release,suspend"])?;
+    say("   alice: id new sup --role agent; policy set --dead-after 2s --grant sup=release,suspend");
+    let task =
+        id_of(&demo.crew(alice, "alice", &["--json", "task", "add", "Rotate the session keys", "--priority", "0"])?)?;
+    let (builder, reviewer) = (&clones[1], &clones[2]);
+    demo.crew(builder, "builder", &["heartbeat", "--end", "--session", "demo-loop"])?;
+    demo.crew(builder, "builder", &["task", "claim", &task])?;
+    let looping = demo.spawn(builder, "builder", &["--json", "inbox", "--follow", "--interval", "1s"])?;
+    say(&format!("   builder: task claim {}; its loop runs (inbox --follow, beating every second)", &task[..8]));
+    let sup = demo.spawn(alice, "sup", &["--json", "supervise", "--interval", "1s"])?;
+    sup.await_line(std::time::Duration::from_secs(30), |l| l["kind"] == "supervise.lead")?;
+    say("   sup: git crew supervise → leads (holds the election lease)");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let mut looping = looping;
+    looping.child.kill()?;
+    looping.child.wait()?;
+    let killed = std::time::Instant::now();
+    say("   builder's loop: killed with SIGKILL while holding the task");
+    let step = sup.await_line(std::time::Duration::from_secs(60), |l| {
+        l["kind"] == "supervise.step" && l["step"] == "requeue" && l["actor"] == "builder"
+    })?;
+    say(&format!(
+        "   sup: {} after the kill: requeue builder ({}): {}",
+        format_args!("{:.1}s", killed.elapsed().as_secs_f64()),
+        step["flag"].as_str().unwrap_or_default(),
+        step["why"].as_str().unwrap_or_default()
+    ));
+    sup.stop()?;
+    demo.crew(reviewer, "reviewer", &["sync"])?;
+    demo.crew(reviewer, "reviewer", &["task", "claim", &task])?;
+    demo.crew(reviewer, "reviewer", &["task", "done", &task, "--summary", "finished after the builder died"])?;
+    say(&format!("   reviewer: task claim {0}; task done {0}", &task[..8]));
+    for ((agent, _), dir) in AGENTS.iter().zip(clones) {
+        demo.crew(dir, agent, &["sync"])?;
+    }
+    demo.crew(alice, "alice", &["sync"])?;
+    Ok(())
+}
+
 pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
     let (root, _temp) = match &args.keep {
         Some(dir) => {
@@ -399,6 +505,7 @@ pub fn run(cx: &Context, args: DemoArgs) -> Result<i32> {
     board_scenario(&demo, &alice, &clones, &say)?;
     let alice_inbox = conversation(&demo, &alice, &clones, &say)?;
     kill_switch(&demo, &alice, &clones, &say)?;
+    supervisor(&demo, &alice, &clones, &say)?;
     let (remote_tip, tips) = demo.converged(&alice, &clones, "after the conversation")?;
     let workspace = Workspace::open(&alice, "crew", KeyStore::at(&demo.home))?;
     let report = git_crew::verify::verify(workspace.store(), false)?;

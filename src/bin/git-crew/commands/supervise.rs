@@ -169,6 +169,7 @@ pub fn supervise(cx: &Context, args: SuperviseArgs) -> Result<i32> {
         },
         |e| render::warn(&format!("sync failed, will retry: {}", render::block(&e.to_string(), "  "))),
     )?;
+    round.resign();
     Ok(0)
 }
 
@@ -240,6 +241,30 @@ impl Round<'_> {
                     Err(e) => Err(e),
                 }
             }
+        }
+    }
+
+    /// Stopping cleanly, give the election up so a standby takes over at once
+    /// rather than when the lease runs out.
+    fn resign(&self) {
+        if self.leading != Some(true) {
+            return;
+        }
+        let released = self.ws.election(self.me).and_then(|(id, _)| {
+            let reason = Some("the supervisor stopped".to_owned());
+            let record = self.ws.release(self.me, id, reason)?;
+            match self.remote {
+                Some(r) => {
+                    git_crew::publish::publish(self.ws, &git_crew::publish::Target::Remote(r.to_owned()), vec![record])
+                        .map(|_| ())
+                }
+                None => Ok(()),
+            }
+        });
+        if let Err(e) = released {
+            render::warn(&format!(
+                "could not give the election up (a standby takes over when its lease runs out): {e}"
+            ));
         }
     }
 
