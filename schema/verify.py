@@ -102,7 +102,8 @@ MAX_NODES = 4096
 KINDS = (
     "crew.genesis crew.repair actor.admit actor.suspend actor.resume actor.rotate actor.revoke live.beat "
     "task.create task.edit task.claim task.release task.handoff task.comment task.block task.unblock "
-    "task.done receipt msg.send msg.join msg.leave msg.ack crew.policy task.usage supervise.step"
+    "task.done receipt msg.send msg.join msg.leave msg.ack crew.policy task.usage supervise.step "
+    "path.reserve path.release"
 ).split()
 TASK_KINDS = {"task.edit", "task.claim", "task.release", "task.handoff", "task.comment", "task.block",
               "task.unblock", "task.done", "receipt", "task.usage"}
@@ -810,6 +811,14 @@ def field_rules(kind, f):
             ranks = [("release", "suspend").index(p) for p in g["powers"]]
             if ranks != sorted(set(ranks)):
                 return "a grant's `powers` not sorted, each once (§4.19)"
+    if kind == "path.reserve":
+        paths = [p.encode() for p in f["paths"]]
+        if any(x >= y for x, y in zip(paths, paths[1:])):
+            return "`paths` not sorted, each once (§4.22)"
+        for p in f["paths"]:
+            why = check_path(p)
+            if why:
+                return f"reserved path {p!r} is not normalised: {why} (§4.22)"
     if kind == "task.usage" and not ({"tokens", "cost", "seconds"} & set(f)):
         return "a usage report names none of `tokens`, `cost`, `seconds` (§4.20)"
     if kind == "supervise.step" and ("task" in f) != (f["flag"] in ("dead-holder", "stalled", "over-budget")):
@@ -887,7 +896,7 @@ def in_layout(path):
     stem = parts[-1][:-5]
     if parts[0] == "actors" and len(parts) == 2:
         return bool(ACTOR_NAME.fullmatch(stem))
-    if parts[0] == "tasks" and len(parts) == 3:
+    if parts[0] in ("tasks", "reservations") and len(parts) == 3:
         return bool(HEX64.fullmatch(stem)) and parts[1] == stem[:2]
     if parts[0] == "channels" and len(parts) >= 4:
         return is_channel("/".join(parts[1:-2])) and is_date(parts[-2], True) and bool(ACTOR_NAME.fullmatch(stem))
@@ -901,6 +910,9 @@ def place_of(r):
     f = r.fields
     if r.kind in ("crew.genesis", "crew.repair", "crew.policy"):
         return MANIFEST
+    if r.kind in ("path.reserve", "path.release"):
+        rid = r.id if r.kind == "path.reserve" else f["reservation"]
+        return f"reservations/{rid[:2]}/{rid}.yaml"
     if r.kind == "supervise.step":
         if "task" in f:
             return f"tasks/{f['task'][:2]}/{f['task']}.yaml"
@@ -1177,6 +1189,11 @@ def summary(r, escapes):
         used += [f"cost {f['cost']}"] if "cost" in f else []
         used += [f"{f['seconds']}s"] if "seconds" in f else []
         return f"usage on {t8}: " + ", ".join(used)
+    if k == "path.reserve":
+        paths = ", ".join(q(p, escapes) for p in f["paths"])
+        return f"reserve {paths} for {f['lease']}s" + (f" with {t8}" if "task" in f else "")
+    if k == "path.release":
+        return f"release reservation {f['reservation'][:8]}"
     if k == "supervise.step":
         on = f" on {t8}" if "task" in f else ""
         return w(f"{f['step']} {f['actor']} ({f['flag']}{on})", "why")
@@ -1253,6 +1270,21 @@ class Task:
 
 
 @dataclass
+class Reservation:
+    actor: str
+    paths: list
+    task: str | None
+    lease: int  # seconds
+    expiry: int  # ms
+    released: bool = False
+
+
+def overlap(a, b):
+    """§9.2.2: two reserved paths overlap if one is the other or lies under it."""
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+@dataclass
 class Window:
     """§9.1 rule 5: the records of `name` a counted suspension did not include."""
 
@@ -1280,6 +1312,8 @@ class Fold:
         self.tasks = {}
         self.receipts = {}  # counted receipt id -> its task
         self.policy = {}  # the fields of the last counted crew.policy (§9.2.1)
+        self.reservations = {}  # counted path.reserve id -> Reservation (§9.2.2)
+        self.void_reservations = set()
         # What void records would have made (rule 14): task and receipt ids,
         # admitted names, and (name, key) for the keys of void rotations.
         # Folding in order, each is in its set exactly when a void record that
@@ -1303,6 +1337,8 @@ class Fold:
                     self.void_tasks.add(r.id)
                 elif r.kind == "receipt":
                     self.void_receipts.add(r.id)
+                elif r.kind == "path.reserve":
+                    self.void_reservations.add(r.id)
                 elif r.kind == "actor.admit":
                     self.void_admits.add(r.fields["name"])
                 elif r.kind == "actor.rotate":
@@ -1584,6 +1620,58 @@ class Fold:
 
     def kind_msg_ack(self, r, author):
         pass
+
+    # -- §9.2.2 path reservations ----------------------------------------------
+
+    def reservation_holder(self, res, ms):
+        """Who holds `res` at `ms`, or None once it has ended."""
+        if res.released:
+            return None
+        if res.task is not None:
+            t = self.tasks.get(res.task)
+            if t is None or t.done or not self.held(t, ms):
+                return None
+            holder = t.holder
+        else:
+            if res.expiry <= ms:
+                return None
+            holder = res.actor
+        a = self.actors[holder]
+        return None if (a.suspended or a.revoked) else holder
+
+    def kind_path_reserve(self, r, author):
+        f, ms = r.fields, r.at[0]
+        if "task" in f:
+            t = self.task(f["task"])
+            if not (t.holder == r.author and self.held(t, ms)):
+                raise Void("the author does not hold the task it reserves for (§9.2.2)")
+        renews = None
+        for res in self.reservations.values():
+            holder = self.reservation_holder(res, ms)
+            if holder is None:
+                continue
+            if holder != r.author:
+                if any(overlap(p, q) for p in res.paths for q in f["paths"]):
+                    raise Void(f"a path overlaps a reservation {holder!r} holds (§9.2.2)")
+            elif res.actor == r.author and res.paths == f["paths"] and res.task == f.get("task") and renews is None:
+                renews = res
+        if renews is not None:
+            renews.lease, renews.expiry = f["lease"], ms + f["lease"] * 1000
+        else:
+            self.reservations[r.id] = Reservation(r.author, f["paths"], f.get("task"), f["lease"], ms + f["lease"] * 1000)
+
+    def kind_path_release(self, r, author):
+        rid = r.fields["reservation"]
+        res = self.reservations.get(rid)
+        if res is None:
+            if rid in self.void_reservations:
+                raise Void(f"the reservation {rid[:8]} rests on a void path.reserve (rule 14)")
+            raise Refused(f"the reservation {rid} did not count before it (rule 14)")
+        holder = self.reservation_holder(res, r.at[0])
+        forced = author.role == "admin" or self.granted(r.author, "release")
+        if holder is None or not (holder == r.author or forced):
+            raise Void("the reservation has ended, or the author neither holds it nor may force it (§9.2.2)")
+        res.released = True
 
     # -- §9.2.1 fleet control ---------------------------------------------------
 

@@ -166,6 +166,30 @@ pub fn relative_path(work_tree: &Path, file: &Path) -> Result<String, FileError>
     Ok(joined)
 }
 
+/// `arg` (absolute, or relative to `cwd`) as a path relative to the top of
+/// `work_tree`, normalised lexically: it need not exist (a reservation may
+/// name a file yet to be made), but it must stay inside the work tree.
+pub fn work_tree_path(work_tree: &Path, cwd: &Path, arg: &str) -> Result<String, FileError> {
+    let outside = |top: PathBuf| FileError::Outside { path: PathBuf::from(arg), work_tree: top };
+    let canon = |p: &Path| p.canonicalize().map_err(|source| FileError::Io { path: p.to_owned(), source });
+    let top = canon(work_tree)?;
+    let here = canon(cwd)?;
+    let joined = here.join(arg);
+    let rel = joined.strip_prefix(&top).map_err(|_| outside(top.clone()))?;
+    let mut parts: Vec<String> = Vec::new();
+    for c in rel.components() {
+        match c {
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir if parts.pop().is_some() => {}
+            _ => return Err(outside(top)),
+        }
+    }
+    let joined = parts.join("/");
+    check_path(&joined).map_err(|_| outside(top))?;
+    Ok(joined)
+}
+
 /// The canonical work tree and the canonical form of `file`, if that is inside it.
 fn inside(work_tree: &Path, file: &Path) -> Result<(PathBuf, PathBuf), FileError> {
     let canon = |p: &Path| p.canonicalize().map_err(|source| FileError::Io { path: p.to_owned(), source });

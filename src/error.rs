@@ -120,6 +120,9 @@ pub enum Error {
     /// A receipt that cannot be made or found.
     #[error(transparent)]
     Receipt(#[from] ReceiptError),
+    /// A path reservation that cannot be made.
+    #[error(transparent)]
+    Reservation(#[from] ReservationError),
     /// `repair` has nothing to do, or may not do it.
     #[error(transparent)]
     Repair(#[from] RepairError),
@@ -547,6 +550,20 @@ pub enum IdentityError {
         /// The current key's fingerprint.
         current: String,
     },
+}
+
+/// A path reservation that cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReservationError {
+    /// Paths without a work tree.
+    #[error("this repository has no work tree: a reservation names paths of a work tree")]
+    NoWorkTree,
+    /// A commit touches paths another actor holds.
+    #[error("the commit touches reserved paths: {}", .0.join("; "))]
+    Reserved(Vec<String>),
+    /// git could not list the paths a commit touches.
+    #[error("cannot list the paths this commit touches (git diff --cached): {0}")]
+    Staged(String),
 }
 
 /// A receipt that cannot be made or found.

@@ -4,6 +4,8 @@
 //! `install` puts that line into a repository's hooks between markers, keeping
 //! whatever else a hook file holds.
 //!
+//! - `pre-commit`: a commit may not touch a path another actor has reserved
+//!   (as this clone's copy of the branch says: sync to see new reservations).
 //! - `commit-msg`: a `Crew-Task:` trailer must name an existing task.
 //! - `post-commit`: each `Crew-Task:` trailer becomes a `receipt` on the task,
 //!   linking the code commit to it.
@@ -20,7 +22,7 @@ use std::path::{Path, PathBuf};
 use crate::store::Backend;
 use crate::store::Oid;
 
-use crate::error::{ConflictError, Error, InstallError, ProtocolError, ReceiveError, Result};
+use crate::error::{ConflictError, Error, InstallError, ProtocolError, ReceiveError, ReservationError, Result};
 use crate::record::kinds::{Receipt, ReceiptClass};
 use crate::record::Record;
 use crate::store::Store;
@@ -28,7 +30,7 @@ use crate::verify::{self, Base, Report};
 use crate::workspace::Workspace;
 
 /// Hooks a working clone gets from `install`.
-pub const CLIENT_HOOKS: &[&str] = &["commit-msg", "post-commit", "pre-push"];
+pub const CLIENT_HOOKS: &[&str] = &["pre-commit", "commit-msg", "post-commit", "pre-push"];
 /// Hooks a server (bare) repository gets from `install --server`.
 pub const SERVER_HOOKS: &[&str] = &["pre-receive", "proc-receive"];
 
@@ -38,6 +40,7 @@ const END: &str = "# <<< git-crew <<<";
 /// The shim script shipped in `hooks/NAME`.
 pub fn shim(name: &str) -> Option<&'static str> {
     Some(match name {
+        "pre-commit" => include_str!("../hooks/pre-commit"),
         "commit-msg" => include_str!("../hooks/commit-msg"),
         "post-commit" => include_str!("../hooks/post-commit"),
         "pre-push" => include_str!("../hooks/pre-push"),
@@ -142,6 +145,48 @@ pub fn task_trailers(message: &str) -> Vec<String> {
         })
         .filter(|v| !v.is_empty())
         .collect()
+}
+
+/// The paths of the work tree the commit being made touches: added,
+/// changed and deleted, both sides of a rename. Read with `git diff --cached`
+/// (the index is git's, and a hook runs with git's environment, so a
+/// `commit -a` or a partial commit's temporary index is the one read).
+pub fn staged_paths(work_tree: &Path) -> Result<Vec<String>> {
+    let out = std::process::Command::new("git")
+        .current_dir(work_tree)
+        .args(["-c", "core.quotePath=false", "diff", "--cached", "--name-only", "--no-renames", "-z"])
+        .env("LC_ALL", "C")
+        .output()
+        .map_err(|e| ReservationError::Staged(e.to_string()))?;
+    if !out.status.success() {
+        return Err(ReservationError::Staged(String::from_utf8_lossy(&out.stderr).trim().to_owned()).into());
+    }
+    Ok(out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect())
+}
+
+/// `pre-commit`: refuse a commit of `actor` (or of someone with no crew
+/// identity) that touches `paths` another actor holds, naming each path, its
+/// holder and the time left.
+pub fn pre_commit<B: Backend>(ws: &Workspace<B>, actor: Option<&str>, paths: &[String]) -> Result<()> {
+    let blocked = ws.blocked_paths(actor.unwrap_or(""), paths)?;
+    if blocked.is_empty() {
+        return Ok(());
+    }
+    let lines = blocked
+        .iter()
+        .map(|b| {
+            let secs = b.held.left_ms / 1000;
+            let left = if secs < 120 { format!("{secs}s") } else { format!("{}m", secs / 60) };
+            let r = &b.held.reservation;
+            format!("{} is reserved by {} (reservation {}, {left} left)", b.path, b.held.holder, r.id.short())
+        })
+        .collect();
+    Err(ReservationError::Reserved(lines).into())
 }
 
 /// `commit-msg`: every `Crew-Task:` trailer must name exactly one existing task.

@@ -9,6 +9,7 @@
 //!                            one author's messages (and joins, leaves) in a channel that
 //!                            day; <channel> is a name, dm/<a>+<b> or task/<task id>
 //! acks/<actor>/<yyyy-mm>.yaml  an actor's inbox cursor moves that month
+//! reservations/<shard>/<id>.yaml  one path reservation's whole life
 //! ```
 //!
 //! Invariant: the file of a record is a function of the record alone, so the
@@ -45,6 +46,8 @@ pub enum Place {
         /// The author of every record in the file.
         author: String,
     },
+    /// `reservations/<shard>/<id>.yaml`.
+    Reservation(Id),
     /// `acks/<actor>/<yyyy-mm>.yaml`.
     Acks {
         /// The actor.
@@ -65,6 +68,12 @@ impl Place {
 pub fn task_path(task: &Id) -> String {
     let hex = task.hex();
     format!("tasks/{}/{hex}.yaml", &hex[..2])
+}
+
+/// The file of a path reservation.
+pub fn reservation_path(id: &Id) -> String {
+    let hex = id.hex();
+    format!("reservations/{}/{hex}.yaml", &hex[..2])
 }
 
 /// The file of an actor's identity records.
@@ -102,6 +111,9 @@ pub fn path_of(record: &Record) -> String {
     if let Some(actor) = record.payload.actor() {
         return actor_path(actor);
     }
+    if let Some(reservation) = record.payload.reservation(&record.id) {
+        return reservation_path(&reservation);
+    }
     match (&record.payload, record.task()) {
         (Payload::MsgAck(_), _) => format!("acks/{}/{}.yaml", record.author, &record.at.day()[..7]),
         (_, Some(task)) => task_path(&task),
@@ -127,6 +139,10 @@ pub fn classify(path: &str) -> Option<Place> {
         ["tasks", shard, file] => {
             let id: Id = file.strip_suffix(".yaml")?.parse().ok()?;
             (id.hex()[..2] == **shard).then_some(Place::Task(id))
+        }
+        ["reservations", shard, file] => {
+            let id: Id = file.strip_suffix(".yaml")?.parse().ok()?;
+            (id.hex()[..2] == **shard).then_some(Place::Reservation(id))
         }
         ["channels", name @ .., day, file] if !name.is_empty() && name.len() <= 2 => {
             let channel = Channel::parse(&name.join("/")).ok()?;

@@ -53,6 +53,7 @@ pub mod receipts;
 pub mod record;
 pub mod repair;
 pub mod request;
+pub mod reservations;
 pub mod sign;
 pub mod state;
 pub mod store;

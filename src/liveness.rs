@@ -25,7 +25,7 @@ use crate::hlc::{Hlc, MAX_SKEW_MS};
 use crate::id::Id;
 use crate::index::Need;
 use crate::layout::{live_ref, LIVE_REFS};
-use crate::record::kinds::{validate_session, LiveBeat, TaskClaim, MAX_TTL_SECS};
+use crate::record::kinds::{validate_session, LiveBeat, PathReserve, TaskClaim, MAX_TTL_SECS};
 use crate::record::{self, Payload, Record, Role};
 use crate::state::{Revocation, State, Summary, Suspension};
 use crate::store::Store;
@@ -285,23 +285,34 @@ impl<B: Backend> Workspace<B> {
     /// out): one `task.claim` per task, for the same lease. What a beating
     /// session does so that a live holder keeps its tasks.
     pub fn renew_leases(&self, actor: &str) -> Result<Vec<Record>> {
-        // The core knows which tasks the actor holds; only those are loaded.
+        // The core knows which tasks the actor holds and its reservations;
+        // only those tasks are loaded.
         let core = self.snapshot_for(&Need::Core)?.state;
-        let Some(me) = core.actors.get(actor).filter(|a| a.may_work() && !a.holds.is_empty()) else {
+        let reserves = core.reservations.values().any(|r| r.actor == actor && r.task.is_none() && r.released.is_none());
+        let Some(me) = core.actors.get(actor).filter(|a| a.may_work() && (!a.holds.is_empty() || reserves)) else {
             return Ok(Vec::new());
         };
         let held: Vec<Id> = me.holds.iter().copied().collect();
+        let due = |claim_ms: i64, expires_ms: i64, now: i64| 2 * (expires_ms - now) < claim_ms;
         let written = self.write(actor, &Need::Tasks(held.clone()), |state| {
             let now = Hlc::now().ms;
-            let due = held.iter().filter_map(|id| {
+            let claims = held.iter().filter_map(|id| {
                 let task = state.tasks.get(id).filter(|t| t.done.is_none())?;
                 let claim = task.holder_at(now).filter(|c| c.actor == actor)?;
-                (2 * (claim.expires_ms - now) < claim.lease_ms).then(|| {
+                due(claim.lease_ms, claim.expires_ms, now).then(|| {
                     let lease = (claim.lease_ms / 1000).max(1) as u64;
                     Payload::TaskClaim(TaskClaim { task: *id, lease, offline: false })
                 })
             });
-            Ok(due.collect())
+            // Reservations of their own (not following a task) renew alike.
+            let reservations = state
+                .live_reservations(now)
+                .filter(|(r, holder, _)| *holder == actor && r.task.is_none() && due(r.lease_ms, r.expires_ms, now))
+                .map(|(r, _, _)| {
+                    let lease = (r.lease_ms / 1000).max(1) as u64;
+                    Payload::PathReserve(PathReserve { paths: r.paths.clone(), lease, task: None })
+                });
+            Ok(claims.chain(reservations).collect())
         });
         match written {
             Ok(w) => Ok(w.records),

@@ -702,6 +702,44 @@ pub struct SuperviseStep {
     pub why: String,
 }
 
+/// `path.reserve`: claim paths of the code repository for a while, like a
+/// task: no other actor's reservation may overlap a live one. The record's id
+/// is the reservation's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathReserve {
+    /// Paths relative to the top of the work tree, each with everything
+    /// under it, normalised ([`check_path`]), sorted, each once.
+    pub paths: Vec<String>,
+    /// Seconds the reservation lasts unless renewed (ignored while it
+    /// follows a task: it lasts as long as the task's claim).
+    pub lease: u64,
+    /// The task it is for: it follows the task's holder (a handoff passes it
+    /// on) and ends when the task is released or done.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::id::as_hex_opt")]
+    pub task: Option<Id>,
+}
+
+/// `path.release`: end a reservation (its holder; an admin, or a supervisor
+/// granted `release`, may force it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathRelease {
+    /// The reservation: the id of its `path.reserve`.
+    #[serde(with = "crate::id::as_hex")]
+    pub reservation: Id,
+}
+
+/// Most paths one reservation names.
+pub const MAX_RESERVED_PATHS: usize = 64;
+
+/// Whether two reserved paths overlap: one is the other, or one is a
+/// directory above the other.
+pub fn paths_overlap(a: &str, b: &str) -> bool {
+    let under = |x: &str, y: &str| x.len() > y.len() && x.starts_with(y) && x.as_bytes()[y.len()] == b'/';
+    a == b || under(a, b) || under(b, a)
+}
+
 /// The label of the task supervisors elect one of them by (`crate::supervise`):
 /// a task with it is never ready, so `next` and the board's ready list leave
 /// it out.
@@ -966,6 +1004,8 @@ kinds! {
     "crew.policy" => CrewPolicy(CrewPolicy),
     "task.usage" => TaskUsage(TaskUsage),
     "supervise.step" => SuperviseStep(SuperviseStep),
+    "path.reserve" => PathReserve(PathReserve),
+    "path.release" => PathRelease(PathRelease),
 }
 
 impl Payload {
@@ -1074,6 +1114,24 @@ impl Payload {
                     ));
                 }
             }
+            Payload::PathReserve(p) => {
+                if p.paths.is_empty() || p.paths.len() > MAX_RESERVED_PATHS {
+                    return field(format!("paths: a reservation names 1 to {MAX_RESERVED_PATHS} paths"));
+                }
+                for path in &p.paths {
+                    check_path(path).map_err(|why| Problem::BadField(format!("paths: {path:?} {why}")))?;
+                }
+                if p.paths.windows(2).any(|w| w[0] >= w[1]) {
+                    return field("paths: must be sorted, each once".into());
+                }
+                if !(MIN_LEASE_SECS..=MAX_LEASE_SECS).contains(&p.lease) {
+                    return field(format!(
+                        "lease: {} seconds is out of range {MIN_LEASE_SECS}..={MAX_LEASE_SECS}",
+                        p.lease
+                    ));
+                }
+            }
+            Payload::PathRelease(_) => {}
             Payload::MsgAck(a) => {
                 if a.items.is_empty() || a.items.len() > MAX_ACK_ITEMS {
                     return field(format!("items: an ack marks 1 to {MAX_ACK_ITEMS} items read"));
@@ -1101,7 +1159,7 @@ impl Payload {
             Payload::Receipt(r) => Some(r.task),
             Payload::TaskUsage(u) => Some(u.task),
             Payload::SuperviseStep(s) => s.task,
-            Payload::CrewPolicy(_) => None,
+            Payload::CrewPolicy(_) | Payload::PathReserve(_) | Payload::PathRelease(_) => None,
             Payload::Genesis(_)
             | Payload::CrewRepair(_)
             | Payload::ActorAdmit(_)
@@ -1111,6 +1169,15 @@ impl Payload {
             | Payload::ActorRevoke(_)
             | Payload::LiveBeat(_) => None,
             Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => None,
+        }
+    }
+
+    /// The reservation a record is about (`path.reserve` names itself).
+    pub fn reservation(&self, own_id: &Id) -> Option<Id> {
+        match self {
+            Payload::PathReserve(_) => Some(*own_id),
+            Payload::PathRelease(p) => Some(p.reservation),
+            _ => None,
         }
     }
 

@@ -150,6 +150,12 @@ impl Record {
                 used.extend(u.seconds.map(|s| format!("{s}s")));
                 format!("usage on {}: {}", u.task.short(), used.join(", "))
             }
+            Payload::PathReserve(p) => {
+                let paths: Vec<String> = p.paths.iter().map(|path| quote::quote(path)).collect();
+                let task = p.task.map(|t| format!(" with {}", t.short())).unwrap_or_default();
+                format!("reserve {} for {}s{task}", paths.join(", "), p.lease)
+            }
+            Payload::PathRelease(p) => format!("release reservation {}", p.reservation.short()),
             Payload::SuperviseStep(s) => {
                 let on = s.task.map(|t| format!(" on {}", t.short())).unwrap_or_default();
                 with_text(format!("{} {} ({}{on})", s.step.as_str(), s.actor, s.flag.as_str()), Some(&s.why))

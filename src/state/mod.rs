@@ -8,6 +8,7 @@
 pub mod actors;
 pub mod messages;
 pub mod policy;
+pub mod reservations;
 pub mod tasks;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use crate::record::{Payload, Record, Role};
 
 pub use actors::{Actor, RetiredKey, Revocation, Stop, Suspension};
 pub use policy::{Limits, Policy, Usage, Watch};
+pub use reservations::Reservation;
 pub use tasks::{Claim, Status, Summary, Task};
 
 /// Why the fold refuses a record.
@@ -148,6 +150,27 @@ pub enum Refusal {
     /// Resuming an actor that is not suspended.
     #[error("{0} is not suspended")]
     NotSuspended(String),
+    /// Another actor holds a reservation overlapping these paths.
+    #[error("{} reserved by {holder} (reservation {reservation})", paths.join(", "))]
+    PathsReserved {
+        /// The paths asked for that overlap it.
+        paths: Vec<String>,
+        /// Who holds it.
+        holder: String,
+        /// The reservation, abbreviated.
+        reservation: String,
+    },
+    /// The reservation does not exist.
+    #[error("no reservation {0}")]
+    UnknownReservation(String),
+    /// The reservation has ended, or the author does not hold it.
+    #[error("{actor} does not hold reservation {reservation} (or it has ended)")]
+    ReservationNotHeld {
+        /// The reservation, abbreviated.
+        reservation: String,
+        /// The author.
+        actor: String,
+    },
     /// Dependencies are not done.
     #[error("task {task} is waiting on {}", waiting.join(", "))]
     NotReady {
@@ -189,6 +212,8 @@ impl Refusal {
                 | Refusal::Unseen { .. }
                 | Refusal::NotSuspended(_)
                 | Refusal::VoidSubject(_)
+                | Refusal::PathsReserved { .. }
+                | Refusal::ReservationNotHeld { .. }
         )
     }
 }
@@ -244,6 +269,8 @@ pub struct State {
     pub policy: Option<Box<Policy>>,
     /// Per actor, what a supervisor judges it by: write rate, steps taken.
     pub watch: BTreeMap<String, Watch>,
+    /// Path reservations by id (ended ones too).
+    pub reservations: BTreeMap<Id, Reservation>,
     /// Actors whose inbox changed since the index last wrote them.
     #[serde(skip)]
     pub touched: std::collections::BTreeSet<String>,
@@ -315,7 +342,7 @@ impl State {
         if let Err(reason) = &outcome {
             if reason.is_conflict() {
                 let subject = match &r.payload {
-                    Payload::TaskCreate(_) | Payload::Receipt(_) => Some(r.id.hex()),
+                    Payload::TaskCreate(_) | Payload::Receipt(_) | Payload::PathReserve(_) => Some(r.id.hex()),
                     Payload::ActorAdmit(a) => Some(a.name.clone()),
                     Payload::ActorRotate(a) => Some(key_subject(&a.name, &a.key)),
                     _ => None,
@@ -378,6 +405,7 @@ impl State {
             }
             Payload::CrewPolicy(p) => policy::check_policy(self, author, p, key),
             Payload::SuperviseStep(s) => policy::check_step(self, author, s, key),
+            Payload::PathReserve(_) | Payload::PathRelease(_) => reservations::check(self, author, r),
             _ => tasks::check(self, author, r),
         }
     }
@@ -489,6 +517,7 @@ impl State {
                 messages::apply(self, r)
             }
             Payload::CrewPolicy(_) => {}
+            Payload::PathReserve(_) | Payload::PathRelease(_) => reservations::apply(self, r),
             _ => tasks::apply(self, r),
         }
         policy::apply(self, r);

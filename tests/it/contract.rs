@@ -83,6 +83,8 @@ const CONTRACT: &[(&str, &str, Option<&str>)] = &[
     ("usage", "", Some("write.json")),
     ("supervise", "", Some("supervise.json")),
     ("supervise", "--dry-run", Some("supervise.json")),
+    ("reserve", "", Some("write.json")),
+    ("unreserve", "", Some("write.json")),
 ];
 
 /// Schemas of commands that print JSON lines, one value per line.
@@ -469,6 +471,14 @@ fn every_json_output_validates_against_its_schema() {
     let took = c.out("supervise", &a, alice, &["supervise", "--once"]);
     assert!(flagged(&took), "{took}");
     c.wrote("task release", &a, "bob", &["task", "release", &second]);
+
+    // Path reservations: one shows on the board, a second overlapping one is
+    // refused (exit 3), the holder ends it.
+    let reserved = c.wrote("reserve", &a, "bob", &["reserve", "src/auth", "docs", "--lease", "1h"]);
+    let board = c.out("board", &a, None, &["board"]);
+    assert_eq!(board["reservations"][0]["paths"], serde_json::json!(["docs", "src/auth"]), "{board}");
+    c.fails(&a, Some("carol"), &["reserve", "src"], 3);
+    c.wrote("unreserve", &a, "bob", &["unreserve", &reserved]);
 
     // Help, the guide, the hooks.
     c.out("help", &a, None, &["help", "task", "claim"]);

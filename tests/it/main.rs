@@ -23,6 +23,7 @@ mod messages;
 mod mutation;
 mod publish;
 mod reference;
+mod reservations;
 mod schema;
 mod snapshots;
 mod supervise;

@@ -439,6 +439,8 @@ fn watch_covers_every_kind_and_follows_new_records() {
     json_as(&w, &dir, "bob", &["task", "claim", &t2]);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     w.crew_ok(&dir, &["--as", "alice", "supervise", "--once"]);
+    let reserved = id(&json_as(&w, &dir, "carol", &["reserve", "src", "--lease", "1h"]));
+    json_as(&w, &dir, "carol", &["unreserve", &reserved]);
     json_as(&w, &dir, "bob", &["msg", "join", "#general"]);
     send(&w, &dir, "alice", &["--to", "#general", "hi @carol"]);
     json_as(&w, &dir, "bob", &["msg", "leave", "#general"]);

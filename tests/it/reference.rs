@@ -22,8 +22,8 @@ use git_crew::hlc::Hlc;
 use git_crew::id::Id;
 use git_crew::layout;
 use git_crew::record::kinds::{
-    ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, CrewPolicy, Grant, Power, StepFlag, StepKind,
-    SuperviseStep, TaskClaim, TaskComment, TaskCreate,
+    ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, CrewPolicy, Grant, PathRelease, PathReserve,
+    Power, StepFlag, StepKind, SuperviseStep, TaskClaim, TaskComment, TaskCreate,
 };
 use git_crew::record::{self, frame, Payload, Role};
 use git_crew::sign::{KeyStore, Keypair, PublicKey};
@@ -556,4 +556,35 @@ fn fleet_control_records_get_the_same_verdicts() {
     append(&w, &dir, &ws, "sup", soon(21), release, &key("sup"));
     append(&w, &dir, &ws, "sup", soon(22), suspend, &key("sup"));
     both_accept(&w, &dir, "a granted supervisor's release and suspension");
+}
+
+/// Path reservations (SIGNING.md 9.2.2): what the CLI writes, an overlapping
+/// reservation (void, not a failure), a release by someone else (void) and a
+/// release of a reservation that never was (refused), judged alike.
+#[test]
+fn path_reservations_get_the_same_verdicts() {
+    let w = World::new();
+    let (a, ws) = w.workspace("a");
+    w.agent(&a, "bob");
+    w.agent(&a, "carol");
+    let task = w.crew_json(&a, &["--as", "alice", "task", "add", "Auth"])["record"]["id"].as_str().unwrap().to_owned();
+    let bobs = w.crew_json(&a, &["--as", "bob", "reserve", "src", "--lease", "1h"])["record"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.crew_ok(&a, &["--as", "carol", "task", "claim", &task]);
+    w.crew_ok(&a, &["--as", "carol", "reserve", "docs", "--task", &task]);
+    w.crew_ok(&a, &["--as", "carol", "task", "handoff", &task, "--to", "bob"]);
+    let dir = w.path("c");
+    w.git(&w.root, &["clone", "-q", "-b", "crew", a.to_str().unwrap(), dir.to_str().unwrap()]);
+    both_accept(&w, &dir, "reservations written by the CLI");
+    let key = |name: &str| w.key(&ws, name);
+    let reserve = |path: &str| Payload::PathReserve(PathReserve { paths: vec![path.into()], lease: 60, task: None });
+    let release = |id: &str| Payload::PathRelease(PathRelease { reservation: id.parse().unwrap() });
+    append(&w, &dir, &ws, "carol", soon(5), reserve("src/lib.rs"), &key("carol"));
+    append(&w, &dir, &ws, "carol", soon(6), release(&bobs), &key("carol"));
+    // carol's reservation of docs follows the task to bob: carol's release is void.
+    both_accept(&w, &dir, "an overlapping reservation and releases by someone else: void");
+    append(&w, &dir, &ws, "bob", soon(7), release(&"ab".repeat(32)), &key("bob"));
+    both_refuse(&w, &dir, "a release of a reservation that never was");
 }

@@ -36,9 +36,9 @@ use git_crew::index::Need;
 use git_crew::layout;
 use git_crew::record::kinds::{
     validate_session, ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, Artifact, Budget, Channel,
-    CrewPolicy, CrewRepair, Genesis, Grant, LiveBeat, MsgAck, MsgMembership, MsgSend, Power, Receipt, ReceiptClass,
-    StepFlag, StepKind, SuperviseStep, TaskBlock, TaskClaim, TaskComment, TaskCreate, TaskDone, TaskEdit, TaskHandoff,
-    TaskRelease, TaskUnblock, TaskUsage, MAX_TTL_SECS,
+    CrewPolicy, CrewRepair, Genesis, Grant, LiveBeat, MsgAck, MsgMembership, MsgSend, PathRelease, PathReserve, Power,
+    Receipt, ReceiptClass, StepFlag, StepKind, SuperviseStep, TaskBlock, TaskClaim, TaskComment, TaskCreate, TaskDone,
+    TaskEdit, TaskHandoff, TaskRelease, TaskUnblock, TaskUsage, MAX_TTL_SECS,
 };
 use git_crew::record::{self, canonical, frame, Payload, Problem, Role, KINDS};
 use git_crew::request::{Request, RequestError};
@@ -313,6 +313,8 @@ fn schema_property_order_is_the_canonical_key_order() {
             channel: Some("ops".into()),
         }),
         Payload::TaskUsage(TaskUsage { task: Id([7; 32]), tokens: Some(1), cost: Some("1".into()), seconds: Some(1) }),
+        Payload::PathReserve(PathReserve { paths: vec!["a".into(), "b".into()], lease: 60, task: Some(Id([7; 32])) }),
+        Payload::PathRelease(PathRelease { reservation: Id([7; 32]) }),
         Payload::SuperviseStep(SuperviseStep {
             flag: StepFlag::Stalled,
             step: StepKind::Nudge,
@@ -562,6 +564,11 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let steps = world.crew_ok(&dir, &["--as", "alice", "--json", "supervise", "--once"]);
     assert!(steps.contains("\"step\":\"requeue\"") && steps.contains("dead-holder"), "{steps}");
+    // Path reservations: one of its own, ended; one for a task.
+    let reservation = write(&["--as", "dave", "reserve", "src/ü ber", "docs/\"x\".md", "--lease", "2h"]);
+    world.crew_ok(&dir, &["--as", "dave", "unreserve", &reservation[..10]]);
+    world.crew_ok(&dir, &["--as", "carol", "task", "claim", &epic]);
+    world.crew_ok(&dir, &["--as", "carol", "reserve", "src/login.rs", "--task", &epic[..8]]);
 
     let schemas = schemas();
     // An actor whose key was rotated signed with several keys: every key made here.
@@ -642,12 +649,13 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     // its release by the supervisor, with a message to dave and one in #ops.
     assert_eq!(seen["task.create"], 9);
     assert_eq!(seen["task.edit"], 2);
-    assert_eq!(seen["task.claim"], 6);
+    assert_eq!(seen["task.claim"], 7);
     assert_eq!(seen["task.release"], 3);
     assert_eq!(seen["task.done"], 2);
     assert_eq!(seen["receipt"], 4, "the CLI wrote one receipt, the post-commit hook one, the library two");
     assert_eq!(seen["msg.send"], 6);
     assert_eq!((seen["crew.policy"], seen["task.usage"], seen["supervise.step"]), (1, 1, 1));
+    assert_eq!((seen["path.reserve"], seen["path.release"]), (2, 1));
     assert_eq!(seen["msg.join"], 1);
     assert_eq!(seen["msg.leave"], 1);
     assert_eq!(seen["msg.ack"], 1);

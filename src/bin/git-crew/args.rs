@@ -101,6 +101,15 @@ pub enum Command {
     /// dead and stalled holders, suspend runaways and agents over budget, tell
     /// owners of deaf agents and duplicate listeners, as the policy grants.
     Supervise(SuperviseArgs),
+    /// Reserve paths of the code repository, like claiming a task: exactly
+    /// one of several racers for overlapping paths wins; the pre-commit hook
+    /// refuses commits touching paths someone else holds.
+    Reserve(ReserveArgs),
+    /// End a path reservation (its holder; an admin may force it).
+    Unreserve {
+        /// The reservation (its id or a unique prefix; `board` lists them).
+        id: String,
+    },
     /// How an agent works with its crew: joining, the loop, what reaches the
     /// remote, exit codes, JSON shapes (text for an agent's prompt).
     Guide,
@@ -796,4 +805,18 @@ fn parse_grant(s: &str) -> Result<git_crew::record::kinds::Grant, String> {
     list.sort();
     list.dedup();
     Ok(git_crew::record::kinds::Grant { actor: name.to_owned(), powers: list })
+}
+
+/// `reserve`.
+#[derive(Args, Debug)]
+pub struct ReserveArgs {
+    /// Paths in the work tree (relative to here), each with everything under it.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// For a task I hold: the reservation follows the task (a handoff passes
+    /// it on) and ends with the claim.
+    #[arg(long, value_name = "ID")]
+    pub task: Option<String>,
+    #[command(flatten)]
+    pub how: ClaimArgs,
 }

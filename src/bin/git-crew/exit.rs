@@ -108,6 +108,7 @@ pub fn code_of(e: &Error) -> i32 {
         Error::Refused(r) if r.is_conflict() && !matches!(r, Refusal::DependencyCycle(_)) => CONFLICT,
         Error::Refused(_) => ERROR,
         Error::Conflict(_) | Error::NothingReady(_) => CONFLICT,
+        Error::Reservation(git_crew::error::ReservationError::Reserved(_)) => CONFLICT,
         Error::Input(_)
         | Error::Key(_)
         | Error::Prefix(_)
@@ -128,6 +129,7 @@ pub fn code_of(e: &Error) -> i32 {
         | Error::Address(_)
         | Error::Identity(_)
         | Error::Receipt(_)
+        | Error::Reservation(_)
         | Error::Repair(_)
         | Error::Install(_)
         | Error::Remote(_)
@@ -165,6 +167,7 @@ pub fn hint_for(e: &Error) -> Option<&'static str> {
         Error::Suspended(_) => "git crew alive",
         Error::Refused(r) if r.is_suspension() => "git crew alive",
         Error::Refused(Refusal::TaskHeld { .. } | Refusal::TaskDone(_) | Refusal::NotReady { .. }) => "git crew next",
+        Error::Refused(Refusal::PathsReserved { .. } | Refusal::ReservationNotHeld { .. }) => "git crew board",
         // A cycle the edit itself would close: the board shows what waits on what.
         Error::Refused(Refusal::DependencyCycle(_)) => "git crew board",
         Error::Refused(r) if r.is_conflict() => "git crew sync",
@@ -193,6 +196,7 @@ pub fn hint_for(e: &Error) -> Option<&'static str> {
         | Error::Address(_)
         | Error::Identity(_)
         | Error::Receipt(_)
+        | Error::Reservation(_)
         | Error::Repair(_)
         | Error::Install(_)
         | Error::NothingToWrite

@@ -12,6 +12,19 @@ use crate::render;
 
 pub fn run(cx: &Context, args: HookArgs) -> Result<i32> {
     match args.name.as_str() {
+        "pre-commit" => {
+            let ws = cx.open()?;
+            // A repository without the workspace branch reserves nothing.
+            let Ok(snap) = ws.snapshot_for(&git_crew::index::Need::Core) else { return Ok(0) };
+            let Some(top) = ws.store().work_dir() else { return Ok(0) };
+            let actor = ws.whoami(cx.actor.as_deref(), &snap.state).ok();
+            let paths = hook::staged_paths(top)?;
+            if let Err(e) = hook::pre_commit(&ws, actor.as_deref(), &paths) {
+                eprintln!("git-crew pre-commit: {e}");
+                eprintln!("hint: ask the holder (`git crew msg send --to NAME`), wait, or unstage those paths");
+                return Ok(crate::exit::CONFLICT);
+            }
+        }
         "commit-msg" => {
             let file = args.args.first().context("commit-msg needs the message file")?;
             let message = git_crew::artifact::read_text(std::path::Path::new(file), git_crew::artifact::MAX_TEXT_BYTES)
@@ -52,7 +65,9 @@ pub fn run(cx: &Context, args: HookArgs) -> Result<i32> {
             }
         }
         other => {
-            bail!("unknown hook {other:?}: expected commit-msg, post-commit, pre-push, pre-receive or proc-receive")
+            bail!(
+                "unknown hook {other:?}: expected pre-commit, commit-msg, post-commit, pre-push, pre-receive or proc-receive"
+            )
         }
     }
     Ok(0)

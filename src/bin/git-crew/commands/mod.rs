@@ -15,6 +15,7 @@ mod merge_driver;
 mod msg;
 mod receipt;
 mod repair;
+mod reserve;
 mod supervise;
 mod sync;
 mod task;
@@ -186,6 +187,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Policy(c) => supervise::policy(&cx, c),
         Command::Usage(a) => supervise::usage(&cx, a),
         Command::Supervise(a) => supervise::supervise(&cx, a),
+        Command::Reserve(a) => reserve::reserve(&cx, a),
+        Command::Unreserve { id } => reserve::unreserve(&cx, &id),
     }
 }
 

@@ -122,7 +122,7 @@ fn ids(ws: &Workspace, prefixes: &[String]) -> Result<Vec<Id>> {
 /// Where a claim goes: through `--remote` or the clone's publish target; on
 /// this clone only, marked offline, when writes stay local although a remote
 /// could be asked (`--offline`, `crew.publish false`).
-fn claim_mode(cx: &Context, ws: &Workspace, how: &ClaimArgs) -> ClaimMode {
+pub(super) fn claim_mode(cx: &Context, ws: &Workspace, how: &ClaimArgs) -> ClaimMode {
     match git_crew::publish::target(ws, cx.offline, how.remote.as_deref()) {
         Target::Remote(r) => ClaimMode::Online(r),
         Target::Local(why) if why == git_crew::publish::NO_REMOTE => ClaimMode::Local,
@@ -132,7 +132,12 @@ fn claim_mode(cx: &Context, ws: &Workspace, how: &ClaimArgs) -> ClaimMode {
 
 /// A claim's result: claims publish before they count, so where it went is
 /// known from how it was made.
-fn claimed(cx: &Context, mode: &ClaimMode, record: &Record, extra: serde_json::Map<String, serde_json::Value>) {
+pub(super) fn claimed(
+    cx: &Context,
+    mode: &ClaimMode,
+    record: &Record,
+    extra: serde_json::Map<String, serde_json::Value>,
+) {
     let publication = match mode {
         ClaimMode::Online(r) => Publication::on(r),
         ClaimMode::Local => Publication::kept(None, git_crew::publish::NO_REMOTE),
@@ -282,6 +287,7 @@ pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
     let (_, tasks) = ws.summaries()?;
     let now = tasks::now_ms();
     let b = Board::new(&tasks, args.label.as_deref(), now);
+    let reserved = ws.reservations()?;
     fn view<'a>(t: &'a Summary, status: Status) -> SummaryView<'a> {
         SummaryView {
             id: t.id.hex(),
@@ -302,6 +308,7 @@ pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
             in_progress: Vec<SummaryView<'a>>,
             blocked: Vec<SummaryView<'a>>,
             done: Vec<SummaryView<'a>>,
+            reservations: Vec<super::reserve::HeldView>,
         }
         let in_progress = |t: &Summary| {
             let (holder, until) = t.holder_at(now).unwrap_or_default();
@@ -312,6 +319,7 @@ pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
             in_progress: b.in_progress.iter().map(|t| view(t, in_progress(t))).collect(),
             blocked: b.blocked.iter().map(|(t, why)| view(t, Status::Blocked { why: why.clone() })).collect(),
             done: b.done.iter().map(|t| view(t, Status::Done)).collect(),
+            reservations: reserved.iter().map(super::reserve::HeldView::new).collect(),
         });
         return Ok(0);
     }
@@ -337,6 +345,7 @@ pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
         "DONE",
         b.done.iter().map(|t| format!("{}  by {}", short(t), t.done_by.as_deref().unwrap_or("?"))).collect(),
     );
+    column("RESERVED PATHS", reserved.iter().map(super::reserve::line).collect());
     render::lines(out);
     Ok(0)
 }
