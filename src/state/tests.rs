@@ -258,7 +258,11 @@ mod at_the_end {
                 }
                 (8, Some(t)) => {
                     let to = other.to_owned();
-                    self.publish(who, Payload::TaskHandoff(TaskHandoff { task: t, to, note: None }), false);
+                    self.publish(
+                        who,
+                        Payload::TaskHandoff(TaskHandoff { task: t, to, note: None, lease: None }),
+                        false,
+                    );
                 }
                 (9, Some(t)) => {
                     let receipt = if self.receipts.is_empty() { None } else { Some(self.pick(&self.receipts.clone())) };
@@ -395,7 +399,7 @@ fn only_the_holder_hands_off_releases_and_closes() {
     let mut b = Board::new();
     let t = b.add("root", 10, task("t"));
     b.add("bob", 20, claim(t, 600, false));
-    let handoff = |to: &str| Payload::TaskHandoff(TaskHandoff { task: t, to: to.into(), note: None });
+    let handoff = |to: &str| Payload::TaskHandoff(TaskHandoff { task: t, to: to.into(), note: None, lease: None });
     b.add("carol", 30, handoff("carol"));
     b.add("carol", 31, Payload::TaskRelease(TaskRelease { task: t, reason: None }));
     b.add("bob", 40, handoff("carol"));

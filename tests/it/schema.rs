@@ -35,9 +35,10 @@ use git_crew::id::Id;
 use git_crew::index::Need;
 use git_crew::layout;
 use git_crew::record::kinds::{
-    validate_session, ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, Artifact, Channel, CrewRepair,
-    Genesis, LiveBeat, MsgAck, MsgMembership, MsgSend, Receipt, ReceiptClass, TaskBlock, TaskClaim, TaskComment,
-    TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock, MAX_TTL_SECS,
+    validate_session, ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, ActorUpdate, Artifact, Channel,
+    CrewRepair, Genesis, LiveBeat, MsgAck, MsgMembership, MsgSend, Receipt, ReceiptClass, TaskBlock, TaskCancel,
+    TaskClaim, TaskComment, TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskReopen, TaskUnblock,
+    MAX_TTL_SECS,
 };
 use git_crew::record::{self, canonical, frame, Payload, Problem, Role, KINDS};
 use git_crew::request::{Request, RequestError};
@@ -244,6 +245,7 @@ fn schema_property_order_is_the_canonical_key_order() {
         Payload::ActorResume(ActorResume { name: "bob".into() }),
         Payload::ActorRotate(ActorRotate { name: "bob".into(), key, proof: Signature([2; 64]) }),
         Payload::ActorRevoke(ActorRevoke { name: "bob".into(), reason: Some("r".into()) }),
+        Payload::ActorUpdate(ActorUpdate { name: "bob".into(), role: Some(Role::Agent), owner: Some("carol".into()) }),
         Payload::LiveBeat(LiveBeat {
             session: "s".into(),
             host: "h".into(),
@@ -273,7 +275,14 @@ fn schema_property_order_is_the_canonical_key_order() {
         }),
         Payload::TaskClaim(TaskClaim { task: Id([7; 32]), lease: 60, offline: true }),
         Payload::TaskRelease(TaskRelease { task: Id([7; 32]), reason: Some("r".into()) }),
-        Payload::TaskHandoff(TaskHandoff { task: Id([7; 32]), to: "bob".into(), note: Some("n".into()) }),
+        Payload::TaskHandoff(TaskHandoff {
+            task: Id([7; 32]),
+            to: "bob".into(),
+            note: Some("n".into()),
+            lease: Some(60),
+        }),
+        Payload::TaskCancel(TaskCancel { task: Id([7; 32]), reason: "r".into() }),
+        Payload::TaskReopen(TaskReopen { task: Id([7; 32]), reason: Some("r".into()) }),
         Payload::TaskComment(TaskComment { task: Id([7; 32]), text: "c".into() }),
         Payload::TaskBlock(TaskBlock { task: Id([7; 32]), reason: "r".into() }),
         Payload::TaskUnblock(TaskUnblock { task: Id([7; 32]) }),
@@ -428,6 +437,16 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     world.crew_ok(&dir, &["--as", "bob", "task", "unblock", &dep]);
     world.crew_ok(&dir, &["--as", "bob", "task", "claim", &dep]);
     world.crew_ok(&dir, &["--as", "bob", "task", "done", &dep]);
+    // Humans in control: a human cancels a task, with a reason, and reopens
+    // it, with a reason; the owner of an agent assigns it to the agent, with a
+    // note and a lease; an admin gives an agent a new owner (and its role).
+    world.crew_ok(&dir, &["--as", "bob", "task", "cancel", &low, "--reason", "Not needed:\n\t\"é\" 🚀 \\"]);
+    world.crew_ok(&dir, &["--as", "bob", "task", "reopen", &low, "--reason", "Needed after all"]);
+    world.crew_ok(
+        &dir,
+        &["--as", "bob", "task", "assign", &low, "--to", "carol", "--note", "Yours\n:)", "--lease", "1h"],
+    );
+    world.crew_ok(&dir, &["--as", "alice", "id", "update", "dave", "--role", "agent", "--owner", "bob"]);
     // A commit receipt, as the post-commit hook writes it (summary and commits),
     // for a plain commit on the normal branch with a Crew-Task: trailer.
     world.crew_ok(&dir, &["install"]);
@@ -583,6 +602,10 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     assert_eq!(seen["task.claim"], 4);
     assert_eq!(seen["task.release"], 2);
     assert_eq!(seen["task.done"], 2);
+    assert_eq!(seen["task.cancel"], 1);
+    assert_eq!(seen["task.reopen"], 1);
+    assert_eq!(seen["task.handoff"], 2);
+    assert_eq!(seen["actor.update"], 1);
     assert_eq!(seen["receipt"], 4, "the CLI wrote one receipt, the post-commit hook one, the library two");
     assert_eq!(seen["msg.send"], 4);
     assert_eq!(seen["msg.join"], 1);
