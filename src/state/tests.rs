@@ -165,8 +165,8 @@ fn a_claim_displaces_a_holder_stopped_where_it_sorts_not_one_stopped_later() {
 mod at_the_end {
     use super::*;
     use crate::record::kinds::{
-        ActorResume, ActorRevoke, ActorRotate, MsgMembership, MsgSend, TaskBlock, TaskComment, TaskDone, TaskEdit,
-        TaskHandoff, TaskRelease, TaskUnblock,
+        ActorResume, ActorRevoke, ActorRotate, ActorUpdate, MsgMembership, MsgSend, TaskBlock, TaskCancel, TaskComment,
+        TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskReopen, TaskUnblock,
     };
     use proptest::prelude::*;
     use std::collections::BTreeMap;
@@ -237,7 +237,7 @@ mod at_the_end {
             let who = self.pick(&ACTORS);
             let other = self.pick(&ACTORS);
             let t = if self.tasks.is_empty() { None } else { Some(self.pick(&self.tasks.clone())) };
-            match (self.roll(20), t) {
+            match (self.roll(24), t) {
                 (0..=3, _) | (_, None) => {
                     let depends_on = match t {
                         Some(t) if self.roll(2) == 0 => vec![t],
@@ -335,6 +335,26 @@ mod at_the_end {
                 }
                 (18, _) => {
                     self.publish(who, Payload::ActorRevoke(ActorRevoke { name: who.into(), reason: None }), true);
+                }
+                (19, Some(t)) => {
+                    self.publish(who, Payload::TaskCancel(TaskCancel { task: t, reason: "r".into() }), false);
+                }
+                (20, Some(t)) => {
+                    self.publish(who, Payload::TaskReopen(TaskReopen { task: t, reason: None }), false);
+                }
+                (21, _) => {
+                    // Roles and owners change; admins step down and come back.
+                    let role = [None, Some(Role::Admin), Some(Role::Human), Some(Role::Agent)][self.roll(4) as usize];
+                    let owner = if self.roll(2) == 0 { Some(self.pick(&ACTORS).to_owned()) } else { None };
+                    let by = if self.roll(2) == 0 { "root" } else { who };
+                    let update = ActorUpdate { name: other.into(), role, owner };
+                    self.publish(by, Payload::ActorUpdate(update), true);
+                }
+                (22, Some(t)) => {
+                    // An assignment (or a holder's handoff), with a lease.
+                    let by = if self.roll(2) == 0 { "root" } else { who };
+                    let handoff = TaskHandoff { task: t, to: other.to_owned(), note: None, lease: Some(60) };
+                    self.publish(by, Payload::TaskHandoff(handoff), false);
                 }
                 _ => {
                     self.next_key += 1;
