@@ -100,13 +100,13 @@ MAX_DEPTH = 8
 MAX_NODES = 4096
 
 KINDS = (
-    "crew.genesis crew.repair actor.admit actor.suspend actor.resume actor.rotate actor.revoke live.beat "
-    "task.create task.edit task.claim task.release task.handoff task.comment task.block task.unblock "
-    "task.done receipt msg.send msg.join msg.leave msg.ack crew.policy task.usage supervise.step "
-    "path.reserve path.release"
+    "crew.genesis crew.repair actor.admit actor.suspend actor.resume actor.rotate actor.revoke actor.update "
+    "live.beat task.create task.edit task.claim task.release task.handoff task.comment task.block task.unblock "
+    "task.done task.cancel task.reopen receipt msg.send msg.join msg.leave msg.ack crew.policy task.usage "
+    "supervise.step path.reserve path.release"
 ).split()
 TASK_KINDS = {"task.edit", "task.claim", "task.release", "task.handoff", "task.comment", "task.block",
-              "task.unblock", "task.done", "receipt", "task.usage"}
+              "task.unblock", "task.done", "task.cancel", "task.reopen", "receipt", "task.usage"}
 
 
 def trim(s):
@@ -1135,6 +1135,9 @@ def summary(r, escapes):
         return f"rotate the key of {f['name']} to {hashlib.sha256(bytes.fromhex(f['key'])).hexdigest()[:16]}"
     if k == "actor.revoke":
         return w(f"revoke the key of {f['name']}", "reason")
+    if k == "actor.update":
+        parts = ([f"role {f['role']}"] if "role" in f else []) + ([f"owner {f['owner']}"] if "owner" in f else [])
+        return f"update {f['name']}: " + ", ".join(parts)
     if k == "live.beat":
         state = "ended" if f.get("ended") else "listening" if f.get("listening") else "alive"
         return f"session {f['session']} on {f['host']} (pid {f['pid']}) {state}"
@@ -1150,7 +1153,8 @@ def summary(r, escapes):
     if k == "task.release":
         return w(f"release {t8}", "reason")
     if k == "task.handoff":
-        return w(f"hand {t8} to {f['to']}", "note")
+        lease = f" for {f['lease']}s" if "lease" in f else ""
+        return w(f"hand {t8} to {f['to']}{lease}", "note")
     if k == "task.comment":
         return w(f"comment on {t8}", "text")
     if k == "task.block":
@@ -1159,6 +1163,10 @@ def summary(r, escapes):
         return f"unblock {t8}"
     if k == "task.done":
         return w(f"done {t8}", "summary")
+    if k == "task.cancel":
+        return w(f"cancel {t8}", "reason")
+    if k == "task.reopen":
+        return w(f"reopen {t8}", "reason")
     if k == "receipt":
         if "summary" in f:
             what = q(f["summary"], escapes)
@@ -1262,11 +1270,19 @@ class Actor:
 class Task:
     parent: str | None
     depends_on: list
+    creator: str = ""
     holder: str | None = None
     lease: int = 0  # seconds
     expiry: int = 0  # ms
     blocked: bool = False
     done: bool = False
+    cancelled: bool = False
+    closed_by: str | None = None  # the author of the task.done or task.cancel that closed it
+    past_holders: set = field(default_factory=set)  # every actor that has held it
+
+    def closed(self):
+        """§9.2: why a record that needs an open task is void, or None."""
+        return "the task is done (§9.2)" if self.done else "the task is cancelled (§9.2)" if self.cancelled else None
 
 
 @dataclass
@@ -1296,8 +1312,8 @@ class Window:
         return r.author == self.name and r.at < self.at and (self.seen is None or (r.at, r.id) > self.seen)
 
 
-A2_KINDS = {"actor.admit", "actor.suspend", "actor.resume", "actor.rotate", "actor.revoke", "task.edit",
-            "msg.join", "msg.leave", "crew.repair", "crew.policy"}
+A2_KINDS = {"actor.admit", "actor.suspend", "actor.resume", "actor.rotate", "actor.revoke", "actor.update",
+            "task.edit", "msg.join", "msg.leave", "crew.repair", "crew.policy", "path.reserve", "path.release"}
 
 
 class Fold:
@@ -1477,6 +1493,30 @@ class Fold:
             raise Refused("only an admin or the actor itself revokes its key (rule 8)")
         target.revoked = True
 
+    def kind_actor_update(self, r, author):  # rule 15
+        f = r.fields
+        if author.role != "admin":
+            raise Refused("only an admin updates an actor (rule 15)")
+        target = self.actor(f["name"], "the actor")
+        if "owner" in f:
+            if self.actor(f["owner"], "its owner").role == "agent":
+                raise Refused("its owner is an agent (rule 15)")
+            if f["owner"] == f["name"]:
+                raise Refused("an actor cannot own itself (rule 15)")
+        role = f.get("role", target.role)
+        kept = target.owner if role == "agent" or "role" not in f else None
+        owner = f.get("owner", kept)
+        if role == "agent" and owner is None:
+            raise Refused("an agent without an owner (rule 15)")
+        if role == "agent" and any(a.role == "agent" and a.owner == f["name"] for a in self.actors.values()):
+            raise Void(f"{f['name']!r} answers for agents (rule 15)")
+        if target.role == "admin" and role != "admin":
+            others = [n for n, a in self.actors.items()
+                      if n != f["name"] and a.role == "admin" and not (a.suspended or a.revoked)]
+            if not others:
+                raise Void(f"{f['name']!r} is the last admin who may act (rule 15)")
+        target.role, target.owner = role, owner
+
     def kind_live_beat(self, r, author):  # rule 9
         raise Refused("a heartbeat on the branch (rule 9)")
 
@@ -1492,7 +1532,7 @@ class Fold:
             self.task(f["parent"], "parent")
         for d in f.get("depends_on", []):
             self.task(d, "dependency")
-        self.tasks[r.id] = Task(f.get("parent"), list(f.get("depends_on", [])))
+        self.tasks[r.id] = Task(f.get("parent"), list(f.get("depends_on", [])), creator=r.author)
 
     def depends(self, start, target):
         """Does `start` depend on `target`, directly or through other tasks?"""
@@ -1529,18 +1569,23 @@ class Fold:
         t.depends_on = [d for d in t.depends_on if d not in f.get("drop_depends_on", [])]
         t.depends_on += [d for d in f.get("depends_on", []) if d not in t.depends_on]
 
-    def kind_task_claim(self, r, author):
-        t = self.task(r.fields["task"])
-        if t.done:
-            raise Void("the task is done (§9.2)")
+    def claim_rules(self, t, r, claimer):
+        """§9.2: a claim's board rules, for `claimer` (a claim's author, an assignment's receiver)."""
+        if t.closed():
+            raise Void(t.closed())
         if t.blocked:
             raise Void("the task is blocked (§9.2)")
-        if self.held(t, r.at[0]) and t.holder != r.author:
+        if self.held(t, r.at[0]) and t.holder != claimer:
             holder = self.actors[t.holder]
             if not (holder.suspended or holder.revoked):
                 raise Void(f"the task is held by {t.holder!r} (§9.2)")
+
+    def kind_task_claim(self, r, author):
+        t = self.task(r.fields["task"])
+        self.claim_rules(t, r, r.author)
         t.holder, t.lease = r.author, r.fields["lease"]
         t.expiry = r.at[0] + t.lease * 1000
+        t.past_holders.add(r.author)
 
     def kind_task_release(self, r, author):
         t = self.task(r.fields["task"])
@@ -1552,20 +1597,33 @@ class Fold:
     def kind_task_handoff(self, r, author):
         f = r.fields
         t = self.task(f["task"])
-        self.actor(f["to"], "the receiver")
+        to = self.actor(f["to"], "the receiver")
         if f["to"] == r.author:
             raise Refused("a handoff to its own author (§9.2)")
         if not (t.holder == r.author and self.held(t, r.at[0])):
-            raise Void("the author does not hold the task (§9.2)")
+            if not (author.role == "admin" or to.owner == r.author):
+                if r.author in t.past_holders:
+                    raise Void("the author does not hold the task (§9.2)")
+                raise Refused("neither its holder, nor an admin, nor the receiver's owner (§9.2)")
+            # An assignment: a handoff from nobody, on a claim's terms.
+            self.claim_rules(t, r, f["to"])
+            if self.held(t, r.at[0]) and t.holder == f["to"] and not (to.suspended or to.revoked):
+                raise Void(f"the task is held by {t.holder!r} already (§9.2)")
+        self.renew(t, r)
+        if "lease" in f:
+            t.lease = f["lease"]
+        elif t.holder is None:
+            t.lease = 3600
         t.holder, t.expiry = f["to"], r.at[0] + t.lease * 1000
+        t.past_holders.add(f["to"])
 
     def kind_task_comment(self, r, author):
         self.renew(self.task(r.fields["task"]), r)
 
     def kind_task_block(self, r, author):
         t = self.task(r.fields["task"])
-        if t.done:
-            raise Void("the task is done (§9.2)")
+        if t.closed():
+            raise Void(t.closed())
         self.renew(t, r)
         t.blocked = True
 
@@ -1583,12 +1641,30 @@ class Fold:
             if f["receipt"] in self.void_receipts:
                 raise Void(f"the receipt {f['receipt'][:8]} is void (rule 14)")
             raise Refused(f"the receipt {f['receipt']} did not count on this task before it (rule 14)")
-        if t.done:
-            raise Void("the task is already done (§9.2)")
+        if t.closed():
+            raise Void(t.closed())
         holds = t.holder == r.author and self.held(t, r.at[0])
         if not (holds or (author.role == "admin" and t.holder is not None)):
             raise Void("the author neither holds the task nor is an admin while it has a holder (§9.2)")
-        t.done, t.holder, t.blocked = True, None, False
+        t.done, t.holder, t.blocked, t.closed_by = True, None, False, r.author
+
+    def kind_task_cancel(self, r, author):
+        t = self.task(r.fields["task"])
+        if not (author.role in ("admin", "human") or t.creator == r.author):
+            raise Refused("only an admin, a human or the task's creator cancels it (§9.2)")
+        if t.closed():
+            raise Void(t.closed())
+        self.renew(t, r)
+        t.cancelled, t.holder, t.blocked, t.closed_by = True, None, False, r.author
+
+    def kind_task_reopen(self, r, author):
+        t = self.task(r.fields["task"])
+        if not t.closed():
+            raise Void("the task is open (§9.2)")
+        if not (author.role in ("admin", "human") or t.closed_by == r.author):
+            raise Refused("only an admin, a human or who closed the task reopens it (§9.2)")
+        self.renew(t, r)
+        t.done, t.cancelled, t.closed_by = False, False, None
 
     def kind_receipt(self, r, author):  # rule 12
         t = self.task(r.fields["task"])

@@ -1,5 +1,5 @@
 //! Identities: requesting to join, admitting, rotating and revoking actors,
-//! suspending and resuming them.
+//! suspending and resuming them, and changing their role or owner.
 //!
 //! The request a new actor hands an admin is [`crate::request`]; this module
 //! turns requests into the admin's signed records, on the branch.
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::error::{ArgumentError, Error, IdentityError, Result};
 use crate::index::Need;
-use crate::record::kinds::{ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend};
+use crate::record::kinds::{ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, ActorUpdate};
 use crate::record::{validate_name, Payload, Record, Role};
 use crate::request::Request;
 use crate::sign::Keypair;
@@ -204,6 +204,23 @@ impl<B: Backend> Workspace<B> {
             None => Err(Error::UnknownActor { name: name.to_owned() }),
             Some(a) if a.revoked.is_some() => Err(IdentityError::AlreadyRevoked(name.to_owned()).into()),
             Some(_) => Ok(vec![payload.clone()]),
+        })?;
+        Ok(written.one())
+    }
+
+    /// `id update`: as admin `actor`, change `name`'s role, owner or both.
+    /// The fold decides who may (admins) and what must stay true (an agent
+    /// keeps an owner who is a human or an admin; the last admin stays one).
+    pub fn update_actor(&self, actor: &str, name: &str, role: Option<Role>, owner: Option<&str>) -> Result<Record> {
+        let payload =
+            Payload::ActorUpdate(ActorUpdate { name: name.to_owned(), role, owner: owner.map(str::to_owned) });
+        let written = self.write(actor, &Need::Core, |state| {
+            for n in std::iter::once(name).chain(owner) {
+                if !state.actors.contains_key(n) {
+                    return Err(Error::UnknownActor { name: n.to_owned() });
+                }
+            }
+            Ok(vec![payload.clone()])
         })?;
         Ok(written.one())
     }

@@ -104,7 +104,7 @@ fn took(ms: i64) -> String {
 /// requeued once it stays stalled as long again; a deaf agent and its owner,
 /// and the owner of a duplicate listener, are told.
 pub fn plan(state: &State, live: &Liveness, me: &str, now_ms: i64) -> Vec<Escalation> {
-    let Some(policy) = state.policy.as_deref() else { return Vec::new() };
+    let Some(policy) = state.policy() else { return Vec::new() };
     let may = |p: Power| policy.powers(me).contains(&p);
     let mut out = Vec::new();
     let supervised = state

@@ -1,5 +1,6 @@
 //! The task board: what is ready, who holds what, and the task operations
-//! commands call (add, edit, claim, release, handoff, comment, block, done).
+//! commands call (add, edit, claim, release, handoff, assign, comment, block,
+//! done, cancel, reopen).
 //!
 //! The rules live in the fold ([`crate::state::tasks`]); this module picks
 //! tasks ([`next`], [`Board`]) and turns a command into records through
@@ -16,7 +17,8 @@ use crate::index::Need;
 use crate::index::Snapshot;
 use crate::layout;
 use crate::record::kinds::{
-    Role, TaskBlock, TaskClaim, TaskComment, TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskUnblock,
+    Role, TaskBlock, TaskCancel, TaskClaim, TaskComment, TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease,
+    TaskReopen, TaskUnblock,
 };
 use crate::record::{self, FileError, Payload, Record};
 use crate::state::{State, Status, Summary};
@@ -44,12 +46,13 @@ pub fn now_ms() -> i64 {
     Hlc::now().ms
 }
 
-/// The ids of the done tasks among `tasks`.
+/// The ids of the closed tasks (done or cancelled) among `tasks`: a
+/// dependency on one no longer holds a task back.
 fn done(tasks: &[Summary]) -> HashSet<Id> {
-    tasks.iter().filter(|t| t.done_by.is_some()).map(|t| t.id).collect()
+    tasks.iter().filter(|t| t.is_closed()).map(|t| t.id).collect()
 }
 
-/// Ready tasks (open, unblocked, dependencies done, unheld or lease run out)
+/// Ready tasks (open, unblocked, dependencies closed, unheld or lease run out)
 /// with `label` if given, most urgent first, then oldest, then by id. A
 /// dependency missing from `tasks` counts as not done.
 pub fn ready<'a>(tasks: &'a [Summary], label: Option<&str>, now_ms: i64) -> Vec<&'a Summary> {
@@ -107,7 +110,7 @@ pub struct Board<'a> {
     pub in_progress: Vec<&'a Summary>,
     /// Blocked or waiting on dependencies, and why.
     pub blocked: Vec<(&'a Summary, String)>,
-    /// Closed.
+    /// Closed: done, or cancelled (`cancelled_by` says which).
     pub done: Vec<&'a Summary>,
 }
 
@@ -124,7 +127,7 @@ impl<'a> Board<'a> {
                 Status::Ready => board.ready.push(t),
                 Status::InProgress { .. } => board.in_progress.push(t),
                 Status::Blocked { why } => board.blocked.push((t, why)),
-                Status::Done => board.done.push(t),
+                Status::Done | Status::Cancelled => board.done.push(t),
             }
         }
         board
@@ -290,6 +293,22 @@ impl<B: Backend> Workspace<B> {
 
     /// `task handoff`: the receiver must be admitted.
     pub fn handoff(&self, actor: &str, task: Id, to: &str, note: Option<String>) -> Result<Record> {
+        self.check_receiver(to)?;
+        self.task_write(actor, task, Payload::TaskHandoff(TaskHandoff { task, to: to.to_owned(), note, lease: None }))
+    }
+
+    /// `task assign`: a handoff from nobody, by an admin or the owner of the
+    /// receiving agent, of a task no one holds with a running lease. The new
+    /// holder's lease is `lease` seconds, else the last holder's lease length,
+    /// else [`crate::record::kinds::DEFAULT_ASSIGN_LEASE_SECS`] (the fold's
+    /// rule, `crate::state::tasks`).
+    pub fn assign(&self, actor: &str, task: Id, to: &str, note: Option<String>, lease: Option<u64>) -> Result<Record> {
+        self.check_receiver(to)?;
+        self.task_write(actor, task, Payload::TaskHandoff(TaskHandoff { task, to: to.to_owned(), note, lease }))
+    }
+
+    /// A handoff's receiver must be admitted and may work.
+    fn check_receiver(&self, to: &str) -> Result<()> {
         let snap = self.snapshot_for(&Need::Core)?;
         if !snap.state.actors.contains_key(to) {
             return Err(AddressError::HandoffToUnknown(to.to_owned()).into());
@@ -297,7 +316,18 @@ impl<B: Backend> Workspace<B> {
         if snap.state.is_stopped(to) {
             return Err(AddressError::HandoffToSuspended(to.to_owned()).into());
         }
-        self.task_write(actor, task, Payload::TaskHandoff(TaskHandoff { task, to: to.to_owned(), note }))
+        Ok(())
+    }
+
+    /// `task cancel`: close a task as won't do (an admin, a human or its creator).
+    pub fn cancel(&self, actor: &str, task: Id, reason: String) -> Result<Record> {
+        self.task_write(actor, task, Payload::TaskCancel(TaskCancel { task, reason }))
+    }
+
+    /// `task reopen`: open a done or cancelled task again (an admin, a human
+    /// or who closed it).
+    pub fn reopen(&self, actor: &str, task: Id, reason: Option<String>) -> Result<Record> {
+        self.task_write(actor, task, Payload::TaskReopen(TaskReopen { task, reason }))
     }
 
     /// `task comment`.
@@ -336,6 +366,7 @@ mod tests {
             holder: None,
             blocked: None,
             done_by: None,
+            cancelled_by: None,
         }
     }
 

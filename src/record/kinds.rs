@@ -189,6 +189,20 @@ pub struct ActorSuspend {
     pub seen_at: Option<Hlc>,
 }
 
+/// `actor.update`: an admin changes an actor's role or owner (at least one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActorUpdate {
+    /// The actor changed.
+    pub name: String,
+    /// Its new role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// Its new owner: the human or admin who answers for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
 /// `actor.resume`: lift a suspension.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -276,7 +290,8 @@ pub struct TaskRelease {
     pub reason: Option<String>,
 }
 
-/// `task.handoff`: the holder passes its claim to another actor.
+/// `task.handoff`: the holder passes its claim to another actor; or an admin,
+/// or the owner of the receiving agent, assigns a task nobody holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskHandoff {
@@ -288,6 +303,39 @@ pub struct TaskHandoff {
     /// A note for the new holder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Seconds the new holder's lease lasts unless renewed. Absent: the lease
+    /// length of the task's last holder, else [`DEFAULT_ASSIGN_LEASE_SECS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<u64>,
+}
+
+/// The lease of a task assigned (handed off from nobody) without a `lease`,
+/// when it never had a holder: an hour.
+pub const DEFAULT_ASSIGN_LEASE_SECS: u64 = 3600;
+
+/// `task.cancel`: close a task as won't do, with the reason. By an admin, a
+/// human, or the task's creator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskCancel {
+    /// The task.
+    #[serde(with = "crate::id::as_hex")]
+    pub task: Id,
+    /// Why it will not be done.
+    pub reason: String,
+}
+
+/// `task.reopen`: open a done or cancelled task again. By an admin, a human,
+/// or the actor who closed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskReopen {
+    /// The task.
+    #[serde(with = "crate::id::as_hex")]
+    pub task: Id,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `task.comment`: discussion on a task.
@@ -764,7 +812,9 @@ pub fn parse_cost(s: &str) -> Option<u64> {
 /// which links close a cycle, whom a message reaches), so they never go behind
 /// anything already published.
 pub fn sorts_after_everything(kind: &str) -> bool {
-    kind.starts_with("actor.") || matches!(kind, "task.edit" | "msg.join" | "msg.leave" | "crew.repair" | "crew.policy")
+    kind.starts_with("actor.")
+        || kind.starts_with("path.")
+        || matches!(kind, "task.edit" | "msg.join" | "msg.leave" | "crew.repair" | "crew.policy")
 }
 
 /// Longest receipt summary, in characters.
@@ -931,7 +981,7 @@ type Names = fn() -> &'static [&'static str];
 /// this format does not have.
 fn enumerated(kind: &str) -> &'static [(&'static str, Names)] {
     match kind {
-        "actor.admit" => &[("role", enum_values::<Role>)],
+        "actor.admit" | "actor.update" => &[("role", enum_values::<Role>)],
         "receipt" => &[("class", enum_values::<ReceiptClass>)],
         "supervise.step" => &[("flag", enum_values::<StepFlag>), ("step", enum_values::<StepKind>)],
         _ => &[],
@@ -986,6 +1036,7 @@ kinds! {
     "actor.resume" => ActorResume(ActorResume),
     "actor.rotate" => ActorRotate(ActorRotate),
     "actor.revoke" => ActorRevoke(ActorRevoke),
+    "actor.update" => ActorUpdate(ActorUpdate),
     "live.beat" => LiveBeat(LiveBeat),
     "task.create" => TaskCreate(TaskCreate),
     "task.edit" => TaskEdit(TaskEdit),
@@ -996,6 +1047,8 @@ kinds! {
     "task.block" => TaskBlock(TaskBlock),
     "task.unblock" => TaskUnblock(TaskUnblock),
     "task.done" => TaskDone(TaskDone),
+    "task.cancel" => TaskCancel(TaskCancel),
+    "task.reopen" => TaskReopen(TaskReopen),
     "receipt" => Receipt(Receipt),
     "msg.send" => MsgSend(MsgSend),
     "msg.join" => MsgJoin(MsgMembership),
@@ -1053,6 +1106,15 @@ impl Payload {
                 validate_name(&a.name).map_err(Problem::BadField)?;
                 validate_text("reason", a.reason.as_deref())?;
             }
+            Payload::ActorUpdate(a) => {
+                validate_name(&a.name).map_err(Problem::BadField)?;
+                if let Some(owner) = &a.owner {
+                    validate_name(owner).map_err(|e| Problem::BadField(format!("owner: {e}")))?;
+                }
+                if a.role.is_none() && a.owner.is_none() {
+                    return field("actor.update: changes nothing (give a role, an owner or both)".into());
+                }
+            }
             Payload::LiveBeat(b) => {
                 validate_session(&b.session).map_err(Problem::BadField)?;
                 if b.host.is_empty() || b.host.chars().count() > 255 || b.host.chars().any(char::is_control) {
@@ -1082,7 +1144,14 @@ impl Payload {
             Payload::TaskHandoff(h) => {
                 validate_name(&h.to).map_err(|e| Problem::BadField(format!("to: {e}")))?;
                 validate_text("note", h.note.as_deref())?;
+                if let Some(lease) = h.lease.filter(|l| !(MIN_LEASE_SECS..=MAX_LEASE_SECS).contains(l)) {
+                    return field(format!(
+                        "lease: {lease} seconds is out of range {MIN_LEASE_SECS}..={MAX_LEASE_SECS}"
+                    ));
+                }
             }
+            Payload::TaskCancel(c) => validate_text("reason", Some(&c.reason))?,
+            Payload::TaskReopen(r) => validate_text("reason", r.reason.as_deref())?,
             Payload::TaskComment(c) => validate_text("text", Some(&c.text))?,
             Payload::TaskBlock(b) => validate_text("reason", Some(&b.reason))?,
             Payload::TaskUnblock(_) => {}
@@ -1156,6 +1225,8 @@ impl Payload {
             Payload::TaskBlock(p) => Some(p.task),
             Payload::TaskUnblock(p) => Some(p.task),
             Payload::TaskDone(p) => Some(p.task),
+            Payload::TaskCancel(p) => Some(p.task),
+            Payload::TaskReopen(p) => Some(p.task),
             Payload::Receipt(r) => Some(r.task),
             Payload::TaskUsage(u) => Some(u.task),
             Payload::SuperviseStep(s) => s.task,
@@ -1167,6 +1238,7 @@ impl Payload {
             | Payload::ActorResume(_)
             | Payload::ActorRotate(_)
             | Payload::ActorRevoke(_)
+            | Payload::ActorUpdate(_)
             | Payload::LiveBeat(_) => None,
             Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => None,
         }
@@ -1189,6 +1261,7 @@ impl Payload {
             Payload::ActorResume(a) => Some(&a.name),
             Payload::ActorRotate(a) => Some(&a.name),
             Payload::ActorRevoke(a) => Some(&a.name),
+            Payload::ActorUpdate(a) => Some(&a.name),
             // A step about a task lives in the task's file, beside what it did.
             Payload::SuperviseStep(s) if s.task.is_none() => Some(&s.actor),
             _ => None,

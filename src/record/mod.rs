@@ -87,6 +87,11 @@ impl Record {
             Payload::ActorResume(a) => format!("resume {}", a.name),
             Payload::ActorRotate(a) => format!("rotate the key of {} to {}", a.name, a.key.fingerprint()),
             Payload::ActorRevoke(a) => with_text(format!("revoke the key of {}", a.name), a.reason.as_deref()),
+            Payload::ActorUpdate(a) => {
+                let role = a.role.map(|r| format!("role {}", r.as_str()));
+                let owner = a.owner.as_ref().map(|o| format!("owner {o}"));
+                format!("update {}: {}", a.name, role.into_iter().chain(owner).collect::<Vec<_>>().join(", "))
+            }
             Payload::LiveBeat(b) => {
                 let what = if b.ended {
                     "ended"
@@ -124,7 +129,12 @@ impl Record {
                 format!("claim {} for {}s{offline}", c.task.short(), c.lease)
             }
             Payload::TaskRelease(r) => with_text(format!("release {}", r.task.short()), r.reason.as_deref()),
-            Payload::TaskHandoff(h) => with_text(format!("hand {} to {}", h.task.short(), h.to), h.note.as_deref()),
+            Payload::TaskHandoff(h) => {
+                let lease = h.lease.map(|l| format!(" for {l}s")).unwrap_or_default();
+                with_text(format!("hand {} to {}{lease}", h.task.short(), h.to), h.note.as_deref())
+            }
+            Payload::TaskCancel(c) => with_text(format!("cancel {}", c.task.short()), Some(&c.reason)),
+            Payload::TaskReopen(r) => with_text(format!("reopen {}", r.task.short()), r.reason.as_deref()),
             Payload::TaskComment(c) => with_text(format!("comment on {}", c.task.short()), Some(&c.text)),
             Payload::TaskBlock(b) => with_text(format!("block {}", b.task.short()), Some(&b.reason)),
             Payload::TaskUnblock(u) => format!("unblock {}", u.task.short()),

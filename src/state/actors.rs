@@ -1,4 +1,14 @@
-//! Identities in the fold: who is admitted, with which role and key.
+//! Identities in the fold: who is admitted, with which role, owner and key.
+//!
+//! An actor's role and owner change only by an admin's `actor.update`; like
+//! its key, both are judged where a record sorts ([`Actor::role_at`],
+//! [`Actor::owner_at`]), so a record by an admin that sorts after its own
+//! demotion is refused, as one signed with a retired key is. An update keeps
+//! the workspace governable: an agent keeps an owner who is a human or an
+//! admin (an actor who answers for agents is not made an agent:
+//! [`Refusal::OwnsAgents`]), and the last admin who may act (admitted, not
+//! suspended or revoked) cannot step down ([`Refusal::LastAdmin`]). Both are
+//! void, not failures: two admins stepping down at once is concurrency.
 
 use serde::{Deserialize, Serialize};
 
@@ -6,7 +16,7 @@ use std::collections::BTreeSet;
 
 use crate::hlc::Hlc;
 use crate::id::Id;
-use crate::record::kinds::{ActorAdmit, ActorRotate, Power};
+use crate::record::kinds::{ActorAdmit, ActorRotate, ActorUpdate, Power};
 use crate::record::{OrderKey, Record, Role};
 use crate::sign::PublicKey;
 
@@ -47,6 +57,22 @@ pub struct Actor {
     /// or its key revoked), oldest first, so a record is judged by where it
     /// sorts, not by what was folded before it arrived.
     pub stops: Vec<Stop>,
+    /// Its role and owner before each `actor.update` of it, oldest first,
+    /// each valid only before that update.
+    pub former: Vec<Former>,
+}
+
+/// An actor's role and owner before an `actor.update` changed them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Former {
+    /// The role it had.
+    pub role: Role,
+    /// The owner it had.
+    pub owner: Option<String>,
+    /// The `actor.update` record that changed them; they count only before it.
+    pub record: Id,
+    /// When.
+    pub at: Hlc,
 }
 
 /// A stretch of fold order in which an actor was stopped.
@@ -160,7 +186,24 @@ impl Actor {
             revoked: None,
             retired: Vec::new(),
             stops: Vec::new(),
+            former: Vec::new(),
         }
+    }
+
+    /// Its role at the point `key` of the fold order: the role of its
+    /// admission or of the last update before that point.
+    pub fn role_at(&self, key: (Hlc, Id)) -> Role {
+        self.former.iter().find(|f| (f.at, f.record) > key).map_or(self.role, |f| f.role)
+    }
+
+    /// Its owner at the point `key` of the fold order.
+    pub fn owner_at(&self, key: (Hlc, Id)) -> Option<&str> {
+        self.former.iter().find(|f| (f.at, f.record) > key).map_or(self.owner.as_deref(), |f| f.owner.as_deref())
+    }
+
+    /// Whether it was an admin at the point `key` of the fold order.
+    pub fn is_admin_at(&self, key: (Hlc, Id)) -> bool {
+        self.role_at(key) == Role::Admin
     }
 
     /// Whether it was admitted before the point `key` of the fold order.
@@ -194,7 +237,7 @@ impl Actor {
         }
     }
 
-    /// Whether the actor is an admin.
+    /// Whether the actor is an admin now (at the end of the fold).
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
@@ -232,7 +275,7 @@ fn check_new_key(
 }
 
 pub(super) fn check_admit(state: &State, author: &Actor, a: &ActorAdmit, at: OrderKey) -> Result<(), Refusal> {
-    if !author.is_admin() {
+    if !author.is_admin_at(at) {
         return Err(Refusal::NotAdmin { author: author.name.clone(), action: format!("admit {:?}", a.name) });
     }
     if state.actors.contains_key(&a.name) {
@@ -240,7 +283,7 @@ pub(super) fn check_admit(state: &State, author: &Actor, a: &ActorAdmit, at: Ord
     }
     if let Some(owner) = &a.owner {
         let o = state.actor_at(owner, at)?;
-        if o.role == Role::Agent {
+        if o.role_at(at) == Role::Agent {
             return Err(Refusal::BadOwner(owner.clone()));
         }
     }
@@ -250,7 +293,7 @@ pub(super) fn check_admit(state: &State, author: &Actor, a: &ActorAdmit, at: Ord
 /// `actor.rotate`: by the actor itself or an admin, to a fresh, proven key.
 pub(super) fn check_rotate(state: &State, author: &Actor, a: &ActorRotate, at: OrderKey) -> Result<(), Refusal> {
     state.actor_at(&a.name, at)?;
-    if author.name != a.name && !author.is_admin() {
+    if author.name != a.name && !author.is_admin_at(at) {
         let action = format!("rotate the key of {:?} (admin or the actor itself only)", a.name);
         return Err(Refusal::NotAdmin { author: author.name.clone(), action });
     }
@@ -260,7 +303,7 @@ pub(super) fn check_rotate(state: &State, author: &Actor, a: &ActorRotate, at: O
 /// `actor.revoke`: by an admin or the actor itself.
 pub(super) fn check_revoke(state: &State, author: &Actor, name: &str, at: OrderKey) -> Result<(), Refusal> {
     state.actor_at(name, at)?;
-    if author.name != name && !author.is_admin() {
+    if author.name != name && !author.is_admin_at(at) {
         let action = format!("revoke the key of {name:?} (admin or the actor itself only)");
         return Err(Refusal::NotAdmin { author: author.name.clone(), action });
     }
@@ -277,11 +320,11 @@ pub(super) fn check_control(
     at: OrderKey,
 ) -> Result<(), Refusal> {
     let target = state.actor_at(name, at)?;
-    let owner = target.owner.as_deref() == Some(author.name.as_str());
+    let owner = target.owner_at(at) == Some(author.name.as_str());
     // A supervisor the policy grants `suspend` stops agents, never a human
     // or an admin, and never lifts a suspension.
-    let supervisor = suspend && target.role == Role::Agent && state.granted(&author.name, Power::Suspend);
-    if !author.is_admin() && !owner && !supervisor {
+    let supervisor = suspend && target.role_at(at) == Role::Agent && state.granted_at(&author.name, Power::Suspend, at);
+    if !author.is_admin_at(at) && !owner && !supervisor {
         let action = match suspend {
             true => format!(
                 "suspend {name:?} (an admin, the agent's owner, or a supervisor the fleet policy grants suspend)"
@@ -299,4 +342,63 @@ pub(super) fn check_control(
         return Err(Refusal::NotSuspended(name.to_owned()));
     }
     Ok(())
+}
+
+/// `actor.update`: by an admin; the actor (and a new owner) admitted before
+/// it. Then what the actor would become: an agent needs an owner who is a
+/// human or an admin, and no other actor (failures); an actor who answers for
+/// agents stays a human or an admin, and the last admin who may act stays an
+/// admin (void: two updates at once can each be right alone).
+pub(super) fn check_update(state: &State, author: &Actor, a: &ActorUpdate, at: OrderKey) -> Result<(), Refusal> {
+    if !author.is_admin_at(at) {
+        let action = format!("change the role or owner of {:?}", a.name);
+        return Err(Refusal::NotAdmin { author: author.name.clone(), action });
+    }
+    let target = state.actor_at(&a.name, at)?;
+    if let Some(owner) = &a.owner {
+        let o = state.actor_at(owner, at)?;
+        if o.role_at(at) == Role::Agent {
+            return Err(Refusal::BadOwner(owner.clone()));
+        }
+        if *owner == a.name {
+            return Err(Refusal::NotPermitted(format!("{owner} cannot answer for itself: an owner is another actor")));
+        }
+    }
+    let (role, owner) = updated(target, a, at);
+    if role == Role::Agent && owner.is_none() {
+        return Err(Refusal::NotPermitted(format!(
+            "{} cannot be an agent without an owner: name the human who answers for it",
+            a.name
+        )));
+    }
+    if role == Role::Agent {
+        let agents: Vec<String> = state
+            .actors
+            .values()
+            .filter(|x| x.admitted_before(at) && x.role_at(at) == Role::Agent && x.owner_at(at) == Some(&a.name))
+            .map(|x| x.name.clone())
+            .collect();
+        if !agents.is_empty() {
+            return Err(Refusal::OwnsAgents { actor: a.name.clone(), agents });
+        }
+    }
+    if target.is_admin_at(at) && role != Role::Admin {
+        let others = state
+            .actors
+            .values()
+            .any(|x| x.name != a.name && x.admitted_before(at) && x.is_admin_at(at) && x.stop_at(at).is_none());
+        if !others {
+            return Err(Refusal::LastAdmin(a.name.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// The role and owner `target` has after the update `a` at `at`: an owner
+/// given replaces the old one; a change to a human or an admin without one
+/// drops the old owner (only an agent needs one).
+pub(super) fn updated(target: &Actor, a: &ActorUpdate, at: OrderKey) -> (Role, Option<String>) {
+    let role = a.role.unwrap_or(target.role_at(at));
+    let kept = if role == Role::Agent || a.role.is_none() { target.owner_at(at).map(str::to_owned) } else { None };
+    (role, a.owner.clone().or(kept))
 }

@@ -19,10 +19,10 @@ use crate::hlc::Hlc;
 use crate::id::Id;
 use crate::record::{Payload, Record, Role};
 
-pub use actors::{Actor, RetiredKey, Revocation, Stop, Suspension};
+pub use actors::{Actor, Former, RetiredKey, Revocation, Stop, Suspension};
 pub use policy::{Limits, Policy, Usage, Watch};
 pub use reservations::Reservation;
-pub use tasks::{Claim, Status, Summary, Task};
+pub use tasks::{Cancelled, Claim, Status, Summary, Task};
 
 /// Why the fold refuses a record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -89,6 +89,23 @@ pub enum Refusal {
     /// The task is done.
     #[error("task {0} is done")]
     TaskDone(String),
+    /// The task is cancelled.
+    #[error("task {0} is cancelled")]
+    TaskCancelled(String),
+    /// Reopening a task that is open (neither done nor cancelled).
+    #[error("task {0} is open: only a done or cancelled task is reopened")]
+    NotClosed(String),
+    /// The last admin who may act would stop being one.
+    #[error("{0} is the last admin who may act: a workspace must keep one admin (admit or promote another first)")]
+    LastAdmin(String),
+    /// An actor who answers for agents would become an agent.
+    #[error("{actor} answers for {}: an agent's owner is a human or an admin (give them another owner first)", agents.join(", "))]
+    OwnsAgents {
+        /// The actor.
+        actor: String,
+        /// The agents it answers for.
+        agents: Vec<String>,
+    },
     /// The task is blocked.
     #[error("task {task} is blocked: {reason}")]
     TaskBlocked {
@@ -195,14 +212,22 @@ impl Refusal {
     }
 
     /// Whether the record is void because of concurrent work (a lost claim, a
-    /// release by a former holder, a cycle closed by two edits at once) rather
-    /// than forged or unauthorized. Void records do not fail verification.
+    /// release by a former holder, a cycle closed by two edits at once, two
+    /// admins stepping down at once, a reopening of a task reopened already)
+    /// rather than forged or unauthorized. Void records do not fail
+    /// verification. A record its author had no authority for (an agent
+    /// assigning to an agent it does not answer for, cancelling a task it did
+    /// not create, a non-admin's update) is a failure.
     pub fn is_conflict(&self) -> bool {
         matches!(
             self,
             Refusal::TaskHeld { .. }
                 | Refusal::NotHolder { .. }
                 | Refusal::TaskDone(_)
+                | Refusal::TaskCancelled(_)
+                | Refusal::NotClosed(_)
+                | Refusal::LastAdmin(_)
+                | Refusal::OwnsAgents { .. }
                 | Refusal::TaskBlocked { .. }
                 | Refusal::NotBlocked(_)
                 | Refusal::NotReady { .. }
@@ -265,8 +290,8 @@ pub struct State {
     /// Each actor's inbox (the index keeps them apart from the core, one file
     /// per actor).
     pub inboxes: BTreeMap<String, messages::Inbox>,
-    /// The fleet policy in force.
-    pub policy: Option<Box<Policy>>,
+    /// Every fleet policy that counted, in fold order (the last is in force).
+    pub policies: Vec<Policy>,
     /// Per actor, what a supervisor judges it by: write rate, steps taken.
     pub watch: BTreeMap<String, Watch>,
     /// Path reservations by id (ended ones too).
@@ -391,13 +416,14 @@ impl State {
         match &r.payload {
             Payload::Genesis(_) => unreachable!("handled above"),
             Payload::LiveBeat(_) => Err(Refusal::BeatOnBranch),
-            Payload::CrewRepair(_) if !author.is_admin() => {
+            Payload::CrewRepair(_) if !author.is_admin_at(key) => {
                 Err(Refusal::NotAdmin { author: author.name.clone(), action: "repair the branch".into() })
             }
             Payload::CrewRepair(_) => Ok(()),
             Payload::ActorAdmit(a) => actors::check_admit(self, author, a, key),
             Payload::ActorRotate(a) => actors::check_rotate(self, author, a, key),
             Payload::ActorRevoke(a) => actors::check_revoke(self, author, &a.name, key),
+            Payload::ActorUpdate(a) => actors::check_update(self, author, a, key),
             Payload::ActorSuspend(a) => actors::check_control(self, author, &a.name, true, key),
             Payload::ActorResume(a) => actors::check_control(self, author, &a.name, false, key),
             Payload::MsgSend(_) | Payload::MsgJoin(_) | Payload::MsgLeave(_) | Payload::MsgAck(_) => {
@@ -507,6 +533,15 @@ impl State {
                         actors::Suspension { by: v.by.clone(), at: v.at, reason: v.reason.clone(), record: v.record };
                     target.stop(as_stop, true);
                     target.revoked.get_or_insert(v);
+                }
+            }
+            Payload::ActorUpdate(a) => {
+                let key = r.order_key();
+                if let Some(target) = self.actors.get_mut(&a.name) {
+                    let (role, owner) = actors::updated(target, a, key);
+                    let old_role = std::mem::replace(&mut target.role, role);
+                    let old_owner = std::mem::replace(&mut target.owner, owner);
+                    target.former.push(actors::Former { role: old_role, owner: old_owner, record: r.id, at: r.at });
                 }
             }
             Payload::LiveBeat(_) | Payload::CrewRepair(_) => {}

@@ -162,9 +162,20 @@ impl Watch {
 }
 
 impl State {
-    /// Whether `actor` may use `power`: the policy in force grants it.
-    pub fn granted(&self, actor: &str, power: Power) -> bool {
-        self.policy.as_ref().is_some_and(|p| p.powers(actor).contains(&power))
+    /// The policy in force after every record folded.
+    pub fn policy(&self) -> Option<&Policy> {
+        self.policies.last()
+    }
+
+    /// The policy in force at the point `key` of the fold order: the last
+    /// one that sorts before it.
+    pub fn policy_at(&self, key: (Hlc, Id)) -> Option<&Policy> {
+        self.policies.iter().rev().find(|p| (p.at, p.record) < key)
+    }
+
+    /// Whether the policy in force at `key` grants `actor` `power`.
+    pub fn granted_at(&self, actor: &str, power: Power, key: (Hlc, Id)) -> bool {
+        self.policy_at(key).is_some_and(|p| p.powers(actor).contains(&power))
     }
 }
 
@@ -189,7 +200,7 @@ pub(super) fn check_step(state: &State, author: &Actor, s: &SuperviseStep, key: 
     if author.is_admin() {
         return Ok(());
     }
-    let powers = state.policy.as_ref().map_or(&[][..], |p| p.powers(&author.name));
+    let powers = state.policy_at(key).map_or(&[][..], |p| p.powers(&author.name));
     let needs = match s.step {
         StepKind::Requeue => Some(Power::Release),
         StepKind::Suspend => Some(Power::Suspend),
@@ -219,7 +230,8 @@ pub(super) fn apply(state: &mut State, r: &Record) {
     state.watch.entry(r.author.clone()).or_default().count(r.at);
     match &r.payload {
         Payload::CrewPolicy(p) => {
-            state.policy = Some(Box::new(Policy { rules: p.clone(), by: r.author.clone(), at: r.at, record: r.id }));
+            // Folded in order, so the list stays sorted by where each sorts.
+            state.policies.push(Policy { rules: p.clone(), by: r.author.clone(), at: r.at, record: r.id });
         }
         Payload::SuperviseStep(s) => {
             let last = state.watch.entry(s.actor.clone()).or_default().steps.entry(s.flag).or_insert(r.at);

@@ -57,6 +57,11 @@ impl State {
     /// Who holds reservation `r` at `ms`, and until when; `None` once it
     /// has ended. A reservation with a task needs the task in the state.
     pub fn reservation_holder<'a>(&'a self, r: &'a Reservation, ms: i64) -> Option<(&'a str, i64)> {
+        self.holder_of(r, ms, |a| self.is_stopped(a))
+    }
+
+    /// Who holds `r` at `ms`, a holder being stopped as `stopped` says.
+    fn holder_of<'a>(&'a self, r: &'a Reservation, ms: i64, stopped: impl Fn(&str) -> bool) -> Option<(&'a str, i64)> {
         if r.released.is_some() {
             return None;
         }
@@ -68,7 +73,15 @@ impl State {
             }
             None => (r.actor.as_str(), r.expires_ms),
         };
-        (until > ms && !self.is_stopped(holder)).then_some((holder, until))
+        (until > ms && !stopped(holder)).then_some((holder, until))
+    }
+
+    /// The reservations held at the point `key` of the fold order: made
+    /// before it, with their holder not stopped there.
+    fn held_at(&self, key: (Hlc, Id)) -> impl Iterator<Item = (&Reservation, &str, i64)> + '_ {
+        self.reservations.values().filter(move |r| (r.since, r.id) < key).filter_map(move |r| {
+            self.holder_of(r, key.0.ms, |a| self.stopped_at(a, key)).map(|(h, until)| (r, h, until))
+        })
     }
 
     /// The reservations held at `ms`, with their holder and end.
@@ -99,12 +112,11 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
                     return Err(Refusal::NotHolder { task: t.short(), actor: author.name.clone() });
                 }
             }
-            let taken = state.live_reservations(ms).filter(|(_, holder, _)| *holder != author.name).find_map(
-                |(res, holder, _)| {
+            let taken =
+                state.held_at(key).filter(|(_, holder, _)| *holder != author.name).find_map(|(res, holder, _)| {
                     let paths: Vec<String> = res.overlaps(&p.paths).cloned().collect();
                     (!paths.is_empty()).then_some((res.id, holder, paths))
-                },
-            );
+                });
             match taken {
                 Some((id, holder, paths)) => {
                     Err(Refusal::PathsReserved { paths, holder: holder.to_owned(), reservation: id.short() })
@@ -118,8 +130,8 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
                     state.missing(&p.reservation.hex(), key, Refusal::UnknownReservation(p.reservation.short()))
                 })?;
             let not_held = || Refusal::ReservationNotHeld { reservation: res.id.short(), actor: author.name.clone() };
-            let (holder, _) = state.reservation_holder(res, ms).ok_or_else(not_held)?;
-            let forced = author.is_admin() || state.granted(&author.name, Power::Release);
+            let (holder, _) = state.holder_of(res, ms, |a| state.stopped_at(a, key)).ok_or_else(not_held)?;
+            let forced = author.is_admin_at(key) || state.granted_at(&author.name, Power::Release, key);
             if holder == author.name || forced {
                 Ok(())
             } else {
@@ -136,7 +148,7 @@ pub(super) fn apply(state: &mut State, r: &Record) {
     match &r.payload {
         Payload::PathReserve(p) => {
             let lease_ms = i64::try_from(p.lease).unwrap_or(i64::MAX / 2000).saturating_mul(1000);
-            if let Some(own) = renewed(state, &r.author, p, ms) {
+            if let Some(own) = renewed(state, &r.author, p, r.order_key()) {
                 if let Some(res) = state.reservations.get_mut(&own) {
                     res.lease_ms = lease_ms;
                     res.expires_ms = ms.saturating_add(lease_ms);
@@ -168,9 +180,9 @@ pub(super) fn apply(state: &mut State, r: &Record) {
 
 /// The author's live reservation of exactly these paths and task, which the
 /// record renews.
-fn renewed(state: &State, author: &str, p: &PathReserve, ms: i64) -> Option<Id> {
+fn renewed(state: &State, author: &str, p: &PathReserve, key: (Hlc, Id)) -> Option<Id> {
     state
-        .live_reservations(ms)
+        .held_at(key)
         .find(|(res, holder, _)| *holder == author && res.actor == author && res.paths == p.paths && res.task == p.task)
         .map(|(res, _, _)| res.id)
 }

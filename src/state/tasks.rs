@@ -15,6 +15,27 @@
 //!   record of the holder about the task while it runs.
 //! - Only the holder releases, hands off or closes (`task.done`); an admin may
 //!   release or close any held task.
+//! - **Assigning** is a handoff from nobody: an admin, or the owner of the
+//!   receiving agent (`to`), hands off a task that no one holds with a running
+//!   lease (no holder, its lease ran out, or it is stopped at that point). The
+//!   task must be open and not blocked, as for a claim (else void). The new
+//!   holder's lease is the handoff's `lease`, else the last holder's lease
+//!   length, else [`DEFAULT_ASSIGN_LEASE_SECS`]. A handoff by an actor who
+//!   neither holds the task, nor held it before (a former holder's handoff is
+//!   a lost race: void), nor may assign it, is a failure.
+//! - **Cancelling** (`task.cancel`, won't do) is for an admin, a human or the
+//!   task's creator (else a failure). It closes the task (holder and block
+//!   cleared), void if it is done or cancelled already; afterwards claims,
+//!   handoffs, blocks and closings of it are void, as on a done task. A
+//!   cancelled task is closed: it no longer holds back the tasks that depend
+//!   on it (they may be ready), so a plan that drops a step goes on without
+//!   it. `waiting_on` and the board's readiness treat it as done.
+//! - **Reopening** (`task.reopen`) a done or cancelled task is for an admin, a
+//!   human, or the actor who closed it (else a failure); it clears the closing
+//!   and the task is open again (ready unless blocked or waiting). Reopening
+//!   an open task is void (a task reopened twice at once).
+//! - Roles and owners are those at the record's point of the fold order
+//!   ([`Actor::role_at`], [`Actor::owner_at`]).
 //!
 //! Void records are concurrency, not forgery: they change nothing, are kept in
 //! [`State::ignored`](super::State) with a reason, and `verify` accepts them
@@ -26,7 +47,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hlc::Hlc;
 use crate::id::Id;
-use crate::record::kinds::{Power, StepKind, TaskCreate, ELECTION_LABEL};
+use crate::record::kinds::{Power, Role, StepKind, TaskCreate, DEFAULT_ASSIGN_LEASE_SECS, ELECTION_LABEL};
 use crate::record::{Payload, Record};
 
 use super::policy::{self, Usage};
@@ -89,6 +110,17 @@ pub struct Done {
     pub summary: Option<String>,
 }
 
+/// How a task was cancelled (closed as won't do).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancelled {
+    /// Who cancelled it.
+    pub by: String,
+    /// When.
+    pub at: Hlc,
+    /// Why it will not be done.
+    pub reason: String,
+}
+
 /// A task as the fold sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
@@ -117,8 +149,12 @@ pub struct Task {
     pub holder: Option<Box<Claim>>,
     /// Set while blocked.
     pub blocked: Option<Box<Block>>,
-    /// Set once done.
+    /// Set once done (until reopened).
     pub done: Option<Box<Done>>,
+    /// Set once cancelled (until reopened).
+    pub cancelled: Option<Box<Cancelled>>,
+    /// Every actor that has held it (by a claim or a handoff), first time first.
+    pub past_holders: Vec<String>,
     /// Counted comments.
     pub comments: u32,
     /// Ids of its receipts, oldest first.
@@ -147,6 +183,8 @@ pub enum Status {
     },
     /// Closed.
     Done,
+    /// Closed as won't do.
+    Cancelled,
 }
 
 impl Task {
@@ -165,6 +203,8 @@ impl Task {
             holder: None,
             blocked: None,
             done: None,
+            cancelled: None,
+            past_holders: Vec::new(),
             comments: 0,
             receipts: Vec::new(),
             usage: BTreeMap::new(),
@@ -181,20 +221,45 @@ impl Task {
         self.holder_at(ms).is_some_and(|c| c.actor == actor)
     }
 
-    /// Dependencies not done yet (unknown ones count as not done).
+    /// Whether it is closed: done or cancelled.
+    pub fn is_closed(&self) -> bool {
+        self.done.is_some() || self.cancelled.is_some()
+    }
+
+    /// Why a record that needs an open task is void: done, or cancelled.
+    pub fn closed(&self) -> Option<Refusal> {
+        if self.done.is_some() {
+            Some(Refusal::TaskDone(self.id.short()))
+        } else if self.cancelled.is_some() {
+            Some(Refusal::TaskCancelled(self.id.short()))
+        } else {
+            None
+        }
+    }
+
+    /// Who closed it (done or cancelled), if it is closed.
+    pub fn closed_by(&self) -> Option<&str> {
+        self.done.as_ref().map(|d| d.by.as_str()).or(self.cancelled.as_ref().map(|c| c.by.as_str()))
+    }
+
+    /// Dependencies not closed yet (unknown ones count as open): a cancelled
+    /// dependency no longer holds the task back.
     pub fn waiting_on<'a>(&'a self, state: &'a State) -> impl Iterator<Item = Id> + 'a {
-        self.depends_on.iter().copied().filter(|d| state.tasks.get(d).is_none_or(|t| t.done.is_none()))
+        self.depends_on.iter().copied().filter(|d| state.tasks.get(d).is_none_or(|t| !t.is_closed()))
     }
 
     /// Where the task stands at wall-clock `now_ms`.
     pub fn status(&self, state: &State, now_ms: i64) -> Status {
+        if self.cancelled.is_some() {
+            return Status::Cancelled;
+        }
         let holder = self.holder_at(now_ms).filter(|c| !state.is_stopped(&c.actor));
         status_of(
             self.done.is_some(),
             self.blocked.as_deref().map(block_why),
             holder.map(|c| (c.actor.as_str(), c.expires_ms)),
             &self.depends_on,
-            |d| state.tasks.get(d).is_some_and(|t| t.done.is_some()),
+            |d| state.tasks.get(d).is_some_and(Task::is_closed),
             now_ms,
         )
     }
@@ -239,6 +304,8 @@ pub struct Summary {
     pub blocked: Option<String>,
     /// Who closed it.
     pub done_by: Option<String>,
+    /// Who cancelled it.
+    pub cancelled_by: Option<String>,
 }
 
 impl From<&Task> for Summary {
@@ -253,6 +320,7 @@ impl From<&Task> for Summary {
             holder: t.holder.as_ref().map(|c| (c.actor.clone(), c.expires_ms)),
             blocked: t.blocked.as_deref().map(block_why),
             done_by: t.done.as_ref().map(|d| d.by.clone()),
+            cancelled_by: t.cancelled.as_ref().map(|c| c.by.clone()),
         }
     }
 }
@@ -288,8 +356,17 @@ impl Summary {
         self.holder.as_ref().filter(|(_, until)| *until > now_ms).map(|(a, until)| (a.as_str(), *until))
     }
 
-    /// Where the task stands at `now_ms`, given which tasks are done.
+    /// Whether it is closed: done or cancelled.
+    pub fn is_closed(&self) -> bool {
+        self.done_by.is_some() || self.cancelled_by.is_some()
+    }
+
+    /// Where the task stands at `now_ms`, given which tasks are closed (done
+    /// or cancelled).
     pub fn status(&self, is_done: impl Fn(&Id) -> bool, now_ms: i64) -> Status {
+        if self.cancelled_by.is_some() {
+            return Status::Cancelled;
+        }
         status_of(
             self.done_by.is_some(),
             self.blocked.clone(),
@@ -309,7 +386,7 @@ impl Summary {
     /// Whether it is ready at `now_ms` ([`Status::Ready`], without building it).
     pub fn is_ready(&self, is_done: impl Fn(&Id) -> bool, now_ms: i64) -> bool {
         !self.is_election()
-            && self.done_by.is_none()
+            && !self.is_closed()
             && self.blocked.is_none()
             && self.holder_at(now_ms).is_none()
             && self.depends_on.iter().all(is_done)
@@ -349,8 +426,8 @@ fn status_of(
 
 /// The fold's claim rule, at the point `key` of the fold order.
 fn claim_rules(state: &State, task: &Task, actor: &str, key: (Hlc, Id)) -> Result<(), Refusal> {
-    if task.done.is_some() {
-        return Err(Refusal::TaskDone(task.id.short()));
+    if let Some(closed) = task.closed() {
+        return Err(closed);
     }
     if let Some(b) = &task.blocked {
         return Err(Refusal::TaskBlocked { task: task.id.short(), reason: b.reason.clone() });
@@ -397,7 +474,7 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
         Payload::TaskClaim(_) => claim_rules(state, task, &author.name, key),
         Payload::TaskRelease(_) => {
             let own = task.holder.as_ref().is_some_and(|c| c.actor == author.name);
-            let forced = author.is_admin() || state.granted(&author.name, Power::Release);
+            let forced = author.is_admin_at(key) || state.granted_at(&author.name, Power::Release, key);
             if own || (forced && task.holder.is_some()) {
                 Ok(())
             } else {
@@ -407,12 +484,61 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
         // A record that names something that does not exist is refused
         // whatever the board says; only then can it be void.
         Payload::TaskHandoff(h) => {
-            state.actor_at(&h.to, key)?;
+            let to = state.actor_at(&h.to, key)?;
             if h.to == author.name {
                 return Err(Refusal::NotPermitted(format!("{} cannot hand a task to itself", author.name)));
             }
-            if !holds() {
-                return Err(not_holder());
+            if holds() {
+                return Ok(());
+            }
+            let assigns = author.is_admin_at(key) || to.owner_at(key) == Some(author.name.as_str());
+            if !assigns {
+                // A former holder lost the task to concurrent work; anyone
+                // else had no claim to hand over and no right to assign it.
+                return if task.past_holders.contains(&author.name) {
+                    Err(not_holder())
+                } else {
+                    Err(Refusal::NotPermitted(format!(
+                        "{} may not assign task {} to {}: only its holder, an admin or {}'s owner may",
+                        author.name,
+                        task.id.short(),
+                        h.to,
+                        h.to
+                    )))
+                };
+            }
+            // An assignment: a handoff from nobody, on the claim's terms.
+            claim_rules(state, task, &h.to, key)?;
+            match task.holder_at(ms) {
+                Some(c) if c.actor == h.to && !state.stopped_at(&c.actor, key) => {
+                    Err(Refusal::TaskHeld { task: task.id.short(), holder: c.actor.clone() })
+                }
+                _ => Ok(()),
+            }
+        }
+        Payload::TaskCancel(_) => {
+            let role = author.role_at(key);
+            if !(role == Role::Admin || role == Role::Human || task.created_by == author.name) {
+                return Err(Refusal::NotPermitted(format!(
+                    "{} may not cancel task {}: only an admin, a human or its creator ({}) may",
+                    author.name,
+                    task.id.short(),
+                    task.created_by
+                )));
+            }
+            task.closed().map_or(Ok(()), Err)
+        }
+        Payload::TaskReopen(_) => {
+            let Some(closer) = task.closed_by() else {
+                return Err(Refusal::NotClosed(task.id.short()));
+            };
+            let role = author.role_at(key);
+            if !(role == Role::Admin || role == Role::Human || closer == author.name) {
+                return Err(Refusal::NotPermitted(format!(
+                    "{} may not reopen task {}: only an admin, a human or who closed it ({closer}) may",
+                    author.name,
+                    task.id.short()
+                )));
             }
             Ok(())
         }
@@ -420,16 +546,16 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
             if let Some(rc) = d.receipt.filter(|rc| !task.receipts.contains(rc)) {
                 return Err(state.missing(&rc.hex(), key, Refusal::UnknownReceipt(rc.short())));
             }
-            if task.done.is_some() {
-                return Err(Refusal::TaskDone(task.id.short()));
+            if let Some(closed) = task.closed() {
+                return Err(closed);
             }
-            if !(holds() || (author.is_admin() && task.holder.is_some())) {
+            if !(holds() || (author.is_admin_at(key) && task.holder.is_some())) {
                 return Err(not_holder());
             }
             Ok(())
         }
         Payload::TaskUnblock(_) if task.blocked.is_none() => Err(Refusal::NotBlocked(task.id.short())),
-        Payload::TaskBlock(_) if task.done.is_some() => Err(Refusal::TaskDone(task.id.short())),
+        Payload::TaskBlock(_) => task.closed().map_or(Ok(()), Err),
         _ => Ok(()),
     }
 }
@@ -529,6 +655,9 @@ fn apply_to_task(state: &mut State, r: &Record) {
             let kept = |f: fn(&Claim) -> Hlc| if renewal { task.holder.as_deref().map_or(r.at, f) } else { r.at };
             let (since, worked) = (kept(|h| h.since), kept(|h| h.worked));
             let nudged = if renewal { task.holder.as_ref().and_then(|h| h.nudged) } else { None };
+            if !task.past_holders.contains(&r.author) {
+                task.past_holders.push(r.author.clone());
+            }
             let record = if renewal { task.holder.as_ref().map_or(r.id, |h| h.record) } else { r.id };
             task.holder = Some(Box::new(Claim {
                 actor: r.author.clone(),
@@ -545,7 +674,15 @@ fn apply_to_task(state: &mut State, r: &Record) {
         }
         Payload::TaskRelease(_) => task.holder = None,
         Payload::TaskHandoff(h) => {
-            let lease_ms = task.holder.as_ref().map_or(0, |c| c.lease_ms);
+            let secs = |s: u64| i64::try_from(s).unwrap_or(i64::MAX / 2000).saturating_mul(1000);
+            let lease_ms = match (h.lease, &task.holder) {
+                (Some(l), _) => secs(l),
+                (None, Some(c)) => c.lease_ms,
+                (None, None) => secs(DEFAULT_ASSIGN_LEASE_SECS),
+            };
+            if !task.past_holders.contains(&h.to) {
+                task.past_holders.push(h.to.clone());
+            }
             task.holder = Some(Box::new(Claim {
                 actor: h.to.clone(),
                 record: r.id,
@@ -569,6 +706,15 @@ fn apply_to_task(state: &mut State, r: &Record) {
             task.blocked = None;
             task.done =
                 Some(Box::new(Done { by: r.author.clone(), at: r.at, receipt: d.receipt, summary: d.summary.clone() }));
+        }
+        Payload::TaskCancel(c) => {
+            task.holder = None;
+            task.blocked = None;
+            task.cancelled = Some(Box::new(Cancelled { by: r.author.clone(), at: r.at, reason: c.reason.clone() }));
+        }
+        Payload::TaskReopen(_) => {
+            task.done = None;
+            task.cancelled = None;
         }
         Payload::Receipt(_) => task.receipts.push(r.id),
         Payload::TaskUsage(u) => policy::add_usage(&mut task.usage, &r.author, u),

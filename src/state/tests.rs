@@ -165,8 +165,8 @@ fn a_claim_displaces_a_holder_stopped_where_it_sorts_not_one_stopped_later() {
 mod at_the_end {
     use super::*;
     use crate::record::kinds::{
-        ActorResume, ActorRevoke, ActorRotate, MsgMembership, MsgSend, TaskBlock, TaskComment, TaskDone, TaskEdit,
-        TaskHandoff, TaskRelease, TaskUnblock,
+        ActorResume, ActorRevoke, ActorRotate, ActorUpdate, MsgMembership, MsgSend, TaskBlock, TaskCancel, TaskComment,
+        TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskReopen, TaskUnblock,
     };
     use proptest::prelude::*;
     use std::collections::BTreeMap;
@@ -237,7 +237,7 @@ mod at_the_end {
             let who = self.pick(&ACTORS);
             let other = self.pick(&ACTORS);
             let t = if self.tasks.is_empty() { None } else { Some(self.pick(&self.tasks.clone())) };
-            match (self.roll(20), t) {
+            match (self.roll(24), t) {
                 (0..=3, _) | (_, None) => {
                     let depends_on = match t {
                         Some(t) if self.roll(2) == 0 => vec![t],
@@ -258,7 +258,11 @@ mod at_the_end {
                 }
                 (8, Some(t)) => {
                     let to = other.to_owned();
-                    self.publish(who, Payload::TaskHandoff(TaskHandoff { task: t, to, note: None }), false);
+                    self.publish(
+                        who,
+                        Payload::TaskHandoff(TaskHandoff { task: t, to, note: None, lease: None }),
+                        false,
+                    );
                 }
                 (9, Some(t)) => {
                     let receipt = if self.receipts.is_empty() { None } else { Some(self.pick(&self.receipts.clone())) };
@@ -332,6 +336,26 @@ mod at_the_end {
                 (18, _) => {
                     self.publish(who, Payload::ActorRevoke(ActorRevoke { name: who.into(), reason: None }), true);
                 }
+                (19, Some(t)) => {
+                    self.publish(who, Payload::TaskCancel(TaskCancel { task: t, reason: "r".into() }), false);
+                }
+                (20, Some(t)) => {
+                    self.publish(who, Payload::TaskReopen(TaskReopen { task: t, reason: None }), false);
+                }
+                (21, _) => {
+                    // Roles and owners change; admins step down and come back.
+                    let role = [None, Some(Role::Admin), Some(Role::Human), Some(Role::Agent)][self.roll(4) as usize];
+                    let owner = if self.roll(2) == 0 { Some(self.pick(&ACTORS).to_owned()) } else { None };
+                    let by = if self.roll(2) == 0 { "root" } else { who };
+                    let update = ActorUpdate { name: other.into(), role, owner };
+                    self.publish(by, Payload::ActorUpdate(update), true);
+                }
+                (22, Some(t)) => {
+                    // An assignment (or a holder's handoff), with a lease.
+                    let by = if self.roll(2) == 0 { "root" } else { who };
+                    let handoff = TaskHandoff { task: t, to: other.to_owned(), note: None, lease: Some(60) };
+                    self.publish(by, Payload::TaskHandoff(handoff), false);
+                }
                 _ => {
                     self.next_key += 1;
                     let fresh = Keypair::from_seed([100 + self.next_key; 32]);
@@ -395,7 +419,7 @@ fn only_the_holder_hands_off_releases_and_closes() {
     let mut b = Board::new();
     let t = b.add("root", 10, task("t"));
     b.add("bob", 20, claim(t, 600, false));
-    let handoff = |to: &str| Payload::TaskHandoff(TaskHandoff { task: t, to: to.into(), note: None });
+    let handoff = |to: &str| Payload::TaskHandoff(TaskHandoff { task: t, to: to.into(), note: None, lease: None });
     b.add("carol", 30, handoff("carol"));
     b.add("carol", 31, Payload::TaskRelease(TaskRelease { task: t, reason: None }));
     b.add("bob", 40, handoff("carol"));

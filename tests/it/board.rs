@@ -684,11 +684,13 @@ fn task_json_has_each_key_once() {
 fn handoff_moves_the_task_to_the_receiver() {
     let t = Team::new();
     let id = t.add("alice", "pass it on", |_| {});
-    t.refused(|ws| ws.handoff("bob", id, "carol", None), "does not hold");
+    // Neither ever held it, nor may assign it (an admin or the receiver's
+    // owner): not a lost race but no authority (a failure, exit 1).
+    t.refused(|ws| ws.handoff("bob", id, "carol", None), "bob may not assign task");
     t.claim("bob", id).unwrap();
     assert_eq!(t.mine("bob"), vec![id]);
 
-    t.refused(|ws| ws.handoff("carol", id, "alice", None), "does not hold");
+    t.refused(|ws| ws.handoff("carol", id, "alice", None), "carol may not assign task");
     t.refused(|ws| ws.handoff("bob", id, "zed", None), "zed");
 
     let rec = t.ws.handoff("bob", id, "carol", Some("tests are in t/".into())).unwrap();

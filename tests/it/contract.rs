@@ -29,6 +29,7 @@ const CONTRACT: &[(&str, &str, Option<&str>)] = &[
     ("id admit", "", Some("write.json")),
     ("id rotate", "", Some("write.json")),
     ("id revoke", "", Some("write.json")),
+    ("id update", "", Some("write.json")),
     ("id list", "", Some("id-list.json")),
     ("id show", "", Some("id-show.json")),
     ("task add", "", Some("write.json")),
@@ -42,6 +43,9 @@ const CONTRACT: &[(&str, &str, Option<&str>)] = &[
     ("task block", "", Some("write.json")),
     ("task unblock", "", Some("write.json")),
     ("task done", "", Some("write.json")),
+    ("task assign", "", Some("write.json")),
+    ("task cancel", "", Some("write.json")),
+    ("task reopen", "", Some("write.json")),
     ("board", "", Some("board.json")),
     ("next", "", Some("next.json")),
     ("next", "--claim", Some("next-claim.json")),
@@ -362,6 +366,8 @@ fn every_json_output_validates_against_its_schema() {
     c.wrote("id admit", &a, "alice", &["id", "admit", request.to_str().unwrap()]);
     c.out("id list", &a, None, &["id", "list"]);
     c.out("id show", &a, None, &["id", "show", "bob"]);
+    c.wrote("id update", &a, "alice", &["id", "update", "dave", "--role", "agent", "--owner", "alice"]);
+    c.fails(&a, Some("bob"), &["id", "update", "dave", "--owner", "bob"], 1);
 
     // Tasks.
     let second = c.wrote(
@@ -397,6 +403,18 @@ fn every_json_output_validates_against_its_schema() {
     assert_eq!(claimed["task"]["status"], "in_progress", "{claimed}");
     assert!(claimed["task"]["lease_left_secs"].as_i64().is_some_and(|s| s > 1700), "{claimed}");
     c.wrote("task release", &a, "bob", &["task", "release", &second]);
+    // Humans in control: assign, cancel (shown in task show, the list and the
+    // board), reopen; an agent may not cancel what it did not create.
+    c.wrote("task assign", &a, "alice", &["task", "assign", &second, "--to", "carol", "--lease", "1h"]);
+    c.fails(&a, Some("bob"), &["task", "cancel", &second, "--reason", "mine"], 1);
+    c.wrote("task cancel", &a, "alice", &["task", "cancel", &second, "--reason", "dropped"]);
+    let shown = c.out("task show", &a, None, &["task", "show", &second]);
+    assert_eq!(shown["task"]["cancelled"]["reason"], "dropped", "{shown}");
+    c.out("task list", &a, None, &["task", "list"]);
+    let board = c.out("board", &a, None, &["board"]);
+    assert_eq!(board["done"].as_array().unwrap().iter().filter(|t| t["status"] == "cancelled").count(), 1, "{board}");
+    c.fails(&a, alice, &["task", "cancel", &second, "--reason", "again"], 3);
+    c.wrote("task reopen", &a, "alice", &["task", "reopen", &second, "--reason", "back"]);
 
     // Messages.
     c.wrote("msg send", &a, "alice", &["msg", "send", "--to", "#general", "hello @bob"]);

@@ -18,14 +18,14 @@ use crate::common::{stamp, team, tip, World};
 
 /// Plain-git forgery on a clone: objects written with plumbing, commits with
 /// any identity and message, pushes of any commit.
-struct Forge<'a> {
+pub(crate) struct Forge<'a> {
     w: &'a World,
     /// A clone holding the crew branch.
     dir: PathBuf,
 }
 
 impl<'a> Forge<'a> {
-    fn new(w: &'a World, dir: &Path) -> Forge<'a> {
+    pub(crate) fn new(w: &'a World, dir: &Path) -> Forge<'a> {
         Forge { w, dir: dir.to_owned() }
     }
 
@@ -50,7 +50,7 @@ impl<'a> Forge<'a> {
     }
 
     /// The tree of `commit` with `path` set to `bytes` (a valid tree).
-    fn tree_with(&self, commit: &str, path: &str, bytes: &[u8]) -> String {
+    pub(crate) fn tree_with(&self, commit: &str, path: &str, bytes: &[u8]) -> String {
         let blob = self.git_stdin(&["hash-object", "-w", "--stdin"], bytes);
         self.edit_tree(commit, &["--add", "--cacheinfo", &format!("100644,{blob},{path}")])
     }
@@ -61,7 +61,7 @@ impl<'a> Forge<'a> {
     }
 
     /// The tree of `commit` after `git update-index ARGS`, through a scratch index.
-    fn edit_tree(&self, commit: &str, update: &[&str]) -> String {
+    pub(crate) fn edit_tree(&self, commit: &str, update: &[&str]) -> String {
         let index = self.dir.join(".git").join("forge-index");
         let run = |args: &[&str]| {
             let mut cmd = Command::new("git");
@@ -78,7 +78,7 @@ impl<'a> Forge<'a> {
     }
 
     /// A commit of `tree` on `parents`, by `name <email>`, with `message`.
-    fn commit(&self, tree: &str, parents: &[&str], name: &str, email: &str, message: &str) -> String {
+    pub(crate) fn commit(&self, tree: &str, parents: &[&str], name: &str, email: &str, message: &str) -> String {
         let mut args = vec!["commit-tree", tree];
         for p in parents {
             args.extend(["-p", p]);
@@ -106,7 +106,7 @@ impl<'a> Forge<'a> {
 
     /// A commit adding `records` (sealed bytes) to `path` on `parent`, made as
     /// git-crew makes it: by their author, with the message derived from them.
-    fn honest(&self, ws: &Id, parent: &str, path: &str, records: &[&[u8]]) -> String {
+    pub(crate) fn honest(&self, ws: &Id, parent: &str, path: &str, records: &[&[u8]]) -> String {
         let decoded: Vec<record::Record> =
             records.iter().map(|b| record::decode_records(&[b], ws).pop().unwrap().unwrap()).collect();
         // In sorted position, as the merge law puts records: what refuses a
@@ -121,12 +121,12 @@ impl<'a> Forge<'a> {
     }
 
     /// The content of `path` at `commit`.
-    fn file(&self, commit: &str, path: &str) -> Vec<u8> {
+    pub(crate) fn file(&self, commit: &str, path: &str) -> Vec<u8> {
         self.w.git_output(&self.dir, &["show", &format!("{commit}:{path}")]).stdout
     }
 
     /// Push `commit` to `remote`'s crew branch with plain git (no hooks here).
-    fn push(&self, remote: &Path, commit: &str) -> Output {
+    pub(crate) fn push(&self, remote: &Path, commit: &str) -> Output {
         self.push_to(remote, commit, "refs/heads/crew")
     }
 
@@ -141,17 +141,17 @@ impl<'a> Forge<'a> {
     }
 }
 
-fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// `remote`'s crew tip.
-fn remote_tip(w: &World, remote: &Path) -> String {
+pub(crate) fn remote_tip(w: &World, remote: &Path) -> String {
     w.tip(remote, "crew").expect("the remote has a crew branch")
 }
 
 /// A push refused by the server, naming `why`, leaving the remote where it was.
-fn assert_refused(w: &World, remote: &Path, out: &Output, before: &str, why: &str) {
+pub(crate) fn assert_refused(w: &World, remote: &Path, out: &Output, before: &str, why: &str) {
     let said = stderr(out);
     assert!(!out.status.success(), "the push was accepted; want a refusal about {why:?}");
     assert!(said.contains(why), "the refusal does not say {why:?}:\n{said}");

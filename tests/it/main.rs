@@ -15,6 +15,7 @@ mod guide;
 mod history;
 mod hooks;
 mod hostile;
+mod humans;
 mod identity;
 mod layers;
 mod live;

@@ -432,6 +432,9 @@ fn watch_covers_every_kind_and_follows_new_records() {
     let t2 = id(&json_as(&w, &dir, "alice", &["task", "add", "second"]));
     json_as(&w, &dir, "bob", &["task", "claim", &t2]);
     json_as(&w, &dir, "bob", &["task", "release", &t2, "--reason", "later"]);
+    json_as(&w, &dir, "alice", &["task", "cancel", &t2, "--reason", "not now"]);
+    json_as(&w, &dir, "alice", &["task", "reopen", &t2]);
+    json_as(&w, &dir, "alice", &["id", "update", "carol", "--role", "agent", "--owner", "alice"]);
     // Fleet control: a policy, a usage report, and a supervisor's step (bob
     // holds t2 with no live session past the policy's dead_after).
     json_as(&w, &dir, "alice", &["policy", "set", "--dead-after", "1s", "--grant", "alice=release"]);

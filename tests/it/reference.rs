@@ -89,7 +89,7 @@ fn verify_both(w: &World, dir: &Path) -> Verdicts {
 }
 
 /// Both accept the branch, and count the same records.
-fn both_accept(w: &World, dir: &Path, what: &str) {
+pub(crate) fn both_accept(w: &World, dir: &Path, what: &str) {
     let v = verify_both(w, dir);
     let shown = format!("{what}\ngit crew verify: {}\nverify.py: {}", v.rust_out, v.python_out);
     assert_eq!((v.rust, v.python), (0, 0), "both verifiers should accept: {shown}");
@@ -99,7 +99,7 @@ fn both_accept(w: &World, dir: &Path, what: &str) {
 }
 
 /// Both refuse the branch with git-crew's exit code for a verification failure.
-fn both_refuse(w: &World, dir: &Path, what: &str) {
+pub(crate) fn both_refuse(w: &World, dir: &Path, what: &str) {
     let v = verify_both(w, dir);
     let shown = format!("{what}\ngit crew verify: {}\nverify.py: {}", v.rust_out, v.python_out);
     assert_eq!((v.rust, v.python), (4, 4), "both verifiers should refuse: {shown}");

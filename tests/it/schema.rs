@@ -35,10 +35,11 @@ use git_crew::id::Id;
 use git_crew::index::Need;
 use git_crew::layout;
 use git_crew::record::kinds::{
-    validate_session, ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, Artifact, Budget, Channel,
-    CrewPolicy, CrewRepair, Genesis, Grant, LiveBeat, MsgAck, MsgMembership, MsgSend, PathRelease, PathReserve, Power,
-    Receipt, ReceiptClass, StepFlag, StepKind, SuperviseStep, TaskBlock, TaskClaim, TaskComment, TaskCreate, TaskDone,
-    TaskEdit, TaskHandoff, TaskRelease, TaskUnblock, TaskUsage, MAX_TTL_SECS,
+    validate_session, ActorAdmit, ActorResume, ActorRevoke, ActorRotate, ActorSuspend, ActorUpdate, Artifact, Budget,
+    Channel, CrewPolicy, CrewRepair, Genesis, Grant, LiveBeat, MsgAck, MsgMembership, MsgSend, PathRelease,
+    PathReserve, Power, Receipt, ReceiptClass, StepFlag, StepKind, SuperviseStep, TaskBlock, TaskCancel, TaskClaim,
+    TaskComment, TaskCreate, TaskDone, TaskEdit, TaskHandoff, TaskRelease, TaskReopen, TaskUnblock, TaskUsage,
+    MAX_TTL_SECS,
 };
 use git_crew::record::{self, canonical, frame, Payload, Problem, Role, KINDS};
 use git_crew::request::{Request, RequestError};
@@ -245,6 +246,7 @@ fn schema_property_order_is_the_canonical_key_order() {
         Payload::ActorResume(ActorResume { name: "bob".into() }),
         Payload::ActorRotate(ActorRotate { name: "bob".into(), key, proof: Signature([2; 64]) }),
         Payload::ActorRevoke(ActorRevoke { name: "bob".into(), reason: Some("r".into()) }),
+        Payload::ActorUpdate(ActorUpdate { name: "bob".into(), role: Some(Role::Agent), owner: Some("carol".into()) }),
         Payload::LiveBeat(LiveBeat {
             session: "s".into(),
             host: "h".into(),
@@ -274,7 +276,14 @@ fn schema_property_order_is_the_canonical_key_order() {
         }),
         Payload::TaskClaim(TaskClaim { task: Id([7; 32]), lease: 60, offline: true }),
         Payload::TaskRelease(TaskRelease { task: Id([7; 32]), reason: Some("r".into()) }),
-        Payload::TaskHandoff(TaskHandoff { task: Id([7; 32]), to: "bob".into(), note: Some("n".into()) }),
+        Payload::TaskHandoff(TaskHandoff {
+            task: Id([7; 32]),
+            to: "bob".into(),
+            note: Some("n".into()),
+            lease: Some(60),
+        }),
+        Payload::TaskCancel(TaskCancel { task: Id([7; 32]), reason: "r".into() }),
+        Payload::TaskReopen(TaskReopen { task: Id([7; 32]), reason: Some("r".into()) }),
         Payload::TaskComment(TaskComment { task: Id([7; 32]), text: "c".into() }),
         Payload::TaskBlock(TaskBlock { task: Id([7; 32]), reason: "r".into() }),
         Payload::TaskUnblock(TaskUnblock { task: Id([7; 32]) }),
@@ -455,6 +464,16 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     world.crew_ok(&dir, &["--as", "bob", "task", "unblock", &dep]);
     world.crew_ok(&dir, &["--as", "bob", "task", "claim", &dep]);
     world.crew_ok(&dir, &["--as", "bob", "task", "done", &dep]);
+    // Humans in control: a human cancels a task, with a reason, and reopens
+    // it, with a reason; the owner of an agent assigns it to the agent, with a
+    // note and a lease; an admin gives an agent a new owner (and its role).
+    world.crew_ok(&dir, &["--as", "bob", "task", "cancel", &low, "--reason", "Not needed:\n\t\"é\" 🚀 \\"]);
+    world.crew_ok(&dir, &["--as", "bob", "task", "reopen", &low, "--reason", "Needed after all"]);
+    world.crew_ok(
+        &dir,
+        &["--as", "bob", "task", "assign", &low, "--to", "carol", "--note", "Yours\n:)", "--lease", "1h"],
+    );
+    world.crew_ok(&dir, &["--as", "alice", "id", "update", "dave", "--role", "agent", "--owner", "bob"]);
     // A commit receipt, as the post-commit hook writes it (summary and commits),
     // for a plain commit on the normal branch with a Crew-Task: trailer.
     world.crew_ok(&dir, &["install"]);
@@ -645,16 +664,21 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     assert_eq!(seen["live.beat"], 2);
     assert_eq!(seen["actor.suspend"], 1);
     assert_eq!(seen["actor.resume"], 1);
-    // The supervisor's election task and its claim of it; dave's claim and
-    // its release by the supervisor, with a message to dave and one in #ops.
+    // The supervisor's election task and its claim of it; dave's claim, and
+    // the supervisor's requeue of it and of carol's assigned task (neither
+    // beats), each with messages to the holder, its owner and #ops.
     assert_eq!(seen["task.create"], 9);
     assert_eq!(seen["task.edit"], 2);
     assert_eq!(seen["task.claim"], 7);
-    assert_eq!(seen["task.release"], 3);
+    assert_eq!(seen["task.release"], 4);
     assert_eq!(seen["task.done"], 2);
+    assert_eq!(seen["task.cancel"], 1);
+    assert_eq!(seen["task.reopen"], 1);
+    assert_eq!(seen["task.handoff"], 2);
+    assert_eq!(seen["actor.update"], 1);
     assert_eq!(seen["receipt"], 4, "the CLI wrote one receipt, the post-commit hook one, the library two");
-    assert_eq!(seen["msg.send"], 6);
-    assert_eq!((seen["crew.policy"], seen["task.usage"], seen["supervise.step"]), (1, 1, 1));
+    assert_eq!(seen["msg.send"], 10);
+    assert_eq!((seen["crew.policy"], seen["task.usage"], seen["supervise.step"]), (1, 1, 2));
     assert_eq!((seen["path.reserve"], seen["path.release"]), (2, 1));
     assert_eq!(seen["msg.join"], 1);
     assert_eq!(seen["msg.leave"], 1);
@@ -683,14 +707,20 @@ fn every_record_the_cli_writes_validates_and_re_encodes() {
     let general = &state.channels["general"];
     assert_eq!(general.messages, 2);
     assert!(general.members().next().is_none(), "bob left: {:?}", general.membership);
+    // alice's message, and the supervisor's (alice's) two requeues told to
+    // bob, the owner of both agents.
     let dm = Channel::direct("alice", "bob").to_string();
-    assert_eq!(state.channels[&dm].messages, 1);
+    assert_eq!(state.channels[&dm].messages, 3);
     let discussion = Channel::Task(child.id).to_string();
     assert_eq!(state.channels[&discussion].messages, 1);
     let acked_items = acked["record"]["fields"]["items"].as_array().unwrap();
     assert_eq!(acked_items.len(), 2, "exactly the two items shown: {acked}");
+    // bob read what he was shown; what is unread came after: the
+    // supervisor's two requeues, direct messages to the agents' owner.
     let bob = state.inboxes.get("bob").cloned().unwrap_or_default();
-    assert!(bob.unread.is_empty(), "bob read what he was shown: {:?}", bob.unread);
+    let after: Vec<&String> = bob.unread.values().map(|u| &u.path).collect();
+    assert_eq!(after.len(), 2, "bob read what he was shown: {:?}", bob.unread);
+    assert!(after.iter().all(|p| p.starts_with("channels/dm/alice+bob/")), "{:?}", bob.unread);
     let gina = &state.actors["gina"];
     assert_eq!(
         (gina.retired.len(), gina.revoked.as_ref()),

@@ -344,7 +344,7 @@ fn human_output_of_every_command() {
         &a,
         &["--as", "alice", "task", "add", "Write docs", "--body", "Two\nlines", "--depends-on", &login],
     );
-    s.named(
+    let form = s.named(
         "task:form",
         "task_add_child",
         &a,
@@ -369,6 +369,9 @@ fn human_output_of_every_command() {
     s.check("task_handoff", &a, &["--as", "bob", "task", "handoff", &login, "--to", "carol", "--note", "yours"], 0);
     s.check("task_handoff_not_holder", &a, &["--as", "bob", "task", "handoff", &login, "--to", "alice"], 3);
     s.check("task_handoff_to_self", &a, &["--as", "carol", "task", "handoff", &login, "--to", "carol"], 1);
+    // bob, an agent, never held the form task and does not answer for carol.
+    let assign = ["--as", "bob", "task", "assign", &form, "--to", "carol"];
+    s.check("task_assign_not_permitted", &a, &assign, 1);
     s.check("task_block", &a, &["--as", "carol", "task", "block", &login, "--reason", "waiting on review"], 0);
     s.check("board_blocked", &a, &["board"], 0);
     s.check("task_unblock", &a, &["--as", "carol", "task", "unblock", &login], 0);

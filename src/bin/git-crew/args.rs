@@ -35,10 +35,11 @@ pub struct Cli {
 pub enum Command {
     /// Create a workspace on the branch, with you as its first admin.
     Init(InitArgs),
-    /// Identities: request, admit, new, list, show, rotate, revoke.
+    /// Identities: request, admit, new, list, show, rotate, revoke, update.
     #[command(subcommand)]
     Id(IdCommand),
-    /// Tasks: add, list, show, edit, claim, release, handoff, comment, block, done.
+    /// Tasks: add, list, show, edit, claim, release, handoff, assign, comment,
+    /// block, done, cancel, reopen.
     #[command(subcommand)]
     Task(TaskCommand),
     /// The board: ready, in progress (holder, lease left), blocked (why), done.
@@ -263,6 +264,18 @@ pub enum IdCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Change an actor's role, owner or both (admin only). An agent keeps an
+    /// owner who is a human or an admin; the last admin cannot step down.
+    Update {
+        /// The actor.
+        name: String,
+        /// The new role: admin, human or agent.
+        #[arg(long)]
+        role: Option<String>,
+        /// The new owner: the human or admin who answers for it.
+        #[arg(long, value_name = "NAME")]
+        owner: Option<String>,
+    },
     /// List actors.
     List,
     /// Show one actor.
@@ -336,6 +349,40 @@ pub enum TaskCommand {
         /// A note for the new holder.
         #[arg(long)]
         note: Option<String>,
+    },
+    /// Assign a task no one holds to an actor (an admin, or the owner of the
+    /// receiving agent): a handoff from nobody. The task must be open and not
+    /// blocked.
+    Assign {
+        /// Task id or unique prefix.
+        id: String,
+        /// The new holder.
+        #[arg(long, value_name = "NAME")]
+        to: String,
+        /// A note for the new holder.
+        #[arg(long)]
+        note: Option<String>,
+        /// The new holder's lease: 90s, 30m, 2h, 1d (default: the last
+        /// holder's lease length, else 1h).
+        #[arg(long, value_name = "DURATION", value_parser = parse_lease)]
+        lease: Option<u64>,
+    },
+    /// Close a task as won't do, with the reason (an admin, a human or the
+    /// task's creator). Tasks that depend on it are no longer held back.
+    Cancel {
+        /// Task id or unique prefix.
+        id: String,
+        /// Why it will not be done.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Open a done or cancelled task again (an admin, a human or who closed it).
+    Reopen {
+        /// Task id or unique prefix.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Comment on a task.
     Comment {

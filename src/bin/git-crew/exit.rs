@@ -57,7 +57,7 @@ pub const TABLE: &[ExitCode] = &[
         code: CONFLICT,
         name: "conflict",
         meaning:
-            "refused: the task is held, done, blocked or not ready, a channel left is not joined, or a race was lost (sync, look again)",
+            "refused: the task is held, done, cancelled, blocked, not ready or (to reopen) open, a channel left is not joined, the last admin would step down, or a race was lost (sync, look again)",
     },
     ExitCode {
         code: VERIFY,
@@ -166,8 +166,13 @@ pub fn hint_for(e: &Error) -> Option<&'static str> {
         Error::Verify(VerifyError::Failed { .. }) | Error::Store(StoreError::Malformed(_)) => "git crew verify --all",
         Error::Suspended(_) => "git crew alive",
         Error::Refused(r) if r.is_suspension() => "git crew alive",
-        Error::Refused(Refusal::TaskHeld { .. } | Refusal::TaskDone(_) | Refusal::NotReady { .. }) => "git crew next",
+        Error::Refused(
+            Refusal::TaskHeld { .. } | Refusal::TaskDone(_) | Refusal::TaskCancelled(_) | Refusal::NotReady { .. },
+        ) => "git crew next",
         Error::Refused(Refusal::PathsReserved { .. } | Refusal::ReservationNotHeld { .. }) => "git crew board",
+        // Who is admin, and who answers for whom.
+        Error::Refused(Refusal::LastAdmin(_) | Refusal::OwnsAgents { .. }) => "git crew id list",
+        Error::Refused(Refusal::NotClosed(_)) => "git crew board",
         // A cycle the edit itself would close: the board shows what waits on what.
         Error::Refused(Refusal::DependencyCycle(_)) => "git crew board",
         Error::Refused(r) if r.is_conflict() => "git crew sync",

@@ -130,6 +130,19 @@ pub fn run(cx: &Context, cmd: IdCommand) -> Result<i32> {
             let record = ws.revoke(&me, &name, reason)?;
             cx.wrote(&ws, vec![record])?;
         }
+        IdCommand::Update { name, role, owner } => {
+            if role.is_none() && owner.is_none() {
+                return Err(crate::commands::UsageError("id update: give --role, --owner or both".into()).into());
+            }
+            let role = role
+                .map(|r| r.parse::<Role>())
+                .transpose()
+                .map_err(ArgumentError::Role)
+                .map_err(git_crew::Error::from)?;
+            let me = ws.whoami(cx.actor.as_deref(), &snap.state)?;
+            let record = ws.update_actor(&me, &name, role, owner.as_deref())?;
+            cx.wrote(&ws, vec![record])?;
+        }
         IdCommand::List => {
             let actors: Vec<ActorView> =
                 snap.state.actors.values().map(|a| ActorView::new(a, has_key(&a.name))).collect();

@@ -23,7 +23,7 @@ pub fn policy(cx: &Context, cmd: PolicyCommand) -> Result<i32> {
     match cmd {
         PolicyCommand::Show => {
             let state = ws.snapshot_for(&Need::Core)?.state;
-            let view = state.policy.as_deref().map(PolicyView::new);
+            let view = state.policy().map(PolicyView::new);
             if cx.json {
                 render::json(&serde_json::json!({ "policy": view }));
             } else {

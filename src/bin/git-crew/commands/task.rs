@@ -35,6 +35,9 @@ pub struct TaskView<'a> {
     status: StatusView,
     #[serde(skip_serializing_if = "Option::is_none")]
     done_by: Option<&'a str>,
+    /// Who cancelled it, when and why; absent unless cancelled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancelled: Option<CancelledView<'a>>,
     receipts: usize,
     comments: u32,
     created_by: &'a str,
@@ -55,6 +58,7 @@ impl<'a> TaskView<'a> {
             depends_on: t.depends_on.iter().map(Id::hex).collect(),
             status: t.status(state, now).into(),
             done_by: t.done.as_ref().map(|d| d.by.as_str()),
+            cancelled: t.cancelled.as_ref().map(|c| CancelledView { by: &c.by, at: c.at.rfc3339(), reason: &c.reason }),
             receipts: t.receipts.len(),
             comments: t.comments,
             created_by: &t.created_by,
@@ -62,6 +66,14 @@ impl<'a> TaskView<'a> {
             updated_at: t.updated_at.rfc3339(),
         }
     }
+}
+
+/// A task's cancellation, for `--json`.
+#[derive(Serialize)]
+pub struct CancelledView<'a> {
+    by: &'a str,
+    at: String,
+    reason: &'a str,
 }
 
 /// Where a task stands, for `--json`: the library's [`Status`] with the lease
@@ -73,6 +85,7 @@ pub enum StatusView {
     InProgress { holder: String, lease_left_secs: i64 },
     Blocked { why: String },
     Done,
+    Cancelled,
 }
 
 impl From<Status> for StatusView {
@@ -84,6 +97,7 @@ impl From<Status> for StatusView {
             }
             Status::Blocked { why } => StatusView::Blocked { why },
             Status::Done => StatusView::Done,
+            Status::Cancelled => StatusView::Cancelled,
         }
     }
 }
@@ -106,6 +120,10 @@ pub fn line(t: &Task, state: &State, now: i64) -> String {
         Status::InProgress { holder, lease_left_ms } => format!("held by {holder}, {} left", left(lease_left_ms)),
         Status::Blocked { why } => why,
         Status::Done => "done".to_owned(),
+        Status::Cancelled => match &t.cancelled {
+            Some(c) => format!("cancelled by {}: {}", c.by, c.reason),
+            None => "cancelled".to_owned(),
+        },
     };
     format!("{} P{} {}{labels}  ({})  {status}", t.id.short(), t.priority, t.title, t.created_by)
 }
@@ -230,6 +248,18 @@ pub fn run(cx: &Context, cmd: TaskCommand) -> Result<i32> {
             let me = me(cx, &ws)?;
             cx.wrote(&ws, vec![ws.handoff(&me, ws.find_task(&id)?, &to, note)?])?;
         }
+        TaskCommand::Assign { id, to, note, lease } => {
+            let me = me(cx, &ws)?;
+            cx.wrote(&ws, vec![ws.assign(&me, ws.find_task(&id)?, &to, note, lease)?])?;
+        }
+        TaskCommand::Cancel { id, reason } => {
+            let me = me(cx, &ws)?;
+            cx.wrote(&ws, vec![ws.cancel(&me, ws.find_task(&id)?, reason)?])?;
+        }
+        TaskCommand::Reopen { id, reason } => {
+            let me = me(cx, &ws)?;
+            cx.wrote(&ws, vec![ws.reopen(&me, ws.find_task(&id)?, reason)?])?;
+        }
         TaskCommand::Comment { id, text } => {
             let me = me(cx, &ws)?;
             cx.wrote(&ws, vec![ws.comment(&me, ws.find_task(&id)?, text)?])?;
@@ -278,6 +308,8 @@ struct SummaryView<'a> {
     status: StatusView,
     #[serde(skip_serializing_if = "Option::is_none")]
     done_by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancelled_by: Option<&'a str>,
     created_at: String,
 }
 
@@ -298,6 +330,7 @@ pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
             depends_on: t.depends_on.iter().map(Id::hex).collect(),
             status: status.into(),
             done_by: t.done_by.as_deref(),
+            cancelled_by: t.cancelled_by.as_deref(),
             created_at: t.created_at.rfc3339(),
         }
     }
@@ -318,7 +351,11 @@ pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
             ready: b.ready.iter().map(|t| view(t, Status::Ready)).collect(),
             in_progress: b.in_progress.iter().map(|t| view(t, in_progress(t))).collect(),
             blocked: b.blocked.iter().map(|(t, why)| view(t, Status::Blocked { why: why.clone() })).collect(),
-            done: b.done.iter().map(|t| view(t, Status::Done)).collect(),
+            done: b
+                .done
+                .iter()
+                .map(|t| view(t, if t.cancelled_by.is_some() { Status::Cancelled } else { Status::Done }))
+                .collect(),
             reservations: reserved.iter().map(super::reserve::HeldView::new).collect(),
         });
         return Ok(0);
@@ -343,7 +380,13 @@ pub fn board(cx: &Context, args: BoardArgs) -> Result<i32> {
     column("BLOCKED", b.blocked.iter().map(|(t, why)| format!("{}  {why}", short(t))).collect());
     column(
         "DONE",
-        b.done.iter().map(|t| format!("{}  by {}", short(t), t.done_by.as_deref().unwrap_or("?"))).collect(),
+        b.done
+            .iter()
+            .map(|t| match &t.cancelled_by {
+                Some(by) => format!("{}  cancelled by {by}", short(t)),
+                None => format!("{}  by {}", short(t), t.done_by.as_deref().unwrap_or("?")),
+            })
+            .collect(),
     );
     column("RESERVED PATHS", reserved.iter().map(super::reserve::line).collect());
     render::lines(out);
