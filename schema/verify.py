@@ -99,6 +99,7 @@ MAX_BODY_BYTES = 65_536
 MAX_DEPTH = 8
 MAX_NODES = 4096
 
+ELECTION_LABEL = "crew:supervisor"  # §9.2.1: the supervisors' election task
 KINDS = (
     "crew.genesis crew.repair actor.admit actor.suspend actor.resume actor.rotate actor.revoke actor.update "
     "live.beat task.create task.edit task.claim task.release task.handoff task.comment task.block task.unblock "
@@ -1279,6 +1280,7 @@ class Task:
     cancelled: bool = False
     closed_by: str | None = None  # the author of the task.done or task.cancel that closed it
     past_holders: set = field(default_factory=set)  # every actor that has held it
+    labels: list = field(default_factory=list)
 
     def closed(self):
         """§9.2: why a record that needs an open task is void, or None."""
@@ -1410,6 +1412,13 @@ class Fold:
             raise Void("its author's key is revoked (rule 8)")
         if any(w.covers(r) for w in self.windows):
             raise Void("in the window of a suspension that did not include it (rule 5)")
+        if r.kind in TASK_KINDS and r.fields["task"] in self.tasks:
+            t = self.tasks[r.fields["task"]]
+            self.election_guard(r, author, t.labels)
+            if r.kind == "task.edit" and "labels" in r.fields:
+                had, has = ELECTION_LABEL in t.labels, ELECTION_LABEL in r.fields["labels"]
+                if had != has and author.role != "admin":
+                    raise Refused("only an admin gives or takes the election label (§9.2.1)")
         getattr(self, "kind_" + r.kind.replace(".", "_"))(r, author)
 
     def rule1_genesis(self, r):
@@ -1451,6 +1460,26 @@ class Fold:
     def controls(self, r, author, target):
         return author.role == "admin" or target.owner == r.author
 
+    def election_guard(self, r, author, labels):
+        """§9.2.1: the supervisors' election task is written about only by an
+        admin or an actor the policy in force grants a power."""
+        if ELECTION_LABEL not in labels or author.role == "admin":
+            return
+        if not any(g["actor"] == r.author for g in self.policy.get("grants", [])):
+            raise Refused("only admins and supervisors write about the election task (§9.2.1)")
+
+    def supervises(self, name, target, power):
+        """§9.2.1: `name` may use `power` on `target`, an agent the policy grants nothing."""
+        agent = self.actors.get(target)
+        granted_target = any(g["actor"] == target for g in self.policy.get("grants", []))
+        return agent is not None and agent.role == "agent" and not granted_target and self.granted(name, power)
+
+    def end_reservations(self, task):
+        """§9.2.2: the reservations that follow `task` end with its holding."""
+        for res in self.reservations.values():
+            if res.task == task:
+                res.released = True
+
     def granted(self, name, power):
         """§9.2.1: the policy in force grants `name` the power."""
         return any(g["actor"] == name and power in g["powers"] for g in self.policy.get("grants", []))
@@ -1458,7 +1487,7 @@ class Fold:
     def kind_actor_suspend(self, r, author):  # rule 5
         f = r.fields
         target = self.actor(f["name"], "the actor")
-        supervisor = target.role == "agent" and self.granted(r.author, "suspend")
+        supervisor = self.supervises(r.author, f["name"], "suspend")
         if not (self.controls(r, author, target) or supervisor):
             raise Refused("only an admin or the actor's owner suspends it (rule 5)")
         if f["name"] == r.author:
@@ -1532,7 +1561,9 @@ class Fold:
             self.task(f["parent"], "parent")
         for d in f.get("depends_on", []):
             self.task(d, "dependency")
-        self.tasks[r.id] = Task(f.get("parent"), list(f.get("depends_on", [])), creator=r.author)
+        self.election_guard(r, author, f.get("labels", []))
+        self.tasks[r.id] = Task(f.get("parent"), list(f.get("depends_on", [])), creator=r.author,
+                                labels=list(f.get("labels", [])))
 
     def depends(self, start, target):
         """Does `start` depend on `target`, directly or through other tasks?"""
@@ -1566,6 +1597,7 @@ class Fold:
         # Title, body, labels and priority change nothing that verification
         # judges; parent and dependencies decide later cycles.
         t.parent = f.get("parent", t.parent)
+        t.labels = f.get("labels", t.labels)
         t.depends_on = [d for d in t.depends_on if d not in f.get("drop_depends_on", [])]
         t.depends_on += [d for d in f.get("depends_on", []) if d not in t.depends_on]
 
@@ -1583,16 +1615,19 @@ class Fold:
     def kind_task_claim(self, r, author):
         t = self.task(r.fields["task"])
         self.claim_rules(t, r, r.author)
+        if not (t.holder == r.author and self.held(t, r.at[0])):
+            self.end_reservations(r.fields["task"])
         t.holder, t.lease = r.author, r.fields["lease"]
         t.expiry = r.at[0] + t.lease * 1000
         t.past_holders.add(r.author)
 
     def kind_task_release(self, r, author):
         t = self.task(r.fields["task"])
-        forced = author.role == "admin" or self.granted(r.author, "release")
+        forced = author.role == "admin" or (t.holder is not None and self.supervises(r.author, t.holder, "release"))
         if t.holder is None or not (t.holder == r.author or forced):
             raise Void("the author neither holds the task nor is an admin while it has a holder (§9.2)")
         t.holder = None
+        self.end_reservations(r.fields["task"])
 
     def kind_task_handoff(self, r, author):
         f = r.fields
@@ -1647,6 +1682,7 @@ class Fold:
         if not (holds or (author.role == "admin" and t.holder is not None)):
             raise Void("the author neither holds the task nor is an admin while it has a holder (§9.2)")
         t.done, t.holder, t.blocked, t.closed_by = True, None, False, r.author
+        self.end_reservations(f["task"])
 
     def kind_task_cancel(self, r, author):
         t = self.task(r.fields["task"])
@@ -1656,6 +1692,7 @@ class Fold:
             raise Void(t.closed())
         self.renew(t, r)
         t.cancelled, t.holder, t.blocked, t.closed_by = True, None, False, r.author
+        self.end_reservations(r.fields["task"])
 
     def kind_task_reopen(self, r, author):
         t = self.task(r.fields["task"])
@@ -1744,7 +1781,7 @@ class Fold:
                 raise Void(f"the reservation {rid[:8]} rests on a void path.reserve (rule 14)")
             raise Refused(f"the reservation {rid} did not count before it (rule 14)")
         holder = self.reservation_holder(res, r.at[0])
-        forced = author.role == "admin" or self.granted(r.author, "release")
+        forced = author.role == "admin" or (holder is not None and self.supervises(r.author, holder, "release"))
         if holder is None or not (holder == r.author or forced):
             raise Void("the reservation has ended, or the author neither holds it nor may force it (§9.2.2)")
         res.released = True

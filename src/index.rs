@@ -325,9 +325,12 @@ impl Index {
             }
             // The fold checks links (parents, dependencies, cycles) against other
             // tasks: load those shards too. A cycle check may walk any task.
-            let edits_links = fresh
-                .iter()
-                .any(|r| matches!(&r.payload, Payload::TaskEdit(_)) && !r.payload.linked_tasks().is_empty());
+            // A path reservation is judged against every live reservation,
+            // and those that follow a task need that task: load them all.
+            let edits_links = fresh.iter().any(|r| {
+                (matches!(&r.payload, Payload::TaskEdit(_)) && !r.payload.linked_tasks().is_empty())
+                    || matches!(&r.payload, Payload::PathReserve(_) | Payload::PathRelease(_))
+            });
             let load: BTreeSet<u8> = if edits_links {
                 (0..=255).collect()
             } else {

@@ -105,6 +105,10 @@ fn took(ms: i64) -> String {
 /// and the owner of a duplicate listener, are told.
 pub fn plan(state: &State, live: &Liveness, me: &str, now_ms: i64) -> Vec<Escalation> {
     let Some(policy) = state.policy() else { return Vec::new() };
+    // A supervisor the policy grants nothing may not write a step at all.
+    if policy.powers(me).is_empty() && !state.actors.get(me).is_some_and(|a| a.is_admin()) {
+        return Vec::new();
+    }
     let may = |p: Power| policy.powers(me).contains(&p);
     let mut out = Vec::new();
     let supervised = state
@@ -115,7 +119,11 @@ pub fn plan(state: &State, live: &Liveness, me: &str, now_ms: i64) -> Vec<Escala
         let name = agent.name.as_str();
         let owner: Vec<String> = agent.owner.iter().filter(|o| *o != me).cloned().collect();
         let watch = state.watch.get(name);
-        let told = |flag: StepFlag| watch.and_then(|w| w.steps.get(&flag)).is_some_and(|t| now_ms - t.ms < REPEAT_MS);
+        let told = |flag: StepFlag, task: Option<Id>| {
+            watch.is_some_and(|w| {
+                w.notices.iter().any(|(f, t, at)| *f == flag && *t == task && now_ms - at.ms < REPEAT_MS)
+            })
+        };
         let step = |flag, step, task, why: String, tell: Vec<String>| Escalation {
             flag,
             step,
@@ -129,7 +137,7 @@ pub fn plan(state: &State, live: &Liveness, me: &str, now_ms: i64) -> Vec<Escala
         let act = |flag: StepFlag, power: Power, kind: StepKind, task: Option<Id>, why: String| {
             if may(power) {
                 Some(step(flag, kind, task, why, owner.clone()))
-            } else if !told(flag) {
+            } else if !told(flag, task) {
                 let why = format!("{why} (this supervisor may not {} it)", power.as_str());
                 Some(step(flag, StepKind::Notify, task, why, owner.clone()))
             } else {
@@ -140,7 +148,7 @@ pub fn plan(state: &State, live: &Liveness, me: &str, now_ms: i64) -> Vec<Escala
             .holds
             .iter()
             .filter_map(|id| state.tasks.get(id))
-            .filter(|t| t.done.is_none())
+            .filter(|t| !t.is_closed())
             .filter_map(|t| t.holder_at(now_ms).filter(|c| c.actor == name).map(|c| (t, c)))
             .collect();
         if let Some((flag, task, why)) =
@@ -202,12 +210,12 @@ pub fn plan(state: &State, live: &Liveness, me: &str, now_ms: i64) -> Vec<Escala
             }
         }
         let listening = sessions.iter().filter(|s| s.live_at(now_ms) && s.listening).count();
-        if alive && listening == 0 && !held.is_empty() && !told(StepFlag::Deaf) {
+        if alive && listening == 0 && !held.is_empty() && !told(StepFlag::Deaf, None) {
             let why = format!("holds {} task(s) and no session of it listens for messages", held.len());
             let tell = std::iter::once(name.to_owned()).chain(owner.iter().cloned()).collect();
             out.push(step(StepFlag::Deaf, StepKind::Notify, None, why, tell));
         }
-        if listening > 1 && !told(StepFlag::DuplicateListener) {
+        if listening > 1 && !told(StepFlag::DuplicateListener, None) {
             let why = format!("{listening} sessions listen as {name}: each message is read {listening} times");
             out.push(step(StepFlag::DuplicateListener, StepKind::Notify, None, why, owner.clone()));
         }
@@ -276,7 +284,7 @@ pub fn election_task(state: &State) -> Option<&Task> {
     state
         .tasks
         .values()
-        .filter(|t| t.done.is_none() && t.labels.iter().any(|l| l == ELECTION_LABEL))
+        .filter(|t| !t.is_closed() && t.blocked.is_none() && t.labels.iter().any(|l| l == ELECTION_LABEL))
         .min_by_key(|t| (t.created_at, t.id))
 }
 
@@ -345,10 +353,25 @@ impl<B: Backend> Workspace<B> {
     }
 
     /// Take step `e` as `me`: one commit, through `remote` (the linearizable
-    /// write-then-push) when given. `None` when what it was about changed.
-    pub fn escalate(&self, me: &str, e: &Escalation, remote: Option<&str>) -> Result<Option<Written>> {
-        let need = Need::Tasks(e.task.into_iter().collect());
-        let build = |state: &State| self.escalation_records(me, state, e);
+    /// write-then-push) when given. The plan is made again on the state the
+    /// commit is written on (with the sessions `live`, at `now_ms`): `None`
+    /// when the step no longer stands there (the holder wrote, or was
+    /// stopped, or another supervisor took the step).
+    pub fn escalate(
+        &self,
+        me: &str,
+        e: &Escalation,
+        live: &Liveness,
+        now_ms: i64,
+        remote: Option<&str>,
+    ) -> Result<Option<Written>> {
+        let need = Need::All;
+        let build = |state: &State| {
+            if !plan(state, live, me, now_ms).contains(e) {
+                return Ok(Vec::new());
+            }
+            self.escalation_records(me, state, e)
+        };
         let written = match remote {
             Some(remote) => crate::sync::publish(self, remote, me, &need, build),
             None => self.write(me, &need, build),

@@ -1283,6 +1283,7 @@ impl Payload {
         match self {
             Payload::TaskCreate(t) => t.parent.iter().chain(&t.depends_on).copied().collect(),
             Payload::TaskEdit(e) => e.parent.iter().chain(&e.depends_on).copied().collect(),
+            Payload::PathReserve(p) => p.task.into_iter().collect(),
             Payload::MsgSend(_) => match self.channel() {
                 Some(Channel::Task(t)) => vec![t],
                 _ => Vec::new(),
@@ -1306,6 +1307,12 @@ fn validate_cost(name: &str, cost: Option<&str>) -> Result<(), Problem> {
 fn validate_policy(p: &CrewPolicy) -> Result<(), Problem> {
     let field = |msg: String| Err(Problem::BadField(msg));
     validate_cost("cost", p.cost.as_deref())?;
+    let budgets = p.budgets.iter().map(|b| ("budgets: task_seconds", b.task_seconds));
+    for (name, secs) in [("task_seconds", p.task_seconds)].into_iter().chain(budgets) {
+        if secs == Some(0) {
+            return field(format!("{name}: a budget of 0 seconds would stop every agent at once"));
+        }
+    }
     for (name, secs) in [("stalled_after", p.stalled_after), ("dead_after", p.dead_after)] {
         if secs == Some(0) {
             return field(format!("{name}: 0 seconds would flag every holder; leave it out to turn it off"));

@@ -323,7 +323,7 @@ pub(super) fn check_control(
     let owner = target.owner_at(at) == Some(author.name.as_str());
     // A supervisor the policy grants `suspend` stops agents, never a human
     // or an admin, and never lifts a suspension.
-    let supervisor = suspend && target.role_at(at) == Role::Agent && state.granted_at(&author.name, Power::Suspend, at);
+    let supervisor = suspend && state.supervises(&author.name, name, Power::Suspend, at);
     if !author.is_admin_at(at) && !owner && !supervisor {
         let action = match suspend {
             true => format!(

@@ -128,8 +128,9 @@ pub struct Watch {
     pub in_minute: u32,
     /// Its counted records dated in the minute before.
     pub in_previous: u32,
-    /// The last step about it, by flag.
-    pub steps: BTreeMap<StepFlag, Hlc>,
+    /// The last notification about it, by flag and task: what keeps a
+    /// supervisor from telling the same thing every round.
+    pub notices: Vec<(StepFlag, Option<Id>, Hlc)>,
 }
 
 impl Watch {
@@ -177,11 +178,20 @@ impl State {
     pub fn granted_at(&self, actor: &str, power: Power, key: (Hlc, Id)) -> bool {
         self.policy_at(key).is_some_and(|p| p.powers(actor).contains(&power))
     }
+
+    /// Whether `actor` may use `power` on `target` at `key`: the policy in
+    /// force grants it, and `target` is an agent there that the policy grants
+    /// nothing (a supervisor never acts on humans, admins or supervisors).
+    pub fn supervises(&self, actor: &str, target: &str, power: Power, key: (Hlc, Id)) -> bool {
+        let agent = self.actors.get(target).is_some_and(|a| a.role_at(key) == crate::record::Role::Agent);
+        let supervisor = self.policy_at(key).is_some_and(|p| !p.powers(target).is_empty());
+        agent && !supervisor && self.granted_at(actor, power, key)
+    }
 }
 
 /// `crew.policy`: by an admin, naming only actors that exist.
 pub(super) fn check_policy(state: &State, author: &Actor, p: &CrewPolicy, key: (Hlc, Id)) -> Result<(), Refusal> {
-    if !author.is_admin() {
+    if !author.is_admin_at(key) {
         return Err(Refusal::NotAdmin { author: author.name.clone(), action: "set the fleet policy".into() });
     }
     for name in p.budgets.iter().map(|b| &b.actor).chain(p.grants.iter().map(|g| &g.actor)) {
@@ -197,7 +207,7 @@ pub(super) fn check_step(state: &State, author: &Actor, s: &SuperviseStep, key: 
     if let Some(task) = &s.task {
         state.task_at(task, key)?;
     }
-    if author.is_admin() {
+    if author.is_admin_at(key) {
         return Ok(());
     }
     let powers = state.policy_at(key).map_or(&[][..], |p| p.powers(&author.name));
@@ -233,9 +243,12 @@ pub(super) fn apply(state: &mut State, r: &Record) {
             // Folded in order, so the list stays sorted by where each sorts.
             state.policies.push(Policy { rules: p.clone(), by: r.author.clone(), at: r.at, record: r.id });
         }
-        Payload::SuperviseStep(s) => {
-            let last = state.watch.entry(s.actor.clone()).or_default().steps.entry(s.flag).or_insert(r.at);
-            *last = (*last).max(r.at);
+        Payload::SuperviseStep(s) if s.step == StepKind::Notify => {
+            let notices = &mut state.watch.entry(s.actor.clone()).or_default().notices;
+            match notices.iter_mut().find(|(f, t, _)| *f == s.flag && *t == s.task) {
+                Some((_, _, at)) => *at = (*at).max(r.at),
+                None => notices.push((s.flag, s.task, r.at)),
+            }
         }
         _ => {}
     }

@@ -8,8 +8,9 @@
 //!   void, like a lost claim. With a `task`, its author must hold the task
 //!   (void otherwise).
 //! - A reservation with a task follows the task's claim: whoever holds the
-//!   task holds it (a handoff passes it on), for as long as the claim runs; it
-//!   ends when the task is released, closed, or its claim runs out. Without a
+//!   task holds it (a handoff passes it on), while the claim runs; it ends
+//!   when the task is released, closed or cancelled, or claimed anew (after a
+//!   lease ran out). Without a
 //!   task it lasts its `lease` from the record, and a reserve of exactly the
 //!   same paths by its holder while it runs renews it.
 //! - A `path.release` counts from the holder, an admin, or a supervisor the
@@ -131,7 +132,7 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
                 })?;
             let not_held = || Refusal::ReservationNotHeld { reservation: res.id.short(), actor: author.name.clone() };
             let (holder, _) = state.holder_of(res, ms, |a| state.stopped_at(a, key)).ok_or_else(not_held)?;
-            let forced = author.is_admin_at(key) || state.granted_at(&author.name, Power::Release, key);
+            let forced = author.is_admin_at(key) || state.supervises(&author.name, holder, Power::Release, key);
             if holder == author.name || forced {
                 Ok(())
             } else {
@@ -175,6 +176,13 @@ pub(super) fn apply(state: &mut State, r: &Record) {
             }
         }
         _ => {}
+    }
+}
+
+/// End the reservations that follow `task` (its holding ended at `at`).
+pub(super) fn end_for_task(state: &mut State, task: Id, at: Hlc) {
+    for r in state.reservations.values_mut().filter(|r| r.task == Some(task) && r.released.is_none()) {
+        r.released = Some(at);
     }
 }
 

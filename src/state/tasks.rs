@@ -449,11 +449,22 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
     for linked in r.payload.linked_tasks() {
         state.task_at(&linked, key)?;
     }
-    if let Payload::TaskCreate(_) = r.payload {
-        return Ok(());
+    if let Payload::TaskCreate(t) = &r.payload {
+        return election_guard(state, author, &t.labels, key);
     }
     let Some(id) = r.task() else { return Ok(()) };
     let task = state.task_at(&id, key)?;
+    election_guard(state, author, &task.labels, key)?;
+    if let Payload::TaskEdit(e) = &r.payload {
+        let had = task.labels.iter().any(|l| l == ELECTION_LABEL);
+        let has = if e.labels.is_empty() { had } else { e.labels.iter().any(|l| l == ELECTION_LABEL) };
+        if had != has && !author.is_admin_at(key) {
+            return Err(Refusal::NotPermitted(format!(
+                "{} may not give or take the label {ELECTION_LABEL} (admins only)",
+                author.name
+            )));
+        }
+    }
     let ms = r.at.ms;
     let holds = || task.held_by(&author.name, ms);
     let not_holder = || Refusal::NotHolder { task: task.id.short(), actor: author.name.clone() };
@@ -474,8 +485,9 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
         Payload::TaskClaim(_) => claim_rules(state, task, &author.name, key),
         Payload::TaskRelease(_) => {
             let own = task.holder.as_ref().is_some_and(|c| c.actor == author.name);
-            let forced = author.is_admin_at(key) || state.granted_at(&author.name, Power::Release, key);
-            if own || (forced && task.holder.is_some()) {
+            let forced =
+                |holder: &str| author.is_admin_at(key) || state.supervises(&author.name, holder, Power::Release, key);
+            if own || task.holder.as_ref().is_some_and(|c| forced(&c.actor)) {
                 Ok(())
             } else {
                 Err(not_holder())
@@ -560,6 +572,26 @@ pub(super) fn check(state: &State, author: &Actor, r: &Record) -> Result<(), Ref
     }
 }
 
+/// The supervisors' election task (a task labelled [`ELECTION_LABEL`]) is
+/// never ready and decides who supervises: only an admin or an actor the
+/// policy grants a power makes it or writes about it (and only an admin
+/// gives or takes the label with an edit). Otherwise any agent could hide a
+/// task, or hold the election and silence every supervisor.
+fn election_guard(state: &State, author: &Actor, labels: &[String], key: (Hlc, Id)) -> Result<(), Refusal> {
+    if !labels.iter().any(|l| l == ELECTION_LABEL) {
+        return Ok(());
+    }
+    let supervisor = state.policy_at(key).is_some_and(|p| !p.powers(&author.name).is_empty());
+    if author.is_admin_at(key) || supervisor {
+        return Ok(());
+    }
+    Err(Refusal::NotPermitted(format!(
+        "{} may not write about the supervisors' election task (label {ELECTION_LABEL}): admins and supervisors \
+         the fleet policy grants a power only",
+        author.name
+    )))
+}
+
 /// A path of `next` links from `from` to `to`, if one exists (`from` first).
 fn path(state: &State, from: Id, to: Id, next: impl Fn(&Task) -> Vec<Id>) -> Option<Vec<Id>> {
     let mut stack = vec![vec![from]];
@@ -607,6 +639,18 @@ pub(super) fn apply(state: &mut State, r: &Record) {
     }
     if let Payload::TaskHandoff(h) = &r.payload {
         super::messages::handed_to(state, &h.to, r);
+    }
+    // The reservations that follow the task end with the holding they were
+    // made under: a release, a closing, or a claim that is not a renewal
+    // (a handoff passes them on).
+    let new_claim = state.tasks.get(&id).and_then(|t| t.holder.as_ref()).is_some_and(|c| c.record == r.id);
+    let ends = match &r.payload {
+        Payload::TaskRelease(_) | Payload::TaskDone(_) | Payload::TaskCancel(_) => true,
+        Payload::TaskClaim(_) => new_claim,
+        _ => false,
+    };
+    if ends {
+        super::reservations::end_for_task(state, id, r.at);
     }
 }
 

@@ -288,7 +288,8 @@ fn the_demo_runs_and_verifies() {
     let column = |name: &str| out["board"][name].as_array().unwrap().clone();
     let titles =
         |name: &str| -> Vec<String> { column(name).iter().map(|t| t["title"].as_str().unwrap().to_owned()).collect() };
-    assert_eq!(titles("done"), ["Write the session-table migration"], "{}", out["board"]);
+    // The supervisor's scene: the killed builder's task, finished by the reviewer.
+    assert_eq!(titles("done"), ["Write the session-table migration", "Rotate the session keys"], "{}", out["board"]);
     // The three login tasks went to three different agents through `next --claim`,
     // and the builder handed its one to the reviewer.
     let holders: Vec<String> = column("in_progress").iter().map(|t| t["holder"].as_str().unwrap().to_owned()).collect();
@@ -303,9 +304,19 @@ fn the_demo_runs_and_verifies() {
     // three `next --claim` claims and a handoff.
     // Then the conversation: four joins, three messages and an ack.
     // Then the kill switch: the suspension and the reviewer's claim.
-    assert_eq!(out["verify"]["records"], 1 + 3 + 9 + 3 + 3 + 1 + 4 + 3 + 1 + 2);
+    // Then the supervisor: its admission, the policy, the task, the builder's
+    // claim, the election task and its claim, the requeue (a step, a release,
+    // messages to the builder, its owner and #general), the supervisor giving
+    // the election up, and the reviewer's claim and done.
+    assert_eq!(out["verify"]["records"], 1 + 3 + 9 + 3 + 3 + 1 + 4 + 3 + 1 + 2 + (2 + 2 + 2 + 5 + 1 + 2));
     let reasons: Vec<&str> = out["inbox"].as_array().unwrap().iter().map(|i| i["reason"].as_str().unwrap()).collect();
-    assert_eq!(reasons, ["mention", "direct"], "alice's inbox: the reply to her in #general, the reviewer's DM");
+    // And the supervisor's requeue: a direct message to the builder's owner,
+    // and the message in #general, which alice joined.
+    assert_eq!(
+        reasons,
+        ["mention", "direct", "direct", "channel"],
+        "alice's inbox: the reply to her in #general, the reviewer's DM, the supervisor's"
+    );
     assert_eq!(out["clones"], 4, "every clone converged on the remote's tip");
     assert!(keep.join("remote.git").is_dir());
     let run = w.crew(&w.root, &["demo", "--keep", keep.to_str().unwrap()]);

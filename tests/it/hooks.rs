@@ -24,7 +24,7 @@ const TITLE: &str = "Fix the login page";
 const DRIVER: &str = "git-crew merge-driver %O %A %B %P";
 const BEGIN: &str = "# >>> git-crew >>>";
 const END: &str = "# <<< git-crew <<<";
-const CLIENT_HOOKS: [&str; 3] = ["commit-msg", "post-commit", "pre-push"];
+const CLIENT_HOOKS: [&str; 4] = ["pre-commit", "commit-msg", "post-commit", "pre-push"];
 
 const REFUSED: &str = "git-crew: refused: ";
 const APPEND_ONLY: &str = "record removed or edited: log files are append-only";
@@ -209,7 +209,7 @@ fn install_writes_shims_between_markers_and_the_merge_driver_idempotently() {
     assert_eq!(config.matches("[merge \"crew\"]").count(), 1, "{config}");
 
     // A user edit around the block survives a reinstall.
-    let edited = format!("{}echo after >&2\n", first[2]);
+    let edited = format!("{}echo after >&2\n", first[3]);
     std::fs::write(hooks.join("pre-push"), &edited).unwrap();
     w.crew_ok(&dir, &["install"]);
     assert_eq!(std::fs::read_to_string(hooks.join("pre-push")).unwrap(), edited);
@@ -217,7 +217,7 @@ fn install_writes_shims_between_markers_and_the_merge_driver_idempotently() {
     // core.hooksPath is where git looks, so that is where install writes.
     w.git(&dir, &["config", "core.hooksPath", "my-hooks"]);
     let out = w.crew_json(&dir, &["install"]);
-    assert_eq!(out["hooks"][0].as_str().unwrap(), dir.join("my-hooks/commit-msg").to_str().unwrap(), "{out}");
+    assert_eq!(out["hooks"][0].as_str().unwrap(), dir.join("my-hooks/pre-commit").to_str().unwrap(), "{out}");
     for name in CLIENT_HOOKS {
         assert_shim(&dir.join("my-hooks").join(name), name);
     }

@@ -22,6 +22,7 @@ mod live;
 mod merge_laws;
 mod messages;
 mod mutation;
+mod plan;
 mod publish;
 mod reference;
 mod reservations;

@@ -498,6 +498,13 @@ fn the_v1_sample_the_request_and_the_small_order_signature_are_judged_as_the_spe
 // ---------------------------------------------------------------------------
 // Fleet control (SIGNING.md 4.19-4.21, 9.2.1)
 
+/// The supervisors' election task of the workspace in `dir`.
+fn state_election(w: &World, dir: &Path) -> Id {
+    let ws = git_crew::workspace::Workspace::open(dir, "crew", w.keys()).unwrap();
+    let state = ws.snapshot_for(&git_crew::index::Need::All).unwrap().state;
+    git_crew::supervise::election_task(&state).expect("supervise made the election task").id
+}
+
 /// A supervisor's work on a real branch, then hand-signed fleet records that
 /// break 9.2.1 one at a time: both verifiers accept the first and refuse each
 /// of the others.
@@ -535,7 +542,10 @@ fn fleet_control_records_get_the_same_verdicts() {
         })
     };
     let policy_by_bob = Payload::CrewPolicy(CrewPolicy { tokens: Some(1), ..CrewPolicy::default() });
+    let election = state_election(&w, &a);
+    let claim_election = Payload::TaskClaim(TaskClaim { task: election, lease: 60, offline: false });
     let cases = [
+        ("bob", claim_election, "an agent's claim of the supervisors' election task"),
         ("sup", suspend.clone(), "a suspension by a supervisor granted release only"),
         ("sup", step(StepKind::Suspend), "a suspend step by a supervisor granted release only"),
         ("bob", step(StepKind::Notify), "a step by an agent the policy grants nothing"),

@@ -77,7 +77,15 @@ fn a_killed_holder_s_task_is_requeued_and_another_agent_finishes_it() {
     w.crew_ok(bob, &["--as", "bob", "task", "claim", &task, "--lease", "1h"]);
     // bob's loop: a listening session beating every second (ttl 3 s).
     let session = Follower::spawn(&w, bob, &["--json", "--as", "bob", "inbox", "--follow", "--interval", "1s"]);
-    let mut sup = supervisor(&w, clone_of(&clones, "sup"), "sup", "30s");
+    // Each step also goes to a page-a-human command, as JSON on its stdin.
+    let pages = w.path("pages.jsonl");
+    let notify = format!(
+        "cat >> '{}'; echo \"$CREW_STEP $CREW_FLAG $CREW_ACTOR\" >> '{}.env'",
+        pages.display(),
+        pages.display()
+    );
+    let args = ["--json", "--as", "sup", "supervise", "--interval", "1s", "--notify", &notify];
+    let mut sup = Follower::spawn(&w, clone_of(&clones, "sup"), &args);
     await_line(&mut sup, Duration::from_secs(20), |l| l["kind"] == "supervise.lead");
     // Alive and holding: nothing to do.
     std::thread::sleep(Duration::from_secs(3));
@@ -90,6 +98,17 @@ fn a_killed_holder_s_task_is_requeued_and_another_agent_finishes_it() {
     assert!(took <= Duration::from_secs(15), "requeued {took:?} after the kill: {requeued}");
     assert_eq!(requeued["task"], task.as_str(), "{requeued}");
     assert_eq!(requeued["published"], true, "{requeued}");
+    // The command runs once the step is taken; give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(format!("{}.env", pages.display())).is_ok_and(|t| t.ends_with('\n')) {
+        assert!(Instant::now() < deadline, "--notify did not run within 10 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let paged: Value = serde_json::from_str(std::fs::read_to_string(&pages).unwrap().trim()).unwrap();
+    assert_eq!((paged["step"].as_str(), paged["flag"].as_str()), (Some("requeue"), Some("dead-holder")), "{paged}");
+    assert_eq!(paged["task"], task.as_str(), "{paged}");
+    let env = std::fs::read_to_string(format!("{}.env", pages.display())).unwrap();
+    assert_eq!(env.trim(), "requeue dead-holder bob");
     // carol takes it from the ready queue and finishes it.
     let claimed = w.crew_json(carol, &["--as", "carol", "next", "--claim"]);
     assert_eq!(claimed["task"]["id"], task.as_str(), "{claimed}");

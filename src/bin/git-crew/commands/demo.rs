@@ -401,7 +401,7 @@ fn supervisor(demo: &Demo, alice: &Path, clones: &[PathBuf], say: &dyn Fn(&str))
     demo.crew(builder, "builder", &["task", "claim", &task])?;
     let looping = demo.spawn(builder, "builder", &["--json", "inbox", "--follow", "--interval", "1s"])?;
     say(&format!("   builder: task claim {}; its loop runs (inbox --follow, beating every second)", &task[..8]));
-    let sup = demo.spawn(alice, "sup", &["--json", "supervise", "--interval", "1s"])?;
+    let sup = demo.spawn(alice, "sup", &["--json", "supervise", "--interval", "1s", "--lease", "2m"])?;
     sup.await_line(std::time::Duration::from_secs(30), |l| l["kind"] == "supervise.lead")?;
     say("   sup: git crew supervise → leads (holds the election lease)");
     std::thread::sleep(std::time::Duration::from_secs(2));

@@ -14,8 +14,12 @@ pub fn run(cx: &Context, args: HookArgs) -> Result<i32> {
     match args.name.as_str() {
         "pre-commit" => {
             let ws = cx.open()?;
-            // A repository without the workspace branch reserves nothing.
-            let Ok(snap) = ws.snapshot_for(&git_crew::index::Need::Core) else { return Ok(0) };
+            // A repository without the workspace branch reserves nothing;
+            // a branch that cannot be read stops the commit, saying why.
+            let snap = match ws.snapshot_for(&git_crew::index::Need::Core) {
+                Err(git_crew::Error::Read(git_crew::decode::ReadError::NoWorkspace { .. })) => return Ok(0),
+                other => other?,
+            };
             let Some(top) = ws.store().work_dir() else { return Ok(0) };
             let actor = ws.whoami(cx.actor.as_deref(), &snap.state).ok();
             let paths = hook::staged_paths(top)?;

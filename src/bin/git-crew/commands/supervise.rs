@@ -143,7 +143,8 @@ pub fn supervise(cx: &Context, args: SuperviseArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let mut round = Round { cx, ws: &ws, me: &me, remote: remote.as_deref(), args: &args, leading: None };
+    let mut round = Round { cx, ws: &ws, me: &me, remote: remote.as_deref(), args: &args, leading: None, held: None };
+    round.warn_without_grant()?;
     if args.once {
         if let Some(r) = &remote {
             git_crew::sync::sync(&ws, r)?;
@@ -182,9 +183,27 @@ struct Round<'a> {
     args: &'a SuperviseArgs,
     /// Whether it led in the last round (none yet: the first round says).
     leading: Option<bool>,
+    /// The election task it holds.
+    held: Option<git_crew::id::Id>,
 }
 
 impl Round<'_> {
+    /// Say once, at the start, when the policy grants this supervisor
+    /// nothing: it may not write a step, so it will only watch.
+    fn warn_without_grant(&self) -> git_crew::Result<()> {
+        let state = self.ws.snapshot_for(&Need::Core)?.state;
+        let admin = state.actors.get(self.me).is_some_and(|a| a.is_admin());
+        let powers = state.policy().map_or(0, |p| p.powers(self.me).len());
+        if powers == 0 && !admin {
+            render::warn(&format!(
+                "the fleet policy grants {} no power: it takes no step (an admin grants one: `git crew policy set \
+                 --grant {}=release,suspend`)",
+                self.me, self.me
+            ));
+        }
+        Ok(())
+    }
+
     fn run(&mut self) -> git_crew::Result<()> {
         let leading = self.elect()?;
         if Some(leading) != self.leading {
@@ -202,8 +221,9 @@ impl Round<'_> {
         }
         let snap = self.ws.snapshot_for(&Need::All)?;
         let live = self.ws.liveness(&snap.state)?;
-        for e in supervise::plan(&snap.state, &live, self.me, Hlc::now().ms) {
-            match self.ws.escalate(self.me, &e, self.remote) {
+        let now = Hlc::now().ms;
+        for e in supervise::plan(&snap.state, &live, self.me, now) {
+            match self.ws.escalate(self.me, &e, &live, now, self.remote) {
                 Ok(Some(w)) => {
                     let ids: Vec<String> = w.records.iter().map(|r| r.id.hex()).collect();
                     print_step(self.cx, "supervise.step", &e, &ids, self.remote.is_some());
@@ -219,7 +239,7 @@ impl Round<'_> {
 
     /// Hold the election task (claiming it when its lease ran out); whether
     /// this supervisor holds it now.
-    fn elect(&self) -> git_crew::Result<bool> {
+    fn elect(&mut self) -> git_crew::Result<bool> {
         let (id, made) = self.ws.election(self.me)?;
         if let (Some(record), Some(remote)) = (made, self.remote) {
             git_crew::publish::publish(self.ws, &git_crew::publish::Target::Remote(remote.to_owned()), vec![record])?;
@@ -227,15 +247,23 @@ impl Round<'_> {
         let snap = self.ws.snapshot_for(&Need::Tasks(vec![id]))?;
         let task = snap.state.task(&id).map_err(git_crew::Error::Refused)?;
         let now = Hlc::now().ms;
+        self.held = None;
         match task.holder_at(now).filter(|c| !snap.state.is_stopped(&c.actor)) {
-            Some(c) => Ok(c.actor == self.me),
+            Some(c) if c.actor == self.me => {
+                self.held = Some(id);
+                Ok(true)
+            }
+            Some(_) => Ok(false),
             None => {
                 let mode = match self.remote {
                     Some(r) => ClaimMode::Online(r.to_owned()),
                     None => ClaimMode::Local,
                 };
                 match self.ws.claim(self.me, &ClaimTarget::Task(id), self.args.lease, &mode) {
-                    Ok(_) => Ok(true),
+                    Ok(_) => {
+                        self.held = Some(id);
+                        Ok(true)
+                    }
                     // Another supervisor won it.
                     Err(e) if exit::code_of(&e) == exit::CONFLICT => Ok(false),
                     Err(e) => Err(e),
@@ -247,19 +275,14 @@ impl Round<'_> {
     /// Stopping cleanly, give the election up so a standby takes over at once
     /// rather than when the lease runs out.
     fn resign(&self) {
-        if self.leading != Some(true) {
-            return;
-        }
-        let released = self.ws.election(self.me).and_then(|(id, _)| {
-            let reason = Some("the supervisor stopped".to_owned());
-            let record = self.ws.release(self.me, id, reason)?;
-            match self.remote {
-                Some(r) => {
-                    git_crew::publish::publish(self.ws, &git_crew::publish::Target::Remote(r.to_owned()), vec![record])
-                        .map(|_| ())
-                }
-                None => Ok(()),
+        let Some(id) = self.held.filter(|_| self.leading == Some(true)) else { return };
+        let reason = Some("the supervisor stopped".to_owned());
+        let released = self.ws.release(self.me, id, reason).and_then(|record| match self.remote {
+            Some(r) => {
+                git_crew::publish::publish(self.ws, &git_crew::publish::Target::Remote(r.to_owned()), vec![record])
+                    .map(|_| ())
             }
+            None => Ok(()),
         });
         if let Err(e) = released {
             render::warn(&format!(
