@@ -564,6 +564,13 @@ pub enum ReservationError {
     /// git could not list the paths a commit touches.
     #[error("cannot list the paths this commit touches (git diff --cached): {0}")]
     Staged(String),
+    /// git could not read the code commits a seal or a guard needs.
+    #[error("{0}")]
+    Git(String),
+    /// A push brings code commits touching paths reserved by someone else
+    /// than their sealer.
+    #[error("the push touches reserved paths: {}", .0.join("; "))]
+    Guarded(Vec<String>),
 }
 
 /// A receipt that cannot be made or found.

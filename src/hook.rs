@@ -298,8 +298,8 @@ pub fn pre_push<B: Backend>(ws: &Workspace<B>, updates: &[RefUpdate]) -> Result<
 
 /// `pre-receive`: refuse any update of the workspace branch that is not a
 /// verified fast-forward, and any heartbeat that is not a valid beat of the
-/// actor and session its ref names. Other references are not this hook's
-/// business.
+/// actor and session its ref names. Code branches are
+/// `reservations::guard_code_refs`'s.
 pub fn pre_receive<B: Backend>(ws: &Workspace<B>, updates: &[RefUpdate]) -> Result<Vec<Report>> {
     let store = ws.store();
     let branch = format!("refs/heads/{}", store.branch());

@@ -40,7 +40,7 @@ use crate::state::messages::Inbox;
 use crate::state::{State, Summary, Task};
 use crate::store::Store;
 
-const MAGIC: &[u8; 8] = b"crewidx9";
+const MAGIC: &[u8; 8] = b"crewid10";
 
 type Result<T, E = ReadError> = std::result::Result<T, E>;
 

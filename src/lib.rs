@@ -54,6 +54,7 @@ pub mod record;
 pub mod repair;
 pub mod request;
 pub mod reservations;
+pub mod seal;
 pub mod sign;
 pub mod state;
 pub mod store;

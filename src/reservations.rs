@@ -72,20 +72,21 @@ impl Workspace {
 }
 
 impl<B: Backend> Workspace<B> {
-    /// The state with the core and the tasks reservations follow.
-    fn reservation_state(&self) -> Result<State> {
+    /// The state with the core and the tasks reservations follow: what
+    /// judging reservations needs.
+    pub fn reservations_state(&self) -> Result<State> {
         let core = self.snapshot_for(&Need::Core)?.state;
         Ok(self.snapshot_for(&Need::Tasks(core.reservation_tasks()))?.state)
     }
 
     /// The reservations held now.
     pub fn reservations(&self) -> Result<Vec<Held>> {
-        Ok(held(&self.reservation_state()?, now_ms()))
+        Ok(held(&self.reservations_state()?, now_ms()))
     }
 
     /// Of `paths`, those another actor than `actor` holds now.
     pub fn blocked_paths(&self, actor: &str, paths: &[String]) -> Result<Vec<Blocked>> {
-        Ok(blocked(&self.reservation_state()?, actor, paths, now_ms()))
+        Ok(blocked(&self.reservations_state()?, actor, paths, now_ms()))
     }
 
     /// `reserve`: claim `paths` (normalised, relative to the top of the work
@@ -124,5 +125,56 @@ impl<B: Backend> Workspace<B> {
     pub fn find_reservation(&self, prefix: &str) -> Result<Id> {
         let state = self.snapshot_for(&Need::Core)?.state;
         Ok(crate::id::resolve_prefix(&prefix.to_ascii_lowercase(), "reservation", state.reservations.keys().copied())?)
+    }
+}
+
+/// The configuration that makes `pre-receive` guard code branches against
+/// pushes touching paths someone else reserved (`install --server
+/// --guard-paths`).
+pub const GUARD_PATHS: &str = "crew.guardPaths";
+
+impl Workspace {
+    /// Turn [`GUARD_PATHS`] on in this (server) repository.
+    pub fn guard_paths(&self) -> Result<()> {
+        Ok(self.store().set_config(&[("crew", None, "guardPaths", "true")])?)
+    }
+}
+
+/// With [`GUARD_PATHS`] on: refuse an update of a code branch (any branch but
+/// the workspace's, and no `refs/crew/` ref) that brings a commit changing a
+/// path reserved by someone else than the commit's sealer
+/// ([`crate::seal`]); an unsealed commit is no one's. `dir` is the
+/// repository git runs in.
+pub fn guard_code_refs(ws: &Workspace, updates: &[crate::hook::RefUpdate]) -> Result<()> {
+    let store = ws.store();
+    if store.config_string(GUARD_PATHS).as_deref() != Some("true") {
+        return Ok(());
+    }
+    let branch = format!("refs/heads/{}", store.branch());
+    let code = updates.iter().filter(|u| u.name != branch && !u.name.starts_with("refs/crew/"));
+    let mut refused = Vec::new();
+    let state = ws.reservations_state()?;
+    let now = now_ms();
+    for u in code {
+        let Some(new) = u.new else { continue };
+        for c in crate::seal::new_commits(store.git_dir(), &new.to_string())? {
+            let sealer = crate::seal::sealer(&state, &c.message, &c.tree, &c.parents);
+            let by = sealer.as_deref().map_or("not sealed".to_owned(), |s| format!("sealed by {s}"));
+            for b in blocked(&state, sealer.as_deref().unwrap_or(""), &c.paths, now) {
+                refused.push(format!(
+                    "{} ({by}, on {}) changes {}, reserved by {} (reservation {})",
+                    &c.id[..12.min(c.id.len())],
+                    u.name,
+                    b.path,
+                    b.held.holder,
+                    b.held.reservation.id.short()
+                ));
+            }
+        }
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(ReservationError::Guarded(refused).into())
     }
 }

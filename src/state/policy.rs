@@ -119,15 +119,12 @@ impl Usage {
 }
 
 /// What the fold keeps about an actor for a supervisor: how fast it writes,
-/// and the last step taken about it for each flag.
+/// and the last notification about it for each flag and task.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watch {
-    /// The minute (ms / 60 000) of its latest counted record.
-    pub minute: i64,
-    /// Its counted records dated in that minute.
-    pub in_minute: u32,
-    /// Its counted records dated in the minute before.
-    pub in_previous: u32,
+    /// Its counted records per second (by their `at`) over the last minute
+    /// of its records, oldest first: at most 60 entries.
+    pub recent: Vec<(i64, u32)>,
     /// The last notification about it, by flag and task: what keeps a
     /// supervisor from telling the same thing every round.
     pub notices: Vec<(StepFlag, Option<Id>, Hlc)>,
@@ -135,30 +132,22 @@ pub struct Watch {
 
 impl Watch {
     fn count(&mut self, at: Hlc) {
-        let minute = at.ms.div_euclid(60_000);
-        // The fold goes in time order, so `minute` never goes back.
-        if minute <= self.minute {
-            self.in_minute = self.in_minute.saturating_add(1);
-            return;
+        let second = at.ms.div_euclid(1000);
+        match self.recent.iter_mut().find(|(s, _)| *s == second) {
+            Some((_, n)) => *n = n.saturating_add(1),
+            None => {
+                self.recent.push((second, 1));
+                self.recent.sort_unstable();
+            }
         }
-        self.in_previous = if minute == self.minute + 1 { self.in_minute } else { 0 };
-        self.minute = minute;
-        self.in_minute = 1;
+        let newest = self.recent.last().map_or(second, |(s, _)| *s);
+        self.recent.retain(|(s, _)| *s > newest - 60);
     }
 
-    /// Records per minute at `now_ms`, over the last 60 seconds: the current
-    /// minute's count plus the part of the previous minute's still inside the
-    /// window (the previous minute's count spread evenly over it).
+    /// Its records in the 60 seconds up to `now_ms` (to the second).
     pub fn per_minute(&self, now_ms: i64) -> u64 {
-        let minute = now_ms.div_euclid(60_000);
-        let (current, previous) = match minute - self.minute {
-            0 => (self.in_minute, self.in_previous),
-            1 => (0, self.in_minute),
-            _ => (0, 0),
-        };
-        let left = 60_000 - now_ms.rem_euclid(60_000);
-        let carried = u64::from(previous) * u64::try_from(left).unwrap_or(0) / 60_000;
-        u64::from(current) + carried
+        let now = now_ms.div_euclid(1000);
+        self.recent.iter().filter(|(s, _)| *s > now - 60 && *s <= now).map(|(_, n)| u64::from(*n)).sum()
     }
 }
 
@@ -281,14 +270,17 @@ mod tests {
     #[test]
     fn the_rate_is_the_last_minute_s_records() {
         let mut w = Watch::default();
+        // 30 records, one a second, from 600 s; then one at 659.5 s.
         for s in 0..30 {
             w.count(at(600_000 + s * 1000));
         }
         assert_eq!(w.per_minute(630_000), 30);
-        // Half a minute on, half of the previous minute is still in the window.
-        assert_eq!(w.per_minute(690_000), 15);
-        w.count(at(660_500));
-        assert_eq!(w.per_minute(690_000), 16);
+        // Straddling a minute boundary is no way around it: a window slides.
+        assert_eq!(w.per_minute(659_000), 30);
+        assert_eq!(w.per_minute(675_000), 14, "those of 616 s to 629 s are still in the last minute");
+        w.count(at(659_500));
+        assert_eq!(w.per_minute(675_000), 15);
         assert_eq!(w.per_minute(800_000), 0);
+        assert!(w.recent.len() <= 60);
     }
 }

@@ -18,7 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("verification", &["verify"]),
     ("transaction", &["error", "workspace"]),
     ("publishing", &["liveness", "rebase", "fold", "sync", "publish", "repair", "hook"]),
-    ("operations", &["tasks", "receipts", "messages", "identities", "supervise", "reservations"]),
+    ("operations", &["tasks", "receipts", "messages", "identities", "supervise", "reservations", "seal"]),
 ];
 
 /// The layer a top-level module belongs to.

@@ -123,3 +123,68 @@ fn a_commit_touching_a_reserved_path_is_refused_for_everyone_but_the_holder() {
     w.git(&alice, &["commit", "-q", "-am", "alice after the task"]);
     w.crew_ok(&a, &["verify"]);
 }
+
+/// `install --server --guard-paths`: a push of a code branch whose commits
+/// change a path reserved by someone else than the commit's sealer is refused,
+/// naming the commit, the path and the holder; an unsealed commit, or one
+/// whose seal names another actor than the key that made it, is no one's.
+#[test]
+fn a_guarded_server_refuses_code_pushes_touching_paths_someone_else_reserved() {
+    let w = World::new();
+    let (_a, _b, remote, task) = team(&w, "Rework auth");
+    w.crew_ok(&remote, &["install", "--server", "--guard-paths"]);
+    let bob = clone_for(&w, &remote, "bob");
+    let carol = clone_for(&w, &remote, "carol");
+    w.crew_ok(&bob, &["--as", "bob", "task", "claim", &task]);
+    w.crew_ok(&bob, &["--as", "bob", "reserve", "src/auth", "--task", &task]);
+    w.crew_ok(&carol, &["sync"]);
+    let write = |dir: &Path, rel: &str, text: &str| {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        w.git(dir, &["add", rel]);
+    };
+    let push =
+        |dir: &Path, branch: &str| w.git_output(dir, &["push", "-q", "origin", &format!("HEAD:refs/heads/{branch}")]);
+    // carol, past her own hooks: unsealed, refused.
+    write(&carol, "src/auth/login.rs", "fn login() {}\n");
+    w.git(&carol, &["commit", "-q", "--no-verify", "-m", "sneak in"]);
+    let out = push(&carol, "main");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the guarded server took it: {said}");
+    assert!(
+        said.contains("not sealed") && said.contains("src/auth/login.rs") && said.contains("reserved by bob"),
+        "{said}"
+    );
+    assert!(w.git_output(&remote, &["rev-parse", "-q", "--verify", "refs/heads/main"]).stdout.is_empty());
+    // A seal naming bob, made with carol's key: no one's either.
+    let forged = "sneak in\n\nCrew-Actor: bob\nCrew-Seal: ".to_owned() + &"ab".repeat(64) + "\n";
+    w.git(&carol, &["commit", "-q", "--no-verify", "--amend", "-m", &forged]);
+    let out = push(&carol, "main");
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not sealed"));
+    // Without the pre-commit guard rail but through commit-msg, sealed by
+    // carol: still someone else's path.
+    std::fs::remove_file(carol.join(".git/hooks/pre-commit")).unwrap();
+    w.git(&carol, &["update-ref", "-d", "HEAD"]);
+    w.git(&carol, &["commit", "-q", "-m", "sealed by me"]);
+    let msg = w.git(&carol, &["log", "-1", "--format=%B"]);
+    assert!(msg.contains("Crew-Actor: carol") && msg.contains("Crew-Seal: "), "{msg}");
+    let out = push(&carol, "main");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("sealed by carol"), "{said}");
+    // What is not reserved goes through; so does the holder's own change.
+    let fresh = w.path("clone-carol-2");
+    w.git(&w.root, &["clone", "-q", remote.to_str().unwrap(), fresh.to_str().unwrap()]);
+    w.crew_ok(&fresh, &["install"]);
+    w.git(&fresh, &["config", "crew.as", "carol"]);
+    write(&fresh, "README", "hello\n");
+    w.git(&fresh, &["commit", "-q", "-m", "readme"]);
+    let out = push(&fresh, "main");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    w.git(&bob, &["fetch", "-q", "origin", "main"]);
+    w.git(&bob, &["reset", "-q", "--hard", "FETCH_HEAD"]);
+    write(&bob, "src/auth/login.rs", "fn login() { bob() }\n");
+    w.git(&bob, &["commit", "-q", "-m", "bob's auth work"]);
+    let out = push(&bob, "main");
+    assert!(out.status.success(), "the holder's sealed change: {}", String::from_utf8_lossy(&out.stderr));
+}

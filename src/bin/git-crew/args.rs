@@ -137,6 +137,11 @@ pub struct InstallArgs {
     /// Install the server-side hook (pre-receive) instead of the client hooks.
     #[arg(long)]
     pub server: bool,
+    /// With --server: also refuse pushes of code branches whose commits change
+    /// paths someone else than the commit's sealer has reserved (see README,
+    /// Path reservations).
+    #[arg(long, requires = "server")]
+    pub guard_paths: bool,
     /// Write the CI job that runs `git crew verify` on every push to the
     /// branch, for a forge that runs no hooks: `github` or `gitlab`.
     #[arg(long, value_name = "FORGE", value_parser = ["github", "gitlab"], conflicts_with = "server")]

@@ -108,7 +108,9 @@ pub fn code_of(e: &Error) -> i32 {
         Error::Refused(r) if r.is_conflict() && !matches!(r, Refusal::DependencyCycle(_)) => CONFLICT,
         Error::Refused(_) => ERROR,
         Error::Conflict(_) | Error::NothingReady(_) => CONFLICT,
-        Error::Reservation(git_crew::error::ReservationError::Reserved(_)) => CONFLICT,
+        Error::Reservation(
+            git_crew::error::ReservationError::Reserved(_) | git_crew::error::ReservationError::Guarded(_),
+        ) => CONFLICT,
         Error::Input(_)
         | Error::Key(_)
         | Error::Prefix(_)

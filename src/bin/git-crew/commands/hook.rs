@@ -33,7 +33,9 @@ pub fn run(cx: &Context, args: HookArgs) -> Result<i32> {
             let file = args.args.first().context("commit-msg needs the message file")?;
             let message = git_crew::artifact::read_text(std::path::Path::new(file), git_crew::artifact::MAX_TEXT_BYTES)
                 .map_err(git_crew::Error::from)?;
-            hook::commit_msg(&cx.open()?, &message)?;
+            let ws = cx.open()?;
+            hook::commit_msg(&ws, &message)?;
+            seal(cx, &ws, std::path::Path::new(file), &message)?;
         }
         "post-commit" => {
             // A commit has already happened: report problems, never fail it.
@@ -49,6 +51,10 @@ pub fn run(cx: &Context, args: HookArgs) -> Result<i32> {
             let updates = hook::parse_pre_receive(&stdin()?)?;
             let mut ws = cx.open()?;
             ws.see_quarantine()?;
+            if let Err(e) = git_crew::reservations::guard_code_refs(&ws, &updates) {
+                eprintln!("git-crew: refused: {}", render::escape(&e.to_string()));
+                return Err(e.into());
+            }
             if let Err(e) = hook::pre_receive(&ws, &updates) {
                 if let git_crew::Error::Verify(VerifyError::Failed { failures }) = &e {
                     for f in failures {
@@ -75,6 +81,23 @@ pub fn run(cx: &Context, args: HookArgs) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// Seal the commit being made with the acting actor's crew key (see
+/// `git_crew::seal`), unless `crew.seal` is false or this clone has no crew
+/// identity with its key here: then the commit is simply not sealed.
+fn seal(cx: &Context, ws: &git_crew::workspace::Workspace, file: &std::path::Path, message: &str) -> Result<()> {
+    if ws.store().config_string("crew.seal").as_deref() == Some("false") {
+        return Ok(());
+    }
+    let Ok(snap) = ws.snapshot_for(&git_crew::index::Need::Core) else { return Ok(()) };
+    let Ok(actor) = ws.whoami(cx.actor.as_deref(), &snap.state) else { return Ok(()) };
+    let Ok(key) = ws.signer(&actor, &snap.state) else { return Ok(()) };
+    let Some(top) = ws.store().work_dir() else { return Ok(()) };
+    let (tree, parents) = git_crew::seal::staged(top, ws.store().git_dir())?;
+    let sealed = git_crew::seal::sealed_message(message, &snap.state.workspace, &actor, &key, &tree, &parents);
+    std::fs::write(file, sealed).with_context(|| format!("writing the sealed message to {}", file.display()))?;
+    Ok(())
 }
 
 fn post_commit(cx: &Context) -> Result<()> {

@@ -37,6 +37,9 @@ pub fn run(cx: &Context, args: InstallArgs) -> Result<i32> {
         return Ok(0);
     }
     let installed = if args.server {
+        if args.guard_paths {
+            ws.guard_paths()?;
+        }
         hook::install_server(ws.store())?
     } else {
         ws.install_merge_driver()?;
