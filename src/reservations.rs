@@ -158,7 +158,7 @@ pub fn guard_code_refs(ws: &Workspace, updates: &[crate::hook::RefUpdate]) -> Re
     for u in code {
         let Some(new) = u.new else { continue };
         for c in crate::seal::new_commits(store.git_dir(), &new.to_string())? {
-            let sealer = crate::seal::sealer(&state, &c.message, &c.tree, &c.parents);
+            let sealer = crate::seal::sealer(&state, &c.message, &c.tree);
             let by = sealer.as_deref().map_or("not sealed".to_owned(), |s| format!("sealed by {s}"));
             for b in blocked(&state, sealer.as_deref().unwrap_or(""), &c.paths, now) {
                 refused.push(format!(

@@ -3,13 +3,15 @@
 //!
 //! A seal is two trailers the `commit-msg` hook adds: `Crew-Actor: <name>`
 //! and `Crew-Seal: <signature>`, an ed25519 signature by the actor's current
-//! key over [`SEAL_DOMAIN`], the workspace id, the actor's name, the commit's
-//! tree and its parents. What git can prove is only this: the holder of that
-//! key approved exactly this tree on exactly these parents. It does not prove
-//! who pushed (anyone may push a sealed commit), which is what a reservation
-//! needs: the change is the sealer's. An amended or rebased commit has new
-//! parents or a new tree, so its old seal no longer verifies and the hook
-//! seals it again.
+//! key over [`SEAL_DOMAIN`], the workspace id, the actor's name and the
+//! commit's tree. What git can prove is only this: the holder of that key
+//! approved exactly this tree. It does not prove who pushed (anyone may push
+//! a sealed commit), nor on which parent (a guarded server judges the change
+//! against the commit's first parent, and lets it through only if the sealer
+//! holds every reserved path it changes, so the same tree on another parent
+//! changes nothing the sealer does not hold). An amend through git is sealed
+//! again by the hook; a commit whose tree changed without it (a rebase, a
+//! `--no-verify` commit) is not sealed.
 //!
 //! Reading the index and the commits of a code branch is git's business: this
 //! module runs `git write-tree`, `git rev-parse` and `git diff-tree` in the
@@ -32,21 +34,19 @@ pub const ACTOR_TRAILER: &str = "Crew-Actor";
 pub const SEAL_TRAILER: &str = "Crew-Seal";
 
 /// What a seal signs.
-pub fn seal_message(ws: &Id, actor: &str, tree: &str, parents: &[String]) -> Vec<u8> {
+pub fn seal_message(ws: &Id, actor: &str, tree: &str) -> Vec<u8> {
     let mut m = Vec::new();
     m.extend_from_slice(SEAL_DOMAIN);
     m.extend_from_slice(&ws.0);
     m.extend_from_slice(actor.as_bytes());
     m.push(0);
     m.extend_from_slice(tree.as_bytes());
-    m.push(0);
-    m.extend_from_slice(parents.join(",").as_bytes());
     m
 }
 
 /// `message` with this seal's trailers, replacing any earlier ones.
-pub fn sealed_message(message: &str, ws: &Id, actor: &str, key: &Keypair, tree: &str, parents: &[String]) -> String {
-    let signature = key.sign(&seal_message(ws, actor, tree, parents));
+pub fn sealed_message(message: &str, ws: &Id, actor: &str, key: &Keypair, tree: &str) -> String {
+    let signature = key.sign(&seal_message(ws, actor, tree));
     let kept: Vec<&str> = message.lines().filter(|l| trailer(l).is_none()).collect();
     let mut out = kept.join("\n").trim_end().to_owned();
     // A trailer block is separated from the body by a blank line, unless the
@@ -67,9 +67,9 @@ fn trailer(line: &str) -> Option<(&'static str, &str)> {
     [ACTOR_TRAILER, SEAL_TRAILER].into_iter().find(|t| key.trim().eq_ignore_ascii_case(t)).map(|t| (t, value.trim()))
 }
 
-/// Who sealed a commit with `message`, `tree` and `parents`, if its seal
-/// verifies with that actor's current key in `state`.
-pub fn sealer(state: &State, message: &str, tree: &str, parents: &[String]) -> Option<String> {
+/// Who sealed a commit with `message` and `tree`, if its seal verifies with
+/// that actor's current key in `state`.
+pub fn sealer(state: &State, message: &str, tree: &str) -> Option<String> {
     let mut actor = None;
     let mut seal = None;
     for (name, value) in message.lines().filter_map(trailer) {
@@ -81,7 +81,7 @@ pub fn sealer(state: &State, message: &str, tree: &str, parents: &[String]) -> O
     let (actor, seal) = (actor?, seal?.parse::<Signature>().ok()?);
     let member = state.actors.get(&actor).filter(|a| a.may_work())?;
     let key: &PublicKey = &member.key;
-    crate::sign::verify(key, &seal_message(&state.workspace, &actor, tree, parents), &seal).then_some(actor)
+    crate::sign::verify(key, &seal_message(&state.workspace, &actor, tree), &seal).then_some(actor)
 }
 
 /// Run git in `dir`: its standard output, trimmed.
@@ -99,15 +99,10 @@ fn git(dir: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// The tree and parents of the commit being made in `work_tree` (the index's
-/// tree; `HEAD` and, while merging, `MERGE_HEAD`).
-pub fn staged(work_tree: &Path, git_dir: &Path) -> Result<(String, Vec<String>)> {
-    let tree = git(work_tree, &["write-tree"])?;
-    let mut parents: Vec<String> = git(work_tree, &["rev-parse", "-q", "--verify", "HEAD"]).into_iter().collect();
-    if let Ok(merging) = std::fs::read_to_string(git_dir.join("MERGE_HEAD")) {
-        parents.extend(merging.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned));
-    }
-    Ok((tree, parents))
+/// The tree of the commit being made in `work_tree`: the index's (in a
+/// hook, git's environment names the index of this commit).
+pub fn staged_tree(work_tree: &Path) -> Result<String> {
+    git(work_tree, &["write-tree"])
 }
 
 /// A commit of a code branch, as a server judges it.
@@ -117,8 +112,6 @@ pub struct CodeCommit {
     pub id: String,
     /// Its tree.
     pub tree: String,
-    /// Its parents.
-    pub parents: Vec<String>,
     /// Its message.
     pub message: String,
     /// The paths it changes against its first parent (all, for a root).
@@ -142,7 +135,7 @@ fn code_commit(dir: &Path, id: &str) -> Result<CodeCommit> {
         None => git(dir, &["diff-tree", "-r", "--root", "--name-only", "--no-renames", "--no-commit-id", "-z", id])?,
     };
     let paths = diff.split('\0').filter(|p| !p.is_empty()).map(str::to_owned).collect();
-    Ok(CodeCommit { id: id.to_owned(), tree, parents, message, paths })
+    Ok(CodeCommit { id: id.to_owned(), tree, message, paths })
 }
 
 #[cfg(test)]
@@ -153,11 +146,11 @@ mod tests {
     fn trailers_are_added_once_and_replaced() {
         let key = Keypair::from_seed([7; 32]);
         let ws = Id([1; 32]);
-        let once = sealed_message("Fix it\n\nCrew-Task: abcd\n", &ws, "bob", &key, "t", &["p".into()]);
+        let once = sealed_message("Fix it\n\nCrew-Task: abcd\n", &ws, "bob", &key, "t");
         assert!(once.starts_with("Fix it\n\nCrew-Task: abcd\nCrew-Actor: bob\nCrew-Seal: "), "{once}");
-        let twice = sealed_message(&once, &ws, "bob", &key, "t2", &[]);
+        let twice = sealed_message(&once, &ws, "bob", &key, "t2");
         assert_eq!(twice.matches("Crew-Seal:").count(), 1, "{twice}");
-        let plain = sealed_message("Subject only", &ws, "bob", &key, "t", &[]);
+        let plain = sealed_message("Subject only", &ws, "bob", &key, "t");
         assert!(plain.starts_with("Subject only\n\nCrew-Actor: bob\n"), "{plain}");
     }
 }

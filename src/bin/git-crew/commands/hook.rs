@@ -94,8 +94,8 @@ fn seal(cx: &Context, ws: &git_crew::workspace::Workspace, file: &std::path::Pat
     let Ok(actor) = ws.whoami(cx.actor.as_deref(), &snap.state) else { return Ok(()) };
     let Ok(key) = ws.signer(&actor, &snap.state) else { return Ok(()) };
     let Some(top) = ws.store().work_dir() else { return Ok(()) };
-    let (tree, parents) = git_crew::seal::staged(top, ws.store().git_dir())?;
-    let sealed = git_crew::seal::sealed_message(message, &snap.state.workspace, &actor, &key, &tree, &parents);
+    let tree = git_crew::seal::staged_tree(top)?;
+    let sealed = git_crew::seal::sealed_message(message, &snap.state.workspace, &actor, &key, &tree);
     std::fs::write(file, sealed).with_context(|| format!("writing the sealed message to {}", file.display()))?;
     Ok(())
 }
